@@ -1,0 +1,2 @@
+//! emotrace: emotional-trajectory review of recorded hotline calls.
+pub mod audio;
