@@ -1,3 +1,4 @@
 //! emotrace: emotional-trajectory review of recorded hotline calls.
 pub mod audio;
 pub mod segmentation;
+pub mod synth;
