@@ -2,3 +2,4 @@
 pub mod audio;
 pub mod segmentation;
 pub mod synth;
+pub mod cli;

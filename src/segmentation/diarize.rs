@@ -158,39 +158,125 @@ fn embed_chunk(frames: &[([f32; N_CEPS], f32)], log_pitch: Option<f32>) -> [f32;
     emb
 }
 
+/// One chunk of an utterance to embed.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkSpec {
+    pub utterance: usize,
+    pub span: TimeSpan,
+}
+
 struct Chunk {
     utterance: usize,
     span: TimeSpan,
     emb: [f32; EMBED_DIM],
 }
 
-/// Diarizes the utterances of a mono channel into two clusters.
-/// `track` is the VAD track of the same audio (its pitch lags are reused).
-pub fn diarize_two_speakers(
-    samples: &[f32],
-    sample_rate: u32,
-    utterances: &[TimeSpan],
-    track: &FrameTrack,
-    chunk_s: f64,
-    voicing_threshold: f32,
-) -> Vec<LabelledSpan> {
-    if utterances.is_empty() {
-        return Vec::new();
-    }
-    let mut embedder = CepstralEmbedder::new(sample_rate);
-    let sr = sample_rate as f64;
-    let mut chunks: Vec<Chunk> = Vec::new();
+/// Cuts utterances into chunks of about `chunk_s` seconds (at least one per utterance).
+pub fn plan_chunks(utterances: &[TimeSpan], chunk_s: f64) -> Vec<ChunkSpec> {
+    let mut out = Vec::new();
     for (u, span) in utterances.iter().enumerate() {
         let n_chunks = ((span.duration() / chunk_s).round() as usize).max(1);
         let step = span.duration() / n_chunks as f64;
         for c in 0..n_chunks {
             let cs = TimeSpan { start_s: span.start_s + step * c as f64, end_s: span.start_s + step * (c + 1) as f64 };
-            let a = ((cs.start_s * sr) as usize).min(samples.len());
-            let b = ((cs.end_s * sr) as usize).min(samples.len());
-            let frames = embedder.frames(&samples[a..b]);
-            chunks.push(Chunk { utterance: u, span: cs, emb: embed_chunk(&frames, mean_log_pitch(track, cs, voicing_threshold)) });
+            out.push(ChunkSpec { utterance: u, span: cs });
         }
     }
+    out
+}
+
+/// Streaming embedder: fed the samples of the channel in order, it embeds each planned chunk
+/// while holding only that chunk's samples.
+pub struct ChunkEmbedder<'a> {
+    embedder: CepstralEmbedder,
+    chunks: &'a [ChunkSpec],
+    sample_rate: f64,
+    next: usize,
+    position: u64,
+    buffer: Vec<f32>,
+    frames: Vec<([f32; N_CEPS], f32)>,
+    out: Vec<[f32; EMBED_DIM]>,
+    track: &'a FrameTrack,
+    voicing_threshold: f32,
+}
+
+impl<'a> ChunkEmbedder<'a> {
+    pub fn new(sample_rate: u32, chunks: &'a [ChunkSpec], track: &'a FrameTrack, voicing_threshold: f32) -> Self {
+        Self {
+            embedder: CepstralEmbedder::new(sample_rate),
+            chunks,
+            sample_rate: sample_rate as f64,
+            next: 0,
+            position: 0,
+            buffer: Vec::new(),
+            frames: Vec::new(),
+            out: Vec::with_capacity(chunks.len()),
+            track,
+            voicing_threshold,
+        }
+    }
+
+    fn bounds(&self, k: usize) -> (u64, u64) {
+        let c = self.chunks[k].span;
+        ((c.start_s * self.sample_rate) as u64, (c.end_s * self.sample_rate) as u64)
+    }
+
+    fn emit(&mut self) {
+        let spec = self.chunks[self.next];
+        self.frames = self.embedder.frames(&self.buffer);
+        let pitch = mean_log_pitch(self.track, spec.span, self.voicing_threshold);
+        self.out.push(embed_chunk(&self.frames, pitch));
+        self.buffer.clear();
+        self.next += 1;
+    }
+
+    /// Feeds the next samples of the channel.
+    pub fn push(&mut self, samples: &[f32]) {
+        let chunk_start = self.position;
+        let chunk_end = chunk_start + samples.len() as u64;
+        while self.next < self.chunks.len() {
+            let (a, b) = self.bounds(self.next);
+            let from = a.max(chunk_start);
+            let to = b.min(chunk_end);
+            if from < to {
+                self.buffer.extend_from_slice(&samples[(from - chunk_start) as usize..(to - chunk_start) as usize]);
+            }
+            if b <= chunk_end {
+                self.emit();
+            } else {
+                break;
+            }
+        }
+        self.position = chunk_end;
+    }
+
+    /// Embeds the chunks the stream did not reach (cut-off audio) and returns all embeddings.
+    fn finish(mut self) -> Vec<[f32; EMBED_DIM]> {
+        while self.next < self.chunks.len() {
+            self.emit();
+        }
+        self.out
+    }
+}
+
+/// Diarizes the utterances of a mono channel into two clusters, given the finished embedder
+/// (fed the whole channel) and the channel's VAD track.
+pub fn diarize_two_speakers(
+    embedder: ChunkEmbedder<'_>,
+    utterances: &[TimeSpan],
+    chunk_s: f64,
+) -> Vec<LabelledSpan> {
+    let specs = embedder.chunks;
+    let track = embedder.track;
+    let embeddings = embedder.finish();
+    if utterances.is_empty() {
+        return Vec::new();
+    }
+    let mut chunks: Vec<Chunk> = specs
+        .iter()
+        .zip(embeddings)
+        .map(|(s, emb)| Chunk { utterance: s.utterance, span: s.span, emb })
+        .collect();
 
     let labels = cluster_two(&mut chunks);
 

@@ -126,6 +126,38 @@ impl CallSegmentation {
     }
 }
 
+/// A source of planar audio that can be streamed (possibly more than once: mono diarization
+/// reads the audio twice instead of holding it in memory).
+pub trait AudioSource {
+    fn sample_rate(&self) -> u32;
+    /// Streams all channels from the start, in chunks of planar samples.
+    fn stream(&self, sink: &mut dyn FnMut(&[&[f32]])) -> Result<(), SegmentationError>;
+}
+
+/// In-memory planar channels as an [`AudioSource`].
+pub struct InMemorySource<'a> {
+    pub channels: &'a [Vec<f32>],
+    pub sample_rate: u32,
+}
+
+impl AudioSource for InMemorySource<'_> {
+    fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+    fn stream(&self, sink: &mut dyn FnMut(&[&[f32]])) -> Result<(), SegmentationError> {
+        let len = self.channels.iter().map(Vec::len).min().unwrap_or(0);
+        let step = self.sample_rate.max(1) as usize;
+        let mut start = 0;
+        while start < len {
+            let end = (start + step).min(len);
+            let chunk: Vec<&[f32]> = self.channels.iter().map(|c| &c[start..end]).collect();
+            sink(&chunk);
+            start = end;
+        }
+        Ok(())
+    }
+}
+
 /// Segments one channel into utterances; also returns its frame track.
 pub fn segment_channel(
     samples: &[f32],
@@ -145,48 +177,72 @@ fn channel_name(c: usize) -> String {
     }
 }
 
-/// True when all channels carry (nearly) the same signal: treat as mono.
-fn is_dual_mono(channels: &[Vec<f32>]) -> bool {
-    if channels.len() < 2 {
-        return true;
-    }
-    let (a, b) = (&channels[0], &channels[1]);
-    let (mut diff, mut energy) = (0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b) {
-        diff += ((x - y) as f64).powi(2);
-        energy += (*x as f64).powi(2) + (*y as f64).powi(2);
-    }
-    diff <= 1e-6 * energy.max(1e-30) || energy == 0.0
-}
-
-/// Segments a call (all channels at `sample_rate`, ideally 16 kHz) and marks the caller.
+/// Segments in-memory channels (any rate from 8 kHz; 16 kHz is the pipeline's rate).
 pub fn segment_call(
     channels: &[Vec<f32>],
     sample_rate: u32,
     params: &SegmentationParams,
     caller: CallerChoice,
 ) -> Result<CallSegmentation, SegmentationError> {
-    if channels.is_empty() {
+    segment_source(&InMemorySource { channels, sample_rate }, params, caller)
+}
+
+/// Segments a streamed call and marks the caller. Memory is a few bytes per 10-ms frame plus
+/// one diarization chunk: the samples are never held whole.
+pub fn segment_source(
+    source: &dyn AudioSource,
+    params: &SegmentationParams,
+    caller: CallerChoice,
+) -> Result<CallSegmentation, SegmentationError> {
+    let sample_rate = source.sample_rate();
+    params.validate(sample_rate)?;
+    // Pass 1: frame features of every channel, and whether the channels differ at all.
+    let mut analyzers: Vec<vad::FrameAnalyzer> = Vec::new();
+    let mut setup_error = None;
+    let (mut diff, mut energy) = (0.0f64, 0.0f64);
+    source.stream(&mut |chunk: &[&[f32]]| {
+        if analyzers.is_empty() && setup_error.is_none() {
+            for _ in 0..chunk.len().min(2) {
+                match vad::FrameAnalyzer::new(sample_rate, params) {
+                    Ok(a) => analyzers.push(a),
+                    Err(e) => setup_error = Some(e),
+                }
+            }
+        }
+        for (a, samples) in analyzers.iter_mut().zip(chunk) {
+            a.push(samples);
+        }
+        if chunk.len() >= 2 {
+            for (x, y) in chunk[0].iter().zip(chunk[1]) {
+                diff += ((x - y) as f64).powi(2);
+                energy += (*x as f64).powi(2) + (*y as f64).powi(2);
+            }
+        }
+    })?;
+    if let Some(e) = setup_error {
+        return Err(e);
+    }
+    if analyzers.is_empty() {
         return Err(SegmentationError::NoChannels);
     }
-    params.validate(sample_rate)?;
-    if is_dual_mono(channels) {
-        segment_mono(&channels[0], sample_rate, params, caller)
+    let dual_mono = analyzers.len() < 2 || diff <= 1e-6 * energy;
+    let tracks: Vec<vad::FrameTrack> = analyzers.into_iter().map(vad::FrameAnalyzer::finish).collect();
+    if dual_mono {
+        segment_mono(source, &tracks[0], params, caller)
     } else {
-        segment_stereo(&channels[..2], sample_rate, params, caller)
+        segment_stereo(&tracks, params, caller)
     }
 }
 
 fn segment_stereo(
-    channels: &[Vec<f32>],
-    sample_rate: u32,
+    tracks: &[vad::FrameTrack],
     params: &SegmentationParams,
     caller: CallerChoice,
 ) -> Result<CallSegmentation, SegmentationError> {
-    let mut per_channel = Vec::with_capacity(channels.len());
-    for ch in channels {
-        per_channel.push(segment_channel(ch, sample_rate, params)?.0);
-    }
+    let per_channel: Vec<Vec<TimeSpan>> = tracks
+        .iter()
+        .map(|t| utterances::spans_to_times(&utterances::detect_spans(t, params), t, params))
+        .collect();
     let speech: Vec<f64> = per_channel.iter().map(|s| s.iter().map(TimeSpan::duration).sum()).collect();
     let caller_channel: Option<usize> = match caller {
         CallerChoice::Left => Some(0),
@@ -226,8 +282,8 @@ fn segment_stereo(
 }
 
 fn segment_mono(
-    samples: &[f32],
-    sample_rate: u32,
+    source: &dyn AudioSource,
+    track: &vad::FrameTrack,
     params: &SegmentationParams,
     caller: CallerChoice,
 ) -> Result<CallSegmentation, SegmentationError> {
@@ -238,15 +294,19 @@ fn segment_mono(
             allowed: "auto, a, b or all",
         });
     }
-    let (spans, track) = segment_channel(samples, sample_rate, params)?;
-    let labelled = diarize::diarize_two_speakers(
-        samples,
-        sample_rate,
-        &spans,
-        &track,
-        params.diarize_chunk_s as f64,
-        params.voicing_threshold,
-    );
+    let spans = utterances::spans_to_times(&utterances::detect_spans(track, params), track, params);
+    // Pass 2 (only when there is speech): embed ~1-s chunks of the utterances for diarization.
+    let chunk_s = params.diarize_chunk_s as f64;
+    let plan = diarize::plan_chunks(&spans, chunk_s);
+    let mut embedder = diarize::ChunkEmbedder::new(source.sample_rate(), &plan, track, params.voicing_threshold);
+    if !plan.is_empty() {
+        source.stream(&mut |chunk: &[&[f32]]| {
+            if let Some(first) = chunk.first() {
+                embedder.push(first);
+            }
+        })?;
+    }
+    let labelled = diarize::diarize_two_speakers(embedder, &spans, chunk_s);
     // Cluster of the first segment is A.
     let first = labelled.first().map_or(0, |l| l.cluster);
     let name = |cluster: usize| if cluster == first { "A" } else { "B" };

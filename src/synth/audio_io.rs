@@ -16,6 +16,17 @@ use super::SynthError;
 
 /// Decodes a file to mono f32 (mean of channels); returns (samples, sample rate).
 pub fn decode_mono(path: &Path) -> Result<(Vec<f32>, u32), SynthError> {
+    let mut out = Vec::new();
+    let rate = decode_streaming(path, &mut |chunk: &[&[f32]]| {
+        let n_ch = chunk.len().max(1) as f32;
+        let len = chunk.iter().map(|c| c.len()).min().unwrap_or(0);
+        out.extend((0..len).map(|i| chunk.iter().map(|c| c[i]).sum::<f32>() / n_ch));
+    })?;
+    Ok((out, rate))
+}
+
+/// Streams a file's planar samples, packet by packet; returns the sample rate.
+pub fn decode_streaming(path: &Path, sink: &mut dyn FnMut(&[&[f32]])) -> Result<u32, SynthError> {
     let err = |m: String| SynthError::Decode(format!("{}: {m}", path.display()));
     let file = File::open(path).map_err(|e| SynthError::Io(path.display().to_string(), e))?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
@@ -32,7 +43,7 @@ pub fn decode_mono(path: &Path) -> Result<(Vec<f32>, u32), SynthError> {
     let sample_rate = track.codec_params.sample_rate.ok_or_else(|| err("unknown sample rate".into()))?;
     let mut decoder =
         symphonia::default::get_codecs().make(&track.codec_params, &DecoderOptions::default()).map_err(|e| err(e.to_string()))?;
-    let mut out = Vec::new();
+    let mut planar: Vec<Vec<f32>> = Vec::new();
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
@@ -47,11 +58,15 @@ pub fn decode_mono(path: &Path) -> Result<(Vec<f32>, u32), SynthError> {
         let n_ch = spec.channels.count().max(1);
         let mut buf = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
         buf.copy_interleaved_ref(decoded);
-        for frame in buf.samples().chunks(n_ch) {
-            out.push(frame.iter().sum::<f32>() / n_ch as f32);
+        planar.resize(n_ch, Vec::new());
+        for (c, p) in planar.iter_mut().enumerate() {
+            p.clear();
+            p.extend(buf.samples().iter().skip(c).step_by(n_ch));
         }
+        let refs: Vec<&[f32]> = planar.iter().map(|p| p.as_slice()).collect();
+        sink(&refs);
     }
-    Ok((out, sample_rate))
+    Ok(sample_rate)
 }
 
 /// Writes 16-bit PCM WAV (channels of equal length) to `path` atomically.
@@ -82,4 +97,20 @@ pub fn write_wav_i16(path: &Path, sample_rate: u32, channels: &[Vec<f32>]) -> Re
         }
     }
     crate::segmentation::segments_csv::write_atomic(path, &bytes).map_err(|e| SynthError::Write(e.to_string()))
+}
+
+/// Sample rate of a file's default track, read from its header (no decoding).
+pub fn probe_sample_rate(path: &Path) -> Result<u32, SynthError> {
+    let err = |m: String| SynthError::Decode(format!("{}: {m}", path.display()));
+    let file = File::open(path).map_err(|e| SynthError::Io(path.display().to_string(), e))?;
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .map_err(|e| err(e.to_string()))?;
+    let track = probed.format.default_track().ok_or_else(|| err("no audio track".into()))?;
+    track.codec_params.sample_rate.ok_or_else(|| err("unknown sample rate".into()))
 }
