@@ -56,6 +56,13 @@ pub struct MakeCallArgs {
     /// Stereo: the caller's channel, left or right (default: chosen by --seed).
     #[arg(long)]
     pub caller_channel: Option<String>,
+    /// Comma-separated emotions the operator's utterances are drawn from ("" = any).
+    #[arg(long, default_value = "neutral,calm")]
+    pub operator_emotions: String,
+    /// With --telephony: send the operator's voice through the 300-3400 Hz line too (default:
+    /// only the caller is heard through the phone network; the operator's headset is local).
+    #[arg(long)]
+    pub operator_via_line: bool,
 }
 
 pub fn run(args: MakeCallArgs) -> anyhow::Result<()> {
@@ -84,6 +91,13 @@ pub fn run(args: MakeCallArgs) -> anyhow::Result<()> {
         telephony: args.telephony,
         stereo: !args.mono,
         caller_channel,
+        operator_emotions: args
+            .operator_emotions
+            .split(',')
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
+        caller_via_line: !args.operator_via_line,
     };
     let call = write_call(&spec, &args.out, &args.truth)?;
     let caller_n = call.truth.iter().filter(|t| t.speaker == "caller").count();
