@@ -3,7 +3,10 @@
 //! The library follows the pipeline: [`audio`] (decode, resample) → segmentation → features →
 //! model → analysis → report. The GUI and the CLI are thin shells over it.
 
+pub mod analysis;
+pub mod assets;
 pub mod audio;
 pub mod cli;
 pub mod fsutil;
 pub mod gui;
+pub mod report;

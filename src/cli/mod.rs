@@ -1,5 +1,6 @@
 //! The command-line interface: one subcommand per job, each a thin shell over the library.
 
+mod cohort_cmd;
 mod info_cmd;
 
 use std::path::PathBuf;
@@ -27,6 +28,9 @@ pub enum Command {
     /// Describe a recording: container, codec, sample rate, channels, duration measured from the
     /// decoded samples, and packets that failed to decode.
     Info(info_cmd::InfoArgs),
+    /// Compare groups of analysed calls (the paper's Table VII): per group, stage and metric the
+    /// mean with a 95% bootstrap interval and, for two groups, Welch's t-test p-value.
+    Cohort(cohort_cmd::CohortArgs),
     /// Open the review window (the same as running emotrace without a subcommand).
     Gui {
         /// A call recording to open.
@@ -38,6 +42,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Info(args)) => info_cmd::run(args),
+        Some(Command::Cohort(args)) => cohort_cmd::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }

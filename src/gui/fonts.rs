@@ -3,9 +3,7 @@
 
 use eframe::egui::{self, FontData, FontFamily, FontInsert, FontPriority, InsertFontFamily};
 
-/// Noto Sans CJK SC cut to ASCII, Latin-1, CJK punctuation and GB 2312
-/// (scripts/make_cjk_font_subset.py).
-pub const CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-subset.otf");
+use crate::assets::CJK_FONT;
 
 /// Adds the CJK font after egui's own fonts, so Latin text keeps egui's look.
 pub fn install(ctx: &egui::Context) {
