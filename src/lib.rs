@@ -9,4 +9,5 @@ pub mod audio;
 pub mod cli;
 pub mod fsutil;
 pub mod gui;
+pub mod pipeline;
 pub mod report;
