@@ -295,6 +295,21 @@ fn segment_mono(
         });
     }
     let spans = utterances::spans_to_times(&utterances::detect_spans(track, params), track, params);
+    if caller == CallerChoice::All {
+        // No speaker separation wanted: every utterance is the caller's, none is cut.
+        let segments = spans
+            .iter()
+            .map(|s| Segment {
+                start_s: s.start_s,
+                end_s: s.end_s,
+                channel: 0,
+                speaker: "A".to_string(),
+                is_caller: true,
+                overlap: false,
+            })
+            .collect();
+        return Ok(CallSegmentation { segments, layout: "mono", caller: "all".to_string() });
+    }
     // Pass 2 (only when there is speech): embed ~1-s chunks of the utterances for diarization.
     let chunk_s = params.diarize_chunk_s as f64;
     let plan = diarize::plan_chunks(&spans, chunk_s);
