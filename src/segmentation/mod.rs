@@ -13,7 +13,12 @@
 //!   recording starts mid-call. A segment is marked `overlap` when the other channel is active.
 //! - **Mono**: utterances are diarized into two clusters ([`diarize`]) labelled `A` (the speaker
 //!   of the first utterance) and `B`. The default caller (`Auto`) is again the cluster with more
-//!   total speech; `--caller a|b` overrides it, `--caller all` marks everything as caller.
+//!   total speech; `--caller a|b` overrides it; `--caller all` skips diarization and keeps
+//!   every utterance whole as the caller's. Overlap is not detected in mono (always 0).
+//!   The strongest cue of the diarizer is the recording path: in a mono hotline recording the
+//!   caller is heard through the phone network (nothing below ~300 Hz) while the operator's
+//!   headset is recorded locally; when both voices crossed the same line the clusters rest on
+//!   cepstra and pitch alone and are much less reliable (see the figures in the README).
 
 pub mod diarize;
 pub mod eval;
