@@ -26,27 +26,10 @@ const PITCH_WEIGHT: f32 = 1.0;
 /// microphone has some).
 const FRAME_DIM: usize = N_CEPS + 1;
 const EMBED_DIM: usize = 2 * FRAME_DIM + 1;
-/// Weight of the low-band ratio mean after standardisation, when its distribution over the
-/// chunks is bimodal (two recording paths: caller through the phone line, operator local).
-/// Tuned on synthetic calls (5 calls, casia/emodb/ravdess): the cue dominates when present.
+/// Weight of the low-band ratio mean after standardisation (two recording paths: caller through
+/// the phone line, operator local). Tuned on synthetic calls (3 calls, casia/emodb/ravdess):
+/// the cue dominates when present.
 const LOW_BAND_WEIGHT: f32 = 8.0;
-
-/// Sarle's bimodality coefficient of `v` (sample skewness and excess kurtosis).
-fn bimodality_coefficient(v: &[f32]) -> f32 {
-    let n = v.len() as f64;
-    if n < 4.0 {
-        return 0.0;
-    }
-    let mean = v.iter().map(|x| *x as f64).sum::<f64>() / n;
-    let m = |k: i32| v.iter().map(|x| (*x as f64 - mean).powi(k)).sum::<f64>() / n;
-    let (m2, m3, m4) = (m(2), m(3), m(4));
-    if m2 <= 0.0 {
-        return 0.0;
-    }
-    let skew = m3 / m2.powf(1.5);
-    let kurt = m4 / (m2 * m2) - 3.0;
-    ((skew * skew + 1.0) / (kurt + 3.0 * (n - 1.0).powi(2) / ((n - 2.0) * (n - 3.0)))) as f32
-}
 
 /// A span of speech attributed to one of two clusters (0 or 1).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -328,12 +311,6 @@ pub fn diarize_two_speakers(
         .collect();
 
     let labels = cluster_two(&mut chunks);
-    if std::env::var_os("EMOTRACE_DIARIZE_DEBUG").is_some() {
-        for (c, l) in chunks.iter().zip(&labels) {
-            let e: Vec<String> = c.emb.iter().map(|v| format!("{v:.3}")).collect();
-            eprintln!("CHUNK {:.3} {:.3} {} {}", c.span.start_s, c.span.end_s, l, e.join(" "));
-        }
-    }
 
     // Smooth isolated interior chunk labels within an utterance, then cut at speaker changes.
     let mut out = Vec::new();
@@ -432,13 +409,9 @@ fn cluster_two(chunks: &mut [Chunk]) -> Vec<usize> {
         }
     }
     let mut x: Vec<[f32; EMBED_DIM]> = chunks.iter().map(|c| c.emb).collect();
-    let low_band: Vec<f32> = x.iter().map(|v| v[N_CEPS]).collect();
-    // The bimodality coefficient proved unreliable as a gate (unbalanced, skewed clusters), so
-    // the cue is always weighted; it is printed for debugging only.
+    // Always weighted: Sarle's bimodality coefficient was tried as a gate (use the cue only
+    // when its distribution is bimodal) and proved unreliable on unbalanced, skewed clusters.
     let low_band_weight = LOW_BAND_WEIGHT;
-    if std::env::var_os("EMOTRACE_DIARIZE_DEBUG").is_some() {
-        eprintln!("BIMODALITY {}", bimodality_coefficient(&low_band));
-    }
     for d in 0..EMBED_DIM {
         let mean = x.iter().map(|v| v[d]).sum::<f32>() / n as f32;
         let sd = (x.iter().map(|v| (v[d] - mean).powi(2)).sum::<f32>() / n as f32).sqrt().max(1e-6);
