@@ -1,3 +1,10 @@
-//! emotrace: emotional-trajectory review of recorded hotline calls.
+//! emotrace: emotional-trajectory review of recorded psychological-support hotline calls.
+//!
+//! The library follows the pipeline: [`audio`] (decode, resample) → segmentation → features →
+//! model → analysis → report. The GUI and the CLI are thin shells over it.
+
 pub mod audio;
+pub mod cli;
 pub mod features;
+pub mod fsutil;
+pub mod gui;
