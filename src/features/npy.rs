@@ -1,7 +1,6 @@
 //! Minimal NumPy `.npy` (format v1.0) reader/writer: little-endian f32 / f64 / i16, C order.
 //! Enough for feature dumps and golden fixtures; not a general NumPy implementation.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::FeatureError;
@@ -105,24 +104,8 @@ fn header(dtype: NpyDtype, shape: &[usize], len: usize) -> Result<Vec<u8>, Featu
 /// Writes an f32 array atomically (temporary file in the same folder, then rename).
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), FeatureError> {
     let bytes = encode_f32(shape, data)?;
-    write_atomic(path, &bytes)
-}
-
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FeatureError> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| FeatureError::Npy(format!("not a file path: {}", path.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    let io_err = |e: std::io::Error| FeatureError::Io { path: path.to_path_buf(), source: e };
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io_err)?;
-        f.write_all(bytes).map_err(io_err)?;
-        f.sync_all().map_err(io_err)?;
-    }
-    std::fs::rename(&tmp, path).map_err(io_err)
+    crate::fsutil::atomic_write(path, &bytes)
+        .map_err(|e| FeatureError::Io { path: path.to_path_buf(), source: e })
 }
 
 /// Parses `.npy` bytes (v1.x/v2.x header, little-endian f4/f8/i2, C order).
