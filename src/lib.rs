@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod assets;
 pub mod audio;
 pub mod cli;
+pub mod features;
 pub mod fsutil;
 pub mod gui;
 pub mod pipeline;
