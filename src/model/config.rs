@@ -150,6 +150,10 @@ impl Wav2Vec2Config {
             ));
         }
         self.feat_extract_norm()?;
+        let flag = |key: &str| self.extra.get(key).is_some_and(|v| !v.is_null() && v != &serde_json::Value::Bool(false));
+        if flag("add_adapter") || flag("adapter_attn_dim") {
+            return bad("wav2vec2 adapters (add_adapter / adapter_attn_dim) are not supported".into());
+        }
         for name in [&self.hidden_act, &self.feat_extract_activation] {
             if crate::model::ops::Activation::from_hf_name(name).is_none() {
                 return bad(format!("unsupported activation {name:?}"));

@@ -1,11 +1,14 @@
 //! The fused speech-emotion model (SPEC §5) in candle: HF-compatible Wav2Vec2, pitch branch, BiLSTM
 //! over MFCC39, cross/self attention, classifier. Takes tensors; knows nothing of feature extraction.
 pub mod attention;
+pub mod bundle;
 pub mod config;
 pub mod device;
 pub mod fused;
+pub mod import;
 pub mod lstm;
 pub mod ops;
+pub mod scoring;
 pub mod wav2vec2;
 pub mod weights;
 
