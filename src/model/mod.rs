@@ -1,6 +1,7 @@
 //! The fused speech-emotion model (SPEC §5) in candle: HF-compatible Wav2Vec2, pitch branch, BiLSTM
 //! over MFCC39, cross/self attention, classifier. Takes tensors; knows nothing of feature extraction.
 pub mod attention;
+pub mod bench;
 pub mod bundle;
 pub mod config;
 pub mod device;
