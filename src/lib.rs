@@ -12,3 +12,4 @@ pub mod fsutil;
 pub mod gui;
 pub mod pipeline;
 pub mod report;
+pub mod model;
