@@ -13,3 +13,5 @@ pub mod gui;
 pub mod pipeline;
 pub mod report;
 pub mod model;
+pub mod segmentation;
+pub mod synth;
