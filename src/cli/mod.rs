@@ -1,5 +1,6 @@
 //! The command-line interface: one subcommand per job, each a thin shell over the library.
 
+mod analyze_cmd;
 mod cohort_cmd;
 mod eval_segments_cmd;
 mod info_cmd;
@@ -31,6 +32,10 @@ pub enum Command {
     /// Describe a recording: container, codec, sample rate, channels, duration measured from the
     /// decoded samples, and packets that failed to decode.
     Info(info_cmd::InfoArgs),
+    /// Analyse one call: segment it, score every caller segment, and write segments.csv,
+    /// summary.csv (NSS/ECR for the assessment stage and the full call), trajectory.png/.svg and
+    /// report.json (provenance).
+    Analyze(analyze_cmd::AnalyzeArgs),
     /// Split a call into utterances and mark the caller's (segments CSV).
     Segment(segment_cmd::SegmentArgs),
     /// Build a synthetic call with ground truth from the labelled corpora.
@@ -51,6 +56,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Info(args)) => info_cmd::run(args),
+        Some(Command::Analyze(args)) => analyze_cmd::run(args),
         Some(Command::Segment(args)) => segment_cmd::run(args),
         Some(Command::MakeCall(args)) => make_call_cmd::run(args),
         Some(Command::EvalSegments(args)) => eval_segments_cmd::run(args),

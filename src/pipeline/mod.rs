@@ -3,5 +3,7 @@
 //! a channel (progress per stage, partial results as they appear) and can cancel at any time.
 
 pub mod events;
+pub mod run;
 
 pub use events::{AnalysisEvent, CallAnalysis, PipelineStage, SpeakerSpan};
+pub use run::{analyze_call, spawn_analysis, AnalysisSettings, PipelineError, ScoringModel};
