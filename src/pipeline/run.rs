@@ -119,8 +119,8 @@ pub fn analyze_call(
         .enumerate()
         .map(|(index, s)| SpeakerSpan {
             index,
-            start_s: s.start_s,
-            end_s: s.end_s,
+            start_s: round_to_ms(s.start_s),
+            end_s: round_to_ms(s.end_s),
             channel: s.channel,
             speaker: s.speaker.clone(),
             is_caller: s.is_caller,
@@ -172,8 +172,8 @@ pub fn analyze_call(
                     let source = caller[*index];
                     let segment = ScoredSegment {
                         index: *index,
-                        start_s: source.start_s,
-                        end_s: source.end_s,
+                        start_s: round_to_ms(source.start_s),
+                        end_s: round_to_ms(source.end_s),
                         channel: source.channel,
                         speaker: source.speaker.clone(),
                         p_nonnegative: sigmoid(logit) as f64,
@@ -211,6 +211,12 @@ pub fn analyze_call(
         model_name: model.display_name(),
         timings,
     })
+}
+
+/// Segment times are reported to the millisecond (the segmentation's grid is 10 ms), so every
+/// file and view agrees on the same value, e.g. for the 30-minute stage boundary.
+fn round_to_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
 }
 
 /// The samples of one segment on its own channel.
