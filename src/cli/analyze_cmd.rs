@@ -9,11 +9,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::segment_cmd::SegmentParamArgs;
 use crate::analysis::DEFAULT_ASSESSMENT_MINUTES;
-use crate::model::bundle::LABEL_SEMANTICS;
 use crate::model::DeviceChoice;
 use crate::pipeline::{analyze_call, AnalysisEvent, AnalysisSettings, CallAnalysis, PipelineStage, ScoringModel};
-use crate::report::call_report::{write_provenance, write_tables_and_figures, CallProvenance};
-use crate::report::provenance::InputFile;
+use crate::report::call_report::write_call_report;
 use crate::segmentation::{CallerChoice, SegmentationParams};
 
 #[derive(Debug, Args)]
@@ -83,30 +81,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         eprintln!("notice: no caller speech was found in {}; the report has no segments", args.file.display());
     }
 
-    let report_started = Instant::now();
-    write_tables_and_figures(&analysis, &args.out)?;
-    let provenance = CallProvenance {
-        app: "emotrace",
-        app_version: env!("CARGO_PKG_VERSION"),
-        model_name: &model.bundle.meta.name,
-        model_weights_sha256: &model.bundle.meta.weights_sha256,
-        model_dir: model_dir.display().to_string(),
-        label_semantics: LABEL_SEMANTICS,
-        settings: &settings,
-        input: InputFile::describe(&args.file)?,
-        audio: &analysis.audio_info,
-        call_duration_s: analysis.call_duration_s,
-        caller_segments: analysis.segments.len(),
-        speech_spans: analysis.spans.len(),
-        timings_s: timing_rows(&analysis, load_seconds),
-        report_seconds: report_started.elapsed().as_secs_f64(),
-    };
-    write_provenance(&provenance, &args.out)?;
+    let timings = write_call_report(&analysis, &model, &settings, load_seconds, &args.out)?;
     if args.timings {
-        for (stage, seconds) in &provenance.timings_s {
+        for (stage, seconds) in &timings.stages {
             eprintln!("{stage:>12}: {seconds:8.2} s");
         }
-        eprintln!("{:>12}: {:8.2} s", "report", provenance.report_seconds);
+        eprintln!("{:>12}: {:8.2} s", "report", timings.report_seconds);
         eprintln!("{:>12}: {:8.2} s", "total", started.elapsed().as_secs_f64());
     }
     if !args.quiet {
@@ -114,12 +94,6 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         eprintln!("wrote {}", args.out.display());
     }
     Ok(())
-}
-
-fn timing_rows(analysis: &CallAnalysis, load_seconds: f64) -> Vec<(&'static str, f64)> {
-    std::iter::once(("model_load", load_seconds))
-        .chain(analysis.timings.iter().map(|(stage, seconds)| (stage.as_str(), *seconds)))
-        .collect()
 }
 
 fn print_summary(analysis: &CallAnalysis) {

@@ -1,6 +1,7 @@
 //! The command-line interface: one subcommand per job, each a thin shell over the library.
 
 mod analyze_cmd;
+mod batch_cmd;
 mod cohort_cmd;
 mod eval_segments_cmd;
 mod info_cmd;
@@ -36,6 +37,9 @@ pub enum Command {
     /// summary.csv (NSS/ECR for the assessment stage and the full call), trajectory.png/.svg and
     /// report.json (provenance).
     Analyze(analyze_cmd::AnalyzeArgs),
+    /// Analyse many calls listed in a manifest (call_id,path[,group][,score]): one analyze output
+    /// per call, calls.csv (a row per call and stage) and failures.csv; resumable and shardable.
+    Batch(batch_cmd::BatchArgs),
     /// Split a call into utterances and mark the caller's (segments CSV).
     Segment(segment_cmd::SegmentArgs),
     /// Build a synthetic call with ground truth from the labelled corpora.
@@ -57,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Info(args)) => info_cmd::run(args),
         Some(Command::Analyze(args)) => analyze_cmd::run(args),
+        Some(Command::Batch(args)) => batch_cmd::run(args),
         Some(Command::Segment(args)) => segment_cmd::run(args),
         Some(Command::MakeCall(args)) => make_call_cmd::run(args),
         Some(Command::EvalSegments(args)) => eval_segments_cmd::run(args),

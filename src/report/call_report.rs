@@ -9,7 +9,8 @@ use super::figure::{write_png, write_svg, TrajectoryFigure};
 use super::provenance::{write_json, InputFile};
 use super::tables::{segments_frame, summary_frame, write_csv};
 use super::ReportError;
-use crate::pipeline::CallAnalysis;
+use crate::model::bundle::LABEL_SEMANTICS;
+use crate::pipeline::{AnalysisSettings, CallAnalysis, ScoringModel};
 
 pub const SEGMENTS_FILE: &str = "segments.csv";
 pub const SUMMARY_FILE: &str = "summary.csv";
@@ -67,4 +68,45 @@ pub fn write_provenance<S: Serialize>(provenance: &CallProvenance<S>, dir: &Path
     let path = dir.join(REPORT_JSON);
     write_json(provenance, &path)?;
     Ok(path)
+}
+
+/// Seconds per stage (model load first), and for writing the report itself.
+#[derive(Debug, Clone)]
+pub struct ReportTimings {
+    pub stages: Vec<(&'static str, f64)>,
+    pub report_seconds: f64,
+}
+
+/// Writes all five files of one analysed call into `dir`; report.json goes last, so its presence
+/// marks a complete report (batch `--resume` relies on that).
+pub fn write_call_report(
+    analysis: &CallAnalysis,
+    model: &ScoringModel,
+    settings: &AnalysisSettings,
+    model_load_seconds: f64,
+    dir: &Path,
+) -> Result<ReportTimings, ReportError> {
+    let started = std::time::Instant::now();
+    write_tables_and_figures(analysis, dir)?;
+    let stages: Vec<(&'static str, f64)> = std::iter::once(("model_load", model_load_seconds))
+        .chain(analysis.timings.iter().map(|(stage, seconds)| (stage.as_str(), *seconds)))
+        .collect();
+    let provenance = CallProvenance {
+        app: "emotrace",
+        app_version: env!("CARGO_PKG_VERSION"),
+        model_name: &model.bundle.meta.name,
+        model_weights_sha256: &model.bundle.meta.weights_sha256,
+        model_dir: model.bundle.dir.display().to_string(),
+        label_semantics: LABEL_SEMANTICS,
+        settings,
+        input: InputFile::describe(&analysis.source)?,
+        audio: &analysis.audio_info,
+        call_duration_s: analysis.call_duration_s,
+        caller_segments: analysis.segments.len(),
+        speech_spans: analysis.spans.len(),
+        timings_s: stages.clone(),
+        report_seconds: started.elapsed().as_secs_f64(),
+    };
+    write_provenance(&provenance, dir)?;
+    Ok(ReportTimings { stages, report_seconds: provenance.report_seconds })
 }
