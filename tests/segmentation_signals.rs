@@ -125,3 +125,29 @@ fn invalid_parameters_are_rejected() {
     let p = SegmentationParams { offset_db: 9.0, onset_db: 3.0, ..SegmentationParams::default() };
     assert!(segment_call(&[vec![0.0; 1000]], SR, &p, CallerChoice::Auto).is_err());
 }
+
+#[test]
+fn stereo_crosstalk_is_not_the_other_partys_speech() {
+    let n = 12 * SR as usize;
+    let mut left = white(n, 0.001, 8);
+    let mut right = white(n, 0.001, 9);
+    let (a, b) = (2 * SR as usize, 5 * SR as usize);
+    let v = voice(b - a, 0.1, a);
+    for (i, x) in v.iter().enumerate() {
+        left[a + i] += x;
+        right[a + i] += 0.1 * x; // echo 20 dB down
+    }
+    let (c, d) = (7 * SR as usize, 10 * SR as usize);
+    for (i, x) in voice(d - c, 0.1, c).iter().enumerate() {
+        right[c + i] += x;
+    }
+    let params = SegmentationParams::default();
+    let seg = segment_call(&[left.clone(), right.clone()], SR, &params, CallerChoice::Right).unwrap();
+    let right_segs: Vec<_> = seg.segments.iter().filter(|s| s.channel == 1).collect();
+    assert_eq!(right_segs.len(), 1, "{:?}", seg.segments);
+    assert!((right_segs[0].start_s - 7.0).abs() < 0.2);
+    // With the check disabled the echo shows up as speech.
+    let off = SegmentationParams { crosstalk_db: 0.0, ..params };
+    let seg = segment_call(&[left, right], SR, &off, CallerChoice::Right).unwrap();
+    assert_eq!(seg.segments.iter().filter(|s| s.channel == 1).count(), 2);
+}

@@ -63,6 +63,9 @@ pub struct MakeCallArgs {
     /// only the caller is heard through the phone network; the operator's headset is local).
     #[arg(long)]
     pub operator_via_line: bool,
+    /// Stereo: leak each party into the other channel this many dB down (echo/crosstalk).
+    #[arg(long)]
+    pub crosstalk_db: Option<f64>,
 }
 
 pub fn run(args: MakeCallArgs) -> anyhow::Result<()> {
@@ -98,6 +101,7 @@ pub fn run(args: MakeCallArgs) -> anyhow::Result<()> {
             .filter(|e| !e.is_empty())
             .collect(),
         caller_via_line: !args.operator_via_line,
+        crosstalk_db: args.crosstalk_db,
     };
     let call = write_call(&spec, &args.out, &args.truth)?;
     let caller_n = call.truth.iter().filter(|t| t.speaker == "caller").count();

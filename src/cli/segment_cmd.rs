@@ -72,6 +72,9 @@ pub struct SegmentParamArgs {
     /// Chunk length embedded by mono diarization (s).
     #[arg(long, default_value_t = SegmentationParams::default().diarize_chunk_s)]
     pub diarize_chunk_s: f32,
+    /// Stereo: drop segments this many dB quieter than the other channel (crosstalk); 0 = off.
+    #[arg(long, default_value_t = SegmentationParams::default().crosstalk_db)]
+    pub crosstalk_db: f32,
 }
 
 impl From<&SegmentParamArgs> for SegmentationParams {
@@ -97,6 +100,7 @@ impl From<&SegmentParamArgs> for SegmentationParams {
             max_segment_s: a.max_segment_s,
             split_search_s: a.split_search_s,
             diarize_chunk_s: a.diarize_chunk_s,
+            crosstalk_db: a.crosstalk_db,
         }
     }
 }

@@ -244,9 +244,18 @@ fn segment_stereo(
     params: &SegmentationParams,
     caller: CallerChoice,
 ) -> Result<CallSegmentation, SegmentationError> {
+    let mut frame_spans: Vec<Vec<utterances::FrameSpan>> =
+        tracks.iter().map(|t| utterances::detect_spans(t, params)).collect();
+    if params.crosstalk_db > 0.0 && tracks.len() == 2 {
+        for c in 0..2 {
+            let (own, other) = (&tracks[c], &tracks[1 - c]);
+            frame_spans[c].retain(|s| !is_crosstalk(own, other, *s, params.crosstalk_db));
+        }
+    }
     let per_channel: Vec<Vec<TimeSpan>> = tracks
         .iter()
-        .map(|t| utterances::spans_to_times(&utterances::detect_spans(t, params), t, params))
+        .zip(&frame_spans)
+        .map(|(t, spans)| utterances::spans_to_times(spans, t, params))
         .collect();
     let speech: Vec<f64> = per_channel.iter().map(|s| s.iter().map(TimeSpan::duration).sum()).collect();
     let caller_channel: Option<usize> = match caller {
@@ -284,6 +293,19 @@ fn segment_stereo(
         layout: "stereo",
         caller: caller_channel.map_or_else(|| "all".to_string(), channel_name),
     })
+}
+
+/// True when `span` on `own` is the other party leaking in (echo, crosstalk): over the span the
+/// other channel is louder by more than `margin_db` on average (power mean over the frames).
+fn is_crosstalk(own: &vad::FrameTrack, other: &vad::FrameTrack, span: utterances::FrameSpan, margin_db: f32) -> bool {
+    let end = span.end.min(own.len()).min(other.len());
+    if end <= span.start {
+        return false;
+    }
+    let power = |t: &vad::FrameTrack| {
+        (span.start..end).map(|i| 10f64.powf(t.energy_db[i] as f64 / 10.0)).sum::<f64>() / (end - span.start) as f64
+    };
+    10.0 * (power(other) / power(own).max(1e-30)).log10() > margin_db as f64
 }
 
 fn segment_mono(

@@ -60,6 +60,11 @@ pub struct SegmentationParams {
     pub split_search_s: f32,
     /// Length in seconds of the chunks that mono diarization embeds and clusters. Default 1.0 s.
     pub diarize_chunk_s: f32,
+    /// Stereo: a segment whose channel is on average more than this many dB quieter than the
+    /// other channel over the same frames is the other party leaking in (echo, crosstalk) and
+    /// is dropped. 0 disables the check. Default 15 dB (typical echo return loss is 20-30 dB;
+    /// genuine double talk is louder on its own channel).
+    pub crosstalk_db: f32,
 }
 
 impl Default for SegmentationParams {
@@ -85,6 +90,7 @@ impl Default for SegmentationParams {
             max_segment_s: 10.0,
             split_search_s: 3.0,
             diarize_chunk_s: 1.0,
+            crosstalk_db: 15.0,
         }
     }
 }
@@ -115,6 +121,7 @@ impl SegmentationParams {
             self.max_segment_s,
             self.split_search_s,
             self.diarize_chunk_s,
+            self.crosstalk_db,
         ];
         if finite.iter().any(|v| !v.is_finite()) {
             return bad("all parameters must be finite numbers");
@@ -160,6 +167,9 @@ impl SegmentationParams {
         }
         if self.min_segment_ms / 1000.0 * 2.0 >= self.max_segment_s {
             return bad("min_segment_ms must be well below max_segment_s");
+        }
+        if self.crosstalk_db < 0.0 {
+            return bad("crosstalk_db must not be negative (0 disables the check)");
         }
         if self.diarize_chunk_s < 0.2 {
             return bad("diarize_chunk_s must be at least 0.2 s");

@@ -60,6 +60,9 @@ pub struct CallSpec {
     /// before mixing) while the operator's headset is recorded locally; the recorder's 8-kHz
     /// μ-law then applies to both. `false` sends both voices through the same band-pass.
     pub caller_via_line: bool,
+    /// Stereo: each party also leaks into the other channel this many dB down (echo,
+    /// crosstalk); `None` = clean separation.
+    pub crosstalk_db: Option<f64>,
 }
 
 impl Default for CallSpec {
@@ -80,6 +83,7 @@ impl Default for CallSpec {
             caller_channel: None,
             operator_emotions: vec!["neutral".into(), "calm".into()],
             caller_via_line: true,
+            crosstalk_db: None,
         }
     }
 }
@@ -268,6 +272,12 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
                 speech_energy[ch] += ((s * gain) as f64).powi(2);
             }
             speech_samples[ch] += speech.len();
+            if let (true, Some(db)) = (spec.stereo, spec.crosstalk_db) {
+                let leak = gain * 10f32.powf(-(db.abs() as f32) / 20.0);
+                for (dst, s) in channels[1 - ch][t..t + speech.len()].iter_mut().zip(speech) {
+                    *dst += s * leak;
+                }
+            }
             truth.push(TruthRow {
                 start_s: t as f64 / SR as f64,
                 end_s: (t + speech.len()) as f64 / SR as f64,
