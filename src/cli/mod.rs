@@ -1,5 +1,7 @@
 //! The command-line interface: one subcommand per job, each a thin shell over the library.
 
+mod bench_features;
+mod features_cmd;
 mod info_cmd;
 
 use std::path::PathBuf;
@@ -27,6 +29,11 @@ pub enum Command {
     /// Describe a recording: container, codec, sample rate, channels, duration measured from the
     /// decoded samples, and packets that failed to decode.
     Info(info_cmd::InfoArgs),
+    /// Write the model's hand-crafted inputs (MFCC39, pitch track, normalised audio) as .npy
+    /// files for one window (default the first 10 s) or, with --windows, every 10-s window.
+    Features(features_cmd::FeaturesArgs),
+    /// Time pipeline stages on a long synthetic call (e.g. `bench features --minutes 45`).
+    Bench(bench_features::BenchArgs),
     /// Open the review window (the same as running emotrace without a subcommand).
     Gui {
         /// A call recording to open.
@@ -38,6 +45,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Info(args)) => info_cmd::run(args),
+        Some(Command::Features(args)) => features_cmd::run(args),
+        Some(Command::Bench(args)) => bench_features::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }

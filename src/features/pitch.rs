@@ -26,6 +26,7 @@ pub struct PitchPlan {
 pub struct PitchScratch {
     stft: StftScratch,
     mag: Vec<f32>,
+    thresholded: Vec<f32>,
 }
 
 impl PitchPlan {
@@ -45,36 +46,60 @@ impl PitchPlan {
     }
 
     pub fn make_scratch(&self) -> PitchScratch {
-        PitchScratch { stft: self.stft.make_scratch(), mag: vec![0.0; self.stft.n_bins()] }
+        let n = self.stft.n_bins();
+        PitchScratch { stft: self.stft.make_scratch(), mag: vec![0.0; n], thresholded: vec![0.0; n] }
     }
 
     /// Per-frame maximum of piptrack's `pitches` for the whole clip `y`, into `out`.
     pub fn pitch_frames(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { self.pitch_frames_avx2(y, s, out) };
+        }
+        self.pitch_frames_portable(y, s, out)
+    }
+
+    /// The same code compiled for AVX2 (bit-identical results, wider vectors).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn pitch_frames_avx2(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
+        self.pitch_frames_portable(y, s, out)
+    }
+
+    #[inline(always)]
+    fn pitch_frames_portable(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
         out.clear();
         for t in 0..self.n_frames(y.len()) {
             self.stft.magnitude_frame(y, t, &mut s.stft, &mut s.mag)?;
-            out.push(self.frame_pitch(&s.mag));
+            out.push(self.frame_pitch(&s.mag, &mut s.thresholded));
         }
         Ok(())
     }
 
-    fn frame_pitch(&self, mag: &[f32]) -> f32 {
+    #[inline(always)]
+    fn frame_pitch(&self, mag: &[f32], thresholded: &mut [f32]) -> f32 {
         let n = mag.len();
         // ref = threshold * max over all bins of the column (float32 product as NumPy does).
-        let column_max = mag.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let column_max = mag.iter().fold(0.0f32, |a, &b| if b > a { b } else { a });
         let reference = THRESHOLD * column_max;
-        let thresholded = |k: usize| if mag[k] > reference { mag[k] } else { 0.0 };
+        for (x, &m) in thresholded.iter_mut().zip(mag) {
+            *x = if m > reference { m } else { 0.0 };
+        }
         let mut best = 0.0f32;
         for k in self.lo..self.hi {
             // util.localmax along frequency: x[k] > x[k-1] and x[k] >= x[k+1]; the first bin is
             // never a maximum, the last is one when it exceeds its left neighbour.
-            let x = thresholded(k);
+            let x = thresholded[k];
+            if x == 0.0 {
+                continue; // zero can never be a strict local maximum of non-negative values
+            }
             let is_max = if k == 0 {
                 false
             } else if k == n - 1 {
-                x > thresholded(k - 1)
+                x > thresholded[k - 1]
             } else {
-                x > thresholded(k - 1) && x >= thresholded(k + 1)
+                x > thresholded[k - 1] && x >= thresholded[k + 1]
             };
             if !is_max {
                 continue;
@@ -92,7 +117,7 @@ impl PitchPlan {
 /// librosa's `_pi_stencil` as numba compiles it for float32 input: `x[1] + x[-1]` and
 /// `x[1] - x[-1]` in float32, the rest promoted to float64 by the integer literals, result
 /// stored back to float32.
-#[inline]
+#[inline(always)]
 fn parabolic_shift(left: f32, centre: f32, right: f32) -> f32 {
     let a = (right + left) as f64 - 2.0 * centre as f64;
     let b = (right - left) as f64 / 2.0;
@@ -103,47 +128,39 @@ fn parabolic_shift(left: f32, centre: f32, right: f32) -> f32 {
     }
 }
 
-/// `np.interp(np.linspace(0, P, N), np.linspace(0, P, P), pitch)` rounded to float32
-/// (the feature extractor casts it), written to `out` (length `n_samples`).
-pub fn interpolate_to_samples(pitch: &[f32], n_samples: usize, out: &mut Vec<f32>) {
+/// The first `keep` values of `np.interp(np.linspace(0, P, N), np.linspace(0, P, P), pitch)`
+/// with `N = n_samples`, rounded to float32 (the feature extractor casts it), into `out`.
+/// Slopes are precomputed per interval exactly as NumPy does when `N > P`.
+pub fn interpolate_to_samples(pitch: &[f32], n_samples: usize, keep: usize, out: &mut Vec<f32>) {
     out.clear();
+    let keep = keep.min(n_samples);
     let p = pitch.len();
-    if p == 0 || n_samples == 0 {
-        out.resize(n_samples, 0.0);
+    if p == 0 {
+        out.resize(keep, 0.0);
+        return;
+    }
+    let last = p - 1;
+    if p == 1 || n_samples == 1 {
+        // np.interp with one knot returns it everywhere; a single sample sits at x = 0.
+        out.resize(keep, pitch[0]);
         return;
     }
     let xp = np_linspace(0.0, p as f64, p);
-    let last = p - 1;
-    let x_step_end = p as f64;
-    let x = |i: usize| -> f64 {
-        if n_samples == 1 {
-            0.0
-        } else if i == n_samples - 1 {
-            x_step_end
-        } else {
-            i as f64 * (x_step_end / (n_samples - 1) as f64)
+    let step = p as f64 / (n_samples - 1) as f64;
+    let mut i = 0usize;
+    for j in 0..last {
+        let (x0, x1) = (xp[j], xp[j + 1]);
+        let y0 = pitch[j] as f64;
+        let slope = (pitch[j + 1] as f64 - y0) / (x1 - x0);
+        // Samples with x in [xp[j], xp[j+1]); the last sample (x = P exactly) is handled below.
+        while i < keep && i < n_samples - 1 && (i as f64 * step) < x1 {
+            let x = i as f64 * step;
+            out.push((slope * (x - x0) + y0) as f32);
+            i += 1;
         }
-    };
-    let mut j = 0usize;
-    for i in 0..n_samples {
-        let xv = x(i);
-        let value = if p == 1 || xv >= xp[last] {
-            pitch[last] as f64
-        } else {
-            while j + 1 < last && xp[j + 1] <= xv {
-                j += 1;
-            }
-            // Here xp[j] <= xv < xp[j+1].
-            if xp[j] == xv {
-                pitch[j] as f64
-            } else {
-                let (y0, y1) = (pitch[j] as f64, pitch[j + 1] as f64);
-                let slope = (y1 - y0) / (xp[j + 1] - xp[j]);
-                slope * (xv - xp[j]) + y0
-            }
-        };
-        out.push(value as f32);
     }
+    // x >= xp[last] (only the final sample, x = P): the last knot's value.
+    out.resize(keep, pitch[last]);
 }
 
 #[cfg(test)]
@@ -160,11 +177,15 @@ mod tests {
     #[test]
     fn interpolation_hits_endpoints() {
         let mut out = Vec::new();
-        interpolate_to_samples(&[1.0, 3.0, 5.0], 7, &mut out);
+        interpolate_to_samples(&[1.0, 3.0, 5.0], 7, 7, &mut out);
         assert_eq!(out.len(), 7);
         assert_eq!(out[0], 1.0);
         assert_eq!(out[6], 5.0);
-        interpolate_to_samples(&[2.0], 4, &mut out);
+        // x = 1.5 lies in [0, 1.5) of the grid [0, 1.5, 3]: the second knot exactly.
+        assert_eq!(out[3], 3.0);
+        interpolate_to_samples(&[1.0, 3.0, 5.0], 7, 3, &mut out);
+        assert_eq!(out.len(), 3);
+        interpolate_to_samples(&[2.0], 4, 4, &mut out);
         assert_eq!(out, vec![2.0; 4]);
     }
 
