@@ -113,8 +113,11 @@ impl MfccPlan {
             let row = &mut s.db[t * N_MELS..(t + 1) * N_MELS];
             self.mel.apply(&s.mag, row);
             for v in row.iter_mut() {
-                *v = 10.0f32 * log10_f32(v.max(AMIN));
-                max_db = max_db.max(*v);
+                let clamped = if *v > AMIN { *v } else { AMIN };
+                *v = 10.0f32 * log10_f32(clamped);
+            }
+            for &v in row.iter() {
+                max_db = if v > max_db { v } else { max_db };
             }
         }
         let floor = max_db - TOP_DB;
@@ -123,7 +126,7 @@ impl MfccPlan {
         for t in 0..n_frames {
             let row = &mut s.db[t * N_MELS..(t + 1) * N_MELS];
             for v in row.iter_mut() {
-                *v = v.max(floor);
+                *v = if *v > floor { *v } else { floor };
             }
             let mut acc = [0.0f64; DCT_LANES];
             for (basis, &v) in self.dct_t.iter().zip(row.iter()) {
@@ -163,12 +166,11 @@ pub fn log10_f32(x: f32) -> f32 {
     const LOG10_2: f64 = std::f64::consts::LOG10_2;
     const LOG10_E: f64 = std::f64::consts::LOG10_E;
     let bits = x.to_bits();
-    let mut exponent = ((bits >> 23) & 0xff) as i32 - 127;
-    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000) as f64;
-    if m > std::f64::consts::SQRT_2 {
-        m *= 0.5;
-        exponent += 1;
-    }
+    let mut exponent: i32 = ((bits >> 23) & 0xff) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000) as f64;
+    let above = m > std::f64::consts::SQRT_2;
+    let m = if above { m * 0.5 } else { m };
+    exponent += above as i32;
     let t = (m - 1.0) / (m + 1.0);
     let t2 = t * t;
     let series = 1.0

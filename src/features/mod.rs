@@ -62,7 +62,6 @@ pub struct FeatureScratch {
     mfcc: mfcc::MfccScratch,
     pitch: pitch::PitchScratch,
     track: Vec<f32>,
-    norm: Vec<f32>,
 }
 
 impl Default for FeatureExtractor {
@@ -89,7 +88,6 @@ impl FeatureExtractor {
             mfcc: self.mfcc.make_scratch(),
             pitch: self.pitch.make_scratch(),
             track: Vec::new(),
-            norm: Vec::new(),
         }
     }
 
@@ -112,8 +110,8 @@ impl FeatureExtractor {
         // Pitch is interpolated over the whole clip; only the first 10 s are kept.
         let keep = clip.len().min(self.segment_samples);
         pitch::interpolate_to_samples(&out.pitch_frames, clip.len(), keep, &mut s.track);
-        normalize::zero_mean_unit_var(&s.track, &mut out.pitch_track, &mut s.norm);
-        normalize::zero_mean_unit_var(&clip[..keep], &mut out.audio_norm, &mut s.norm);
+        normalize::zero_mean_unit_var(&s.track, &mut out.pitch_track);
+        normalize::zero_mean_unit_var(&clip[..keep], &mut out.audio_norm);
         Ok(())
     }
 

@@ -4,7 +4,9 @@
 //! reference bit for bit wherever possible because the model was trained on it.
 
 use super::mel::{fft_frequencies, np_linspace};
-use super::stft::{StftPlan, StftScratch};
+use realfft::num_complex::Complex;
+
+use super::stft::{numpy_cabs_f32, StftPlan, StftScratch};
 use super::FeatureError;
 
 pub const N_FFT: usize = 2048;
@@ -25,8 +27,8 @@ pub struct PitchPlan {
 /// Per-worker buffers for [`PitchPlan`].
 pub struct PitchScratch {
     stft: StftScratch,
+    power: Vec<f64>,
     mag: Vec<f32>,
-    thresholded: Vec<f32>,
 }
 
 impl PitchPlan {
@@ -47,7 +49,7 @@ impl PitchPlan {
 
     pub fn make_scratch(&self) -> PitchScratch {
         let n = self.stft.n_bins();
-        PitchScratch { stft: self.stft.make_scratch(), mag: vec![0.0; n], thresholded: vec![0.0; n] }
+        PitchScratch { stft: self.stft.make_scratch(), power: vec![0.0; n], mag: vec![0.0; n] }
     }
 
     /// Per-frame maximum of piptrack's `pitches` for the whole clip `y`, into `out`.
@@ -71,35 +73,64 @@ impl PitchPlan {
     fn pitch_frames_portable(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
         out.clear();
         for t in 0..self.n_frames(y.len()) {
-            self.stft.magnitude_frame(y, t, &mut s.stft, &mut s.mag)?;
-            out.push(self.frame_pitch(&s.mag, &mut s.thresholded));
+            let spectrum = self.stft.spectrum_frame(y, t, &mut s.stft)?;
+            out.push(self.frame_pitch(spectrum, &mut s.power, &mut s.mag));
         }
         Ok(())
     }
 
+    /// One frame of piptrack + max over bins. Magnitudes are NumPy's float32 `abs` of the
+    /// complex64 spectrum; they are computed exactly only where they matter: bins `lo-1..=hi`
+    /// (local maxima and parabolic shifts) and the bins that can hold the column maximum
+    /// (found through |z|² in f64, which orders magnitudes up to float32 rounding).
     #[inline(always)]
-    fn frame_pitch(&self, mag: &[f32], thresholded: &mut [f32]) -> f32 {
-        let n = mag.len();
-        // ref = threshold * max over all bins of the column (float32 product as NumPy does).
-        let column_max = mag.iter().fold(0.0f32, |a, &b| if b > a { b } else { a });
-        let reference = THRESHOLD * column_max;
-        for (x, &m) in thresholded.iter_mut().zip(mag) {
-            *x = if m > reference { m } else { 0.0 };
+    fn frame_pitch(&self, spectrum: &[Complex<f64>], power: &mut [f64], mag: &mut [f32]) -> f32 {
+        let n = spectrum.len();
+        for (p, c) in power.iter_mut().zip(spectrum) {
+            let (re, im) = (c.re as f32 as f64, c.im as f32 as f64);
+            *p = re * re + im * im;
         }
+        let mut lanes = [0.0f64; 8];
+        let mut chunks = power.chunks_exact(8);
+        for chunk in &mut chunks {
+            for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                *lane = if v > *lane { v } else { *lane };
+            }
+        }
+        let power_max = lanes.iter().chain(chunks.remainder()).fold(0.0f64, |m, &v| if v > m { v } else { m });
+        // Any bin whose |z|² is within 1e-5 of the maximum may round to the largest float32
+        // magnitude; everything below is at least ~5e-6 smaller, far beyond float32 rounding.
+        let cutoff = power_max * (1.0 - 1e-5);
+        let mut column_max = 0.0f32;
+        for (p, c) in power.iter().zip(spectrum) {
+            if *p >= cutoff {
+                let m = numpy_cabs_f32(c.re as f32, c.im as f32);
+                column_max = if m > column_max { m } else { column_max };
+            }
+        }
+        // ref = threshold * max over all bins of the column (float32 product as NumPy does).
+        let reference = THRESHOLD * column_max;
+        let first = self.lo.saturating_sub(1);
+        let last = (self.hi + 1).min(n);
+        for k in first..last {
+            let c = spectrum[k];
+            mag[k] = numpy_cabs_f32(c.re as f32, c.im as f32);
+        }
+        let thresholded = |k: usize| if mag[k] > reference { mag[k] } else { 0.0 };
         let mut best = 0.0f32;
         for k in self.lo..self.hi {
             // util.localmax along frequency: x[k] > x[k-1] and x[k] >= x[k+1]; the first bin is
             // never a maximum, the last is one when it exceeds its left neighbour.
-            let x = thresholded[k];
+            let x = thresholded(k);
             if x == 0.0 {
                 continue; // zero can never be a strict local maximum of non-negative values
             }
             let is_max = if k == 0 {
                 false
             } else if k == n - 1 {
-                x > thresholded[k - 1]
+                x > thresholded(k - 1)
             } else {
-                x > thresholded[k - 1] && x >= thresholded[k + 1]
+                x > thresholded(k - 1) && x >= thresholded(k + 1)
             };
             if !is_max {
                 continue;
@@ -153,11 +184,16 @@ pub fn interpolate_to_samples(pitch: &[f32], n_samples: usize, keep: usize, out:
         let y0 = pitch[j] as f64;
         let slope = (pitch[j + 1] as f64 - y0) / (x1 - x0);
         // Samples with x in [xp[j], xp[j+1]); the last sample (x = P exactly) is handled below.
-        while i < keep && i < n_samples - 1 && (i as f64 * step) < x1 {
-            let x = i as f64 * step;
-            out.push((slope * (x - x0) + y0) as f32);
-            i += 1;
+        let limit = keep.min(n_samples - 1);
+        let mut end = ((x1 / step).ceil() as usize).clamp(i, limit);
+        while end > i && ((end - 1) as f64 * step) >= x1 {
+            end -= 1;
         }
+        while end < limit && (end as f64 * step) < x1 {
+            end += 1;
+        }
+        out.extend((i..end).map(|k| (slope * (k as f64 * step - x0) + y0) as f32));
+        i = end;
     }
     // x >= xp[last] (only the final sample, x = P): the last knot's value.
     out.resize(keep, pitch[last]);

@@ -39,6 +39,24 @@ pub fn numpy_cabs_f32(re: f32, im: f32) -> f32 {
     t.sqrt() * larger
 }
 
+/// Maximum of non-negative, NaN-free values (0 for an empty slice), written with eight
+/// independent lanes so it vectorises; the maximum is exact in any order.
+#[inline(always)]
+pub fn max_non_negative(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = if v > *lane { v } else { *lane };
+        }
+    }
+    let mut best = 0.0f32;
+    for &v in lanes.iter().chain(chunks.remainder()) {
+        best = if v > best { v } else { best };
+    }
+    best
+}
+
 /// A planned STFT (window + FFT), shared read-only between workers.
 pub struct StftPlan {
     n_fft: usize,
@@ -117,6 +135,19 @@ impl StftPlan {
             *p = m * m;
         }
         Ok(())
+    }
+
+    /// Spectrum of frame `t` as complex64 parts widened to f64 (what librosa stores), for
+    /// callers that need more than magnitudes.
+    #[inline(always)]
+    pub fn spectrum_frame<'a>(
+        &self,
+        y: &[f32],
+        t: usize,
+        scratch: &'a mut StftScratch,
+    ) -> Result<&'a [Complex<f64>], FeatureError> {
+        self.transform_frame(y, t, scratch)?;
+        Ok(&scratch.spectrum)
     }
 
     #[inline(always)]
