@@ -84,17 +84,17 @@ impl MfccPlan {
     /// written into `out` (resized).
     pub fn compute(&self, segment: &[f32], s: &mut MfccScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
             return unsafe { self.compute_avx2(segment, s, out) };
         }
         self.compute_portable(segment, s, out)
     }
 
-    /// The same code compiled for AVX2 (wider vectors only: no FMA contraction, so results are
-    /// bit-identical to the portable build).
+    /// The same code compiled for AVX2 + FMA. Rust never contracts a*b+c into FMA on its own,
+    /// so results are bit-identical to the portable build (only explicit `mul_add` fuses).
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn compute_avx2(&self, segment: &[f32], s: &mut MfccScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
         self.compute_portable(segment, s, out)
     }

@@ -27,7 +27,7 @@ pub struct PitchPlan {
 /// Per-worker buffers for [`PitchPlan`].
 pub struct PitchScratch {
     stft: StftScratch,
-    power: Vec<f64>,
+    power: Vec<f32>,
     mag: Vec<f32>,
 }
 
@@ -55,16 +55,16 @@ impl PitchPlan {
     /// Per-frame maximum of piptrack's `pitches` for the whole clip `y`, into `out`.
     pub fn pitch_frames(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
             return unsafe { self.pitch_frames_avx2(y, s, out) };
         }
         self.pitch_frames_portable(y, s, out)
     }
 
-    /// The same code compiled for AVX2 (bit-identical results, wider vectors).
+    /// The same code compiled for AVX2 + FMA (bit-identical results, wider vectors).
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn pitch_frames_avx2(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
         self.pitch_frames_portable(y, s, out)
     }
@@ -82,25 +82,19 @@ impl PitchPlan {
     /// One frame of piptrack + max over bins. Magnitudes are NumPy's float32 `abs` of the
     /// complex64 spectrum; they are computed exactly only where they matter: bins `lo-1..=hi`
     /// (local maxima and parabolic shifts) and the bins that can hold the column maximum
-    /// (found through |z|² in f64, which orders magnitudes up to float32 rounding).
+    /// (found through |z|², which orders magnitudes up to float32 rounding).
     #[inline(always)]
-    fn frame_pitch(&self, spectrum: &[Complex<f64>], power: &mut [f64], mag: &mut [f32]) -> f32 {
+    fn frame_pitch(&self, spectrum: &[Complex<f64>], power: &mut [f32], mag: &mut [f32]) -> f32 {
         let n = spectrum.len();
         for (p, c) in power.iter_mut().zip(spectrum) {
-            let (re, im) = (c.re as f32 as f64, c.im as f32 as f64);
+            let (re, im) = (c.re as f32, c.im as f32);
             *p = re * re + im * im;
         }
-        let mut lanes = [0.0f64; 8];
-        let mut chunks = power.chunks_exact(8);
-        for chunk in &mut chunks {
-            for (lane, &v) in lanes.iter_mut().zip(chunk) {
-                *lane = if v > *lane { v } else { *lane };
-            }
-        }
-        let power_max = lanes.iter().chain(chunks.remainder()).fold(0.0f64, |m, &v| if v > m { v } else { m });
-        // Any bin whose |z|² is within 1e-5 of the maximum may round to the largest float32
-        // magnitude; everything below is at least ~5e-6 smaller, far beyond float32 rounding.
-        let cutoff = power_max * (1.0 - 1e-5);
+        let power_max = super::stft::max_non_negative(power);
+        // Any bin whose |z|² is within 1e-4 of the maximum may round to the largest float32
+        // magnitude; everything below is ~5e-5 smaller in magnitude, far beyond float32
+        // rounding of either quantity (~1e-7).
+        let cutoff = power_max * (1.0 - 1e-4);
         let mut column_max = 0.0f32;
         for (p, c) in power.iter().zip(spectrum) {
             if *p >= cutoff {
@@ -114,11 +108,13 @@ impl PitchPlan {
         let last = (self.hi + 1).min(n);
         for k in first..last {
             let c = spectrum[k];
-            mag[k] = numpy_cabs_f32(c.re as f32, c.im as f32);
+            let m = numpy_cabs_f32(c.re as f32, c.im as f32);
+            mag[k] = m;
         }
         let thresholded = |k: usize| if mag[k] > reference { mag[k] } else { 0.0 };
-        let mut best = 0.0f32;
-        for k in self.lo..self.hi {
+        // Local maxima are at least two bins apart and |shift| < 1, so the highest-bin maximum
+        // has the highest frequency: scan from the top and stop at the first one.
+        for k in (self.lo..self.hi).rev() {
             // util.localmax along frequency: x[k] > x[k-1] and x[k] >= x[k+1]; the first bin is
             // never a maximum, the last is one when it exceeds its left neighbour.
             let x = thresholded(k);
@@ -136,12 +132,9 @@ impl PitchPlan {
                 continue;
             }
             let shift = if k == 0 || k == n - 1 { 0.0 } else { parabolic_shift(mag[k - 1], mag[k], mag[k + 1]) };
-            let hz = ((k as f64 + shift as f64) * self.hz_per_bin) as f32;
-            if hz > best {
-                best = hz;
-            }
+            return ((k as f64 + shift as f64) * self.hz_per_bin) as f32;
         }
-        best
+        0.0
     }
 }
 
