@@ -8,7 +8,7 @@ use super::FeatureError;
 
 pub const N_FFT: usize = 400;
 pub const HOP: usize = 160;
-pub const N_MELS: usize = 128;
+pub const N_MELS: usize = 128; // a multiple of 8 (the per-frame maximum uses 8 lanes)
 pub const N_MFCC: usize = 13;
 pub const DELTA_WIDTH: usize = 9;
 const AMIN: f32 = 1e-10;
@@ -116,7 +116,13 @@ impl MfccPlan {
                 let clamped = if *v > AMIN { *v } else { AMIN };
                 *v = 10.0f32 * log10_f32(clamped);
             }
-            for &v in row.iter() {
+            let mut lanes = [f32::NEG_INFINITY; 8];
+            for chunk in row.chunks_exact(8) {
+                for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                    *lane = if v > *lane { v } else { *lane };
+                }
+            }
+            for v in lanes {
                 max_db = if v > max_db { v } else { max_db };
             }
         }
