@@ -42,6 +42,25 @@ pub fn atomic_write_with(
     result
 }
 
+/// For writers that insist on a path of their own (image encoders): `produce` writes a temporary
+/// sibling that keeps `path`'s extension, which is then renamed over `path`.
+pub fn atomic_write_via_path<E: From<io::Error>>(
+    path: &Path,
+    produce: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut temporary = temporary_sibling(path).into_os_string();
+    if let Some(extension) = path.extension() {
+        temporary.push(".");
+        temporary.push(extension);
+    }
+    let temporary = PathBuf::from(temporary);
+    let result = produce(&temporary).and_then(|()| Ok(fs::rename(&temporary, path)?));
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

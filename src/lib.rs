@@ -3,8 +3,15 @@
 //! The library follows the pipeline: [`audio`] (decode, resample) → segmentation → features →
 //! model → analysis → report. The GUI and the CLI are thin shells over it.
 
+pub mod analysis;
+pub mod assets;
 pub mod audio;
 pub mod cli;
 pub mod features;
 pub mod fsutil;
 pub mod gui;
+pub mod pipeline;
+pub mod report;
+pub mod model;
+pub mod segmentation;
+pub mod synth;

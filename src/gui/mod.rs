@@ -1,6 +1,8 @@
 //! The review window: a thin shell over the library. Work runs on worker threads that report to
 //! the GUI over channels, so the window never blocks.
 
+mod fonts;
+
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
 
@@ -20,6 +22,7 @@ pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
         "emotrace",
         options,
         Box::new(move |cc| {
+            fonts::install(&cc.egui_ctx);
             let mut app = ReviewApp::default();
             if let Some(path) = file {
                 app.open(path, cc.egui_ctx.clone());
