@@ -8,7 +8,8 @@ The Rust binary synthesises the signal and writes it as .npy (--write-signal); t
 loads that file, so both sides see identical samples. The reference code per 10-s window is
 `reference_features` from scripts/gen_feature_fixtures.py (MFCC39 with deltas, piptrack pitch
 track interpolated and normalised, normalised audio). librosa is warmed up (numba JIT) on one
-window before timing. Both sides report their best of --repeat runs.
+window before timing. Both sides report their best of --repeat runs; the Rust bench runs
+before and after librosa so that both see similar machine load.
 """
 import argparse
 import os
@@ -32,27 +33,35 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
+    def run_rust(extra):
+        cmd = [args.binary, "bench", "features", "--repeat", str(args.repeat)] + extra
+        print("$", " ".join(cmd), f"   # load {os.getloadavg()}", flush=True)
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        print(out.strip(), flush=True)
+        return float(re.search(r"wall_s=([0-9.]+)", out).group(1))
+
     with tempfile.TemporaryDirectory() as tmp:
         sig_path = os.path.join(tmp, "signal.npy")
-        cmd = [args.binary, "bench", "features", "--minutes", str(args.minutes),
-               "--repeat", str(args.repeat), "--write-signal", sig_path]
-        print("$", " ".join(cmd), flush=True)
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        print(out.strip())
-        rust_s = float(re.search(r"wall_s=([0-9.]+)", out).group(1))
+        # Rust before and after librosa (same signal file), so both see similar machine load.
+        rust_times = [run_rust(["--minutes", str(args.minutes), "--write-signal", sig_path])]
         y = np.load(sig_path)
 
-    windows = [y[i:i + SEGMENT] for i in range(0, len(y), SEGMENT)]
-    reference_features(windows[0])  # numba JIT warm-up
-    times = []
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        for w in windows:
-            reference_features(w)
-        times.append(time.perf_counter() - t0)
-    py_s = min(times)
-    print(f"librosa reference: best {py_s:.3f} s over {args.repeat} runs, {len(windows)} windows")
-    print(f"rust: {rust_s:.3f} s; speed-up {py_s / rust_s:.1f}x (load: {os.getloadavg()})")
+        windows = [y[i:i + SEGMENT] for i in range(0, len(y), SEGMENT)]
+        reference_features(windows[0])  # numba JIT warm-up
+        times = []
+        print(f"librosa reference on {len(windows)} windows   # load {os.getloadavg()}", flush=True)
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            for w in windows:
+                reference_features(w)
+            times.append(time.perf_counter() - t0)
+        py_s = min(times)
+        print(f"librosa reference: best {py_s:.3f} s over {args.repeat} runs ({', '.join(f'{t:.2f}' for t in times)})")
+        rust_times.append(run_rust(["--input", sig_path]))
+
+    rust_s = min(rust_times)
+    print(f"rust: best {rust_s:.3f} s; librosa: best {py_s:.3f} s; speed-up {py_s / rust_s:.1f}x "
+          f"(load at end: {os.getloadavg()})")
 
 
 if __name__ == "__main__":
