@@ -108,3 +108,16 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
     let playhead = state["playhead_s"].as_f64().unwrap();
     assert!(playhead >= started + 0.5, "the playhead moved: {started} -> {playhead}");
 }
+
+/// Not a check: writes the 45-minute synthetic call the README screenshot is taken from, to
+/// EMOTRACE_SYNTHETIC_CALL_OUT. Run with `cargo test --release --test gui_window -- --ignored`.
+#[test]
+#[ignore]
+fn write_synthetic_call_for_screenshot() {
+    let Some(out) = std::env::var_os("EMOTRACE_SYNTHETIC_CALL_OUT") else {
+        eprintln!("SKIPPED: set EMOTRACE_SYNTHETIC_CALL_OUT to the WAV path to write");
+        return;
+    };
+    let turns = gui_support::write_synthetic_call(Path::new(&out), 45.0, 8000);
+    eprintln!("wrote {} with {} caller turns", Path::new(&out).display(), turns.len());
+}

@@ -43,12 +43,13 @@ enum DialogRequest {
 }
 
 /// Test hooks read from the environment: EMOTRACE_GUI_STATE_DUMP=path writes the window's state
-/// as JSON once the analysis has finished; EMOTRACE_GUI_PLAY_AFTER_FINISH=1 first plays the
-/// first segment as a click on its point would, and dumps once the playhead has moved;
+/// as JSON once the analysis has finished; EMOTRACE_GUI_PLAY_AFTER_FINISH=N first plays the
+/// N-th segment (1 = the first) as a click on its point would, and dumps once the playhead has moved;
 /// EMOTRACE_GUI_EXIT_AFTER_DUMP=1 then closes the window.
 struct DumpPlan {
     path: PathBuf,
-    play_first: bool,
+    /// Row (0-based) to play before dumping.
+    play_row: Option<usize>,
     exit_after: bool,
     play_started_s: Option<f64>,
     frames_since_finish: u32,
@@ -61,7 +62,10 @@ impl DumpPlan {
         let flag = |name| std::env::var(name).is_ok_and(|v| v == "1");
         Some(Self {
             path: path.into(),
-            play_first: flag("EMOTRACE_GUI_PLAY_AFTER_FINISH"),
+            play_row: std::env::var("EMOTRACE_GUI_PLAY_AFTER_FINISH")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .and_then(|n| n.checked_sub(1)),
             exit_after: flag("EMOTRACE_GUI_EXIT_AFTER_DUMP"),
             play_started_s: None,
             frames_since_finish: 0,
@@ -124,6 +128,8 @@ pub struct ReviewApp {
     last_shown_stages: Vec<ShownStage>,
     last_playing_row: Option<usize>,
     show_settings: bool,
+    /// The call length the plots' default view was set for; a change resets both views.
+    view_duration_s: f64,
 }
 
 impl ReviewApp {
@@ -151,6 +157,7 @@ impl ReviewApp {
             last_shown_stages: Vec::new(),
             last_playing_row: None,
             show_settings: false,
+            view_duration_s: -1.0,
         }
     }
 
@@ -365,8 +372,11 @@ impl ReviewApp {
         ui.horizontal(|ui| {
             let name = view.path.file_name().map_or_else(|| view.path.display().to_string(), |n| n.to_string_lossy().into_owned());
             ui.heading(name).on_hover_text(view.path.display().to_string());
-            if let Some(analysis) = &view.analysis {
-                ui.label(format!("· {:.1} min · {}", analysis.call_duration_s / 60.0, analysis.model_name));
+            if view.duration_s() > 0.0 {
+                ui.label(format!("· {:.1} min", view.duration_s() / 60.0));
+            }
+            if let Some(analysis) = view.analysis.as_ref().filter(|_| !view.demo_scoring) {
+                ui.label(format!("· {}", analysis.model_name));
             }
             if view.demo_scoring {
                 ui.label(RichText::new(self.t(Key::DemoScoring)).color(Color32::from_rgb(200, 90, 0)).strong());
@@ -431,7 +441,7 @@ impl ReviewApp {
                     }
                 }
                 if let Some((ok, description)) = self.player.output_description() {
-                    let text = if ok { format!("{} {description}", self.t(Key::AudioDevice)) } else { self.t(Key::NoAudioDevice).to_string() };
+                    let text = if ok { format!("{} {description}", self.t(Key::AudioDevice)) } else { self.t(Key::AudioNone).to_string() };
                     ui.weak(text).on_hover_text(description.to_string());
                 }
             });
@@ -468,9 +478,14 @@ impl ReviewApp {
             ctx.request_repaint();
             return;
         }
-        if plan.play_first && plan.play_started_s.is_none() && !view.segments.is_empty() {
-            plan.play_started_s = Some(view.segments[0].start_s);
-            self.play_segment(0, now);
+        if let (Some(row), None) = (plan.play_row, plan.play_started_s) {
+            let row = row.min(view.segments.len().saturating_sub(1));
+            let Some(segment) = view.segments.get(row) else {
+                plan.play_row = None;
+                return;
+            };
+            plan.play_started_s = Some(segment.start_s);
+            self.play_segment(row, now);
             ctx.request_repaint();
             return;
         }
@@ -615,6 +630,9 @@ impl eframe::App for ReviewApp {
             let axis_group = egui::Id::unique("call-time");
             let available = ui.available_height();
             let duration = view.duration_s();
+            // The call's length is known only after decoding: show the whole call then.
+            let reset_view = duration != self.view_duration_s;
+            self.view_duration_s = duration;
             let lanes = view.pyramid.as_ref().map_or(1, |p| p.channels.len().max(1)) as f32;
             let waveform_height = (available * 0.38).clamp(90.0 * lanes.min(2.0), 420.0);
             let trajectory_height = (available - waveform_height - 12.0).max(160.0);
@@ -628,12 +646,13 @@ impl eframe::App for ReviewApp {
                 playing_row,
                 axis_group,
                 trajectory_height,
+                reset_view,
             );
             self.last_plotted_points = trajectory.plotted_points;
             if let Some(row) = trajectory.clicked {
                 actions.push(Action::PlaySegment(row));
             }
-            let wave = waveform::show(ui, lang, view.pyramid.as_deref(), &view.spans, duration, playhead, axis_group, waveform_height);
+            let wave = waveform::show(ui, lang, view.pyramid.as_deref(), &view.spans, duration, playhead, axis_group, waveform_height, reset_view);
             if let Some(seconds) = wave.clicked_s {
                 actions.push(Action::PlayAt(seconds));
             }

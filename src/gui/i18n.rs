@@ -128,6 +128,7 @@ keys! {
     PlaybackKeys => ("Space: play/pause · ←/→: previous/next segment", "空格：播放/暂停 · ←/→：上一个/下一个片段"),
     NoAudioDevice => ("No audio output device: playback is silent, the playhead still moves.", "没有音频输出设备：播放无声，但播放位置仍会移动。"),
     AudioDevice => ("Audio output:", "音频输出："),
+    AudioNone => ("Audio output: none (silent playhead)", "音频输出：无（静音播放）"),
     FrameTime => ("Frame time", "帧时间"),
     Median => ("median", "中位数"),
     DialogUnavailable => ("No folder or file was chosen (or no file dialog is available on this desktop).", "未选择文件或文件夹（或此桌面没有可用的文件对话框）。"),

@@ -2,7 +2,7 @@
 //! and kept in view while playback runs. Only visible rows are laid out (long calls have
 //! hundreds of segments).
 
-use eframe::egui::{self, RichText};
+use eframe::egui;
 
 use super::i18n::{Key, Lang};
 use super::trajectory_view::{NEGATIVE_COLOUR, NON_NEGATIVE_COLOUR};
@@ -32,11 +32,15 @@ pub fn show(
 ) -> Option<usize> {
     ui.strong(format!("{} ({})", lang.text(Key::TableTitle), segments.len()));
     let headers = [Key::TableIndex, Key::TableStart, Key::TableDuration, Key::TableP, Key::TableLabel, Key::TableStage];
-    ui.horizontal(|ui| {
-        for (key, width) in headers.iter().zip(COLUMN_WIDTHS) {
-            ui.add_sized([width, 18.0], egui::Label::new(RichText::new(lang.text(*key)).strong()).halign(egui::Align::LEFT));
-        }
-    });
+    let gap = ui.spacing().item_spacing.x;
+    let width: f32 = COLUMN_WIDTHS.iter().sum::<f32>() + gap * COLUMN_WIDTHS.len() as f32;
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 18.0), egui::Sense::hover());
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let mut x = rect.left();
+    for (key, column_width) in headers.iter().zip(COLUMN_WIDTHS) {
+        ui.painter().text(egui::pos2(x + 2.0, rect.center().y), egui::Align2::LEFT_CENTER, lang.text(*key), font.clone(), ui.visuals().strong_text_color());
+        x += column_width + gap;
+    }
     ui.separator();
     let row_height = ui.text_style_height(&egui::TextStyle::Body).max(18.0);
     let spacing = ui.spacing().item_spacing.y;
@@ -68,8 +72,6 @@ pub fn show(
                 (label_text.to_string(), colour),
                 (stage_text.to_string(), default_colour),
             ];
-            let gap = ui.spacing().item_spacing.x;
-            let width: f32 = COLUMN_WIDTHS.iter().sum::<f32>() + gap * COLUMN_WIDTHS.len() as f32;
             let (rect, response) = ui.allocate_exact_size(egui::vec2(width, row_height), egui::Sense::click());
             if playing == Some(row) {
                 ui.painter().rect_filled(rect, 2.0, ui.visuals().selection.bg_fill.gamma_multiply(0.5));

@@ -10,7 +10,7 @@ use crate::analysis::{EmotionLabel, ScoredSegment};
 
 pub const NEGATIVE_COLOUR: Color32 = Color32::from_rgb(200, 40, 40);
 pub const NON_NEGATIVE_COLOUR: Color32 = Color32::from_rgb(30, 90, 200);
-pub const ASSESSMENT_SHADE: Color32 = Color32::from_rgba_premultiplied(60, 45, 0, 40);
+pub const ASSESSMENT_SHADE: Color32 = Color32::from_rgba_premultiplied(26, 20, 6, 26);
 /// Both views reserve this width for the y axis so their x axes line up.
 pub const Y_AXIS_WIDTH: f32 = 96.0;
 /// A click this close (pixels) to a point picks it.
@@ -35,6 +35,7 @@ pub fn show(
     selected: Option<usize>,
     axis_group: egui::Id,
     height: f32,
+    reset_view: bool,
 ) -> TrajectoryOutput {
     let minutes = |s: f64| s / 60.0;
     let (negative, non_negative): (Vec<&ScoredSegment>, Vec<&ScoredSegment>) =
@@ -57,7 +58,11 @@ pub fn show(
         [0.0, 0.25, 0.5, 0.75, 1.0].into_iter().map(|value| GridMark { value, step_size: 0.25 }).collect()
     };
     let stage_name = lang.text(Key::AssessmentStage);
-    let response = Plot::new("trajectory")
+    let mut plot = Plot::new("trajectory");
+    if reset_view {
+        plot = plot.reset();
+    }
+    let response = plot
         .height(height)
         .link_axis(axis_group, [true, false])
         .link_cursor(axis_group, [true, false])
@@ -86,14 +91,14 @@ pub fn show(
             plot_ui.points(
                 Points::new(negative_name, PlotPoints::from(negative_points))
                     .color(NEGATIVE_COLOUR)
-                    .radius(3.5)
+                    .radius(4.0)
                     .shape(MarkerShape::Circle)
                     .filled(true),
             );
             plot_ui.points(
                 Points::new(non_negative_name, PlotPoints::from(non_negative_points))
                     .color(NON_NEGATIVE_COLOUR)
-                    .radius(3.5)
+                    .radius(4.0)
                     .shape(MarkerShape::Circle)
                     .filled(true),
             );

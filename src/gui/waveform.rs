@@ -111,6 +111,7 @@ pub fn show(
     playhead_s: Option<f64>,
     axis_group: egui::Id,
     height: f32,
+    reset_view: bool,
 ) -> WaveformOutput {
     let lanes = pyramid.map_or(1, |p| p.channels.len().max(1));
     let caller_channels: Vec<usize> = {
@@ -119,7 +120,11 @@ pub fn show(
         c.dedup();
         c
     };
-    let response = Plot::new("waveform")
+    let mut plot = Plot::new("waveform");
+    if reset_view {
+        plot = plot.reset();
+    }
+    let response = plot
         .height(height)
         .link_axis(axis_group, [true, false])
         .link_cursor(axis_group, [true, false])
