@@ -43,6 +43,8 @@ pub fn run_with(file: Option<PathBuf>, launcher: Arc<dyn AnalysisLauncher>) -> a
             .with_inner_size([1400.0, 860.0])
             .with_min_inner_size([800.0, 520.0])
             .with_drag_and_drop(true),
+        // Window size, position and panel layout persist beside the settings.
+        persistence_path: settings::config_dir().map(|dir| dir.join("window.ron")),
         ..Default::default()
     };
     eframe::run_native(
