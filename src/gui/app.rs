@@ -130,6 +130,8 @@ pub struct ReviewApp {
     show_settings: bool,
     /// The call length the plots' default view was set for; a change resets both views.
     view_duration_s: f64,
+    /// The File menu's typed path (for desktops without a file dialog).
+    typed_path: String,
 }
 
 impl ReviewApp {
@@ -158,6 +160,7 @@ impl ReviewApp {
             last_playing_row: None,
             show_settings: false,
             view_duration_s: -1.0,
+            typed_path: String::new(),
         }
     }
 
@@ -228,7 +231,8 @@ impl ReviewApp {
             match (request, chosen) {
                 (DialogRequest::Open, Some(path)) => actions.push(Action::Open(path)),
                 (DialogRequest::Export(kind), Some(dir)) => self.export_to(kind, dir),
-                (_, None) => self.status = Some((self.t(Key::DialogUnavailable).to_string(), false)),
+                (DialogRequest::Open, None) => self.status = Some((self.t(Key::DialogUnavailable).to_string(), false)),
+                (DialogRequest::Export(_), None) => self.status = Some((self.t(Key::ExportDialogUnavailable).to_string(), false)),
             }
         }
     }
@@ -282,7 +286,7 @@ impl ReviewApp {
     }
 
     fn handle_keys(&self, ctx: &egui::Context, actions: &mut Vec<Action>) {
-        if ctx.egui_wants_keyboard_input() {
+        if ctx.text_edit_focused() {
             return;
         }
         let Some(view) = &self.view else { return };
@@ -304,12 +308,24 @@ impl ReviewApp {
         });
     }
 
-    fn menu_bar(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    fn menu_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let lang = self.lang;
+        let mut typed_path = std::mem::take(&mut self.typed_path);
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button(self.t(Key::MenuFile), |ui| {
                 if ui.button(self.t(Key::MenuOpen)).clicked() {
                     actions.push(Action::OpenDialog);
                 }
+                // Where no file dialog exists (no desktop portal), a path can be typed instead.
+                ui.horizontal(|ui| {
+                    let field = ui.add(egui::TextEdit::singleline(&mut typed_path).hint_text(lang.text(Key::PathHint)).desired_width(260.0));
+                    let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if (ui.button(lang.text(Key::MenuOpenPath)).clicked() || entered) && !typed_path.trim().is_empty() {
+                        actions.push(Action::Open(PathBuf::from(typed_path.trim())));
+                        typed_path.clear();
+                        ui.close();
+                    }
+                });
                 ui.menu_button(self.t(Key::MenuRecent), |ui| {
                     if self.settings.recent.is_empty() {
                         ui.label(self.t(Key::MenuNoRecent));
@@ -351,7 +367,7 @@ impl ReviewApp {
                     actions.push(Action::OpenSettings);
                 }
             });
-            ui.menu_button(self.t(Key::MenuModel), |ui| {
+            ui.menu_button(lang.text(Key::MenuModel), |ui| {
                 if ui.radio(self.settings.model.is_none(), self.t(Key::MenuModelDefault)).clicked() {
                     actions.push(Action::SetModel(None));
                 }
@@ -365,6 +381,7 @@ impl ReviewApp {
                 }
             });
         });
+        self.typed_path = typed_path;
     }
 
     fn progress_area(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
