@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use emotrace::analysis::summarise_call;
-use emotrace::gui::launcher::{run_to_end, AnalysisSettings, SyntheticLauncher};
+use emotrace::gui::launcher::{run_to_end, LaunchSettings, SyntheticLauncher};
 
 fn have(program: &str) -> bool {
     Command::new("sh").arg("-c").arg(format!("command -v {program}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
@@ -78,7 +78,7 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
     let expected = run_to_end(
         &SyntheticLauncher { per_segment_delay: Duration::ZERO },
         &call,
-        &AnalysisSettings { assessment_end_s: 120.0, model: None },
+        &LaunchSettings { assessment_end_s: 120.0, model: None },
     )
     .unwrap();
     let n = expected.segments.len();

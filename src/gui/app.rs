@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::export::{self, ExportKind};
 use super::i18n::{Key, Lang};
-use super::launcher::{AnalysisLauncher, AnalysisSettings};
+use super::launcher::{AnalysisLauncher, LaunchSettings};
 use super::metrics_panel::{self, ShownStage};
 use super::playback::{Player, MAX_SPEED, MIN_SPEED};
 use super::settings::Settings;
@@ -174,12 +174,12 @@ impl ReviewApp {
         }
         self.settings.recent.push(path.clone());
         self.save_settings();
-        let settings = AnalysisSettings {
+        let settings = LaunchSettings {
             assessment_end_s: self.settings.assessment_minutes * 60.0,
             model: self.settings.model.clone(),
         };
         self.player.set_audio(None);
-        self.view = Some(CallView::new(path.clone(), self.launcher.is_demo(), settings.assessment_end_s));
+        self.view = Some(CallView::new(path.clone(), self.launcher.is_demo(&settings), settings.assessment_end_s));
         self.job = Some(Job::start(self.launcher.as_ref(), path.clone(), &settings, ctx.clone()));
         self.status = Some((format!("{} {}", self.t(Key::Opening), path.display()), false));
         self.last_playing_row = None;
@@ -580,8 +580,13 @@ impl ReviewApp {
                 self.save_settings();
             }
             Action::SetModel(model) => {
+                let changed = self.settings.model != model;
                 self.settings.model = model;
                 self.save_settings();
+                // A different model means different scores: analyse the open call again.
+                if let Some(path) = self.view.as_ref().map(|v| v.path.clone()).filter(|_| changed) {
+                    self.open(path, ctx);
+                }
             }
             Action::SettingsChanged => self.save_settings(),
             Action::ShowFrameTimes(show) => {

@@ -1,4 +1,5 @@
-//! Export buttons: the same report files `analyze` writes, through the report module.
+//! Export buttons: the same report files `analyze` writes (minus report.json, whose provenance
+//! needs the loaded model), through the report module and with its file names.
 
 use std::path::{Path, PathBuf};
 
@@ -6,10 +7,7 @@ use crate::pipeline::CallAnalysis;
 use crate::report::figure::{self, TrajectoryFigure};
 use crate::report::{tables, ReportError};
 
-pub const SEGMENTS_CSV: &str = "segments.csv";
-pub const SUMMARY_CSV: &str = "summary.csv";
-pub const FIGURE_PNG: &str = "trajectory.png";
-pub const FIGURE_SVG: &str = "trajectory.svg";
+pub use crate::report::call_report::{FIGURE_PNG, FIGURE_SVG, SEGMENTS_FILE as SEGMENTS_CSV, SUMMARY_FILE as SUMMARY_CSV};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportKind {
@@ -27,6 +25,9 @@ pub fn beside_recording(recording: &Path) -> PathBuf {
 
 /// Writes the chosen files into `dir` (created if needed); returns the paths written.
 pub fn export(kind: ExportKind, analysis: &CallAnalysis, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    if kind == ExportKind::All {
+        return crate::report::call_report::write_tables_and_figures(analysis, dir);
+    }
     std::fs::create_dir_all(dir).map_err(|cause| ReportError::Write { path: dir.to_path_buf(), cause })?;
     let mut written = Vec::new();
     if matches!(kind, ExportKind::Csv | ExportKind::All) {

@@ -18,14 +18,14 @@ use crate::pipeline::{AnalysisEvent, CallAnalysis, PipelineStage, SpeakerSpan};
 
 /// What the window asks of an analysis.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AnalysisSettings {
+pub struct LaunchSettings {
     /// Segments starting before this belong to the assessment stage.
     pub assessment_end_s: f64,
     /// The model bundle picked in the Model menu (`None` = the shipped default).
     pub model: Option<String>,
 }
 
-impl Default for AnalysisSettings {
+impl Default for LaunchSettings {
     fn default() -> Self {
         Self { assessment_end_s: crate::analysis::DEFAULT_ASSESSMENT_MINUTES * 60.0, model: None }
     }
@@ -35,21 +35,22 @@ impl Default for AnalysisSettings {
 /// partial results on `events`, ends with exactly one of Finished/Failed/Cancelled, and stops
 /// soon after `cancel` becomes true.
 pub trait AnalysisLauncher: Send + Sync {
-    fn launch(&self, path: PathBuf, settings: &AnalysisSettings, events: Sender<AnalysisEvent>, cancel: Arc<AtomicBool>);
+    fn launch(&self, path: PathBuf, settings: &LaunchSettings, events: Sender<AnalysisEvent>, cancel: Arc<AtomicBool>);
 
-    /// True when the scores do not come from a model (the window then says so).
-    fn is_demo(&self) -> bool {
+    /// True when, with these settings, the scores will not come from a model (the window then
+    /// says so).
+    fn is_demo(&self, _settings: &LaunchSettings) -> bool {
         false
     }
 }
 
 /// Any function with the launch signature is a launcher, so the real pipeline plugs in as
-/// `Box::new(|path, settings: &AnalysisSettings, events, cancel| { ... })`.
+/// `Box::new(|path, settings: &LaunchSettings, events, cancel| { ... })`.
 impl<F> AnalysisLauncher for F
 where
-    F: Fn(PathBuf, &AnalysisSettings, Sender<AnalysisEvent>, Arc<AtomicBool>) + Send + Sync,
+    F: Fn(PathBuf, &LaunchSettings, Sender<AnalysisEvent>, Arc<AtomicBool>) + Send + Sync,
 {
-    fn launch(&self, path: PathBuf, settings: &AnalysisSettings, events: Sender<AnalysisEvent>, cancel: Arc<AtomicBool>) {
+    fn launch(&self, path: PathBuf, settings: &LaunchSettings, events: Sender<AnalysisEvent>, cancel: Arc<AtomicBool>) {
         self(path, settings, events, cancel)
     }
 }
@@ -71,7 +72,7 @@ impl Default for SyntheticLauncher {
 pub const DEMO_MODEL_NAME: &str = "demo scoring: no model";
 
 impl AnalysisLauncher for SyntheticLauncher {
-    fn launch(&self, path: PathBuf, settings: &AnalysisSettings, events: Sender<AnalysisEvent>, cancel: Arc<AtomicBool>) {
+    fn launch(&self, path: PathBuf, settings: &LaunchSettings, events: Sender<AnalysisEvent>, cancel: Arc<AtomicBool>) {
         let driver = self.clone();
         let settings = settings.clone();
         std::thread::spawn(move || {
@@ -85,7 +86,7 @@ impl AnalysisLauncher for SyntheticLauncher {
         });
     }
 
-    fn is_demo(&self) -> bool {
+    fn is_demo(&self, _settings: &LaunchSettings) -> bool {
         true
     }
 }
@@ -100,7 +101,7 @@ impl SyntheticLauncher {
     fn run(
         &self,
         path: &Path,
-        settings: &AnalysisSettings,
+        settings: &LaunchSettings,
         events: &Sender<AnalysisEvent>,
         cancel: &AtomicBool,
     ) -> Result<CallAnalysis, Stop> {
@@ -242,7 +243,7 @@ pub fn energy_spans(audio: &Audio16k) -> Vec<SpeakerSpan> {
 }
 
 /// Runs a launcher to the end on this thread and returns the finished analysis (tests, tools).
-pub fn run_to_end(launcher: &dyn AnalysisLauncher, path: &Path, settings: &AnalysisSettings) -> Result<Arc<CallAnalysis>, String> {
+pub fn run_to_end(launcher: &dyn AnalysisLauncher, path: &Path, settings: &LaunchSettings) -> Result<Arc<CallAnalysis>, String> {
     let (sender, receiver) = std::sync::mpsc::channel();
     launcher.launch(path.to_path_buf(), settings, sender, Arc::new(AtomicBool::new(false)));
     for event in receiver {

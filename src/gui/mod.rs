@@ -8,6 +8,7 @@ pub mod i18n;
 pub mod launcher;
 mod metrics_panel;
 pub mod models;
+pub mod pipeline_launcher;
 pub mod playback;
 pub mod recent;
 mod segment_table;
@@ -21,12 +22,12 @@ use std::sync::Arc;
 
 use eframe::egui;
 
-pub use launcher::{AnalysisLauncher, AnalysisSettings, SyntheticLauncher};
+pub use launcher::{AnalysisLauncher, LaunchSettings, SyntheticLauncher};
 
-/// The analysis `emotrace FILE` runs. Until the pipeline exists this is the demo driver, and the
-/// window says "demo scoring: no model" while it is in use.
+/// The analysis `emotrace FILE` runs: the pipeline with the model picked in the Model menu, or
+/// the demo driver while no model is picked (the window then says "demo scoring: no model").
 pub fn default_launcher() -> Arc<dyn AnalysisLauncher> {
-    Arc::new(SyntheticLauncher::default())
+    Arc::new(pipeline_launcher::ProductLauncher::default())
 }
 
 /// Opens the window, optionally with a recording already loading.

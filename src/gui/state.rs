@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use eframe::egui;
 
-use super::launcher::{AnalysisLauncher, AnalysisSettings};
+use super::launcher::{AnalysisLauncher, LaunchSettings};
 use super::waveform::WaveformPyramid;
 use crate::analysis::{summarise_call, ScoredSegment, StageSummary};
 use crate::audio::Audio16k;
@@ -38,7 +38,7 @@ pub struct Job {
 impl Job {
     /// Starts `launcher` and a thread that forwards its events to the window, builds the
     /// waveform pyramid after decoding, and wakes the window for each message.
-    pub fn start(launcher: &dyn AnalysisLauncher, path: PathBuf, settings: &AnalysisSettings, ctx: egui::Context) -> Self {
+    pub fn start(launcher: &dyn AnalysisLauncher, path: PathBuf, settings: &LaunchSettings, ctx: egui::Context) -> Self {
         let cancel = Arc::new(AtomicBool::new(false));
         let (events_in, events_out) = mpsc::channel::<AnalysisEvent>();
         let (to_window, incoming) = mpsc::channel();

@@ -1,0 +1,71 @@
+//! Forward-time benchmark of the fused model at a given size with random weights (no files needed).
+//! Used by `emotrace bench model`; scripts/bench_model_torch.py measures PyTorch the same way.
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+use super::{FusedConfig, FusedModel, ModelError, Wav2Vec2Config};
+
+/// A wav2vec2-base-sized backbone (hidden 768, 12 layers, 12 heads, FFN 3072, conv 7 x 512,
+/// "group" norm, post-norm) with the reference head.
+pub fn base_config() -> FusedConfig {
+    let w2v: Wav2Vec2Config = serde_json::from_value(serde_json::json!({
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+        "feat_extract_norm": "group",
+        "do_stable_layer_norm": false,
+        "conv_bias": false,
+    }))
+    .unwrap_or_else(|_| unreachable!("static config"));
+    FusedConfig::reference(w2v)
+}
+
+/// A model with freshly initialised (random) weights.
+pub fn random_model(cfg: &FusedConfig, device: &Device) -> Result<FusedModel, ModelError> {
+    let varmap = VarMap::new();
+    Ok(FusedModel::load(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchFigure {
+    pub batch: usize,
+    pub repetitions: usize,
+    pub seconds_per_batch: f64,
+    pub seconds_per_segment: f64,
+}
+
+/// Times `repetitions` forward passes of `batch` segments of `samples` samples each (after one
+/// warm-up pass). MFCC has the reference 1001 frames.
+pub fn time_forward(
+    model: &FusedModel,
+    device: &Device,
+    batch: usize,
+    samples: usize,
+    repetitions: usize,
+) -> Result<BenchFigure, ModelError> {
+    let mfcc_dim = model.config().mfcc_dim;
+    let audio = Tensor::randn(0f32, 1.0, (batch, samples), device)?;
+    let pitch = Tensor::randn(0f32, 1.0, (batch, samples), device)?;
+    let mfcc = Tensor::randn(0f32, 1.0, (batch, 1001, mfcc_dim), device)?;
+    let run = || -> Result<(), ModelError> {
+        let logits = model.forward(&audio, &pitch, &mfcc)?;
+        // Forces completion on asynchronous devices.
+        logits.to_device(&Device::Cpu)?;
+        Ok(())
+    };
+    run()?;
+    let start = Instant::now();
+    for _ in 0..repetitions.max(1) {
+        run()?;
+    }
+    let per_batch = start.elapsed().as_secs_f64() / repetitions.max(1) as f64;
+    Ok(BenchFigure {
+        batch,
+        repetitions: repetitions.max(1),
+        seconds_per_batch: per_batch,
+        seconds_per_segment: per_batch / batch as f64,
+    })
+}

@@ -1,0 +1,58 @@
+//! Choosing where the model runs.
+use candle_core::Device;
+
+use super::ModelError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    Auto,
+    #[default]
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda),
+            "metal" => Ok(Self::Metal),
+            other => Err(ModelError::Config(format!("unknown device {other:?} (auto, cpu, cuda, metal)"))),
+        }
+    }
+}
+
+/// The selected device and, when the request could not be honoured, a notice for the user.
+pub struct SelectedDevice {
+    pub device: Device,
+    pub notice: Option<String>,
+}
+
+/// `Auto` tries CUDA, then Metal, then falls back to CPU with a notice. An explicit GPU choice that is
+/// unavailable (not compiled in, or no device) is an error.
+pub fn select_device(choice: DeviceChoice) -> Result<SelectedDevice, ModelError> {
+    match choice {
+        DeviceChoice::Cpu => Ok(SelectedDevice { device: Device::Cpu, notice: None }),
+        DeviceChoice::Cuda => Device::new_cuda(0)
+            .map(|device| SelectedDevice { device, notice: None })
+            .map_err(|e| ModelError::Device(format!("CUDA unavailable (build with `--features cuda`): {e}"))),
+        DeviceChoice::Metal => Device::new_metal(0)
+            .map(|device| SelectedDevice { device, notice: None })
+            .map_err(|e| ModelError::Device(format!("Metal unavailable (build with `--features metal`): {e}"))),
+        DeviceChoice::Auto => {
+            if let Ok(device) = Device::new_cuda(0) {
+                return Ok(SelectedDevice { device, notice: None });
+            }
+            if let Ok(device) = Device::new_metal(0) {
+                return Ok(SelectedDevice { device, notice: None });
+            }
+            Ok(SelectedDevice {
+                device: Device::Cpu,
+                notice: Some("no GPU available in this build or machine; running on CPU".into()),
+            })
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The fused speech-emotion model (SPEC §5). Output: one logit per segment,
+//! `p = sigmoid(logit) = P(non-negative)`.
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+use super::attention::AttentionLayer;
+use super::config::FusedConfig;
+use super::lstm::BiLstm;
+use super::ops::{self, Linear};
+use super::wav2vec2::{FeatureEncoder, FeatureProjection, Wav2Vec2Model};
+
+#[derive(Debug, Clone)]
+pub struct FusedModel {
+    wav2vec2: Wav2Vec2Model,
+    pitch_encoder: FeatureEncoder,
+    pitch_projection: FeatureProjection,
+    lstm: BiLstm,
+    attn_a_p: AttentionLayer,
+    attn_p_a: AttentionLayer,
+    self_attn: AttentionLayer,
+    fc: Linear,
+    classifier: Linear,
+    config: FusedConfig,
+}
+
+/// Every intermediate stage, for parity tests and inspection.
+#[derive(Debug, Clone)]
+pub struct FusedOutput {
+    /// `wav2vec2` last_hidden_state `(batch, frames, hidden)`.
+    pub audio_hidden: Tensor,
+    /// `pitch_projection(pitch_encoder(pitch))` `(batch, frames, hidden)`.
+    pub pitch_hidden: Tensor,
+    /// Mean BiLSTM output over time `(batch, 2 * lstm_hidden)`.
+    pub lstm_mean: Tensor,
+    /// `(batch,)`.
+    pub logit: Tensor,
+}
+
+impl FusedModel {
+    pub fn load(vb: VarBuilder, cfg: &FusedConfig) -> Result<Self> {
+        cfg.validate().map_err(candle_core::Error::wrap)?;
+        let w = &cfg.wav2vec2;
+        let h = w.hidden_size;
+        let fusion = cfg.fusion_dim();
+        Ok(Self {
+            wav2vec2: Wav2Vec2Model::load(vb.pp("wav2vec2"), w)?,
+            pitch_encoder: FeatureEncoder::load(vb.pp("pitch_encoder"), w)?,
+            pitch_projection: FeatureProjection::load(vb.pp("pitch_projection"), w)?,
+            lstm: BiLstm::load(vb.pp("lstm"), cfg.mfcc_dim, cfg.lstm_hidden)?,
+            attn_a_p: AttentionLayer::load(vb.pp("attn_a_p"), h, cfg.cross_heads, cfg.attn_ffn_multiplier)?,
+            attn_p_a: AttentionLayer::load(vb.pp("attn_p_a"), h, cfg.cross_heads, cfg.attn_ffn_multiplier)?,
+            self_attn: AttentionLayer::load(vb.pp("self_attn"), fusion, cfg.self_heads, cfg.attn_ffn_multiplier)?,
+            fc: Linear::load(vb.pp("fc"), fusion, cfg.fc_dim)?,
+            classifier: Linear::load(vb.pp("classifier"), cfg.fc_dim, 1)?,
+            config: cfg.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &FusedConfig {
+        &self.config
+    }
+
+    /// `audio`, `pitch`: `(batch, samples)` normalised; `mfcc`: `(batch, frames, mfcc_dim)`.
+    /// Rows of a batch must have equal lengths (no padding mask exists); run unequal segments
+    /// separately. Dropout layers are inference-off.
+    pub fn forward_stages(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> Result<FusedOutput> {
+        let audio_hidden = self.wav2vec2.forward(audio)?;
+        let pitch_features = self.pitch_encoder.forward(pitch)?.transpose(1, 2)?;
+        let pitch_hidden = self.pitch_projection.forward(&pitch_features)?;
+        let lstm_mean = self.lstm.mean_output(mfcc)?;
+
+        let a_p = self.attn_a_p.forward(&audio_hidden, &pitch_hidden)?;
+        let p_a = self.attn_p_a.forward(&pitch_hidden, &audio_hidden)?;
+        let cross = ops::mean_over_time(&Tensor::cat(&[a_p, p_a], 2)?)?;
+        let fused = Tensor::cat(&[cross, lstm_mean.clone()], 1)?.unsqueeze(1)?;
+        let fused = self.self_attn.forward(&fused, &fused)?.squeeze(1)?;
+        let hidden = self.fc.forward(&fused)?.tanh()?;
+        let logit = self.classifier.forward(&hidden)?.squeeze(1)?;
+        Ok(FusedOutput { audio_hidden, pitch_hidden, lstm_mean, logit })
+    }
+
+    /// Logits `(batch,)`.
+    pub fn forward(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_stages(audio, pitch, mfcc)?.logit)
+    }
+}

@@ -1,0 +1,143 @@
+//! The transformer encoder: `Wav2Vec2Encoder` (post-norm) and `Wav2Vec2EncoderStableLayerNorm`
+//! (pre-norm), which share weight names.
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+use super::pos_conv::PositionalConvEmbedding;
+use crate::model::config::Wav2Vec2Config;
+use crate::model::ops::{self, Activation, LayerNorm, Linear};
+
+/// `Wav2Vec2Attention` (separate q/k/v projections), without mask.
+#[derive(Debug, Clone)]
+struct SelfAttention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    out_proj: Linear,
+    num_heads: usize,
+    head_dim: usize,
+}
+
+impl SelfAttention {
+    fn load(vb: VarBuilder, cfg: &Wav2Vec2Config) -> Result<Self> {
+        let h = cfg.hidden_size;
+        Ok(Self {
+            q_proj: Linear::load(vb.pp("q_proj"), h, h)?,
+            k_proj: Linear::load(vb.pp("k_proj"), h, h)?,
+            v_proj: Linear::load(vb.pp("v_proj"), h, h)?,
+            out_proj: Linear::load(vb.pp("out_proj"), h, h)?,
+            num_heads: cfg.num_attention_heads,
+            head_dim: h / cfg.num_attention_heads,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, t, h) = xs.dims3()?;
+        let split = |x: Tensor| -> Result<Tensor> {
+            x.reshape((b, t, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous()
+        };
+        let scale = (self.head_dim as f64).powf(-0.5);
+        let q = split((self.q_proj.forward(xs)? * scale)?)?;
+        let k = split(self.k_proj.forward(xs)?)?;
+        let v = split(self.v_proj.forward(xs)?)?;
+        let scores = q.matmul(&k.t()?.contiguous()?)?;
+        let weights = ops::softmax_last_dim(&scores)?;
+        let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
+        self.out_proj.forward(&out)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FeedForward {
+    intermediate_dense: Linear,
+    output_dense: Linear,
+    activation: Activation,
+}
+
+impl FeedForward {
+    fn load(vb: VarBuilder, cfg: &Wav2Vec2Config) -> Result<Self> {
+        let activation = Activation::from_hf_name(&cfg.hidden_act)
+            .ok_or_else(|| candle_core::Error::Msg(format!("unsupported activation {}", cfg.hidden_act)))?;
+        Ok(Self {
+            intermediate_dense: Linear::load(vb.pp("intermediate_dense"), cfg.hidden_size, cfg.intermediate_size)?,
+            output_dense: Linear::load(vb.pp("output_dense"), cfg.intermediate_size, cfg.hidden_size)?,
+            activation,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let xs = self.activation.apply(&self.intermediate_dense.forward(xs)?)?;
+        self.output_dense.forward(&xs)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct EncoderLayer {
+    attention: SelfAttention,
+    layer_norm: LayerNorm,
+    feed_forward: FeedForward,
+    final_layer_norm: LayerNorm,
+    pre_norm: bool,
+}
+
+impl EncoderLayer {
+    fn load(vb: VarBuilder, cfg: &Wav2Vec2Config) -> Result<Self> {
+        Ok(Self {
+            attention: SelfAttention::load(vb.pp("attention"), cfg)?,
+            layer_norm: LayerNorm::load(vb.pp("layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
+            feed_forward: FeedForward::load(vb.pp("feed_forward"), cfg)?,
+            final_layer_norm: LayerNorm::load(vb.pp("final_layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
+            pre_norm: cfg.do_stable_layer_norm,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if self.pre_norm {
+            let xs = (xs + self.attention.forward(&self.layer_norm.forward(xs)?)?)?;
+            &xs + self.feed_forward.forward(&self.final_layer_norm.forward(&xs)?)?
+        } else {
+            let xs = self.layer_norm.forward(&(xs + self.attention.forward(xs)?)?)?;
+            let xs = (&xs + self.feed_forward.forward(&xs)?)?;
+            self.final_layer_norm.forward(&xs)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    pos_conv_embed: PositionalConvEmbedding,
+    layer_norm: LayerNorm,
+    layers: Vec<EncoderLayer>,
+    pre_norm: bool,
+}
+
+impl Encoder {
+    /// `vb` points at `...encoder`.
+    pub fn load(vb: VarBuilder, cfg: &Wav2Vec2Config) -> Result<Self> {
+        let vb_layers = vb.pp("layers");
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| EncoderLayer::load(vb_layers.pp(i), cfg))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            pos_conv_embed: PositionalConvEmbedding::load(vb.pp("pos_conv_embed"), cfg)?,
+            layer_norm: LayerNorm::load(vb.pp("layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
+            layers,
+            pre_norm: cfg.do_stable_layer_norm,
+        })
+    }
+
+    /// `(batch, frames, hidden)` -> `last_hidden_state`.
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let mut xs = (xs + self.pos_conv_embed.forward(xs)?)?;
+        if !self.pre_norm {
+            xs = self.layer_norm.forward(&xs)?;
+        }
+        for layer in &self.layers {
+            xs = layer.forward(&xs)?;
+        }
+        if self.pre_norm {
+            xs = self.layer_norm.forward(&xs)?;
+        }
+        Ok(xs)
+    }
+}
