@@ -37,43 +37,7 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
     std::fs::write(config.join("gui-settings.json"), br#"{"assessment_minutes": 2.0}"#).unwrap();
     let dump = dir.path().join("state.json");
 
-    let mut child = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1400x900x24"])
-        .arg(env!("CARGO_BIN_EXE_emotrace"))
-        .arg(&call)
-        .env("EMOTRACE_GUI_STATE_DUMP", &dump)
-        .env("EMOTRACE_GUI_PLAY_AFTER_FINISH", "1")
-        .env("EMOTRACE_GUI_EXIT_AFTER_DUMP", "1")
-        .env("EMOTRACE_AUDIO", "null")
-        .env("EMOTRACE_CONFIG_DIR", &config)
-        .env("EMOTRACE_DATA_DIR", dir.path().join("data"))
-        .env("LANG", "en_US.UTF-8")
-        .env_remove("LC_ALL")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start xvfb-run");
-    // A hang guard, not a speed requirement.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let stderr = child.stderr.take().map(|mut e| {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut e, &mut text);
-        text
-    });
-    assert!(status.is_some(), "the window did not finish within the hang guard; stderr: {stderr:?}");
-    assert!(dump.exists(), "no state dump written; exit {status:?}; stderr: {stderr:?}");
-    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&dump).unwrap()).unwrap();
+    let state = run_window(&call, &config, &dir.path().join("data"), &dump);
 
     let expected = run_to_end(
         &SyntheticLauncher { per_segment_delay: Duration::ZERO },
@@ -107,6 +71,87 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
     assert!((started - expected.segments[0].start_s).abs() < 1e-9);
     let playhead = state["playhead_s"].as_f64().unwrap();
     assert!(playhead >= started + 0.5, "the playhead moved: {started} -> {playhead}");
+}
+
+/// Runs `emotrace CALL` under xvfb-run with the test hooks and returns the state dump.
+fn run_window(call: &Path, config: &Path, data: &Path, dump: &Path) -> serde_json::Value {
+    let mut child = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1400x900x24"])
+        .arg(env!("CARGO_BIN_EXE_emotrace"))
+        .arg(call)
+        .env("EMOTRACE_GUI_STATE_DUMP", dump)
+        .env("EMOTRACE_GUI_PLAY_AFTER_FINISH", "1")
+        .env("EMOTRACE_GUI_EXIT_AFTER_DUMP", "1")
+        .env("EMOTRACE_AUDIO", "null")
+        .env("EMOTRACE_CONFIG_DIR", config)
+        .env("EMOTRACE_DATA_DIR", data)
+        .env("LANG", "en_US.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start xvfb-run");
+    // A hang guard, not a speed requirement.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stderr = child.stderr.take().map(|mut e| {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut e, &mut text);
+        text
+    });
+    assert!(status.is_some(), "the window did not finish within the hang guard; stderr: {stderr:?}");
+    assert!(dump.exists(), "no state dump written; exit {status:?}; stderr: {stderr:?}");
+    serde_json::from_slice(&std::fs::read(dump).unwrap()).unwrap()
+}
+
+#[test]
+fn window_runs_the_pipeline_with_the_model_picked_in_the_model_menu() {
+    if !have("xvfb-run") || !have("Xvfb") {
+        eprintln!("SKIPPED: xvfb-run/Xvfb not installed (run packaging/setup.sh); the window test needs a virtual display");
+        return;
+    }
+    use emotrace::model::bundle::{write_bundle, BundleMeta};
+    use emotrace::model::config::FusedConfig;
+    use emotrace::model::weights::read_safetensors;
+    let dir = tempfile::tempdir().unwrap();
+    // The tiny random-weight parity model as a bundle in the data directory's models/.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny_layer_prenorm");
+    let config: FusedConfig = serde_json::from_str(&std::fs::read_to_string(fixture.join("config.json")).unwrap()).unwrap();
+    let tensors = read_safetensors(&fixture.join("model.safetensors")).unwrap();
+    let data = dir.path().join("data");
+    let bundle = data.join("models").join("tiny-model");
+    write_bundle(&bundle, &config, &tensors, BundleMeta::new("tiny-random", "none: random weights", "test fixture", true), false).unwrap();
+    let settings_dir = dir.path().join("config");
+    std::fs::create_dir_all(&settings_dir).unwrap();
+    std::fs::write(settings_dir.join("gui-settings.json"), br#"{"assessment_minutes": 1.0, "model": "tiny-model"}"#).unwrap();
+    let call = dir.path().join("call.wav");
+    gui_support::write_synthetic_call(&call, 2.0, 8000);
+
+    let state = run_window(&call, &settings_dir, &data, &dir.path().join("state.json"));
+
+    let model = emotrace::pipeline::ScoringModel::load(&bundle, emotrace::model::DeviceChoice::Cpu).unwrap();
+    let settings = emotrace::pipeline::AnalysisSettings { assessment_minutes: 1.0, ..Default::default() };
+    let expected = emotrace::pipeline::analyze_call(&call, &settings, &model, &mut |_| {}, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    assert_eq!(state["phase"], "finished", "{state}");
+    assert_eq!(state["demo_scoring"], false);
+    assert_eq!(state["model_name"].as_str(), Some(expected.model_name.as_str()));
+    assert_eq!(state["plotted_points"].as_u64(), Some(expected.segments.len() as u64));
+    let stages = state["stages"].as_array().expect("stages shown");
+    for (shown, summary) in stages.iter().zip(&expected.summaries) {
+        assert_eq!(shown["nss"], summary.nss.to_string());
+        assert_eq!(shown["ecr_binary"], shown_ecr(summary.ecr_binary));
+        assert_eq!(shown["ecr_prob"], shown_ecr(summary.ecr_prob));
+    }
 }
 
 /// Not a check: writes the 45-minute synthetic call the README screenshot is taken from, to
