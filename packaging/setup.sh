@@ -10,6 +10,7 @@ packages=(
   libgl1 libegl1 libgl1-mesa-dri                               # OpenGL; Mesa's software renderer where no GPU
   xvfb xauth            # a virtual display for the GUI tests and screenshots
   fonts-dejavu-core     # a fallback font for the GUI
+  libasound2-dev        # audio output in the review window (cpal → ALSA); the window works without a device
 )
 
 missing=()

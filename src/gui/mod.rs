@@ -1,21 +1,51 @@
-//! The review window: a thin shell over the library. Work runs on worker threads that report to
-//! the GUI over channels, so the window never blocks.
+//! The review window: a thin shell over the library. Analyses run on worker threads and report
+//! [`AnalysisEvent`](crate::pipeline::AnalysisEvent)s over a channel, so the window never blocks.
 
+mod app;
+pub mod export;
 mod fonts;
+pub mod i18n;
+pub mod launcher;
+mod metrics_panel;
+pub mod models;
+pub mod pipeline_launcher;
+pub mod playback;
+pub mod recent;
+mod segment_table;
+pub mod settings;
+pub mod state;
+mod trajectory_view;
+pub mod waveform;
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
 
 use eframe::egui;
 
-use crate::audio::{probe_info, AudioError, AudioInfo};
+pub use launcher::{AnalysisLauncher, LaunchSettings, SyntheticLauncher};
+
+/// The analysis `emotrace FILE` runs: the pipeline with the model picked in the Model menu, or
+/// the demo driver while no model is picked (the window then says "demo scoring: no model").
+pub fn default_launcher() -> Arc<dyn AnalysisLauncher> {
+    Arc::new(pipeline_launcher::ProductLauncher::default())
+}
 
 /// Opens the window, optionally with a recording already loading.
 pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
+    run_with(file, default_launcher())
+}
+
+/// Opens the window with a given analysis launcher.
+pub fn run_with(file: Option<PathBuf>, launcher: Arc<dyn AnalysisLauncher>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("emotrace")
-            .with_inner_size([960.0, 640.0]),
+            .with_app_id("emotrace")
+            .with_inner_size([1400.0, 860.0])
+            .with_min_inner_size([800.0, 520.0])
+            .with_drag_and_drop(true),
+        // Window size, position and panel layout persist beside the settings.
+        persistence_path: settings::config_dir().map(|dir| dir.join("window.ron")),
         ..Default::default()
     };
     eframe::run_native(
@@ -23,91 +53,12 @@ pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             fonts::install(&cc.egui_ctx);
-            let mut app = ReviewApp::default();
+            let mut app = app::ReviewApp::new(launcher, settings::Settings::load());
             if let Some(path) = file {
-                app.open(path, cc.egui_ctx.clone());
+                app.open(path, &cc.egui_ctx);
             }
             Ok(Box::new(app))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
-}
-
-enum Recording {
-    Loading { path: PathBuf, result: Receiver<Result<AudioInfo, AudioError>> },
-    Ready(AudioInfo),
-    Failed(String),
-}
-
-#[derive(Default)]
-struct ReviewApp {
-    recording: Option<Recording>,
-}
-
-impl ReviewApp {
-    fn open(&mut self, path: PathBuf, ctx: egui::Context) {
-        let (sender, receiver) = mpsc::channel();
-        let worker_path = path.clone();
-        std::thread::spawn(move || {
-            let _ = sender.send(probe_info(&worker_path));
-            ctx.request_repaint();
-        });
-        self.recording = Some(Recording::Loading { path, result: receiver });
-    }
-
-    fn poll_worker(&mut self) {
-        if let Some(Recording::Loading { result, .. }) = &self.recording {
-            if let Ok(outcome) = result.try_recv() {
-                self.recording = Some(match outcome {
-                    Ok(info) => Recording::Ready(info),
-                    Err(error) => Recording::Failed(error.to_string()),
-                });
-            }
-        }
-    }
-}
-
-impl eframe::App for ReviewApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.poll_worker();
-        egui::CentralPanel::default().show(ui, |ui| {
-            ui.heading("emotrace");
-            ui.label("Emotional trajectory review of recorded support-line calls.");
-            ui.separator();
-            match &self.recording {
-                None => {
-                    ui.label("Open a call from the command line: emotrace CALL.wav");
-                }
-                Some(Recording::Loading { path, .. }) => {
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label(format!("Reading {}", path.display()));
-                    });
-                }
-                Some(Recording::Ready(info)) => {
-                    egui::Grid::new("recording-info").striped(true).show(ui, |ui| {
-                        let rows = [
-                            ("File", info.path.display().to_string()),
-                            ("Container", info.container.clone()),
-                            ("Codec", info.codec.clone()),
-                            ("Sample rate", format!("{} Hz", info.sample_rate)),
-                            ("Channels", info.channels.to_string()),
-                            ("Duration", format!("{:.1} s", info.duration_s)),
-                        ];
-                        for (name, value) in rows {
-                            ui.label(name);
-                            ui.label(value);
-                            ui.end_row();
-                        }
-                    });
-                    for warning in &info.warnings {
-                        ui.colored_label(ui.visuals().warn_fg_color, warning);
-                    }
-                }
-                Some(Recording::Failed(message)) => {
-                    ui.colored_label(ui.visuals().error_fg_color, message);
-                }
-            }
-        });
-    }
 }

@@ -1,0 +1,699 @@
+//! The review window: menus, progress, trajectory, waveform, metrics, segment table, playback.
+//! Everything it shows comes from the analysis events (see [`super::state`]).
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::time::Instant;
+
+use eframe::egui::{self, Color32, RichText};
+use serde::Serialize;
+
+use super::export::{self, ExportKind};
+use super::i18n::{Key, Lang};
+use super::launcher::{AnalysisLauncher, LaunchSettings};
+use super::metrics_panel::{self, ShownStage};
+use super::playback::{Player, MAX_SPEED, MIN_SPEED};
+use super::settings::Settings;
+use super::state::{CallView, FrameTimes, Incoming, Job, Phase};
+use super::{models, segment_table, trajectory_view, waveform};
+use crate::pipeline::{AnalysisEvent, PipelineStage};
+
+/// What a frame's widgets asked for; carried out after drawing.
+enum Action {
+    Open(PathBuf),
+    OpenDialog,
+    ExportDialog(ExportKind),
+    ExportBeside,
+    Cancel,
+    PlaySegment(usize),
+    PlayAt(f64),
+    TogglePlay,
+    SetLanguage(Option<Lang>),
+    SetModel(Option<String>),
+    SettingsChanged,
+    ShowFrameTimes(bool),
+    OpenSettings,
+    Quit,
+}
+
+enum DialogRequest {
+    Open,
+    Export(ExportKind),
+}
+
+/// Test hooks read from the environment: EMOTRACE_GUI_STATE_DUMP=path writes the window's state
+/// as JSON once the analysis has finished; EMOTRACE_GUI_PLAY_AFTER_FINISH=N first plays the
+/// N-th segment (1 = the first) as a click on its point would, and dumps once the playhead has moved;
+/// EMOTRACE_GUI_EXIT_AFTER_DUMP=1 then closes the window.
+struct DumpPlan {
+    path: PathBuf,
+    /// Row (0-based) to play before dumping.
+    play_row: Option<usize>,
+    exit_after: bool,
+    play_started_s: Option<f64>,
+    frames_since_finish: u32,
+    done: bool,
+}
+
+impl DumpPlan {
+    fn from_env() -> Option<Self> {
+        let path = std::env::var_os("EMOTRACE_GUI_STATE_DUMP")?;
+        let flag = |name| std::env::var(name).is_ok_and(|v| v == "1");
+        Some(Self {
+            path: path.into(),
+            play_row: std::env::var("EMOTRACE_GUI_PLAY_AFTER_FINISH")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .and_then(|n| n.checked_sub(1)),
+            exit_after: flag("EMOTRACE_GUI_EXIT_AFTER_DUMP"),
+            play_started_s: None,
+            frames_since_finish: 0,
+            done: false,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct FrameStats {
+    frames: usize,
+    median_ms: Option<f32>,
+    p95_ms: Option<f32>,
+}
+
+impl From<&FrameTimes> for FrameStats {
+    fn from(times: &FrameTimes) -> Self {
+        let stats = times.median_p95_ms();
+        Self { frames: times.len(), median_ms: stats.map(|s| s.0), p95_ms: stats.map(|s| s.1) }
+    }
+}
+
+/// The machine-readable state the UI test checks.
+#[derive(Serialize)]
+struct StateDump {
+    file: String,
+    phase: String,
+    demo_scoring: bool,
+    model_name: Option<String>,
+    language: Lang,
+    plotted_points: usize,
+    table_rows: usize,
+    caller_spans: usize,
+    waveform_lanes: usize,
+    stages: Vec<ShownStage>,
+    output_is_null: bool,
+    playing: bool,
+    play_started_s: Option<f64>,
+    playhead_s: f64,
+    frame_times_all: FrameStats,
+    frame_times_during_analysis: FrameStats,
+}
+
+pub struct ReviewApp {
+    launcher: Arc<dyn AnalysisLauncher>,
+    settings: Settings,
+    lang: Lang,
+    view: Option<CallView>,
+    job: Option<Job>,
+    player: Player,
+    status: Option<(String, bool)>,
+    frame_times: FrameTimes,
+    analysis_frame_times: FrameTimes,
+    dialog_results: Receiver<(DialogRequest, Option<PathBuf>)>,
+    dialog_sender: Sender<(DialogRequest, Option<PathBuf>)>,
+    dialog_open: bool,
+    model_bundles: Vec<String>,
+    dump: Option<DumpPlan>,
+    last_plotted_points: usize,
+    last_shown_stages: Vec<ShownStage>,
+    last_playing_row: Option<usize>,
+    show_settings: bool,
+    /// The call length the plots' default view was set for; a change resets both views.
+    view_duration_s: f64,
+    /// The File menu's typed path (for desktops without a file dialog).
+    typed_path: String,
+}
+
+impl ReviewApp {
+    pub fn new(launcher: Arc<dyn AnalysisLauncher>, settings: Settings) -> Self {
+        let (dialog_sender, dialog_results) = mpsc::channel();
+        let force_null = std::env::var("EMOTRACE_AUDIO").is_ok_and(|v| v == "null");
+        let mut player = Player::new(force_null);
+        player.set_speed(settings.playback_speed);
+        Self {
+            launcher,
+            lang: settings.language_or_locale(),
+            settings,
+            view: None,
+            job: None,
+            player,
+            status: None,
+            frame_times: FrameTimes::default(),
+            analysis_frame_times: FrameTimes::default(),
+            dialog_results,
+            dialog_sender,
+            dialog_open: false,
+            model_bundles: models::find_bundles(&models::bundle_roots()),
+            dump: DumpPlan::from_env(),
+            last_plotted_points: 0,
+            last_shown_stages: Vec::new(),
+            last_playing_row: None,
+            show_settings: false,
+            view_duration_s: -1.0,
+            typed_path: String::new(),
+        }
+    }
+
+    fn t(&self, key: Key) -> &'static str {
+        self.lang.text(key)
+    }
+
+    pub fn open(&mut self, path: PathBuf, ctx: &egui::Context) {
+        if let Some(job) = self.job.take() {
+            job.cancel();
+        }
+        self.settings.recent.push(path.clone());
+        self.save_settings();
+        let settings = LaunchSettings {
+            assessment_end_s: self.settings.assessment_minutes * 60.0,
+            model: self.settings.model.clone(),
+        };
+        self.player.set_audio(None);
+        self.view = Some(CallView::new(path.clone(), self.launcher.is_demo(&settings), settings.assessment_end_s));
+        self.job = Some(Job::start(self.launcher.as_ref(), path.clone(), &settings, ctx.clone()));
+        self.status = Some((format!("{} {}", self.t(Key::Opening), path.display()), false));
+        self.last_playing_row = None;
+        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        ctx.send_viewport_cmd(egui::ViewportCommand::Title(format!("{name} — emotrace")));
+    }
+
+    fn save_settings(&mut self) {
+        if let Err(error) = self.settings.save() {
+            self.status = Some((format!("{} {error}", self.t(Key::SettingsNotSaved)), true));
+        }
+    }
+
+    /// Applies every message that arrived since the last frame.
+    fn poll_job(&mut self) {
+        let (Some(job), Some(view)) = (&self.job, &mut self.view) else { return };
+        let mut ended = false;
+        while let Ok(incoming) = job.incoming.try_recv() {
+            match &incoming {
+                Incoming::Event(AnalysisEvent::Decoded { audio }) => self.player.set_audio(Some(audio.clone())),
+                Incoming::Event(AnalysisEvent::Finished { .. }) => {
+                    self.status = Some((self.lang.text(Key::Finished).to_string(), false));
+                    ended = true;
+                }
+                Incoming::Event(AnalysisEvent::Failed { message }) => {
+                    self.status = Some((format!("{} {message}", self.lang.text(Key::Failed)), true));
+                    ended = true;
+                }
+                Incoming::Event(AnalysisEvent::Cancelled) => {
+                    self.status = Some((self.lang.text(Key::Cancelled).to_string(), false));
+                    ended = true;
+                }
+                _ => {}
+            }
+            view.apply(incoming);
+        }
+        view.refresh_summaries();
+        if ended {
+            // The pyramid may still be on its way; keep the receiver until the forwarder ends.
+            if view.pyramid.is_some() || view.audio.is_none() {
+                self.job = None;
+            }
+        }
+    }
+
+    fn poll_dialogs(&mut self, actions: &mut Vec<Action>) {
+        while let Ok((request, chosen)) = self.dialog_results.try_recv() {
+            self.dialog_open = false;
+            match (request, chosen) {
+                (DialogRequest::Open, Some(path)) => actions.push(Action::Open(path)),
+                (DialogRequest::Export(kind), Some(dir)) => self.export_to(kind, dir),
+                (DialogRequest::Open, None) => self.status = Some((self.t(Key::DialogUnavailable).to_string(), false)),
+                (DialogRequest::Export(_), None) => self.status = Some((self.t(Key::ExportDialogUnavailable).to_string(), false)),
+            }
+        }
+    }
+
+    fn spawn_dialog(&mut self, request: DialogRequest, ctx: &egui::Context) {
+        if self.dialog_open {
+            return;
+        }
+        self.dialog_open = true;
+        let sender = self.dialog_sender.clone();
+        let ctx = ctx.clone();
+        let start_dir = self.view.as_ref().and_then(|v| v.path.parent().map(|p| p.to_path_buf()));
+        // The dialog runs on its own thread (through the desktop portal where there is one), so
+        // the window keeps drawing; with no portal it returns nothing and the status bar says so.
+        std::thread::spawn(move || {
+            let mut dialog = rfd::FileDialog::new();
+            if let Some(dir) = start_dir {
+                dialog = dialog.set_directory(dir);
+            }
+            let chosen = match request {
+                DialogRequest::Open => dialog
+                    .add_filter("audio", &["wav", "mp3", "m4a", "flac", "ogg", "aac", "opus", "mp4"])
+                    .add_filter("*", &["*"])
+                    .pick_file(),
+                DialogRequest::Export(_) => dialog.pick_folder(),
+            };
+            let _ = sender.send((request, chosen));
+            ctx.request_repaint();
+        });
+    }
+
+    fn export_to(&mut self, kind: ExportKind, dir: PathBuf) {
+        let Some(analysis) = self.view.as_ref().and_then(|v| v.analysis.clone()) else {
+            self.status = Some((self.t(Key::NothingToExport).to_string(), true));
+            return;
+        };
+        self.status = Some(match export::export(kind, &analysis, &dir) {
+            Ok(paths) => {
+                let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                (format!("{} {}", self.t(Key::Exported), names.join(", ")), false)
+            }
+            Err(error) => (format!("{} {error}", self.t(Key::ExportFailed)), true),
+        });
+    }
+
+    fn play_segment(&mut self, row: usize, now: Instant) {
+        if let Some(segment) = self.view.as_ref().and_then(|v| v.segments.get(row)) {
+            let start = segment.start_s;
+            self.player.play_from(start, now);
+        }
+    }
+
+    fn handle_keys(&self, ctx: &egui::Context, actions: &mut Vec<Action>) {
+        if ctx.text_edit_focused() {
+            return;
+        }
+        let Some(view) = &self.view else { return };
+        let position = self.player.position_s();
+        ctx.input_mut(|input| {
+            if input.consume_key(egui::Modifiers::NONE, egui::Key::Space) {
+                actions.push(Action::TogglePlay);
+            }
+            if input.consume_key(egui::Modifiers::NONE, egui::Key::ArrowRight) {
+                if let Some(row) = view.next_segment(position) {
+                    actions.push(Action::PlaySegment(row));
+                }
+            }
+            if input.consume_key(egui::Modifiers::NONE, egui::Key::ArrowLeft) {
+                if let Some(row) = view.previous_segment(position) {
+                    actions.push(Action::PlaySegment(row));
+                }
+            }
+        });
+    }
+
+    fn menu_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let lang = self.lang;
+        let mut typed_path = std::mem::take(&mut self.typed_path);
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button(self.t(Key::MenuFile), |ui| {
+                if ui.button(self.t(Key::MenuOpen)).clicked() {
+                    actions.push(Action::OpenDialog);
+                }
+                // Where no file dialog exists (no desktop portal), a path can be typed instead.
+                ui.horizontal(|ui| {
+                    let field = ui.add(egui::TextEdit::singleline(&mut typed_path).hint_text(lang.text(Key::PathHint)).desired_width(260.0));
+                    let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if (ui.button(lang.text(Key::MenuOpenPath)).clicked() || entered) && !typed_path.trim().is_empty() {
+                        actions.push(Action::Open(PathBuf::from(typed_path.trim())));
+                        typed_path.clear();
+                        ui.close();
+                    }
+                });
+                ui.menu_button(self.t(Key::MenuRecent), |ui| {
+                    if self.settings.recent.is_empty() {
+                        ui.label(self.t(Key::MenuNoRecent));
+                    }
+                    for path in self.settings.recent.iter() {
+                        if ui.button(path.display().to_string()).clicked() {
+                            actions.push(Action::Open(path.to_path_buf()));
+                        }
+                    }
+                });
+                ui.separator();
+                let can_export = self.view.as_ref().is_some_and(|v| v.analysis.is_some());
+                for (key, kind) in [(Key::MenuExportCsv, ExportKind::Csv), (Key::MenuExportPng, ExportKind::Png), (Key::MenuExportSvg, ExportKind::Svg)] {
+                    if ui.add_enabled(can_export, egui::Button::new(self.t(key))).clicked() {
+                        actions.push(Action::ExportDialog(kind));
+                    }
+                }
+                if ui.add_enabled(can_export, egui::Button::new(self.t(Key::MenuExportBeside))).clicked() {
+                    actions.push(Action::ExportBeside);
+                }
+                ui.separator();
+                if ui.button(self.t(Key::MenuQuit)).clicked() {
+                    actions.push(Action::Quit);
+                }
+            });
+            ui.menu_button(self.t(Key::MenuView), |ui| {
+                ui.menu_button(self.t(Key::MenuLanguage), |ui| {
+                    for lang in Lang::ALL {
+                        if ui.radio(self.lang == lang, lang.native_name()).clicked() {
+                            actions.push(Action::SetLanguage(Some(lang)));
+                        }
+                    }
+                });
+                let mut show = self.settings.show_frame_times;
+                if ui.checkbox(&mut show, self.t(Key::MenuShowDebug)).changed() {
+                    actions.push(Action::ShowFrameTimes(show));
+                }
+                if ui.button(self.t(Key::MenuSettings)).clicked() {
+                    actions.push(Action::OpenSettings);
+                }
+            });
+            ui.menu_button(lang.text(Key::MenuModel), |ui| {
+                if ui.radio(self.settings.model.is_none(), self.t(Key::MenuModelDefault)).clicked() {
+                    actions.push(Action::SetModel(None));
+                }
+                if self.model_bundles.is_empty() {
+                    ui.weak(self.t(Key::MenuModelNone));
+                }
+                for name in &self.model_bundles {
+                    if ui.radio(self.settings.model.as_deref() == Some(name.as_str()), name).clicked() {
+                        actions.push(Action::SetModel(Some(name.clone())));
+                    }
+                }
+            });
+        });
+        self.typed_path = typed_path;
+    }
+
+    fn progress_area(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let Some(view) = &self.view else { return };
+        ui.horizontal(|ui| {
+            let name = view.path.file_name().map_or_else(|| view.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            ui.heading(name).on_hover_text(view.path.display().to_string());
+            if view.duration_s() > 0.0 {
+                ui.label(format!("· {:.1} min", view.duration_s() / 60.0));
+            }
+            if let Some(analysis) = view.analysis.as_ref().filter(|_| !view.demo_scoring) {
+                ui.label(format!("· {}", analysis.model_name));
+            }
+            if view.demo_scoring {
+                ui.label(RichText::new(self.t(Key::DemoScoring)).color(Color32::from_rgb(200, 90, 0)).strong());
+            }
+        });
+        ui.horizontal(|ui| {
+            let stages = [
+                (PipelineStage::Decode, Key::StageDecode),
+                (PipelineStage::Segment, Key::StageSegment),
+                (PipelineStage::Features, Key::StageFeatures),
+                (PipelineStage::Model, Key::StageModel),
+            ];
+            let running = view.phase == Phase::Running;
+            let width = ((ui.available_width() - 90.0) / 4.0 - 8.0).max(60.0);
+            for (stage, key) in stages {
+                let progress = view.progress_of(stage).unwrap_or_default();
+                let counts = if progress.total > 1 { format!(" {}/{}", progress.done, progress.total) } else { String::new() };
+                let text = format!("{} {:.0}%{counts}", self.t(key), progress.fraction() * 100.0);
+                ui.add(egui::ProgressBar::new(progress.fraction()).desired_width(width).text(text));
+            }
+            if ui.add_enabled(running, egui::Button::new(self.t(Key::Cancel))).clicked() {
+                actions.push(Action::Cancel);
+            }
+        });
+        match &view.phase {
+            Phase::Failed(message) => {
+                ui.colored_label(ui.visuals().error_fg_color, format!("{} {message}", self.t(Key::Failed)));
+            }
+            Phase::Cancelled => {
+                ui.label(self.t(Key::Cancelled));
+            }
+            _ => {}
+        }
+        if let Some(audio) = &view.audio {
+            for warning in &audio.info.warnings {
+                ui.colored_label(ui.visuals().warn_fg_color, warning);
+            }
+        }
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.horizontal(|ui| {
+            let playing = self.player.is_playing();
+            let enabled = self.player.has_audio();
+            let label = if playing { self.t(Key::Pause) } else { self.t(Key::Play) };
+            if ui.add_enabled(enabled, egui::Button::new(label)).clicked() {
+                actions.push(Action::TogglePlay);
+            }
+            ui.monospace(segment_table::clock(self.player.position_s()));
+            ui.label(self.t(Key::Speed));
+            let mut speed = self.player.speed();
+            if ui.add(egui::Slider::new(&mut speed, MIN_SPEED..=MAX_SPEED).step_by(0.25).suffix("×")).changed() {
+                self.player.set_speed(speed);
+                self.settings.playback_speed = speed;
+                actions.push(Action::SettingsChanged);
+            }
+            ui.weak(self.t(Key::PlaybackKeys));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if self.settings.show_frame_times {
+                    if let Some((median, p95)) = self.frame_times.median_p95_ms() {
+                        ui.monospace(format!("{} {} {median:.1} ms · p95 {p95:.1} ms", self.t(Key::FrameTime), self.t(Key::Median)));
+                    }
+                }
+                if let Some((ok, description)) = self.player.output_description() {
+                    let text = if ok { format!("{} {description}", self.t(Key::AudioDevice)) } else { self.t(Key::AudioNone).to_string() };
+                    ui.weak(text).on_hover_text(description.to_string());
+                }
+            });
+        });
+        if let Some((message, is_error)) = &self.status {
+            let colour = if *is_error { ui.visuals().error_fg_color } else { ui.visuals().weak_text_color() };
+            ui.add(egui::Label::new(RichText::new(message).color(colour)).truncate());
+        }
+    }
+
+    fn settings_window(&mut self, ctx: &egui::Context, actions: &mut Vec<Action>) {
+        let mut open = self.show_settings;
+        egui::Window::new(self.t(Key::MenuSettings)).open(&mut open).resizable(false).show(ctx, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(self.lang.text(Key::AssessmentMinutes));
+                if ui.add(egui::DragValue::new(&mut self.settings.assessment_minutes).range(1.0..=240.0).speed(1.0)).changed() {
+                    actions.push(Action::SettingsChanged);
+                }
+            });
+            ui.weak(self.lang.text(Key::AssessmentAppliesNext));
+        });
+        self.show_settings = open;
+    }
+
+    fn write_dump_when_ready(&mut self, ctx: &egui::Context, now: Instant) {
+        let Some(plan) = &mut self.dump else { return };
+        let Some(view) = &self.view else { return };
+        if plan.done || view.phase == Phase::Running || (view.pyramid.is_none() && view.audio.is_some()) {
+            return;
+        }
+        plan.frames_since_finish += 1;
+        // Let a few frames draw the finished state before reading it back.
+        if plan.frames_since_finish < 3 {
+            ctx.request_repaint();
+            return;
+        }
+        if let (Some(row), None) = (plan.play_row, plan.play_started_s) {
+            let row = row.min(view.segments.len().saturating_sub(1));
+            let Some(segment) = view.segments.get(row) else {
+                plan.play_row = None;
+                return;
+            };
+            plan.play_started_s = Some(segment.start_s);
+            self.play_segment(row, now);
+            ctx.request_repaint();
+            return;
+        }
+        let plan = self.dump.as_mut().expect("checked above");
+        if let Some(start) = plan.play_started_s {
+            let moved = self.player.position_s() - start;
+            if moved < 0.5 && self.player.is_playing() {
+                ctx.request_repaint();
+                return;
+            }
+        }
+        let view = self.view.as_ref().expect("checked above");
+        let dump = StateDump {
+            file: view.path.display().to_string(),
+            phase: match &view.phase {
+                Phase::Running => "running".into(),
+                Phase::Finished => "finished".into(),
+                Phase::Failed(m) => format!("failed: {m}"),
+                Phase::Cancelled => "cancelled".into(),
+            },
+            demo_scoring: view.demo_scoring,
+            model_name: view.analysis.as_ref().map(|a| a.model_name.clone()),
+            language: self.lang,
+            plotted_points: self.last_plotted_points,
+            table_rows: view.segments.len(),
+            caller_spans: view.spans.iter().filter(|s| s.is_caller).count(),
+            waveform_lanes: view.pyramid.as_ref().map_or(0, |p| p.channels.len()),
+            stages: self.last_shown_stages.clone(),
+            output_is_null: self.player.is_null_output(),
+            playing: self.player.is_playing(),
+            play_started_s: plan.play_started_s,
+            playhead_s: self.player.position_s(),
+            frame_times_all: (&self.frame_times).into(),
+            frame_times_during_analysis: (&self.analysis_frame_times).into(),
+        };
+        plan.done = true;
+        let written = serde_json::to_vec_pretty(&dump)
+            .map_err(std::io::Error::other)
+            .and_then(|json| crate::fsutil::atomic_write(&plan.path, &json));
+        if let Err(error) = written {
+            eprintln!("emotrace: cannot write the state dump {}: {error}", plan.path.display());
+        }
+        if plan.exit_after {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
+    fn perform(&mut self, action: Action, ctx: &egui::Context, now: Instant) {
+        match action {
+            Action::Open(path) => self.open(path, ctx),
+            Action::OpenDialog => self.spawn_dialog(DialogRequest::Open, ctx),
+            Action::ExportDialog(kind) => {
+                if self.view.as_ref().is_some_and(|v| v.analysis.is_some()) {
+                    self.spawn_dialog(DialogRequest::Export(kind), ctx);
+                } else {
+                    self.status = Some((self.t(Key::NothingToExport).to_string(), true));
+                }
+            }
+            Action::ExportBeside => {
+                if let Some(path) = self.view.as_ref().map(|v| v.path.clone()) {
+                    self.export_to(ExportKind::All, export::beside_recording(&path));
+                }
+            }
+            Action::Cancel => {
+                if let Some(job) = &self.job {
+                    job.cancel();
+                }
+            }
+            Action::PlaySegment(row) => self.play_segment(row, now),
+            Action::PlayAt(seconds) => self.player.play_from(seconds, now),
+            Action::TogglePlay => self.player.toggle(now),
+            Action::SetLanguage(lang) => {
+                self.settings.language = lang;
+                self.lang = self.settings.language_or_locale();
+                self.save_settings();
+            }
+            Action::SetModel(model) => {
+                let changed = self.settings.model != model;
+                self.settings.model = model;
+                self.save_settings();
+                // A different model means different scores: analyse the open call again.
+                if let Some(path) = self.view.as_ref().map(|v| v.path.clone()).filter(|_| changed) {
+                    self.open(path, ctx);
+                }
+            }
+            Action::SettingsChanged => self.save_settings(),
+            Action::ShowFrameTimes(show) => {
+                self.settings.show_frame_times = show;
+                self.save_settings();
+            }
+            Action::OpenSettings => self.show_settings = true,
+            Action::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+        }
+    }
+}
+
+impl eframe::App for ReviewApp {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        let now = Instant::now();
+        if let Some(cpu) = frame.info().cpu_usage {
+            self.frame_times.record(cpu);
+            if self.job.is_some() {
+                self.analysis_frame_times.record(cpu);
+            }
+        }
+        let mut actions = Vec::new();
+        self.poll_dialogs(&mut actions);
+        self.poll_job();
+        if let Some(path) = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf())) {
+            actions.push(Action::Open(path));
+        }
+        self.handle_keys(&ctx, &mut actions);
+        self.player.tick(now);
+        if let Some(notice) = self.player.take_notice() {
+            self.status = Some((format!("{} ({notice})", self.t(Key::NoAudioDevice)), false));
+        }
+
+        egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui, &mut actions));
+        if self.view.is_some() {
+            egui::Panel::top("progress").show(ui, |ui| self.progress_area(ui, &mut actions));
+        }
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui, &mut actions));
+
+        let lang = self.lang;
+        let playhead = self.player.has_audio().then(|| self.player.position_s());
+        let playing_row = self.view.as_ref().and_then(|v| playhead.and_then(|p| v.segment_at(p)));
+        let scroll_to = if self.player.is_playing() && playing_row != self.last_playing_row { playing_row } else { None };
+        self.last_playing_row = playing_row;
+
+        if let Some(view) = &self.view {
+            egui::Panel::right("details").default_size(440.0).resizable(true).show(ui, |ui| {
+                let partial = view.phase == Phase::Running;
+                self.last_shown_stages = metrics_panel::show(ui, lang, &view.summaries, view.assessment_end_s, partial);
+                ui.separator();
+                if let Some(row) = segment_table::show(ui, lang, &view.segments, view.assessment_end_s, playing_row, scroll_to) {
+                    actions.push(Action::PlaySegment(row));
+                }
+            });
+        }
+
+        egui::CentralPanel::default().show(ui, |ui| {
+            let Some(view) = &self.view else {
+                ui.centered_and_justified(|ui| ui.label(RichText::new(lang.text(Key::Welcome)).size(16.0)));
+                return;
+            };
+            let axis_group = egui::Id::unique("call-time");
+            let available = ui.available_height();
+            let duration = view.duration_s();
+            // The call's length is known only after decoding: show the whole call then.
+            let reset_view = duration != self.view_duration_s;
+            self.view_duration_s = duration;
+            let lanes = view.pyramid.as_ref().map_or(1, |p| p.channels.len().max(1)) as f32;
+            let waveform_height = (available * 0.38).clamp(90.0 * lanes.min(2.0), 420.0);
+            let trajectory_height = (available - waveform_height - 12.0).max(160.0);
+            let trajectory = trajectory_view::show(
+                ui,
+                lang,
+                &view.segments,
+                view.assessment_end_s,
+                duration,
+                playhead,
+                playing_row,
+                axis_group,
+                trajectory_height,
+                reset_view,
+            );
+            self.last_plotted_points = trajectory.plotted_points;
+            if let Some(row) = trajectory.clicked {
+                actions.push(Action::PlaySegment(row));
+            }
+            let wave = waveform::show(ui, lang, view.pyramid.as_deref(), &view.spans, duration, playhead, axis_group, waveform_height, reset_view);
+            if let Some(seconds) = wave.clicked_s {
+                actions.push(Action::PlayAt(seconds));
+            }
+        });
+
+        if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+            let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop")));
+            let screen = ctx.content_rect();
+            painter.rect_filled(screen, 0.0, Color32::from_black_alpha(160));
+            painter.text(screen.center(), egui::Align2::CENTER_CENTER, lang.text(Key::DropHere), egui::FontId::proportional(24.0), Color32::WHITE);
+        }
+        self.settings_window(&ctx, &mut actions);
+
+        for action in actions {
+            self.perform(action, &ctx, now);
+        }
+        self.write_dump_when_ready(&ctx, now);
+        if self.player.is_playing() {
+            ctx.request_repaint();
+        }
+    }
+}

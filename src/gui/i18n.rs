@@ -1,0 +1,174 @@
+//! UI text in English and Simplified Chinese. Every key carries both spellings in one table row,
+//! so a key cannot exist in one language only; the default language follows the OS locale.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Zh];
+
+    /// The language's own name, as shown in the View menu.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Zh => "简体中文",
+        }
+    }
+
+    /// Chinese when the locale variables (LC_ALL, LC_MESSAGES, LANG, in POSIX priority order)
+    /// name a Chinese locale, English otherwise.
+    pub fn from_locale_vars(get: impl Fn(&str) -> Option<String>) -> Lang {
+        let locale = ["LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|name| get(name).filter(|v| !v.is_empty()));
+        match locale {
+            Some(value) if value.to_ascii_lowercase().starts_with("zh") => Lang::Zh,
+            _ => Lang::En,
+        }
+    }
+
+    pub fn from_os_locale() -> Lang {
+        Self::from_locale_vars(|name| std::env::var(name).ok())
+    }
+
+    pub fn text(self, key: Key) -> &'static str {
+        let (en, zh) = key.spellings();
+        match self {
+            Lang::En => en,
+            Lang::Zh => zh,
+        }
+    }
+}
+
+macro_rules! keys {
+    ($($name:ident => ($en:expr, $zh:expr),)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Key { $($name,)* }
+
+        impl Key {
+            pub const ALL: &'static [Key] = &[$(Key::$name,)*];
+
+            /// (English, Simplified Chinese).
+            pub fn spellings(self) -> (&'static str, &'static str) {
+                match self { $(Key::$name => ($en, $zh),)* }
+            }
+        }
+    };
+}
+
+keys! {
+    MenuFile => ("File", "文件"),
+    MenuOpen => ("Open…", "打开…"),
+    MenuRecent => ("Recent", "最近打开"),
+    MenuOpenPath => ("Open path", "打开路径"),
+    PathHint => ("or type a recording's path", "或输入录音文件路径"),
+    MenuNoRecent => ("(none)", "（无）"),
+    MenuExportCsv => ("Export CSV tables…", "导出 CSV 表格…"),
+    MenuExportPng => ("Export PNG figure…", "导出 PNG 图…"),
+    MenuExportSvg => ("Export SVG figure…", "导出 SVG 图…"),
+    MenuExportBeside => ("Export all beside the recording", "全部导出到录音所在文件夹"),
+    MenuQuit => ("Quit", "退出"),
+    MenuView => ("View", "视图"),
+    MenuLanguage => ("Language", "语言"),
+    MenuShowDebug => ("Frame-time readout", "帧时间显示"),
+    MenuModel => ("Model", "模型"),
+    MenuModelDefault => ("No model: demo scoring", "无模型：演示评分"),
+    MenuModelNone => ("No model bundles found in models/ or the data folder", "在 models/ 或数据文件夹中未找到模型包"),
+    MenuSettings => ("Settings", "设置"),
+    AssessmentMinutes => ("Assessment stage length (min)", "评估阶段时长（分钟）"),
+    AssessmentAppliesNext => ("Applies to the next analysis.", "将用于下一次分析。"),
+    Welcome => ("Open a call recording: File › Open…, drop a file on this window, or run `emotrace CALL.wav`.", "打开通话录音：文件 › 打开…，把文件拖到窗口中，或运行 `emotrace CALL.wav`。"),
+    StageDecode => ("Decode", "解码"),
+    StageSegment => ("Segment", "分段"),
+    StageFeatures => ("Features", "特征"),
+    StageModel => ("Model", "模型"),
+    Cancel => ("Cancel", "取消"),
+    Cancelled => ("Analysis cancelled.", "分析已取消。"),
+    Failed => ("Analysis failed:", "分析失败："),
+    Finished => ("Analysis finished.", "分析完成。"),
+    DemoScoring => ("demo scoring: no model — these scores are made up for testing the window", "演示评分：未使用模型——这些分数仅用于测试窗口"),
+    AxisTime => ("Call time (min)", "通话时间（分钟）"),
+    AxisP => ("p(non-negative)", "p（非负性）"),
+    Negative => ("Negative", "负性"),
+    NonNegative => ("Non-negative", "非负性"),
+    AssessmentStage => ("Assessment stage", "评估阶段"),
+    FullCall => ("Full call", "全部通话"),
+    Threshold => ("0.5 line", "0.5 分界线"),
+    Playhead => ("Playhead", "播放位置"),
+    Channel => ("Channel", "声道"),
+    CallerLane => ("caller", "来电者"),
+    OtherLane => ("other party", "另一方"),
+    WaveformPending => ("The waveform appears when decoding ends.", "解码完成后显示波形。"),
+    MetricsTitle => ("Stage metrics", "阶段指标"),
+    MetricStage => ("Stage", "阶段"),
+    MetricSegments => ("Segments", "片段数"),
+    MetricSegmentsTip => ("Caller segments scored in this stage.", "本阶段中已评分的来电者语音片段数量。"),
+    MetricNss => ("NSS", "NSS"),
+    MetricNssTip => ("Negative speech segments: how many caller segments have p(non-negative) ≤ 0.5.", "负性语音片段数：p（非负性）≤ 0.5 的来电者片段数量。"),
+    MetricEcrBinary => ("ECR (binary)", "ECR（二值）"),
+    MetricEcrBinaryTip => ("Emotion change rate on labels: the share of consecutive segment pairs whose label (p > 0.5 or not) differs. Undefined below two segments.", "基于标签的情绪变化率：相邻片段标签（p 是否 > 0.5）不同的比例。少于两个片段时无定义。"),
+    MetricEcrProb => ("ECR (prob.)", "ECR（概率）"),
+    MetricEcrProbTip => ("Emotion change rate on probabilities: the mean of |p_i − p_(i−1)| over consecutive segments (paper Eq. 7). Undefined below two segments.", "基于概率的情绪变化率：相邻片段 |p_i − p_(i−1)| 的平均值（论文公式 7）。少于两个片段时无定义。"),
+    MetricsNote => ("Descriptive measures of the recording, not a diagnosis.", "这些是对录音的描述性指标，并非诊断。"),
+    MetricsPartial => ("(so far)", "（截至目前）"),
+    NotDefined => ("n/a", "无"),
+    TableTitle => ("Caller segments", "来电者片段"),
+    TableIndex => ("#", "#"),
+    TableStart => ("Start", "开始"),
+    TableDuration => ("Length", "时长"),
+    TableP => ("p", "p"),
+    TableLabel => ("Label", "标签"),
+    TableStage => ("Stage", "阶段"),
+    StageAssessmentShort => ("assessment", "评估"),
+    StageInterventionShort => ("intervention", "干预"),
+    Play => ("Play", "播放"),
+    Pause => ("Pause", "暂停"),
+    Speed => ("Speed", "速度"),
+    PlaybackKeys => ("Space: play/pause · ←/→: previous/next segment", "空格：播放/暂停 · ←/→：上一个/下一个片段"),
+    NoAudioDevice => ("No audio output device: playback is silent, the playhead still moves.", "没有音频输出设备：播放无声，但播放位置仍会移动。"),
+    AudioDevice => ("Audio output:", "音频输出："),
+    AudioNone => ("Audio output: none (silent playhead)", "音频输出：无（静音播放）"),
+    FrameTime => ("Frame time", "帧时间"),
+    Median => ("median", "中位数"),
+    DialogUnavailable => ("Nothing was chosen. If no dialog appeared, this desktop has no file dialog: drop the file on the window or type its path in the File menu.", "未选择任何内容。如果没有出现对话框，说明此桌面没有文件对话框：请把文件拖到窗口中，或在“文件”菜单中输入路径。"),
+    ExportDialogUnavailable => ("No folder was chosen. If no dialog appeared, this desktop has no file dialog: use File › Export all beside the recording.", "未选择文件夹。如果没有出现对话框，说明此桌面没有文件对话框：请使用“文件 › 全部导出到录音所在文件夹”。"),
+    Exported => ("Written:", "已写入："),
+    ExportFailed => ("Export failed:", "导出失败："),
+    NothingToExport => ("Nothing to export yet: wait until the analysis finishes.", "暂无可导出内容：请等待分析完成。"),
+    DropHere => ("Drop a recording to open it", "松开以打开录音"),
+    Opening => ("Opening", "正在打开"),
+    SettingsNotSaved => ("Settings could not be saved:", "无法保存设置："),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_both_languages() {
+        for &key in Key::ALL {
+            let (en, zh) = key.spellings();
+            assert!(!en.trim().is_empty(), "{key:?} has no English text");
+            assert!(!zh.trim().is_empty(), "{key:?} has no Chinese text");
+            // Chinese text is Chinese unless it is a symbol or a metric's acronym.
+            let keeps_latin = en == zh
+                && (en.chars().count() == 1 || en.chars().all(|c| !c.is_alphabetic()) || en.chars().all(|c| c.is_ascii_uppercase()));
+            assert!(en != zh || keeps_latin, "{key:?} is not translated: {zh}");
+        }
+    }
+
+    #[test]
+    fn locale_picks_chinese_for_zh_locales_only() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(Lang::from_locale_vars(env(&[("LANG", "zh_CN.UTF-8")])), Lang::Zh);
+        assert_eq!(Lang::from_locale_vars(env(&[("LANG", "en_GB.UTF-8")])), Lang::En);
+        assert_eq!(Lang::from_locale_vars(env(&[("LC_ALL", "zh_TW.UTF-8"), ("LANG", "en_US.UTF-8")])), Lang::Zh);
+        assert_eq!(Lang::from_locale_vars(env(&[("LC_ALL", ""), ("LANG", "zh_CN")])), Lang::Zh);
+        assert_eq!(Lang::from_locale_vars(env(&[])), Lang::En);
+    }
+}

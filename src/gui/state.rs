@@ -1,0 +1,292 @@
+//! What the window knows about the open call, built only from [`AnalysisEvent`]s.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+
+use eframe::egui;
+
+use super::launcher::{AnalysisLauncher, LaunchSettings};
+use super::waveform::WaveformPyramid;
+use crate::analysis::{summarise_call, ScoredSegment, StageSummary};
+use crate::audio::Audio16k;
+use crate::pipeline::{AnalysisEvent, CallAnalysis, PipelineStage, SpeakerSpan};
+
+/// What the forwarding thread passes to the window.
+pub enum Incoming {
+    Event(AnalysisEvent),
+    /// Built off the GUI thread right after decoding.
+    Pyramid(Arc<WaveformPyramid>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Running,
+    Finished,
+    Failed(String),
+    Cancelled,
+}
+
+/// A running analysis: where its events arrive and how to stop it.
+pub struct Job {
+    pub incoming: Receiver<Incoming>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Job {
+    /// Starts `launcher` and a thread that forwards its events to the window, builds the
+    /// waveform pyramid after decoding, and wakes the window for each message.
+    pub fn start(launcher: &dyn AnalysisLauncher, path: PathBuf, settings: &LaunchSettings, ctx: egui::Context) -> Self {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (events_in, events_out) = mpsc::channel::<AnalysisEvent>();
+        let (to_window, incoming) = mpsc::channel();
+        launcher.launch(path, settings, events_in, cancel.clone());
+        std::thread::spawn(move || {
+            for event in events_out {
+                let terminal = matches!(event, AnalysisEvent::Finished { .. } | AnalysisEvent::Failed { .. } | AnalysisEvent::Cancelled);
+                let audio = match &event {
+                    AnalysisEvent::Decoded { audio } => Some(audio.clone()),
+                    _ => None,
+                };
+                if to_window.send(Incoming::Event(event)).is_err() {
+                    return; // the window moved on: dropping `events_out` stops the launcher
+                }
+                ctx.request_repaint();
+                if let Some(audio) = audio {
+                    let pyramid = Arc::new(WaveformPyramid::build(&audio.channels));
+                    if to_window.send(Incoming::Pyramid(pyramid)).is_err() {
+                        return;
+                    }
+                    ctx.request_repaint();
+                }
+                if terminal {
+                    return;
+                }
+            }
+        });
+        Self { incoming, cancel }
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Progress of one stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageProgress {
+    pub done: u64,
+    pub total: u64,
+}
+
+impl StageProgress {
+    pub fn fraction(&self) -> f32 {
+        if self.total == 0 {
+            if self.done > 0 { 1.0 } else { 0.0 }
+        } else {
+            (self.done as f32 / self.total as f32).clamp(0.0, 1.0)
+        }
+    }
+}
+
+/// The open call as far as the events have told it.
+pub struct CallView {
+    pub path: PathBuf,
+    pub demo_scoring: bool,
+    pub phase: Phase,
+    pub progress: [Option<StageProgress>; 4],
+    pub audio: Option<Arc<Audio16k>>,
+    pub pyramid: Option<Arc<WaveformPyramid>>,
+    pub spans: Vec<SpeakerSpan>,
+    /// Caller segments in time order.
+    pub segments: Vec<ScoredSegment>,
+    /// The library's summaries: recomputed as segments arrive, replaced by the final ones.
+    pub summaries: Vec<StageSummary>,
+    pub analysis: Option<Arc<CallAnalysis>>,
+    pub assessment_end_s: f64,
+    summaries_stale: bool,
+}
+
+impl CallView {
+    pub fn new(path: PathBuf, demo_scoring: bool, assessment_end_s: f64) -> Self {
+        Self {
+            path,
+            demo_scoring,
+            phase: Phase::Running,
+            progress: [None; 4],
+            audio: None,
+            pyramid: None,
+            spans: Vec::new(),
+            segments: Vec::new(),
+            summaries: Vec::new(),
+            analysis: None,
+            assessment_end_s,
+            summaries_stale: false,
+        }
+    }
+
+    pub fn duration_s(&self) -> f64 {
+        if let Some(analysis) = &self.analysis {
+            return analysis.call_duration_s;
+        }
+        self.audio.as_ref().map_or(0.0, |a| a.duration_s())
+    }
+
+    pub fn progress_of(&self, stage: PipelineStage) -> Option<StageProgress> {
+        self.progress[stage_slot(stage)]
+    }
+
+    pub fn apply(&mut self, incoming: Incoming) {
+        match incoming {
+            Incoming::Pyramid(pyramid) => self.pyramid = Some(pyramid),
+            Incoming::Event(event) => self.apply_event(event),
+        }
+    }
+
+    pub fn apply_event(&mut self, event: AnalysisEvent) {
+        match event {
+            AnalysisEvent::Progress { stage, done, total } => {
+                self.progress[stage_slot(stage)] = Some(StageProgress { done, total });
+            }
+            AnalysisEvent::Decoded { audio } => self.audio = Some(audio),
+            AnalysisEvent::Segmented { spans } => self.spans = spans,
+            AnalysisEvent::Scored { segment } => {
+                let at = self.segments.partition_point(|s| (s.start_s, s.index) <= (segment.start_s, segment.index));
+                self.segments.insert(at, segment);
+                self.summaries_stale = true;
+            }
+            AnalysisEvent::Finished { analysis } => {
+                let mut segments = analysis.segments.clone();
+                segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.index.cmp(&b.index)));
+                self.segments = segments;
+                self.spans = analysis.spans.clone();
+                self.summaries = analysis.summaries.clone();
+                self.assessment_end_s = analysis.assessment_end_s;
+                self.summaries_stale = false;
+                self.analysis = Some(analysis);
+                self.phase = Phase::Finished;
+            }
+            AnalysisEvent::Failed { message } => self.phase = Phase::Failed(message),
+            AnalysisEvent::Cancelled => self.phase = Phase::Cancelled,
+        }
+    }
+
+    /// Brings partial summaries up to date (once per frame, not once per event).
+    pub fn refresh_summaries(&mut self) {
+        if self.summaries_stale {
+            self.summaries = summarise_call(&self.segments, self.assessment_end_s, self.duration_s());
+            self.summaries_stale = false;
+        }
+    }
+
+    /// The segment playing at `seconds`, or the last one started before it.
+    pub fn segment_at(&self, seconds: f64) -> Option<usize> {
+        let after = self.segments.partition_point(|s| s.start_s <= seconds);
+        after.checked_sub(1)
+    }
+
+    /// The first segment starting clearly after `seconds`.
+    pub fn next_segment(&self, seconds: f64) -> Option<usize> {
+        let at = self.segments.partition_point(|s| s.start_s <= seconds + 0.05);
+        (at < self.segments.len()).then_some(at)
+    }
+
+    /// The segment before the one playing; within its first half second a segment counts as
+    /// "just started", so ← goes to the one before it, as media players do.
+    pub fn previous_segment(&self, seconds: f64) -> Option<usize> {
+        let at = self.segments.partition_point(|s| s.start_s < seconds - 0.5);
+        at.checked_sub(1)
+    }
+}
+
+fn stage_slot(stage: PipelineStage) -> usize {
+    PipelineStage::ALL.iter().position(|s| *s == stage).unwrap_or(0)
+}
+
+/// Frame times over the last frames, for the readout.
+#[derive(Debug, Default)]
+pub struct FrameTimes {
+    recent: VecDeque<f32>,
+}
+
+impl FrameTimes {
+    pub const WINDOW: usize = 300;
+
+    pub fn record(&mut self, seconds: f32) {
+        if self.recent.len() == Self::WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(seconds);
+    }
+
+    pub fn len(&self) -> usize {
+        self.recent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.recent.is_empty()
+    }
+
+    /// (median, p95) in milliseconds.
+    pub fn median_p95_ms(&self) -> Option<(f32, f32)> {
+        if self.recent.is_empty() {
+            return None;
+        }
+        let mut sorted: Vec<f32> = self.recent.iter().copied().collect();
+        sorted.sort_by(f32::total_cmp);
+        let pick = |q: f32| sorted[((sorted.len() - 1) as f32 * q).round() as usize] * 1000.0;
+        Some((pick(0.5), pick(0.95)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(index: usize, start_s: f64, p: f64) -> ScoredSegment {
+        ScoredSegment { index, start_s, end_s: start_s + 2.0, channel: 0, speaker: "caller".into(), p_nonnegative: p }
+    }
+
+    #[test]
+    fn scored_segments_are_kept_in_time_order_with_live_summaries() {
+        let mut view = CallView::new("call.wav".into(), true, 60.0);
+        for (i, (start, p)) in [(100.0, 0.2), (10.0, 0.9), (50.0, 0.4)].into_iter().enumerate() {
+            view.apply_event(AnalysisEvent::Scored { segment: segment(i, start, p) });
+        }
+        let starts: Vec<f64> = view.segments.iter().map(|s| s.start_s).collect();
+        assert_eq!(starts, vec![10.0, 50.0, 100.0]);
+        view.refresh_summaries();
+        assert_eq!(view.summaries.len(), 2);
+        assert_eq!(view.summaries[0].n_segments, 2, "assessment = starts before 60 s");
+        assert_eq!(view.summaries[1].nss, 2);
+    }
+
+    #[test]
+    fn segment_navigation() {
+        let mut view = CallView::new("call.wav".into(), true, 60.0);
+        for (i, start) in [10.0, 20.0, 30.0].into_iter().enumerate() {
+            view.apply_event(AnalysisEvent::Scored { segment: segment(i, start, 0.7) });
+        }
+        assert_eq!(view.segment_at(5.0), None);
+        assert_eq!(view.segment_at(21.0), Some(1));
+        assert_eq!(view.next_segment(21.0), Some(2));
+        assert_eq!(view.next_segment(30.0), None);
+        assert_eq!(view.previous_segment(21.0), Some(1), "well into segment 1: back to its start");
+        assert_eq!(view.previous_segment(20.2), Some(0), "just started: the one before");
+        assert_eq!(view.previous_segment(10.1), None);
+    }
+
+    #[test]
+    fn frame_time_percentiles() {
+        let mut times = FrameTimes::default();
+        assert_eq!(times.median_p95_ms(), None);
+        for i in 1..=100 {
+            times.record(i as f32 / 1000.0);
+        }
+        let (median, p95) = times.median_p95_ms().unwrap();
+        assert!((median - 50.5).abs() < 1.0, "{median}");
+        assert!((p95 - 95.0).abs() < 1.1, "{p95}");
+    }
+}

@@ -1,0 +1,268 @@
+//! The waveform overview: a min/max pyramid per channel, so a 45-minute call draws in constant
+//! time per frame (one min/max pair per pixel column), never from raw samples.
+
+use eframe::egui::{self, Color32, Pos2, Stroke};
+use egui_plot::{Plot, PlotBounds};
+
+use super::i18n::{Key, Lang};
+use crate::audio::ANALYSIS_RATE;
+use crate::pipeline::SpeakerSpan;
+
+/// Samples per bin of the finest level.
+pub const BASE_BIN: usize = 32;
+
+/// Min/max of one channel at halving resolutions: level `l` has bins of `BASE_BIN << l` samples.
+#[derive(Debug, Clone)]
+pub struct ChannelPyramid {
+    levels: Vec<Vec<(f32, f32)>>,
+    samples: usize,
+}
+
+impl ChannelPyramid {
+    pub fn build(samples: &[f32]) -> Self {
+        let base: Vec<(f32, f32)> = samples
+            .chunks(BASE_BIN)
+            .map(|chunk| chunk.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x))))
+            .collect();
+        let mut levels = vec![base];
+        while levels.last().is_some_and(|level| level.len() > 1) {
+            let previous = levels.last().map(Vec::as_slice).unwrap_or(&[]);
+            let next = previous
+                .chunks(2)
+                .map(|pair| pair.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &(a, b)| (lo.min(a), hi.max(b))))
+                .collect();
+            levels.push(next);
+        }
+        Self { levels, samples: samples.len() }
+    }
+
+    pub fn level_count(&self) -> usize {
+        self.levels.len()
+    }
+
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+
+    /// Min/max per column for `columns` equal columns over samples `[start, end)`; `None` for a
+    /// column outside the recording. Reads the coarsest level whose bins still fit in a column.
+    pub fn envelope(&self, start: f64, end: f64, columns: usize) -> Vec<Option<(f32, f32)>> {
+        if columns == 0 || end <= start || self.levels.is_empty() {
+            return vec![None; columns];
+        }
+        let per_column = (end - start) / columns as f64;
+        let mut level = 0;
+        while level + 1 < self.levels.len() && ((BASE_BIN << (level + 1)) as f64) <= per_column {
+            level += 1;
+        }
+        let bin = (BASE_BIN << level) as f64;
+        let bins = &self.levels[level];
+        (0..columns)
+            .map(|column| {
+                let from = (start + column as f64 * per_column).max(0.0);
+                let to = (start + (column + 1) as f64 * per_column).min(self.samples as f64);
+                if to <= from {
+                    return None;
+                }
+                let first = (from / bin).floor() as usize;
+                let last = ((to / bin).ceil() as usize).max(first + 1).min(bins.len());
+                let folded = bins
+                    .get(first..last)?
+                    .iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &(a, b)| (lo.min(a), hi.max(b)));
+                folded.0.is_finite().then_some(folded)
+            })
+            .collect()
+    }
+}
+
+/// The pyramids of every channel of a recording.
+#[derive(Debug, Clone)]
+pub struct WaveformPyramid {
+    pub channels: Vec<ChannelPyramid>,
+}
+
+impl WaveformPyramid {
+    pub fn build(channels: &[Vec<f32>]) -> Self {
+        Self { channels: channels.iter().map(|c| ChannelPyramid::build(c)).collect() }
+    }
+}
+
+/// What one frame of the waveform view reports back.
+#[derive(Default)]
+pub struct WaveformOutput {
+    /// Seconds the user clicked at.
+    pub clicked_s: Option<f64>,
+}
+
+pub const CALLER_COLOUR: Color32 = Color32::from_rgb(40, 110, 200);
+pub const OTHER_COLOUR: Color32 = Color32::from_rgb(150, 150, 150);
+pub const PLAYHEAD_COLOUR: Color32 = Color32::from_rgb(230, 120, 0);
+
+/// Draws one lane per channel (time in minutes on x, linked with the trajectory), the speech
+/// spans under each lane and the playhead.
+#[allow(clippy::too_many_arguments)]
+pub fn show(
+    ui: &mut egui::Ui,
+    lang: Lang,
+    pyramid: Option<&WaveformPyramid>,
+    spans: &[SpeakerSpan],
+    duration_s: f64,
+    playhead_s: Option<f64>,
+    axis_group: egui::Id,
+    height: f32,
+    reset_view: bool,
+) -> WaveformOutput {
+    let lanes = pyramid.map_or(1, |p| p.channels.len().max(1));
+    let caller_channels: Vec<usize> = {
+        let mut c: Vec<usize> = spans.iter().filter(|s| s.is_caller).map(|s| s.channel).collect();
+        c.sort_unstable();
+        c.dedup();
+        c
+    };
+    let mut plot = Plot::new("waveform");
+    if reset_view {
+        plot = plot.reset();
+    }
+    let response = plot
+        .height(height)
+        .link_axis(axis_group, [true, false])
+        .link_cursor(axis_group, [true, false])
+        .allow_zoom([true, false])
+        .allow_drag([true, false])
+        .allow_scroll([true, false])
+        .allow_boxed_zoom(false)
+        .show_y(false)
+        .show_grid([true, false])
+        // An empty y axis as wide as the trajectory's keeps both x axes aligned.
+        .y_grid_spacer(|_| Vec::new())
+        .y_axis_formatter(|_, _| String::new())
+        .y_axis_min_width(super::trajectory_view::Y_AXIS_WIDTH)
+        .x_axis_label(lang.text(Key::AxisTime))
+        .default_x_bounds(0.0, (duration_s / 60.0).max(1.0))
+        .default_y_bounds(-(lanes as f64) + 0.5, 0.5)
+        .include_y(-(lanes as f64) + 0.5)
+        .include_y(0.5)
+        .show(ui, |plot_ui| {
+            // Keep lanes fixed vertically whatever the user does with the x axis.
+            let bounds = plot_ui.plot_bounds();
+            plot_ui.set_plot_bounds(PlotBounds::from_min_max(
+                [bounds.min()[0], -(lanes as f64) + 0.5],
+                [bounds.max()[0], 0.5],
+            ));
+            plot_ui.response().clicked().then(|| plot_ui.pointer_coordinate()).flatten()
+        });
+
+    let transform = response.transform;
+    let frame = *transform.frame();
+    let painter = ui.painter().with_clip_rect(frame);
+    let bounds = transform.bounds();
+    let (x0, x1) = (bounds.min()[0], bounds.max()[0]);
+    let lane_y = |lane: usize, offset: f64| transform.position_from_point_y(-(lane as f64) + offset);
+
+    // Speech spans: a band at the foot of each lane.
+    for span in spans {
+        let (a, b) = (span.start_s / 60.0, span.end_s / 60.0);
+        if b < x0 || a > x1 {
+            continue;
+        }
+        let left = transform.position_from_point_x(a);
+        let right = transform.position_from_point_x(b).max(left + 1.0);
+        let colour = if span.is_caller { CALLER_COLOUR } else { OTHER_COLOUR };
+        let rect = egui::Rect::from_min_max(
+            Pos2::new(left, lane_y(span.channel, -0.40)),
+            Pos2::new(right, lane_y(span.channel, -0.47)),
+        );
+        painter.rect_filled(rect, 0.0, colour.gamma_multiply(0.7));
+    }
+
+    if let Some(pyramid) = pyramid {
+        let columns = frame.width().max(1.0) as usize;
+        let rate = ANALYSIS_RATE as f64;
+        let wave_colour = ui.visuals().text_color().gamma_multiply(0.8);
+        for (lane, channel) in pyramid.channels.iter().enumerate() {
+            let envelope = channel.envelope(x0 * 60.0 * rate, x1 * 60.0 * rate, columns);
+            let colour = if caller_channels.contains(&lane) { CALLER_COLOUR } else { wave_colour };
+            for (column, value) in envelope.into_iter().enumerate() {
+                if let Some((lo, hi)) = value {
+                    let x = frame.left() + column as f32 + 0.5;
+                    let top = lane_y(lane, 0.42 * hi.clamp(-1.0, 1.0) as f64);
+                    let bottom = lane_y(lane, 0.42 * lo.clamp(-1.0, 1.0) as f64);
+                    painter.line_segment([Pos2::new(x, top), Pos2::new(x, bottom.max(top + 1.0))], Stroke::new(1.0, colour));
+                }
+            }
+            let role = if caller_channels.contains(&lane) { lang.text(Key::CallerLane) } else { lang.text(Key::OtherLane) };
+            painter.text(
+                Pos2::new(frame.left() + 4.0, lane_y(lane, 0.48)),
+                egui::Align2::LEFT_TOP,
+                format!("{} {} · {}", lang.text(Key::Channel), lane + 1, role),
+                egui::FontId::proportional(12.0),
+                if caller_channels.contains(&lane) { CALLER_COLOUR } else { ui.visuals().weak_text_color() },
+            );
+        }
+    } else {
+        painter.text(
+            frame.center(),
+            egui::Align2::CENTER_CENTER,
+            lang.text(Key::WaveformPending),
+            egui::FontId::proportional(14.0),
+            ui.visuals().weak_text_color(),
+        );
+    }
+
+    if let Some(seconds) = playhead_s {
+        let x = transform.position_from_point_x(seconds / 60.0);
+        painter.line_segment([Pos2::new(x, frame.top()), Pos2::new(x, frame.bottom())], Stroke::new(2.0, PLAYHEAD_COLOUR));
+    }
+
+    WaveformOutput { clicked_s: response.inner.map(|point| (point.x * 60.0).clamp(0.0, duration_s.max(0.0))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_matches_brute_force_min_max() {
+        let samples: Vec<f32> = (0..100_000).map(|i| ((i as f32) * 0.013).sin() * ((i % 977) as f32 / 977.0)).collect();
+        let pyramid = ChannelPyramid::build(&samples);
+        assert!(pyramid.level_count() > 5);
+        let (start, end, columns) = (1_000.0, 91_000.0, 300);
+        let envelope = pyramid.envelope(start, end, columns);
+        let per = (end - start) / columns as f64;
+        for (column, value) in envelope.iter().enumerate() {
+            let (lo, hi) = value.expect("inside the recording");
+            let a = (start + column as f64 * per) as usize;
+            let b = (start + (column + 1) as f64 * per) as usize;
+            let exact = samples[a..b].iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+            // A column may read whole bins reaching past its edges: it can only be wider, by at
+            // most one bin of the chosen level on each side.
+            assert!(lo <= exact.0 && hi >= exact.1, "column {column}: {lo},{hi} vs {exact:?}");
+            let margin = samples[a.saturating_sub(per as usize * 2)..(b + per as usize * 2).min(samples.len())]
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+            assert!(lo >= margin.0 && hi <= margin.1, "column {column} reads beyond its neighbourhood");
+        }
+    }
+
+    #[test]
+    fn envelope_outside_the_recording_is_empty() {
+        let pyramid = ChannelPyramid::build(&vec![0.5; 10_000]);
+        let envelope = pyramid.envelope(-10_000.0, 20_000.0, 30);
+        assert!(envelope[0].is_none(), "before the start");
+        assert!(envelope[29].is_none(), "after the end");
+        assert_eq!(envelope[15], Some((0.5, 0.5)));
+    }
+
+    #[test]
+    fn coarse_view_reads_few_bins_per_column() {
+        // 45 minutes at 16 kHz into 1000 columns: each column must come from a level whose bins
+        // are at least half a column wide, i.e. a handful of bins, not thousands of samples.
+        let samples = vec![0.1f32; 45 * 60 * 16_000];
+        let pyramid = ChannelPyramid::build(&samples);
+        let envelope = pyramid.envelope(0.0, samples.len() as f64, 1000);
+        assert_eq!(envelope.len(), 1000);
+        assert!(envelope.iter().all(|v| *v == Some((0.1, 0.1))));
+        assert_eq!(pyramid.samples(), samples.len());
+    }
+}

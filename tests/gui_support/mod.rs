@@ -1,0 +1,60 @@
+//! A generated "call" for the window's tests and screenshot: stereo, the caller on channel 0 and
+//! the operator on channel 1, taking turns with pauses; speech is stood in for by voiced,
+//! syllable-modulated tones over faint line noise. Deterministic.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+/// A small deterministic generator (no dependency on the rand crate's algorithms).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next_f64()
+    }
+}
+
+/// Writes a `minutes`-long stereo call at `rate` Hz (16-bit WAV); returns the caller turns
+/// (start, end) in seconds.
+pub fn write_synthetic_call(path: &Path, minutes: f64, rate: u32) -> Vec<(f64, f64)> {
+    let total = (minutes * 60.0 * rate as f64) as usize;
+    let mut caller = vec![0f32; total];
+    let mut operator = vec![0f32; total];
+    let mut rng = Lcg(0x5eed_ca11);
+    for i in 0..total {
+        caller[i] = (rng.next_f64() as f32 - 0.5) * 0.002;
+        operator[i] = (rng.next_f64() as f32 - 0.5) * 0.002;
+    }
+    let mut turns = Vec::new();
+    let mut t = 1.0;
+    let end = minutes * 60.0;
+    let mut caller_turn = true;
+    while t < end - 1.0 {
+        let length = if caller_turn { rng.range(1.5, 9.0) } else { rng.range(1.0, 5.0) };
+        let stop = (t + length).min(end - 0.5);
+        let pitch = if caller_turn { rng.range(180.0, 260.0) } else { rng.range(100.0, 140.0) };
+        let loudness = rng.range(0.15, 0.45);
+        let channel = if caller_turn { &mut caller } else { &mut operator };
+        let (a, b) = ((t * rate as f64) as usize, (stop * rate as f64) as usize);
+        for (k, sample) in channel[a..b].iter_mut().enumerate() {
+            let time = k as f64 / rate as f64;
+            let syllables = 0.45 + 0.55 * (std::f64::consts::PI * 4.0 * time).sin().abs();
+            let vibrato = pitch * (1.0 + 0.03 * (2.0 * std::f64::consts::PI * 5.0 * time).sin());
+            let phase = 2.0 * std::f64::consts::PI * vibrato * time;
+            let voiced = phase.sin() + 0.5 * (2.0 * phase).sin() + 0.25 * (3.0 * phase).sin();
+            *sample += (loudness * syllables * voiced / 1.75) as f32;
+        }
+        if caller_turn {
+            turns.push((t, stop));
+        }
+        t = stop + rng.range(0.6, 2.0);
+        caller_turn = !caller_turn;
+    }
+    emotrace::audio::wav::write_wav_i16(path, rate, &[caller, operator]).expect("write the synthetic call");
+    turns
+}

@@ -1,0 +1,168 @@
+//! The real window under Xvfb: open a generated call with `emotrace FILE`, wait for the analysis,
+//! and check through the window's state dump (EMOTRACE_GUI_STATE_DUMP) that the plot has one
+//! point per caller segment, the panel shows the library's NSS/ECR, and clicking the first point
+//! (simulated by EMOTRACE_GUI_PLAY_AFTER_FINISH) moves the playhead with the null output.
+//! Skips with a message where xvfb-run is not installed (packaging/setup.sh installs it).
+
+mod gui_support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use emotrace::analysis::summarise_call;
+use emotrace::gui::launcher::{run_to_end, LaunchSettings, SyntheticLauncher};
+
+fn have(program: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {program}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// Formats an ECR as the metrics panel does.
+fn shown_ecr(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"))
+}
+
+#[test]
+fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
+    if !have("xvfb-run") || !have("Xvfb") {
+        eprintln!("SKIPPED: xvfb-run/Xvfb not installed (run packaging/setup.sh); the window test needs a virtual display");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let call = dir.path().join("来电 测试.wav");
+    gui_support::write_synthetic_call(&call, 4.0, 8000);
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    // A 2-minute assessment stage so the two stages differ on a 4-minute call.
+    std::fs::write(config.join("gui-settings.json"), br#"{"assessment_minutes": 2.0}"#).unwrap();
+    let dump = dir.path().join("state.json");
+
+    let state = run_window(&call, &config, &dir.path().join("data"), &dump);
+
+    let expected = run_to_end(
+        &SyntheticLauncher { per_segment_delay: Duration::ZERO },
+        &call,
+        &LaunchSettings { assessment_end_s: 120.0, model: None },
+    )
+    .unwrap();
+    let n = expected.segments.len();
+    assert!(n > 5, "the generated call has caller speech");
+    assert_eq!(state["phase"], "finished");
+    assert_eq!(state["demo_scoring"], true, "the demo driver must be labelled as such");
+    assert_eq!(state["plotted_points"].as_u64(), Some(n as u64), "one point per caller segment");
+    assert_eq!(state["table_rows"].as_u64(), Some(n as u64));
+    assert_eq!(state["waveform_lanes"].as_u64(), Some(2));
+    assert!(Path::new(state["file"].as_str().unwrap()).ends_with("来电 测试.wav"));
+
+    let summaries = summarise_call(&expected.segments, 120.0, expected.call_duration_s);
+    let stages = state["stages"].as_array().expect("stages shown");
+    assert_eq!(stages.len(), 2);
+    for (shown, summary) in stages.iter().zip(&summaries) {
+        assert_eq!(shown["stage"], summary.stage.as_str());
+        assert_eq!(shown["n_segments"], summary.n_segments.to_string());
+        assert_eq!(shown["nss"], summary.nss.to_string());
+        assert_eq!(shown["ecr_binary"], shown_ecr(summary.ecr_binary));
+        assert_eq!(shown["ecr_prob"], shown_ecr(summary.ecr_prob));
+    }
+    assert_ne!(stages[0]["n_segments"], stages[1]["n_segments"], "the stages differ on this call");
+
+    assert_eq!(state["output_is_null"], true);
+    let started = state["play_started_s"].as_f64().expect("playback started from the first point");
+    assert!((started - expected.segments[0].start_s).abs() < 1e-9);
+    let playhead = state["playhead_s"].as_f64().unwrap();
+    assert!(playhead >= started + 0.5, "the playhead moved: {started} -> {playhead}");
+}
+
+/// Runs `emotrace CALL` under xvfb-run with the test hooks and returns the state dump.
+fn run_window(call: &Path, config: &Path, data: &Path, dump: &Path) -> serde_json::Value {
+    let mut child = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1400x900x24"])
+        .arg(env!("CARGO_BIN_EXE_emotrace"))
+        .arg(call)
+        .env("EMOTRACE_GUI_STATE_DUMP", dump)
+        .env("EMOTRACE_GUI_PLAY_AFTER_FINISH", "1")
+        .env("EMOTRACE_GUI_EXIT_AFTER_DUMP", "1")
+        .env("EMOTRACE_AUDIO", "null")
+        .env("EMOTRACE_CONFIG_DIR", config)
+        .env("EMOTRACE_DATA_DIR", data)
+        .env("LANG", "en_US.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start xvfb-run");
+    // A hang guard, not a speed requirement.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stderr = child.stderr.take().map(|mut e| {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut e, &mut text);
+        text
+    });
+    assert!(status.is_some(), "the window did not finish within the hang guard; stderr: {stderr:?}");
+    assert!(dump.exists(), "no state dump written; exit {status:?}; stderr: {stderr:?}");
+    serde_json::from_slice(&std::fs::read(dump).unwrap()).unwrap()
+}
+
+#[test]
+fn window_runs_the_pipeline_with_the_model_picked_in_the_model_menu() {
+    if !have("xvfb-run") || !have("Xvfb") {
+        eprintln!("SKIPPED: xvfb-run/Xvfb not installed (run packaging/setup.sh); the window test needs a virtual display");
+        return;
+    }
+    use emotrace::model::bundle::{write_bundle, BundleMeta};
+    use emotrace::model::config::FusedConfig;
+    use emotrace::model::weights::read_safetensors;
+    let dir = tempfile::tempdir().unwrap();
+    // The tiny random-weight parity model as a bundle in the data directory's models/.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny_layer_prenorm");
+    let config: FusedConfig = serde_json::from_str(&std::fs::read_to_string(fixture.join("config.json")).unwrap()).unwrap();
+    let tensors = read_safetensors(&fixture.join("model.safetensors")).unwrap();
+    let data = dir.path().join("data");
+    let bundle = data.join("models").join("tiny-model");
+    write_bundle(&bundle, &config, &tensors, BundleMeta::new("tiny-random", "none: random weights", "test fixture", true), false).unwrap();
+    let settings_dir = dir.path().join("config");
+    std::fs::create_dir_all(&settings_dir).unwrap();
+    std::fs::write(settings_dir.join("gui-settings.json"), br#"{"assessment_minutes": 1.0, "model": "tiny-model"}"#).unwrap();
+    let call = dir.path().join("call.wav");
+    gui_support::write_synthetic_call(&call, 2.0, 8000);
+
+    let state = run_window(&call, &settings_dir, &data, &dir.path().join("state.json"));
+
+    let model = emotrace::pipeline::ScoringModel::load(&bundle, emotrace::model::DeviceChoice::Cpu).unwrap();
+    let settings = emotrace::pipeline::AnalysisSettings { assessment_minutes: 1.0, ..Default::default() };
+    let expected = emotrace::pipeline::analyze_call(&call, &settings, &model, &mut |_| {}, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    assert_eq!(state["phase"], "finished", "{state}");
+    assert_eq!(state["demo_scoring"], false);
+    assert_eq!(state["model_name"].as_str(), Some(expected.model_name.as_str()));
+    assert_eq!(state["plotted_points"].as_u64(), Some(expected.segments.len() as u64));
+    let stages = state["stages"].as_array().expect("stages shown");
+    for (shown, summary) in stages.iter().zip(&expected.summaries) {
+        assert_eq!(shown["nss"], summary.nss.to_string());
+        assert_eq!(shown["ecr_binary"], shown_ecr(summary.ecr_binary));
+        assert_eq!(shown["ecr_prob"], shown_ecr(summary.ecr_prob));
+    }
+}
+
+/// Not a check: writes the 45-minute synthetic call the README screenshot is taken from, to
+/// EMOTRACE_SYNTHETIC_CALL_OUT. Run with `cargo test --release --test gui_window -- --ignored`.
+#[test]
+#[ignore]
+fn write_synthetic_call_for_screenshot() {
+    let Some(out) = std::env::var_os("EMOTRACE_SYNTHETIC_CALL_OUT") else {
+        eprintln!("SKIPPED: set EMOTRACE_SYNTHETIC_CALL_OUT to the WAV path to write");
+        return;
+    };
+    let turns = gui_support::write_synthetic_call(Path::new(&out), 45.0, 8000);
+    eprintln!("wrote {} with {} caller turns", Path::new(&out).display(), turns.len());
+}
