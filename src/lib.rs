@@ -1,3 +1,13 @@
-//! emotrace: emotional-trajectory review of recorded hotline calls.
+//! emotrace: emotional-trajectory review of recorded psychological-support hotline calls.
+//!
+//! The library follows the pipeline: [`audio`] (decode, resample) → segmentation → features →
+//! model → analysis → report. The GUI and the CLI are thin shells over it.
+
+pub mod analysis;
+pub mod assets;
 pub mod audio;
+pub mod cli;
+pub mod fsutil;
+pub mod gui;
 pub mod model;
+pub mod report;

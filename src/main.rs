@@ -1,1 +1,15 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = emotrace::cli::Cli::parse();
+    match emotrace::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line: the error and its causes, as a user reads them.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,74 @@
+//! Stage 1 of the pipeline: recordings in, 16 kHz planar samples out.
+//!
+//! Channels stay separate because stereo call recordings usually carry one party per channel.
 
+pub mod container;
+pub mod decode;
+pub mod error;
+pub mod g711;
+pub mod resample;
+pub mod wav;
+pub mod wav_repair;
+
+use std::path::Path;
+
+pub use decode::{decode_file, decode_streaming, probe_info, AudioInfo, DecodedAudio};
+pub use error::AudioError;
+pub use resample::resample;
+
+/// The sample rate every later stage works at (the model's wav2vec2 front end expects it).
+pub const ANALYSIS_RATE: u32 = 16_000;
+
+/// A recording resampled to [`ANALYSIS_RATE`], channels kept separate.
+#[derive(Debug, Clone)]
+pub struct Audio16k {
+    pub channels: Vec<Vec<f32>>,
+    /// What the original file is (its own rate, codec, decoded duration, warnings).
+    pub info: AudioInfo,
+}
+
+impl Audio16k {
+    /// Frames per channel.
+    pub fn len(&self) -> usize {
+        self.channels.first().map_or(0, Vec::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn duration_s(&self) -> f64 {
+        self.len() as f64 / ANALYSIS_RATE as f64
+    }
+
+    /// The mean of all channels (a mono mix).
+    pub fn mono(&self) -> Vec<f32> {
+        mix_to_mono(&self.channels)
+    }
+}
+
+/// The per-sample mean of planar channels.
+pub fn mix_to_mono(channels: &[Vec<f32>]) -> Vec<f32> {
+    match channels {
+        [] => Vec::new(),
+        [only] => only.clone(),
+        _ => {
+            let len = channels.iter().map(Vec::len).min().unwrap_or(0);
+            let scale = 1.0 / channels.len() as f32;
+            (0..len).map(|i| channels.iter().map(|c| c[i]).sum::<f32>() * scale).collect()
+        }
+    }
+}
+
+/// Decodes a file and resamples every channel to 16 kHz, one channel at a time so that at most
+/// one channel exists twice in memory.
+pub fn load_16k(path: &Path) -> Result<Audio16k, AudioError> {
+    let decoded = decode_file(path)?;
+    let rate = decoded.sample_rate;
+    let mut channels = Vec::with_capacity(decoded.channels.len());
+    for channel in decoded.channels {
+        let mut converted = resample(&[channel], rate, ANALYSIS_RATE)?;
+        channels.push(converted.pop().unwrap_or_default());
+    }
+    Ok(Audio16k { channels, info: decoded.info })
+}
