@@ -1,6 +1,8 @@
 //! The command-line interface: one subcommand per job, each a thin shell over the library.
 
+mod bench_model;
 mod cohort_cmd;
+mod import_model_cmd;
 mod info_cmd;
 
 use std::path::PathBuf;
@@ -31,6 +33,13 @@ pub enum Command {
     /// Compare groups of analysed calls (the paper's Table VII): per group, stage and metric the
     /// mean with a 95% bootstrap interval and, for two groups, Welch's t-test p-value.
     Cohort(cohort_cmd::CohortArgs),
+    /// Build a model bundle from an HF wav2vec2 directory (fresh head) or a fused checkpoint.
+    ImportModel(import_model_cmd::ImportModelArgs),
+    /// Time a pipeline stage on this machine (figures depend on load: record `uptime` with them).
+    Bench {
+        #[command(subcommand)]
+        target: BenchTarget,
+    },
     /// Open the review window (the same as running emotrace without a subcommand).
     Gui {
         /// A call recording to open.
@@ -38,11 +47,19 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum BenchTarget {
+    /// The fused model's forward pass per 10-s segment (base-size config, random weights).
+    Model(bench_model::BenchModelArgs),
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Info(args)) => info_cmd::run(args),
         Some(Command::Cohort(args)) => cohort_cmd::run(args),
+        Some(Command::ImportModel(args)) => import_model_cmd::run(args),
+        Some(Command::Bench { target: BenchTarget::Model(args) }) => bench_model::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }
