@@ -1,5 +1,6 @@
 //! Forward-time benchmark of the fused model at a given size with random weights (no files needed).
 //! Used by `emotrace bench model`; scripts/bench_model_torch.py measures PyTorch the same way.
+use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
@@ -23,10 +24,19 @@ pub fn base_config() -> FusedConfig {
     FusedConfig::reference(w2v)
 }
 
-/// A model with freshly initialised (random) weights.
+/// A model with freshly initialised (random) weights, as plain tensors (not training variables:
+/// autograd would otherwise record the whole forward pass).
 pub fn random_model(cfg: &FusedConfig, device: &Device) -> Result<FusedModel, ModelError> {
     let varmap = VarMap::new();
-    Ok(FusedModel::load(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?)
+    FusedModel::load(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
+    let tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .map_err(|_| ModelError::Internal("poisoned lock".into()))?
+        .iter()
+        .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
+        .collect();
+    Ok(FusedModel::load(VarBuilder::from_tensors(tensors, DType::F32, device), cfg)?)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
