@@ -40,14 +40,17 @@ def main():
         mfcc = torch.randn(batch, 1001, 39)
         with torch.inference_mode():
             model(audio, pitch, mfcc)
+            cpu_start = time.process_time()
             start = time.perf_counter()
             for _ in range(args.reps):
                 model(audio, pitch, mfcc)
             per_batch = (time.perf_counter() - start) / args.reps
+            cpu_per_segment = (time.process_time() - cpu_start) / (args.reps * batch)
         results.append({"batch": batch, "repetitions": args.reps, "seconds_per_batch": per_batch,
-                        "seconds_per_segment": per_batch / batch})
+                        "seconds_per_segment": per_batch / batch, "cpu_seconds_per_segment": cpu_per_segment})
         print(f"torch {torch.__version__} threads {args.threads}: batch {batch}: "
-              f"{per_batch / batch:.3f} s per segment ({per_batch:.3f} s per batch)", flush=True)
+              f"{per_batch / batch:.3f} s per segment ({per_batch:.3f} s per batch, {args.reps} reps); "
+              f"CPU time {cpu_per_segment:.3f} s per segment", flush=True)
     print(json.dumps(results))
 
 

@@ -38,12 +38,13 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
         let figure = time_forward(&model, &selected.device, batch.max(1), args.samples, args.reps)?;
         if !args.json {
             println!(
-                "candle {:?}: batch {}: {:.3} s per segment ({:.3} s per batch, {} reps)",
+                "candle {:?}: batch {}: {:.3} s per segment ({:.3} s per batch, {} reps){}",
                 selected.device.location(),
                 figure.batch,
                 figure.seconds_per_segment,
                 figure.seconds_per_batch,
-                figure.repetitions
+                figure.repetitions,
+                figure.cpu_seconds_per_segment.map(|c| format!("; CPU time {c:.3} s per segment")).unwrap_or_default()
             );
         }
         figures.push(figure);
