@@ -1,9 +1,15 @@
 //! The command-line interface: one subcommand per job, each a thin shell over the library.
 
+mod analyze_cmd;
+mod batch_cmd;
 mod bench_model;
 mod cohort_cmd;
+mod eval_segments_cmd;
 mod import_model_cmd;
 mod info_cmd;
+mod make_call_cmd;
+mod score_cmd;
+mod segment_cmd;
 
 use std::path::PathBuf;
 
@@ -30,11 +36,27 @@ pub enum Command {
     /// Describe a recording: container, codec, sample rate, channels, duration measured from the
     /// decoded samples, and packets that failed to decode.
     Info(info_cmd::InfoArgs),
+    /// Analyse one call: segment it, score every caller segment, and write segments.csv,
+    /// summary.csv (NSS/ECR for the assessment stage and the full call), trajectory.png/.svg and
+    /// report.json (provenance).
+    Analyze(analyze_cmd::AnalyzeArgs),
+    /// Analyse many calls listed in a manifest (call_id,path[,group][,score]): one analyze output
+    /// per call, calls.csv (a row per call and stage) and failures.csv; resumable and shardable.
+    Batch(batch_cmd::BatchArgs),
+    /// Split a call into utterances and mark the caller's (segments CSV).
+    Segment(segment_cmd::SegmentArgs),
+    /// Build a synthetic call with ground truth from the labelled corpora.
+    MakeCall(make_call_cmd::MakeCallArgs),
+    /// Score segments against ground truth: boundary F1, IoU, diarization error rate.
+    EvalSegments(eval_segments_cmd::EvalSegmentsArgs),
     /// Compare groups of analysed calls (the paper's Table VII): per group, stage and metric the
     /// mean with a 95% bootstrap interval and, for two groups, Welch's t-test p-value.
     Cohort(cohort_cmd::CohortArgs),
     /// Build a model bundle from an HF wav2vec2 directory (fresh head) or a fused checkpoint.
     ImportModel(import_model_cmd::ImportModelArgs),
+    /// Score audio files with a model bundle, each file as one segment: CSV file,logit,p_nonnegative
+    /// (p = P(non-negative)) or JSON.
+    Score(score_cmd::ScoreArgs),
     /// Time a pipeline stage on this machine (figures depend on load: record `uptime` with them).
     Bench {
         #[command(subcommand)]
@@ -57,8 +79,14 @@ pub enum BenchTarget {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Info(args)) => info_cmd::run(args),
+        Some(Command::Analyze(args)) => analyze_cmd::run(args),
+        Some(Command::Batch(args)) => batch_cmd::run(args),
+        Some(Command::Segment(args)) => segment_cmd::run(args),
+        Some(Command::MakeCall(args)) => make_call_cmd::run(args),
+        Some(Command::EvalSegments(args)) => eval_segments_cmd::run(args),
         Some(Command::Cohort(args)) => cohort_cmd::run(args),
         Some(Command::ImportModel(args)) => import_model_cmd::run(args),
+        Some(Command::Score(args)) => score_cmd::run(args),
         Some(Command::Bench { target: BenchTarget::Model(args) }) => bench_model::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),

@@ -7,6 +7,7 @@ use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use crate::analysis::{EmotionLabel, ScoredSegment, StageSummary, SummaryStage};
@@ -92,13 +93,16 @@ pub fn stage_legend(summary: &StageSummary, assessment_end_s: f64) -> String {
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &TrajectoryFigure) -> Result<(), ReportError> {
     let fail = |e: DrawingAreaErrorKind<DB::ErrorType>| ReportError::Figure(e.to_string());
     root.fill(&WHITE).map_err(fail)?;
+    // The header holds the title, both stages' metrics and the legend, so nothing covers a point.
+    let (header, body) = root.split_vertically(HEADER_HEIGHT);
+    draw_header(&header, figure).map_err(fail)?;
+
     let minutes = |seconds: f64| seconds / 60.0;
     let latest_end = figure.segments.iter().map(|s| s.end_s).fold(0.0, f64::max);
     let x_max = minutes(figure.call_duration_s.max(latest_end)).max(1.0);
-
-    let mut chart = ChartBuilder::on(root)
-        .caption(&figure.title, (FONT, 26))
+    let mut chart = ChartBuilder::on(&body)
         .margin(18)
+        .margin_top(6)
         .x_label_area_size(50)
         .y_label_area_size(120)
         .build_cartesian_2d(0f64..x_max, -0.05f64..1.05f64)
@@ -120,24 +124,19 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &TrajectoryFi
         .map_err(fail)?;
 
     let assessment_end_min = minutes(figure.assessment_end_s).min(x_max);
-    let summaries: Vec<String> =
-        figure.summaries.iter().map(|s| stage_legend(s, figure.assessment_end_s)).collect();
-    let first_legend = summaries.first().cloned().unwrap_or_default();
     chart
         .draw_series(std::iter::once(Rectangle::new(
             [(0.0, -0.05), (assessment_end_min, 1.05)],
             ASSESSMENT_SHADE.mix(0.45).filled(),
         )))
-        .map_err(fail)?
-        .label(first_legend)
-        .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], ASSESSMENT_SHADE.filled()));
+        .map_err(fail)?;
     if minutes(figure.assessment_end_s) < x_max {
         chart
             .draw_series(DashedLineSeries::new(
                 [(assessment_end_min, -0.05), (assessment_end_min, 1.05)],
                 8,
                 5,
-                RGBColor(150, 90, 0).stroke_width(2),
+                BOUNDARY_COLOUR.stroke_width(2),
             ))
             .map_err(fail)?;
     }
@@ -154,36 +153,52 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &TrajectoryFi
             BLACK.mix(0.35).stroke_width(1),
         ))
         .map_err(fail)?;
-    for (label, colour, legend) in [
-        (EmotionLabel::Negative, NEGATIVE_COLOUR, "Negative segment (p ≤ 0.5)"),
-        (EmotionLabel::NonNegative, NON_NEGATIVE_COLOUR, "Non-negative segment (p > 0.5)"),
-    ] {
-        chart
-            .draw_series(
-                ordered
-                    .iter()
-                    .filter(|s| s.label() == label)
-                    .map(|s| Circle::new((centre(s), s.p_nonnegative), 4, colour.filled())),
-            )
-            .map_err(fail)?
-            .label(legend)
-            .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
-    }
-    for legend in summaries.iter().skip(1) {
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-            .map_err(fail)?
-            .label(legend.clone())
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.stroke_width(2)));
-    }
     chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 15))
-        .draw()
+        .draw_series(ordered.iter().map(|s| {
+            let colour = match s.label() {
+                EmotionLabel::Negative => NEGATIVE_COLOUR,
+                EmotionLabel::NonNegative => NON_NEGATIVE_COLOUR,
+            };
+            Circle::new((centre(s), s.p_nonnegative), POINT_RADIUS, colour.filled())
+        }))
         .map_err(fail)?;
+    Ok(())
+}
+
+const HEADER_HEIGHT: u32 = 112;
+const POINT_RADIUS: i32 = 4;
+const BOUNDARY_COLOUR: RGBColor = RGBColor(150, 90, 0);
+
+fn draw_header<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: &TrajectoryFigure,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (width, _) = area.dim_in_pixel();
+    let title_style = TextStyle::from((FONT, 26).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    area.draw(&Text::new(figure.title.clone(), (width as i32 / 2, 10), title_style))?;
+
+    let text = TextStyle::from((FONT, 16).into_font());
+    let left = 140;
+    for (row, summary) in figure.summaries.iter().enumerate() {
+        let y = 52 + row as i32 * 26;
+        if summary.stage == SummaryStage::Assessment {
+            area.draw(&Rectangle::new([(left, y + 2), (left + 16, y + 14)], ASSESSMENT_SHADE.filled()))?;
+            area.draw(&Rectangle::new([(left, y + 2), (left + 16, y + 14)], BOUNDARY_COLOUR.stroke_width(1)))?;
+        }
+        area.draw(&Text::new(stage_legend(summary, figure.assessment_end_s), (left + 26, y), text.clone()))?;
+    }
+    let legend_x = width as i32 - 330;
+    for (row, (colour, label)) in [
+        (NEGATIVE_COLOUR, "Negative segment (p ≤ 0.5)"),
+        (NON_NEGATIVE_COLOUR, "Non-negative segment (p > 0.5)"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let y = 52 + row as i32 * 26;
+        area.draw(&Circle::new((legend_x, y + 8), POINT_RADIUS, colour.filled()))?;
+        area.draw(&Text::new(label, (legend_x + 14, y), text.clone()))?;
+    }
     Ok(())
 }
 
@@ -218,7 +233,7 @@ mod tests {
             call_duration_s: 2820.0,
         };
         let svg = svg_string(&figure).unwrap();
-        // Points are circles of radius 4; legend markers are circles too (two).
+        // One circle per segment plus the two legend markers.
         let circles = svg.matches("<circle").count();
         assert_eq!(circles, segments.len() + 2, "one circle per segment plus two legend markers");
         assert!(svg.contains("来电 2026-03-01.wav"));

@@ -2,7 +2,9 @@
 //! the trajectory figure (plotters, PNG and SVG) and provenance.
 
 pub mod cohort_io;
+pub mod call_report;
 pub mod figure;
+pub mod provenance;
 pub mod tables;
 
 use std::path::PathBuf;

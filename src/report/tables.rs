@@ -42,9 +42,14 @@ pub fn summary_frame(summaries: &[StageSummary]) -> PolarsResult<DataFrame> {
         "nss" => summaries.iter().map(|s| s.nss as u64).collect::<Vec<_>>(),
         "ecr_binary" => summaries.iter().map(|s| s.ecr_binary).collect::<Vec<_>>(),
         "ecr_prob" => summaries.iter().map(|s| s.ecr_prob).collect::<Vec<_>>(),
-        "speech_s" => summaries.iter().map(|s| s.speech_s).collect::<Vec<_>>(),
-        "duration_s" => summaries.iter().map(|s| s.duration_s).collect::<Vec<_>>(),
+        "speech_s" => summaries.iter().map(|s| round_to_ms(s.speech_s)).collect::<Vec<_>>(),
+        "duration_s" => summaries.iter().map(|s| round_to_ms(s.duration_s)).collect::<Vec<_>>(),
     )
+}
+
+/// Sums of segment durations carry float noise (611.5700000000143); a report shows milliseconds.
+fn round_to_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
 }
 
 /// Serialises a frame as CSV (header, comma, empty cells for nulls).

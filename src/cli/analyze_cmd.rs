@@ -1,0 +1,155 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::segment_cmd::SegmentParamArgs;
+use crate::analysis::DEFAULT_ASSESSMENT_MINUTES;
+use crate::model::DeviceChoice;
+use crate::pipeline::{analyze_call, AnalysisEvent, AnalysisSettings, CallAnalysis, PipelineStage, ScoringModel};
+use crate::report::call_report::write_call_report;
+use crate::segmentation::{CallerChoice, SegmentationParams};
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The call recording.
+    pub file: PathBuf,
+    /// A model bundle directory (config.json, model.safetensors, meta.json).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Which party is the caller. Stereo: auto|left|right|all; mono: auto|a|b|all.
+    #[arg(long, default_value = "auto")]
+    pub caller: String,
+    /// Length of the suicide-risk assessment stage, in minutes from the call's start.
+    #[arg(long, default_value_t = DEFAULT_ASSESSMENT_MINUTES)]
+    pub assessment_minutes: f64,
+    /// Where the model runs: auto|cpu|cuda|metal (auto falls back to the CPU with a notice).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Output folder for segments.csv, summary.csv, trajectory.png/.svg and report.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the time spent per stage.
+    #[arg(long)]
+    pub timings: bool,
+    #[command(flatten)]
+    pub segmentation: SegmentParamArgs,
+}
+
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
+    let Some(model_dir) = args.model.clone() else {
+        bail!("no default model is bundled in this build yet; pass --model DIR (a bundle made by `emotrace import-model`)");
+    };
+    let caller: CallerChoice = args.caller.parse()?;
+    let device: DeviceChoice = args.device.parse()?;
+    if !(args.assessment_minutes > 0.0) {
+        bail!("--assessment-minutes must be positive");
+    }
+    let settings = AnalysisSettings {
+        caller,
+        segmentation: SegmentationParams::from(&args.segmentation),
+        assessment_minutes: args.assessment_minutes,
+        ..AnalysisSettings::default()
+    };
+    let started = Instant::now();
+    let model = ScoringModel::load(&model_dir, device)
+        .with_context(|| format!("cannot load the model {}", model_dir.display()))?;
+    if let Some(notice) = &model.device_notice {
+        eprintln!("notice: {notice}");
+    }
+    if model.bundle.meta.needs_fine_tuning {
+        eprintln!("warning: model '{}' has an untrained head and needs fine-tuning; its scores are not meaningful", model.bundle.meta.name);
+    }
+    let load_seconds = started.elapsed().as_secs_f64();
+
+    let progress = StageBars::new(args.quiet);
+    let cancel = AtomicBool::new(false);
+    let analysis = analyze_call(&args.file, &settings, &model, &mut |event| progress.show(&event), &cancel)
+        .with_context(|| format!("cannot analyse {}", args.file.display()))?;
+    progress.finish();
+    for warning in &analysis.audio_info.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if analysis.segments.is_empty() {
+        eprintln!("notice: no caller speech was found in {}; the report has no segments", args.file.display());
+    }
+
+    let timings = write_call_report(&analysis, &model, &settings, load_seconds, &args.out)?;
+    if args.timings {
+        for (stage, seconds) in &timings.stages {
+            eprintln!("{stage:>12}: {seconds:8.2} s");
+        }
+        eprintln!("{:>12}: {:8.2} s", "report", timings.report_seconds);
+        eprintln!("{:>12}: {:8.2} s", "total", started.elapsed().as_secs_f64());
+    }
+    if !args.quiet {
+        print_summary(&analysis);
+        eprintln!("wrote {}", args.out.display());
+    }
+    Ok(())
+}
+
+fn print_summary(analysis: &CallAnalysis) {
+    for summary in &analysis.summaries {
+        let ecr = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+        eprintln!(
+            "{:<10} segments {:>4}  NSS {:>4}  ECR binary {}  ECR prob {}",
+            summary.stage.as_str(),
+            summary.n_segments,
+            summary.nss,
+            ecr(summary.ecr_binary),
+            ecr(summary.ecr_prob)
+        );
+    }
+}
+
+/// One progress bar per pipeline stage on stderr.
+struct StageBars {
+    bars: HashMap<PipelineStage, ProgressBar>,
+    _group: MultiProgress,
+}
+
+impl StageBars {
+    fn new(quiet: bool) -> Self {
+        let group = MultiProgress::with_draw_target(if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        });
+        let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let bars = PipelineStage::ALL
+            .into_iter()
+            .map(|stage| {
+                let bar = group.add(ProgressBar::new(1));
+                bar.set_style(style.clone());
+                bar.set_prefix(stage.as_str());
+                (stage, bar)
+            })
+            .collect();
+        Self { bars, _group: group }
+    }
+
+    fn show(&self, event: &AnalysisEvent) {
+        if let AnalysisEvent::Progress { stage, done, total } = event {
+            if let Some(bar) = self.bars.get(stage) {
+                bar.set_length((*total).max(1));
+                bar.set_position(*done);
+            }
+        }
+    }
+
+    fn finish(&self) {
+        for bar in self.bars.values() {
+            bar.finish();
+        }
+    }
+}

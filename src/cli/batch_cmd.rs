@@ -1,0 +1,102 @@
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use super::segment_cmd::SegmentParamArgs;
+use crate::analysis::DEFAULT_ASSESSMENT_MINUTES;
+use crate::model::DeviceChoice;
+use crate::pipeline::batch::{call_folder, clear_failure, collect, is_complete, read_manifest, record_failure, Shard};
+use crate::pipeline::{analyze_call, AnalysisSettings, ScoringModel};
+use crate::report::call_report::{write_call_report, REPORT_JSON};
+use crate::segmentation::{CallerChoice, SegmentationParams};
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// CSV with columns call_id,path[,group][,score]; relative paths are relative to the manifest.
+    pub manifest: PathBuf,
+    /// Output folder: calls/<call_id>/ (one analyze output each), calls.csv, failures.csv.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A model bundle directory.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Handle only manifest rows whose 0-based position modulo N is I (e.g. Slurm's
+    /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT, Kubernetes' $JOB_COMPLETION_INDEX/N).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Skip calls whose report is already complete (failed calls are retried).
+    #[arg(long)]
+    pub resume: bool,
+    /// Which party is the caller in every call. Stereo: auto|left|right|all; mono: auto|a|b|all.
+    #[arg(long, default_value = "auto")]
+    pub caller: String,
+    /// Length of the assessment stage in minutes.
+    #[arg(long, default_value_t = DEFAULT_ASSESSMENT_MINUTES)]
+    pub assessment_minutes: f64,
+    /// Where the model runs: auto|cpu|cuda|metal.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub segmentation: SegmentParamArgs,
+}
+
+pub fn run(args: BatchArgs) -> anyhow::Result<()> {
+    let Some(model_dir) = args.model.clone() else {
+        bail!("no default model is bundled in this build yet; pass --model DIR");
+    };
+    let manifest = read_manifest(&args.manifest)?;
+    let shard = args.shard.unwrap_or_else(Shard::all);
+    let settings = AnalysisSettings {
+        caller: args.caller.parse::<CallerChoice>()?,
+        segmentation: SegmentationParams::from(&args.segmentation),
+        assessment_minutes: args.assessment_minutes,
+        ..AnalysisSettings::default()
+    };
+    let device: DeviceChoice = args.device.parse()?;
+    let started = Instant::now();
+    let model = ScoringModel::load(&model_dir, device)
+        .with_context(|| format!("cannot load the model {}", model_dir.display()))?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+
+    let mine: Vec<_> = manifest.iter().enumerate().filter(|(position, _)| shard.takes(*position)).collect();
+    let cancel = AtomicBool::new(false);
+    let (mut done, mut skipped, mut failed) = (0, 0, 0);
+    for (number, (_, call)) in mine.iter().enumerate() {
+        if args.resume && is_complete(&args.out, &call.call_id) {
+            skipped += 1;
+            continue;
+        }
+        eprintln!("[{}/{}] {} ({})", number + 1, mine.len(), call.call_id, call.path.display());
+        let folder = call_folder(&args.out, &call.call_id);
+        // A report is complete only once report.json is rewritten for this run.
+        let _ = std::fs::remove_file(folder.join(REPORT_JSON));
+        let outcome = analyze_call(&call.path, &settings, &model, &mut |_| {}, &cancel)
+            .map_err(anyhow::Error::from)
+            .and_then(|analysis| {
+                write_call_report(&analysis, &model, &settings, load_seconds, &folder).map_err(anyhow::Error::from)
+            });
+        match outcome {
+            Ok(_) => {
+                clear_failure(&args.out, &call.call_id);
+                done += 1;
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                eprintln!("  failed: {message}");
+                record_failure(&args.out, &call.call_id, &message)?;
+                failed += 1;
+            }
+        }
+    }
+    let (complete, failures) = collect(&args.out, &manifest)?;
+    eprintln!(
+        "this run: {done} analysed, {skipped} already complete, {failed} failed; \
+         the batch folder now holds {complete} complete and {failures} failed of {} calls",
+        manifest.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `emotrace eval-segments truth.csv segments.csv`: boundary F1, IoU and DER.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::segmentation::eval::{evaluate_files, EvalReport};
+
+#[derive(Debug, Args)]
+pub struct EvalSegmentsArgs {
+    /// Ground truth (start_s,end_s,speaker with speaker caller/operator), e.g. from make-call.
+    pub truth: PathBuf,
+    /// Predicted segments (index,start_s,end_s,channel,speaker,is_caller).
+    pub segments: PathBuf,
+    /// Boundary tolerance in seconds.
+    #[arg(long, default_value_t = 0.2)]
+    pub tolerance: f64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: EvalSegmentsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.tolerance >= 0.0 && args.tolerance.is_finite(), "--tolerance must be >= 0");
+    let report = evaluate_files(&args.truth, &args.segments, args.tolerance)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).context("cannot encode the result as JSON")?);
+    } else {
+        print!("{}", describe(&report));
+    }
+    Ok(())
+}
+
+fn describe(r: &EvalReport) -> String {
+    let b = |s: &crate::segmentation::eval::BoundaryScores| {
+        format!("P {:.3}  R {:.3}  F1 {:.3}  ({} of {} truth / {} predicted boundaries)", s.precision, s.recall, s.f1, s.matched, s.truth_boundaries, s.predicted_boundaries)
+    };
+    let d = &r.diarization;
+    let mapping: Vec<String> = d.mapping.iter().map(|(p, t)| format!("{p}->{t}")).collect();
+    format!(
+        "tolerance:             ±{:.3} s\n\
+         caller boundaries:     {}\n\
+         caller mean IoU:       {:.3}  ({} truth, {} predicted segments)\n\
+         all boundaries:        {}\n\
+         all mean IoU:          {:.3}\n\
+         DER:                   {:.2}%  (missed {:.2}%, false alarm {:.2}%, confusion {:.2}%; {:.1} s truth speech; {})\n",
+        r.tolerance_s,
+        b(&r.caller_boundaries),
+        r.caller_mean_iou,
+        r.caller_truth_segments,
+        r.caller_predicted_segments,
+        b(&r.all_boundaries),
+        r.all_mean_iou,
+        100.0 * d.der,
+        100.0 * d.missed,
+        100.0 * d.false_alarm,
+        100.0 * d.confusion,
+        d.truth_speech_s,
+        mapping.join(", ")
+    )
+}

@@ -1,0 +1,129 @@
+//! Hand-crafted model inputs (SPEC §4), numerically matching the reference librosa 0.11 / HF
+//! pipeline: MFCC39, the piptrack "pitch" track and the normalised waveform.
+//!
+//! Build one [`FeatureExtractor`] (plans, windows, filterbanks) and share it; per-worker
+//! buffers live in [`FeatureScratch`]. [`FeatureExtractor::extract_many`] runs segments in
+//! parallel with rayon.
+
+pub mod deltas;
+pub mod mel;
+pub mod mfcc;
+pub mod normalize;
+pub mod npy;
+pub mod pitch;
+pub mod stft;
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+/// Sample rate every feature assumes.
+pub const SAMPLE_RATE: u32 = 16_000;
+/// The model's maximum segment: 10 s at 16 kHz.
+pub const SEGMENT_SAMPLES: usize = 160_000;
+/// MFCC39 width (13 MFCC + Δ + ΔΔ).
+pub const MFCC39_DIM: usize = 3 * mfcc::N_MFCC;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    #[error("segment is empty")]
+    EmptySegment,
+    #[error("npy: {0}")]
+    Npy(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("internal feature error: {0}")]
+    Internal(String),
+}
+
+/// All model inputs for one segment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SegmentFeatures {
+    /// Time-major `mfcc_frames × 39`.
+    pub mfcc39: Vec<f32>,
+    pub mfcc_frames: usize,
+    /// piptrack maximum per frame (Hz), over the whole clip, before interpolation.
+    pub pitch_frames: Vec<f32>,
+    /// Per-sample pitch track, truncated to 10 s, normalised.
+    pub pitch_track: Vec<f32>,
+    /// Waveform truncated to 10 s (not padded), normalised.
+    pub audio_norm: Vec<f32>,
+}
+
+/// Shared plans for all features.
+pub struct FeatureExtractor {
+    mfcc: mfcc::MfccPlan,
+    pitch: pitch::PitchPlan,
+    segment_samples: usize,
+}
+
+/// Per-worker buffers: allocate once per thread, reuse for every segment.
+pub struct FeatureScratch {
+    mfcc: mfcc::MfccScratch,
+    pitch: pitch::PitchScratch,
+    track: Vec<f32>,
+    norm: Vec<f32>,
+}
+
+impl Default for FeatureExtractor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FeatureExtractor {
+    pub fn new() -> Self {
+        FeatureExtractor {
+            mfcc: mfcc::MfccPlan::new(SAMPLE_RATE, SEGMENT_SAMPLES),
+            pitch: pitch::PitchPlan::new(SAMPLE_RATE),
+            segment_samples: SEGMENT_SAMPLES,
+        }
+    }
+
+    pub fn mfcc_frames(&self) -> usize {
+        self.mfcc.n_frames()
+    }
+
+    pub fn make_scratch(&self) -> FeatureScratch {
+        FeatureScratch {
+            mfcc: self.mfcc.make_scratch(),
+            pitch: self.pitch.make_scratch(),
+            track: Vec::new(),
+            norm: Vec::new(),
+        }
+    }
+
+    /// Features of one clip (16 kHz mono). Pitch is computed on the whole clip, then the
+    /// per-sample outputs are truncated to 10 s, as the reference does.
+    pub fn extract_with(&self, clip: &[f32], s: &mut FeatureScratch) -> Result<SegmentFeatures, FeatureError> {
+        if clip.is_empty() {
+            return Err(FeatureError::EmptySegment);
+        }
+        let mut out = SegmentFeatures { mfcc_frames: self.mfcc.n_frames(), ..Default::default() };
+        self.mfcc.compute(clip, &mut s.mfcc, &mut out.mfcc39)?;
+        self.pitch.pitch_frames(clip, &mut s.pitch, &mut out.pitch_frames)?;
+        let keep = clip.len().min(self.segment_samples);
+        pitch::interpolate_to_samples(&out.pitch_frames, clip.len(), &mut s.track);
+        normalize::zero_mean_unit_var(&s.track[..keep], &mut out.pitch_track, &mut s.norm);
+        normalize::zero_mean_unit_var(&clip[..keep], &mut out.audio_norm, &mut s.norm);
+        Ok(out)
+    }
+
+    /// Convenience single-clip call (allocates its own scratch).
+    pub fn extract(&self, clip: &[f32]) -> Result<SegmentFeatures, FeatureError> {
+        self.extract_with(clip, &mut self.make_scratch())
+    }
+
+    /// Features of many clips in parallel (one scratch per rayon worker), in input order.
+    pub fn extract_many(&self, clips: &[&[f32]]) -> Result<Vec<SegmentFeatures>, FeatureError> {
+        clips
+            .par_iter()
+            .map_init(|| self.make_scratch(), |s, clip| self.extract_with(clip, s))
+            .collect()
+    }
+}
+
+/// Consecutive 10-s windows `[k·10 s, (k+1)·10 s)` of `samples` (the last one may be shorter).
+pub fn ten_second_windows(samples: &[f32]) -> Vec<&[f32]> {
+    samples.chunks(SEGMENT_SAMPLES).collect()
+}

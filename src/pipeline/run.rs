@@ -1,0 +1,278 @@
+//! Running the whole analysis of one call. Features are computed on a producer thread and handed
+//! to inference through a bounded queue, so feature extraction of the next segments overlaps
+//! scoring of the current ones and memory stays bounded whatever the call's length.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::Device;
+use serde::Serialize;
+
+use super::events::{AnalysisEvent, CallAnalysis, PipelineStage, SpeakerSpan};
+use crate::analysis::{summarise_call, ScoredSegment, DEFAULT_ASSESSMENT_MINUTES};
+use crate::audio::{load_16k, AudioError, ANALYSIS_RATE};
+use crate::features::{FeatureError, FeatureExtractor, SegmentFeatures};
+use crate::model::bundle::{load_bundle, Bundle};
+use crate::model::scoring::{score_segments, sigmoid, SegmentInput};
+use crate::model::{select_device, DeviceChoice, FusedModel, ModelError};
+use crate::segmentation::{segment_call, CallerChoice, Segment, SegmentationError, SegmentationParams};
+
+/// Segments whose features are computed together (in parallel) and queued as one unit.
+const FEATURE_CHUNK: usize = 4;
+/// Feature chunks waiting for the model at most: bounds memory to a few MB.
+const QUEUE_CHUNKS: usize = 2;
+
+/// Everything that can stop an analysis.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error("segmentation: {0}")]
+    Segmentation(#[from] SegmentationError),
+    #[error("features: {0}")]
+    Features(#[from] FeatureError),
+    #[error("model: {0}")]
+    Model(#[from] ModelError),
+    #[error("the analysis was cancelled")]
+    Cancelled,
+}
+
+/// How to analyse a call (everything but the model).
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisSettings {
+    #[serde(serialize_with = "serialize_display")]
+    pub caller: CallerChoice,
+    pub segmentation: SegmentationParams,
+    /// The assessment stage: segments starting before this many minutes.
+    pub assessment_minutes: f64,
+    /// Equal-length segments scored together at most.
+    pub max_batch: usize,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        Self {
+            caller: CallerChoice::Auto,
+            segmentation: SegmentationParams::default(),
+            assessment_minutes: DEFAULT_ASSESSMENT_MINUTES,
+            max_batch: 8,
+        }
+    }
+}
+
+fn serialize_display<S: serde::Serializer>(value: &CallerChoice, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+/// A loaded model bundle and the device it runs on; load once, analyse many calls.
+pub struct ScoringModel {
+    pub model: FusedModel,
+    pub device: Device,
+    pub bundle: Bundle,
+    /// Set when the requested device was not available and the CPU is used instead.
+    pub device_notice: Option<String>,
+}
+
+impl ScoringModel {
+    pub fn load(dir: &Path, device: DeviceChoice) -> Result<Self, PipelineError> {
+        let selected = select_device(device)?;
+        let (model, bundle) = load_bundle(dir, &selected.device)?;
+        Ok(Self { model, device: selected.device, bundle, device_notice: selected.notice })
+    }
+
+    /// The name shown in reports: the bundle's name and the first 12 hex digits of its weights.
+    pub fn display_name(&self) -> String {
+        let hash = &self.bundle.meta.weights_sha256;
+        format!("{} ({})", self.bundle.meta.name, &hash[..hash.len().min(12)])
+    }
+}
+
+/// Analyses one call: decode, segment, score every caller segment, summarise. Events go to
+/// `report` as the work advances; `cancel` is checked between units of work.
+pub fn analyze_call(
+    path: &Path,
+    settings: &AnalysisSettings,
+    model: &ScoringModel,
+    report: &mut dyn FnMut(AnalysisEvent),
+    cancel: &AtomicBool,
+) -> Result<CallAnalysis, PipelineError> {
+    let check_cancel = || if cancel.load(Ordering::Relaxed) { Err(PipelineError::Cancelled) } else { Ok(()) };
+    let mut timings = Vec::new();
+
+    let started = Instant::now();
+    report(AnalysisEvent::Progress { stage: PipelineStage::Decode, done: 0, total: 1 });
+    let audio = Arc::new(load_16k(path)?);
+    report(AnalysisEvent::Progress { stage: PipelineStage::Decode, done: 1, total: 1 });
+    report(AnalysisEvent::Decoded { audio: audio.clone() });
+    timings.push((PipelineStage::Decode, started.elapsed().as_secs_f64()));
+    check_cancel()?;
+
+    let started = Instant::now();
+    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 0, total: 1 });
+    let segmentation = segment_call(&audio.channels, ANALYSIS_RATE, &settings.segmentation, settings.caller)?;
+    let spans: Vec<SpeakerSpan> = segmentation
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(index, s)| SpeakerSpan {
+            index,
+            start_s: round_to_ms(s.start_s),
+            end_s: round_to_ms(s.end_s),
+            channel: s.channel,
+            speaker: s.speaker.clone(),
+            is_caller: s.is_caller,
+            overlapped: s.overlap,
+        })
+        .collect();
+    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 1, total: 1 });
+    report(AnalysisEvent::Segmented { spans: spans.clone() });
+    timings.push((PipelineStage::Segment, started.elapsed().as_secs_f64()));
+    check_cancel()?;
+
+    let min_samples = model.model.config().wav2vec2.min_samples();
+    let caller: Vec<&Segment> = segmentation.caller_segments().collect();
+    let clips: Vec<(usize, &[f32])> = caller
+        .iter()
+        .enumerate()
+        .filter_map(|(index, s)| clip(&audio.channels, s).map(|samples| (index, samples)))
+        .filter(|(_, samples)| samples.len() >= min_samples)
+        .collect();
+    let total = clips.len() as u64;
+    // Stops the producer when scoring fails, without touching the caller's cancel flag.
+    let stop = AtomicBool::new(false);
+    let stop = &stop;
+    let (feature_seconds, model_seconds, segments) = std::thread::scope(|scope| {
+        let (sender, receiver) = mpsc::sync_channel::<Result<Vec<(usize, SegmentFeatures)>, FeatureError>>(QUEUE_CHUNKS);
+        let clips = &clips;
+        let producer = scope.spawn(move || produce_features(clips, sender, cancel, stop));
+
+        let mut segments = Vec::with_capacity(clips.len());
+        let mut model_seconds = 0.0;
+        let mut scored_so_far = 0u64;
+        report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: 0, total });
+        let consumed: Result<(), PipelineError> = (|| {
+            for chunk in receiver {
+                check_cancel()?;
+                let chunk = chunk?;
+                let started = Instant::now();
+                let inputs: Vec<SegmentInput> = chunk
+                    .iter()
+                    .map(|(_, f)| SegmentInput {
+                        audio: f.audio_norm.clone(),
+                        pitch: f.pitch_track.clone(),
+                        mfcc: f.mfcc39.clone(),
+                    })
+                    .collect();
+                let logits = score_segments(&model.model, &model.device, &inputs, settings.max_batch)?;
+                model_seconds += started.elapsed().as_secs_f64();
+                for ((index, _), logit) in chunk.iter().zip(logits) {
+                    let source = caller[*index];
+                    let segment = ScoredSegment {
+                        index: *index,
+                        start_s: round_to_ms(source.start_s),
+                        end_s: round_to_ms(source.end_s),
+                        channel: source.channel,
+                        speaker: source.speaker.clone(),
+                        p_nonnegative: sigmoid(logit) as f64,
+                    };
+                    report(AnalysisEvent::Scored { segment: segment.clone() });
+                    segments.push(segment);
+                }
+                scored_so_far += chunk.len() as u64;
+                report(AnalysisEvent::Progress { stage: PipelineStage::Features, done: scored_so_far, total });
+                report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: scored_so_far, total });
+            }
+            Ok(())
+        })();
+        if consumed.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let feature_seconds = producer.join().unwrap_or(0.0);
+        consumed.map(|()| (feature_seconds, model_seconds, segments))
+    })?;
+    check_cancel()?;
+    timings.push((PipelineStage::Features, feature_seconds));
+    timings.push((PipelineStage::Model, model_seconds));
+
+    let assessment_end_s = settings.assessment_minutes * 60.0;
+    let call_duration_s = audio.duration_s();
+    let summaries = summarise_call(&segments, assessment_end_s, call_duration_s);
+    Ok(CallAnalysis {
+        source: path.to_path_buf(),
+        audio_info: audio.info.clone(),
+        spans,
+        segments,
+        summaries,
+        assessment_end_s,
+        call_duration_s,
+        model_name: model.display_name(),
+        timings,
+    })
+}
+
+/// Segment times are reported to the millisecond (the segmentation's grid is 10 ms), so every
+/// file and view agrees on the same value, e.g. for the 30-minute stage boundary.
+fn round_to_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+/// The samples of one segment on its own channel.
+fn clip<'a>(channels: &'a [Vec<f32>], segment: &Segment) -> Option<&'a [f32]> {
+    let channel = channels.get(segment.channel)?;
+    let start = ((segment.start_s * ANALYSIS_RATE as f64).round() as usize).min(channel.len());
+    let end = ((segment.end_s * ANALYSIS_RATE as f64).round() as usize).min(channel.len());
+    (end > start).then(|| &channel[start..end])
+}
+
+/// Computes features chunk by chunk and queues them; returns the seconds it spent computing.
+fn produce_features(
+    clips: &[(usize, &[f32])],
+    sender: mpsc::SyncSender<Result<Vec<(usize, SegmentFeatures)>, FeatureError>>,
+    cancel: &AtomicBool,
+    stop: &AtomicBool,
+) -> f64 {
+    let extractor = FeatureExtractor::new();
+    let mut seconds = 0.0;
+    for chunk in clips.chunks(FEATURE_CHUNK) {
+        if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let started = Instant::now();
+        let samples: Vec<&[f32]> = chunk.iter().map(|(_, s)| *s).collect();
+        let result = extractor
+            .extract_many(&samples)
+            .map(|features| chunk.iter().map(|(index, _)| *index).zip(features).collect());
+        seconds += started.elapsed().as_secs_f64();
+        let failed = result.is_err();
+        if sender.send(result).is_err() || failed {
+            break;
+        }
+    }
+    seconds
+}
+
+/// Runs [`analyze_call`] on a worker thread, sending every event and a final `Finished`,
+/// `Failed` or `Cancelled` to `events`.
+pub fn spawn_analysis(
+    path: PathBuf,
+    settings: AnalysisSettings,
+    model: Arc<ScoringModel>,
+    events: Sender<AnalysisEvent>,
+    cancel: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut forward = |event: AnalysisEvent| {
+            let _ = events.send(event);
+        };
+        let outcome = analyze_call(&path, &settings, &model, &mut forward, &cancel);
+        let last = match outcome {
+            Ok(analysis) => AnalysisEvent::Finished { analysis: Arc::new(analysis) },
+            Err(PipelineError::Cancelled) => AnalysisEvent::Cancelled,
+            Err(error) => AnalysisEvent::Failed { message: error.to_string() },
+        };
+        let _ = events.send(last);
+    })
+}

@@ -1,0 +1,112 @@
+//! The five files `analyze` leaves for one call: segments.csv, summary.csv, trajectory.png,
+//! trajectory.svg and report.json.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::figure::{write_png, write_svg, TrajectoryFigure};
+use super::provenance::{write_json, InputFile};
+use super::tables::{segments_frame, summary_frame, write_csv};
+use super::ReportError;
+use crate::model::bundle::LABEL_SEMANTICS;
+use crate::pipeline::{AnalysisSettings, CallAnalysis, ScoringModel};
+
+pub const SEGMENTS_FILE: &str = "segments.csv";
+pub const SUMMARY_FILE: &str = "summary.csv";
+pub const FIGURE_PNG: &str = "trajectory.png";
+pub const FIGURE_SVG: &str = "trajectory.svg";
+pub const REPORT_JSON: &str = "report.json";
+
+/// Provenance of one analysis.
+#[derive(Debug, Serialize)]
+pub struct CallProvenance<'a, S: Serialize> {
+    pub app: &'static str,
+    pub app_version: &'static str,
+    pub model_name: &'a str,
+    pub model_weights_sha256: &'a str,
+    pub model_dir: String,
+    pub label_semantics: &'static str,
+    pub settings: &'a S,
+    pub input: InputFile,
+    pub audio: &'a crate::audio::AudioInfo,
+    pub call_duration_s: f64,
+    pub caller_segments: usize,
+    pub speech_spans: usize,
+    pub timings_s: Vec<(&'static str, f64)>,
+    pub report_seconds: f64,
+}
+
+/// Writes the CSVs and figures for an analysis into `dir` (created if needed); returns the paths.
+pub fn write_tables_and_figures(analysis: &CallAnalysis, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|cause| ReportError::Write { path: dir.to_path_buf(), cause })?;
+    let segments = dir.join(SEGMENTS_FILE);
+    write_csv(&mut segments_frame(&analysis.segments, analysis.assessment_end_s)?, &segments)?;
+    let summary = dir.join(SUMMARY_FILE);
+    write_csv(&mut summary_frame(&analysis.summaries)?, &summary)?;
+    let title = analysis
+        .source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| analysis.source.display().to_string());
+    let figure = TrajectoryFigure {
+        title,
+        segments: &analysis.segments,
+        summaries: &analysis.summaries,
+        assessment_end_s: analysis.assessment_end_s,
+        call_duration_s: analysis.call_duration_s,
+    };
+    let png = dir.join(FIGURE_PNG);
+    write_png(&figure, &png)?;
+    let svg = dir.join(FIGURE_SVG);
+    write_svg(&figure, &svg)?;
+    Ok(vec![segments, summary, png, svg])
+}
+
+/// Writes report.json.
+pub fn write_provenance<S: Serialize>(provenance: &CallProvenance<S>, dir: &Path) -> Result<PathBuf, ReportError> {
+    let path = dir.join(REPORT_JSON);
+    write_json(provenance, &path)?;
+    Ok(path)
+}
+
+/// Seconds per stage (model load first), and for writing the report itself.
+#[derive(Debug, Clone)]
+pub struct ReportTimings {
+    pub stages: Vec<(&'static str, f64)>,
+    pub report_seconds: f64,
+}
+
+/// Writes all five files of one analysed call into `dir`; report.json goes last, so its presence
+/// marks a complete report (batch `--resume` relies on that).
+pub fn write_call_report(
+    analysis: &CallAnalysis,
+    model: &ScoringModel,
+    settings: &AnalysisSettings,
+    model_load_seconds: f64,
+    dir: &Path,
+) -> Result<ReportTimings, ReportError> {
+    let started = std::time::Instant::now();
+    write_tables_and_figures(analysis, dir)?;
+    let stages: Vec<(&'static str, f64)> = std::iter::once(("model_load", model_load_seconds))
+        .chain(analysis.timings.iter().map(|(stage, seconds)| (stage.as_str(), *seconds)))
+        .collect();
+    let provenance = CallProvenance {
+        app: "emotrace",
+        app_version: env!("CARGO_PKG_VERSION"),
+        model_name: &model.bundle.meta.name,
+        model_weights_sha256: &model.bundle.meta.weights_sha256,
+        model_dir: model.bundle.dir.display().to_string(),
+        label_semantics: LABEL_SEMANTICS,
+        settings,
+        input: InputFile::describe(&analysis.source)?,
+        audio: &analysis.audio_info,
+        call_duration_s: analysis.call_duration_s,
+        caller_segments: analysis.segments.len(),
+        speech_spans: analysis.spans.len(),
+        timings_s: stages.clone(),
+        report_seconds: started.elapsed().as_secs_f64(),
+    };
+    write_provenance(&provenance, dir)?;
+    Ok(ReportTimings { stages, report_seconds: provenance.report_seconds })
+}

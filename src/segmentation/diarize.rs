@@ -1,0 +1,434 @@
+//! Two-speaker diarization of a mono call.
+//!
+//! Utterances are cut into ~1-s chunks; each chunk is embedded by the mean and standard
+//! deviation of 12 mel-cepstral coefficients (telephone band) plus its mean log pitch; the
+//! embeddings are standardised and split into two clusters (first principal component as the
+//! initial split, then 2-means). Chunk labels are smoothed within an utterance and an
+//! utterance is cut where the speaker changes, at the quietest point near the change.
+//! Self-contained and approximate by design: it only has to tell two voices apart.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+
+use super::utterances::TimeSpan;
+use super::vad::FrameTrack;
+
+const N_MELS: usize = 24;
+const N_CEPS: usize = 12;
+const MEL_LOW_HZ: f32 = 250.0;
+const MEL_HIGH_HZ: f32 = 3600.0;
+/// Weight of the pitch dimension after standardisation (pitch separates voices well).
+const PITCH_WEIGHT: f32 = 2.0;
+const EMBED_DIM: usize = 2 * N_CEPS + 1;
+
+/// A span of speech attributed to one of two clusters (0 or 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LabelledSpan {
+    pub span: TimeSpan,
+    pub cluster: usize,
+}
+
+struct CepstralEmbedder {
+    frame_len: usize,
+    hop: usize,
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    mel: Vec<Vec<(usize, f32)>>,
+    dct: Vec<[f32; N_MELS]>,
+    buf: Vec<f32>,
+    spec: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+}
+
+fn hz_to_mel(hz: f32) -> f32 {
+    2595.0 * (1.0 + hz / 700.0).log10()
+}
+fn mel_to_hz(mel: f32) -> f32 {
+    700.0 * (10f32.powf(mel / 2595.0) - 1.0)
+}
+
+impl CepstralEmbedder {
+    fn new(sample_rate: u32) -> Self {
+        let sr = sample_rate as f32;
+        let frame_len = (0.025 * sr).round() as usize;
+        let hop = (0.010 * sr).round() as usize;
+        let fft_len = frame_len.next_power_of_two();
+        let n_bins = fft_len / 2 + 1;
+        let bin_hz = sr / fft_len as f32;
+        let high = MEL_HIGH_HZ.min(sr / 2.0 - bin_hz);
+        let (m_lo, m_hi) = (hz_to_mel(MEL_LOW_HZ), hz_to_mel(high));
+        let edges: Vec<f32> =
+            (0..N_MELS + 2).map(|i| mel_to_hz(m_lo + (m_hi - m_lo) * i as f32 / (N_MELS + 1) as f32)).collect();
+        let mel = (0..N_MELS)
+            .map(|m| {
+                let (l, c, r) = (edges[m], edges[m + 1], edges[m + 2]);
+                (0..n_bins)
+                    .filter_map(|k| {
+                        let f = k as f32 * bin_hz;
+                        let w = if f > l && f <= c {
+                            (f - l) / (c - l)
+                        } else if f > c && f < r {
+                            (r - f) / (r - c)
+                        } else {
+                            0.0
+                        };
+                        (w > 0.0).then_some((k, w))
+                    })
+                    .collect()
+            })
+            .collect();
+        let dct = (1..=N_CEPS)
+            .map(|q| {
+                let mut row = [0.0f32; N_MELS];
+                for (m, v) in row.iter_mut().enumerate() {
+                    *v = (std::f32::consts::PI * q as f32 * (m as f32 + 0.5) / N_MELS as f32).cos();
+                }
+                row
+            })
+            .collect();
+        let window = (0..frame_len)
+            .map(|n| 0.54 - 0.46 * (2.0 * std::f32::consts::PI * n as f32 / (frame_len - 1) as f32).cos())
+            .collect();
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fft = planner.plan_fft_forward(fft_len);
+        Self {
+            frame_len,
+            hop,
+            buf: fft.make_input_vec(),
+            spec: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            fft,
+            window,
+            mel,
+            dct,
+        }
+    }
+
+    /// Cepstra and log energy of every frame of `samples`.
+    fn frames(&mut self, samples: &[f32]) -> Vec<([f32; N_CEPS], f32)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut log_mel = [0.0f32; N_MELS];
+        while start + self.frame_len <= samples.len() {
+            let frame = &samples[start..start + self.frame_len];
+            for (d, (x, w)) in self.buf.iter_mut().zip(frame.iter().zip(&self.window)) {
+                *d = x * w;
+            }
+            self.buf[self.frame_len..].fill(0.0);
+            if self.fft.process_with_scratch(&mut self.buf, &mut self.spec, &mut self.scratch).is_err() {
+                break;
+            }
+            let mut total = 0.0f32;
+            for (m, filt) in self.mel.iter().enumerate() {
+                let e: f32 = filt.iter().map(|&(k, w)| w * self.spec[k].norm_sqr()).sum();
+                total += e;
+                log_mel[m] = (e + 1e-10).ln();
+            }
+            let mut ceps = [0.0f32; N_CEPS];
+            for (c, row) in ceps.iter_mut().zip(&self.dct) {
+                *c = row.iter().zip(&log_mel).map(|(a, b)| a * b).sum::<f32>() / N_MELS as f32;
+            }
+            out.push((ceps, (total + 1e-10).ln()));
+            start += self.hop;
+        }
+        out
+    }
+}
+
+/// Embedding of one chunk: mean and std of the cepstra over its louder frames, mean log pitch.
+fn embed_chunk(frames: &[([f32; N_CEPS], f32)], log_pitch: Option<f32>) -> [f32; EMBED_DIM] {
+    let mut emb = [0.0f32; EMBED_DIM];
+    if frames.is_empty() {
+        emb[EMBED_DIM - 1] = log_pitch.unwrap_or(f32::NAN);
+        return emb;
+    }
+    // Keep frames within 25 dB (natural log units: 25/4.34) of the loudest: pauses carry noise.
+    let max_e = frames.iter().map(|f| f.1).fold(f32::NEG_INFINITY, f32::max);
+    let kept: Vec<&([f32; N_CEPS], f32)> = frames.iter().filter(|f| f.1 >= max_e - 25.0 / 4.343).collect();
+    let n = kept.len() as f32;
+    for q in 0..N_CEPS {
+        let mean = kept.iter().map(|f| f.0[q]).sum::<f32>() / n;
+        let var = kept.iter().map(|f| (f.0[q] - mean).powi(2)).sum::<f32>() / n;
+        emb[q] = mean;
+        emb[N_CEPS + q] = var.sqrt();
+    }
+    emb[EMBED_DIM - 1] = log_pitch.unwrap_or(f32::NAN);
+    emb
+}
+
+/// One chunk of an utterance to embed.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkSpec {
+    pub utterance: usize,
+    pub span: TimeSpan,
+}
+
+struct Chunk {
+    utterance: usize,
+    span: TimeSpan,
+    emb: [f32; EMBED_DIM],
+}
+
+/// Cuts utterances into chunks of about `chunk_s` seconds (at least one per utterance).
+pub fn plan_chunks(utterances: &[TimeSpan], chunk_s: f64) -> Vec<ChunkSpec> {
+    let mut out = Vec::new();
+    for (u, span) in utterances.iter().enumerate() {
+        let n_chunks = ((span.duration() / chunk_s).round() as usize).max(1);
+        let step = span.duration() / n_chunks as f64;
+        for c in 0..n_chunks {
+            let cs = TimeSpan { start_s: span.start_s + step * c as f64, end_s: span.start_s + step * (c + 1) as f64 };
+            out.push(ChunkSpec { utterance: u, span: cs });
+        }
+    }
+    out
+}
+
+/// Streaming embedder: fed the samples of the channel in order, it embeds each planned chunk
+/// while holding only that chunk's samples.
+pub struct ChunkEmbedder<'a> {
+    embedder: CepstralEmbedder,
+    chunks: &'a [ChunkSpec],
+    sample_rate: f64,
+    next: usize,
+    position: u64,
+    buffer: Vec<f32>,
+    frames: Vec<([f32; N_CEPS], f32)>,
+    out: Vec<[f32; EMBED_DIM]>,
+    track: &'a FrameTrack,
+    voicing_threshold: f32,
+}
+
+impl<'a> ChunkEmbedder<'a> {
+    pub fn new(sample_rate: u32, chunks: &'a [ChunkSpec], track: &'a FrameTrack, voicing_threshold: f32) -> Self {
+        Self {
+            embedder: CepstralEmbedder::new(sample_rate),
+            chunks,
+            sample_rate: sample_rate as f64,
+            next: 0,
+            position: 0,
+            buffer: Vec::new(),
+            frames: Vec::new(),
+            out: Vec::with_capacity(chunks.len()),
+            track,
+            voicing_threshold,
+        }
+    }
+
+    fn bounds(&self, k: usize) -> (u64, u64) {
+        let c = self.chunks[k].span;
+        ((c.start_s * self.sample_rate) as u64, (c.end_s * self.sample_rate) as u64)
+    }
+
+    fn emit(&mut self) {
+        let spec = self.chunks[self.next];
+        self.frames = self.embedder.frames(&self.buffer);
+        let pitch = mean_log_pitch(self.track, spec.span, self.voicing_threshold);
+        self.out.push(embed_chunk(&self.frames, pitch));
+        self.buffer.clear();
+        self.next += 1;
+    }
+
+    /// Feeds the next samples of the channel.
+    pub fn push(&mut self, samples: &[f32]) {
+        let chunk_start = self.position;
+        let chunk_end = chunk_start + samples.len() as u64;
+        while self.next < self.chunks.len() {
+            let (a, b) = self.bounds(self.next);
+            let from = a.max(chunk_start);
+            let to = b.min(chunk_end);
+            if from < to {
+                self.buffer.extend_from_slice(&samples[(from - chunk_start) as usize..(to - chunk_start) as usize]);
+            }
+            if b <= chunk_end {
+                self.emit();
+            } else {
+                break;
+            }
+        }
+        self.position = chunk_end;
+    }
+
+    /// Embeds the chunks the stream did not reach (cut-off audio) and returns all embeddings.
+    fn finish(mut self) -> Vec<[f32; EMBED_DIM]> {
+        while self.next < self.chunks.len() {
+            self.emit();
+        }
+        self.out
+    }
+}
+
+/// Diarizes the utterances of a mono channel into two clusters, given the finished embedder
+/// (fed the whole channel) and the channel's VAD track.
+pub fn diarize_two_speakers(
+    embedder: ChunkEmbedder<'_>,
+    utterances: &[TimeSpan],
+    chunk_s: f64,
+) -> Vec<LabelledSpan> {
+    let specs = embedder.chunks;
+    let track = embedder.track;
+    let embeddings = embedder.finish();
+    if utterances.is_empty() {
+        return Vec::new();
+    }
+    let mut chunks: Vec<Chunk> = specs
+        .iter()
+        .zip(embeddings)
+        .map(|(s, emb)| Chunk { utterance: s.utterance, span: s.span, emb })
+        .collect();
+
+    let labels = cluster_two(&mut chunks);
+
+    // Smooth isolated interior chunk labels within an utterance, then cut at speaker changes.
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < chunks.len() {
+        let u = chunks[k].utterance;
+        let mut end = k;
+        while end < chunks.len() && chunks[end].utterance == u {
+            end += 1;
+        }
+        let mut lab: Vec<usize> = labels[k..end].to_vec();
+        for i in 1..lab.len().saturating_sub(1) {
+            if lab[i - 1] == lab[i + 1] && lab[i] != lab[i - 1] {
+                lab[i] = lab[i - 1];
+            }
+        }
+        let mut run_start = 0;
+        let mut cut_start = utterances[u].start_s;
+        for i in 1..=lab.len() {
+            if i == lab.len() || lab[i] != lab[run_start] {
+                let (end_s, next_start) = if i == lab.len() {
+                    (utterances[u].end_s, utterances[u].end_s)
+                } else {
+                    refine_change(track, chunks[k + i].span.start_s, chunk_s / 2.0)
+                };
+                if end_s > cut_start {
+                    out.push(LabelledSpan { span: TimeSpan { start_s: cut_start, end_s }, cluster: lab[run_start] });
+                }
+                cut_start = next_start;
+                run_start = i;
+            }
+        }
+        k = end;
+    }
+    out
+}
+
+/// Mean log2 pitch of the voiced frames inside `span`, if any.
+fn mean_log_pitch(track: &FrameTrack, span: TimeSpan, voicing_threshold: f32) -> Option<f32> {
+    let hop = track.hop_s();
+    let a = (span.start_s / hop).floor() as usize;
+    let b = ((span.end_s / hop).ceil() as usize).min(track.len());
+    let mut sum = 0.0f32;
+    let mut n = 0;
+    for i in a..b {
+        if track.periodicity[i] >= voicing_threshold && track.pitch_lag[i] > 0 {
+            sum += (track.sample_rate as f32 / track.pitch_lag[i] as f32).log2();
+            n += 1;
+        }
+    }
+    (n >= 3).then(|| sum / n as f32)
+}
+
+/// Moves a speaker change near `t` to the quietest 50 ms within `±radius`; returns the end of
+/// the first speaker and the start of the second (equal: the change is a single instant).
+fn refine_change(track: &FrameTrack, t: f64, radius: f64) -> (f64, f64) {
+    let hop = track.hop_s();
+    if track.is_empty() {
+        return (t, t);
+    }
+    let a = ((t - radius) / hop).max(0.0) as usize;
+    let b = (((t + radius) / hop) as usize).min(track.len());
+    let e = &track.energy_db;
+    let mut best = None;
+    let mut best_v = f32::INFINITY;
+    for i in a..b {
+        let lo = i.saturating_sub(2);
+        let hi = (i + 3).min(e.len());
+        let v = e[lo..hi].iter().sum::<f32>() / (hi - lo) as f32;
+        if v < best_v {
+            best_v = v;
+            best = Some(i);
+        }
+    }
+    match best {
+        Some(i) => {
+            let c = track.frame_centre_s(i);
+            (c, c)
+        }
+        None => (t, t),
+    }
+}
+
+/// Standardises the embeddings and splits them in two; returns one label per chunk.
+fn cluster_two(chunks: &mut [Chunk]) -> Vec<usize> {
+    let n = chunks.len();
+    if n < 2 {
+        return vec![0; n];
+    }
+    // Fill missing pitch with the mean pitch, then z-score every dimension.
+    let pitches: Vec<f32> = chunks.iter().map(|c| c.emb[EMBED_DIM - 1]).filter(|p| p.is_finite()).collect();
+    let mean_pitch = if pitches.is_empty() { 0.0 } else { pitches.iter().sum::<f32>() / pitches.len() as f32 };
+    for c in chunks.iter_mut() {
+        if !c.emb[EMBED_DIM - 1].is_finite() {
+            c.emb[EMBED_DIM - 1] = mean_pitch;
+        }
+    }
+    let mut x: Vec<[f32; EMBED_DIM]> = chunks.iter().map(|c| c.emb).collect();
+    for d in 0..EMBED_DIM {
+        let mean = x.iter().map(|v| v[d]).sum::<f32>() / n as f32;
+        let sd = (x.iter().map(|v| (v[d] - mean).powi(2)).sum::<f32>() / n as f32).sqrt().max(1e-6);
+        let w = if d == EMBED_DIM - 1 { PITCH_WEIGHT } else { 1.0 };
+        for v in x.iter_mut() {
+            v[d] = (v[d] - mean) / sd * w;
+        }
+    }
+    // Initial split: sign of the projection on the first principal component (power iteration).
+    let mut pc = [1.0f32; EMBED_DIM];
+    for _ in 0..50 {
+        let mut next = [0.0f32; EMBED_DIM];
+        for v in &x {
+            let dot: f32 = v.iter().zip(&pc).map(|(a, b)| a * b).sum();
+            for d in 0..EMBED_DIM {
+                next[d] += dot * v[d];
+            }
+        }
+        let norm = next.iter().map(|a| a * a).sum::<f32>().sqrt();
+        if norm < 1e-12 {
+            break;
+        }
+        for d in 0..EMBED_DIM {
+            pc[d] = next[d] / norm;
+        }
+    }
+    let mut labels: Vec<usize> =
+        x.iter().map(|v| usize::from(v.iter().zip(&pc).map(|(a, b)| a * b).sum::<f32>() > 0.0)).collect();
+    // Lloyd iterations of 2-means.
+    for _ in 0..100 {
+        let mut cent = [[0.0f32; EMBED_DIM]; 2];
+        let mut count = [0usize; 2];
+        for (v, &l) in x.iter().zip(&labels) {
+            count[l] += 1;
+            for d in 0..EMBED_DIM {
+                cent[l][d] += v[d];
+            }
+        }
+        if count.contains(&0) {
+            break;
+        }
+        for l in 0..2 {
+            for d in 0..EMBED_DIM {
+                cent[l][d] /= count[l] as f32;
+            }
+        }
+        let dist = |v: &[f32; EMBED_DIM], c: &[f32; EMBED_DIM]| v.iter().zip(c).map(|(a, b)| (a - b).powi(2)).sum::<f32>();
+        let new: Vec<usize> = x.iter().map(|v| usize::from(dist(v, &cent[1]) < dist(v, &cent[0]))).collect();
+        if new == labels {
+            break;
+        }
+        labels = new;
+    }
+    labels
+}

@@ -1,0 +1,341 @@
+//! Segmentation of a whole call into caller utterances.
+//!
+//! Pipeline per channel: [`vad::FrameAnalyzer`] (band energy 300-3400 Hz + periodicity per
+//! 10-ms frame) -> [`noise_floor`] (running low percentile) -> [`utterances`] (hysteresis
+//! thresholds, gap merging, voicing check, minimum length, padding) -> [`split_long`]
+//! (utterances over 10 s cut at the quietest point near the limit).
+//!
+//! Caller vs operator:
+//! - **Stereo** (one party per channel): each channel is segmented on its own. The default
+//!   caller channel (`CallerChoice::Auto`) is the one with **more total speech**: on a support
+//!   hotline the caller does most of the talking while the operator mostly listens. "Who speaks
+//!   first" was rejected as a default because the operator's greeting is often clipped or the
+//!   recording starts mid-call. A segment is marked `overlap` when the other channel is active.
+//! - **Mono**: utterances are diarized into two clusters ([`diarize`]) labelled `A` (the speaker
+//!   of the first utterance) and `B`. The default caller (`Auto`) is again the cluster with more
+//!   total speech; `--caller a|b` overrides it, `--caller all` marks everything as caller.
+
+pub mod diarize;
+pub mod eval;
+pub mod noise_floor;
+pub mod params;
+pub mod segments_csv;
+pub mod split_long;
+pub mod utterances;
+pub mod vad;
+
+pub use params::SegmentationParams;
+pub use utterances::TimeSpan;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Errors of the segmentation stage.
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentationError {
+    #[error("invalid segmentation parameters: {0}")]
+    InvalidParams(String),
+    #[error("the audio has no channels")]
+    NoChannels,
+    #[error("caller choice '{choice}' does not apply to {layout} audio (use {allowed})")]
+    CallerChoiceMismatch { choice: CallerChoice, layout: &'static str, allowed: &'static str },
+    #[error("invalid caller choice '{0}' (expected auto, left, right, a, b or all)")]
+    BadCallerChoice(String),
+    #[error("segments file: {0}")]
+    Csv(String),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// Which party is the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallerChoice {
+    /// Stereo: channel with more speech. Mono: cluster with more speech.
+    #[default]
+    Auto,
+    /// Stereo: channel 0 is the caller.
+    Left,
+    /// Stereo: channel 1 is the caller.
+    Right,
+    /// Mono: speaker A (the one who speaks first) is the caller.
+    A,
+    /// Mono: speaker B is the caller.
+    B,
+    /// Every segment is treated as the caller's (no speaker separation).
+    All,
+}
+
+impl fmt::Display for CallerChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            CallerChoice::Auto => "auto",
+            CallerChoice::Left => "left",
+            CallerChoice::Right => "right",
+            CallerChoice::A => "a",
+            CallerChoice::B => "b",
+            CallerChoice::All => "all",
+        };
+        f.write_str(s)
+    }
+}
+
+impl FromStr for CallerChoice {
+    type Err = SegmentationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(CallerChoice::Auto),
+            "left" | "l" => Ok(CallerChoice::Left),
+            "right" | "r" => Ok(CallerChoice::Right),
+            "a" => Ok(CallerChoice::A),
+            "b" => Ok(CallerChoice::B),
+            "all" => Ok(CallerChoice::All),
+            _ => Err(SegmentationError::BadCallerChoice(s.to_string())),
+        }
+    }
+}
+
+/// One output segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Source channel (0 for mono).
+    pub channel: usize,
+    /// `left`/`right` (stereo, by channel) or `A`/`B` (mono clusters).
+    pub speaker: String,
+    pub is_caller: bool,
+    /// True when the other party is speaking at the same time (stereo only).
+    pub overlap: bool,
+}
+
+/// Result of segmenting a call.
+#[derive(Debug, Clone)]
+pub struct CallSegmentation {
+    /// All segments of both parties, in time order.
+    pub segments: Vec<Segment>,
+    /// `"mono"` or `"stereo"`.
+    pub layout: &'static str,
+    /// Speaker label chosen as the caller (`left`, `right`, `A`, `B` or `all`).
+    pub caller: String,
+}
+
+impl CallSegmentation {
+    /// The caller's segments only.
+    pub fn caller_segments(&self) -> impl Iterator<Item = &Segment> {
+        self.segments.iter().filter(|s| s.is_caller)
+    }
+}
+
+/// A source of planar audio that can be streamed (possibly more than once: mono diarization
+/// reads the audio twice instead of holding it in memory).
+pub trait AudioSource {
+    fn sample_rate(&self) -> u32;
+    /// Streams all channels from the start, in chunks of planar samples.
+    fn stream(&self, sink: &mut dyn FnMut(&[&[f32]])) -> Result<(), SegmentationError>;
+}
+
+/// In-memory planar channels as an [`AudioSource`].
+pub struct InMemorySource<'a> {
+    pub channels: &'a [Vec<f32>],
+    pub sample_rate: u32,
+}
+
+impl AudioSource for InMemorySource<'_> {
+    fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+    fn stream(&self, sink: &mut dyn FnMut(&[&[f32]])) -> Result<(), SegmentationError> {
+        let len = self.channels.iter().map(Vec::len).min().unwrap_or(0);
+        let step = self.sample_rate.max(1) as usize;
+        let mut start = 0;
+        while start < len {
+            let end = (start + step).min(len);
+            let chunk: Vec<&[f32]> = self.channels.iter().map(|c| &c[start..end]).collect();
+            sink(&chunk);
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+/// Segments one channel into utterances; also returns its frame track.
+pub fn segment_channel(
+    samples: &[f32],
+    sample_rate: u32,
+    params: &SegmentationParams,
+) -> Result<(Vec<TimeSpan>, vad::FrameTrack), SegmentationError> {
+    let track = vad::analyse_channel(samples, sample_rate, params)?;
+    let spans = utterances::detect_spans(&track, params);
+    Ok((utterances::spans_to_times(&spans, &track, params), track))
+}
+
+fn channel_name(c: usize) -> String {
+    match c {
+        0 => "left".to_string(),
+        1 => "right".to_string(),
+        _ => format!("ch{c}"),
+    }
+}
+
+/// Segments in-memory channels (any rate from 8 kHz; 16 kHz is the pipeline's rate).
+pub fn segment_call(
+    channels: &[Vec<f32>],
+    sample_rate: u32,
+    params: &SegmentationParams,
+    caller: CallerChoice,
+) -> Result<CallSegmentation, SegmentationError> {
+    segment_source(&InMemorySource { channels, sample_rate }, params, caller)
+}
+
+/// Segments a streamed call and marks the caller. Memory is a few bytes per 10-ms frame plus
+/// one diarization chunk: the samples are never held whole.
+pub fn segment_source(
+    source: &dyn AudioSource,
+    params: &SegmentationParams,
+    caller: CallerChoice,
+) -> Result<CallSegmentation, SegmentationError> {
+    let sample_rate = source.sample_rate();
+    params.validate(sample_rate)?;
+    // Pass 1: frame features of every channel, and whether the channels differ at all.
+    let mut analyzers: Vec<vad::FrameAnalyzer> = Vec::new();
+    let mut setup_error = None;
+    let (mut diff, mut energy) = (0.0f64, 0.0f64);
+    source.stream(&mut |chunk: &[&[f32]]| {
+        if analyzers.is_empty() && setup_error.is_none() {
+            for _ in 0..chunk.len().min(2) {
+                match vad::FrameAnalyzer::new(sample_rate, params) {
+                    Ok(a) => analyzers.push(a),
+                    Err(e) => setup_error = Some(e),
+                }
+            }
+        }
+        for (a, samples) in analyzers.iter_mut().zip(chunk) {
+            a.push(samples);
+        }
+        if chunk.len() >= 2 {
+            for (x, y) in chunk[0].iter().zip(chunk[1]) {
+                diff += ((x - y) as f64).powi(2);
+                energy += (*x as f64).powi(2) + (*y as f64).powi(2);
+            }
+        }
+    })?;
+    if let Some(e) = setup_error {
+        return Err(e);
+    }
+    if analyzers.is_empty() {
+        return Err(SegmentationError::NoChannels);
+    }
+    let dual_mono = analyzers.len() < 2 || diff <= 1e-6 * energy;
+    let tracks: Vec<vad::FrameTrack> = analyzers.into_iter().map(vad::FrameAnalyzer::finish).collect();
+    if dual_mono {
+        segment_mono(source, &tracks[0], params, caller)
+    } else {
+        segment_stereo(&tracks, params, caller)
+    }
+}
+
+fn segment_stereo(
+    tracks: &[vad::FrameTrack],
+    params: &SegmentationParams,
+    caller: CallerChoice,
+) -> Result<CallSegmentation, SegmentationError> {
+    let per_channel: Vec<Vec<TimeSpan>> = tracks
+        .iter()
+        .map(|t| utterances::spans_to_times(&utterances::detect_spans(t, params), t, params))
+        .collect();
+    let speech: Vec<f64> = per_channel.iter().map(|s| s.iter().map(TimeSpan::duration).sum()).collect();
+    let caller_channel: Option<usize> = match caller {
+        CallerChoice::Left => Some(0),
+        CallerChoice::Right => Some(1),
+        CallerChoice::All => None,
+        CallerChoice::Auto => Some(usize::from(speech[1] > speech[0])),
+        CallerChoice::A | CallerChoice::B => {
+            return Err(SegmentationError::CallerChoiceMismatch {
+                choice: caller,
+                layout: "stereo",
+                allowed: "auto, left, right or all",
+            })
+        }
+    };
+    let mut segments = Vec::new();
+    for (c, spans) in per_channel.iter().enumerate() {
+        let others: Vec<&TimeSpan> =
+            per_channel.iter().enumerate().filter(|(o, _)| *o != c).flat_map(|(_, s)| s.iter()).collect();
+        for s in spans {
+            let overlap = others.iter().any(|o| o.start_s < s.end_s && s.start_s < o.end_s);
+            segments.push(Segment {
+                start_s: s.start_s,
+                end_s: s.end_s,
+                channel: c,
+                speaker: channel_name(c),
+                is_caller: caller_channel.is_none_or(|cc| cc == c),
+                overlap,
+            });
+        }
+    }
+    sort_segments(&mut segments);
+    Ok(CallSegmentation {
+        segments,
+        layout: "stereo",
+        caller: caller_channel.map_or_else(|| "all".to_string(), channel_name),
+    })
+}
+
+fn segment_mono(
+    source: &dyn AudioSource,
+    track: &vad::FrameTrack,
+    params: &SegmentationParams,
+    caller: CallerChoice,
+) -> Result<CallSegmentation, SegmentationError> {
+    if matches!(caller, CallerChoice::Left | CallerChoice::Right) {
+        return Err(SegmentationError::CallerChoiceMismatch {
+            choice: caller,
+            layout: "mono",
+            allowed: "auto, a, b or all",
+        });
+    }
+    let spans = utterances::spans_to_times(&utterances::detect_spans(track, params), track, params);
+    // Pass 2 (only when there is speech): embed ~1-s chunks of the utterances for diarization.
+    let chunk_s = params.diarize_chunk_s as f64;
+    let plan = diarize::plan_chunks(&spans, chunk_s);
+    let mut embedder = diarize::ChunkEmbedder::new(source.sample_rate(), &plan, track, params.voicing_threshold);
+    if !plan.is_empty() {
+        source.stream(&mut |chunk: &[&[f32]]| {
+            if let Some(first) = chunk.first() {
+                embedder.push(first);
+            }
+        })?;
+    }
+    let labelled = diarize::diarize_two_speakers(embedder, &spans, chunk_s);
+    // Cluster of the first segment is A.
+    let first = labelled.first().map_or(0, |l| l.cluster);
+    let name = |cluster: usize| if cluster == first { "A" } else { "B" };
+    let mut speech = [0.0f64; 2];
+    for l in &labelled {
+        speech[usize::from(name(l.cluster) == "B")] += l.span.duration();
+    }
+    let caller_name: Option<&str> = match caller {
+        CallerChoice::A => Some("A"),
+        CallerChoice::B => Some("B"),
+        CallerChoice::All => None,
+        _ => Some(if speech[1] > speech[0] { "B" } else { "A" }),
+    };
+    let mut segments: Vec<Segment> = labelled
+        .iter()
+        .filter(|l| l.span.duration() * 1000.0 >= params.min_segment_ms as f64 / 2.0)
+        .map(|l| Segment {
+            start_s: l.span.start_s,
+            end_s: l.span.end_s,
+            channel: 0,
+            speaker: name(l.cluster).to_string(),
+            is_caller: caller_name.is_none_or(|c| c == name(l.cluster)),
+            overlap: false,
+        })
+        .collect();
+    sort_segments(&mut segments);
+    Ok(CallSegmentation { segments, layout: "mono", caller: caller_name.unwrap_or("all").to_string() })
+}
+
+fn sort_segments(segments: &mut [Segment]) {
+    segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.channel.cmp(&b.channel)));
+}

@@ -1,0 +1,154 @@
+//! Tunable parameters of voice-activity detection and utterance segmentation.
+//!
+//! Every field has a documented default (see [`SegmentationParams::default`]) and a matching
+//! `emotrace segment` flag of the same name in kebab-case (e.g. `onset_db` -> `--onset-db`).
+
+use super::SegmentationError;
+
+/// Parameters of the energy/periodicity VAD, utterance building and diarization.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentationParams {
+    /// Analysis frame length in milliseconds. Default 32 ms: long enough for the
+    /// autocorrelation to see two periods of an 80 Hz voice (12.5 ms lag).
+    pub frame_ms: f32,
+    /// Frame hop in milliseconds; also the time resolution of boundaries. Default 10 ms.
+    pub hop_ms: f32,
+    /// Lower edge of the analysed band in Hz. Default 300 Hz (telephone band; drops mains hum).
+    pub band_low_hz: f32,
+    /// Upper edge of the analysed band in Hz. Default 3400 Hz (telephone band).
+    pub band_high_hz: f32,
+    /// Length in seconds of the centred window over which the noise floor is estimated.
+    /// Default 30 s: long enough to contain pauses even in a long monologue.
+    pub noise_window_s: f32,
+    /// Percentile (0-100) of band energy taken as the noise floor inside that window. Default 10.
+    pub noise_percentile: f32,
+    /// A region becomes speech only if some frame rises this many dB above the noise floor.
+    /// Default 10 dB.
+    pub onset_db: f32,
+    /// Speech regions extend over frames at least this many dB above the noise floor
+    /// (hysteresis: lower than `onset_db`). Default 5 dB.
+    pub offset_db: f32,
+    /// Absolute band energy (dBFS) below which a frame is never speech, whatever the floor.
+    /// Stops digital silence and faint dither from being "speech above the floor". Default -60 dBFS.
+    pub min_energy_dbfs: f32,
+    /// Periodicity (normalised autocorrelation, 0-1) at which a frame counts as voiced. Default 0.5.
+    pub voicing_threshold: f32,
+    /// A segment must contain at least this many milliseconds of voiced frames; rejects noise
+    /// bursts, clicks and line noise. 0 disables the check. Default 60 ms.
+    pub min_voiced_ms: f32,
+    /// Silence kept before each detected onset, in ms. Default 20 ms.
+    pub pre_roll_ms: f32,
+    /// Hangover: silence kept after each detected offset, in ms. Default 60 ms.
+    pub hangover_ms: f32,
+    /// Speech regions separated by a pause shorter than this (ms) are merged into one utterance.
+    /// Default 250 ms (shorter pauses are inside sentences).
+    pub merge_gap_ms: f32,
+    /// Segments shorter than this (ms) after merging are dropped. Default 250 ms.
+    pub min_segment_ms: f32,
+    /// Segments longer than this (s) are split. Default 10 s: the model sees at most 10 s.
+    pub max_segment_s: f32,
+    /// When splitting, the cut is the quietest frame within this many seconds before the
+    /// `max_segment_s` limit. Default 3 s.
+    pub split_search_s: f32,
+    /// Length in seconds of the chunks that mono diarization embeds and clusters. Default 1.0 s.
+    pub diarize_chunk_s: f32,
+}
+
+impl Default for SegmentationParams {
+    fn default() -> Self {
+        Self {
+            frame_ms: 32.0,
+            hop_ms: 10.0,
+            band_low_hz: 300.0,
+            band_high_hz: 3400.0,
+            noise_window_s: 30.0,
+            noise_percentile: 10.0,
+            onset_db: 10.0,
+            offset_db: 5.0,
+            min_energy_dbfs: -60.0,
+            voicing_threshold: 0.5,
+            min_voiced_ms: 60.0,
+            pre_roll_ms: 20.0,
+            hangover_ms: 60.0,
+            merge_gap_ms: 250.0,
+            min_segment_ms: 250.0,
+            max_segment_s: 10.0,
+            split_search_s: 3.0,
+            diarize_chunk_s: 1.0,
+        }
+    }
+}
+
+impl SegmentationParams {
+    /// Checks that the parameters are mutually consistent for audio at `sample_rate`.
+    pub fn validate(&self, sample_rate: u32) -> Result<(), SegmentationError> {
+        let bad = |msg: &str| Err(SegmentationError::InvalidParams(msg.to_string()));
+        let nyquist = sample_rate as f32 / 2.0;
+        let finite = [
+            self.frame_ms,
+            self.hop_ms,
+            self.band_low_hz,
+            self.band_high_hz,
+            self.noise_window_s,
+            self.noise_percentile,
+            self.onset_db,
+            self.offset_db,
+            self.min_energy_dbfs,
+            self.voicing_threshold,
+            self.min_voiced_ms,
+            self.pre_roll_ms,
+            self.hangover_ms,
+            self.merge_gap_ms,
+            self.min_segment_ms,
+            self.max_segment_s,
+            self.split_search_s,
+            self.diarize_chunk_s,
+        ];
+        if finite.iter().any(|v| !v.is_finite()) {
+            return bad("all parameters must be finite numbers");
+        }
+        if sample_rate < 4000 {
+            return bad("sample rate must be at least 4000 Hz");
+        }
+        if self.hop_ms <= 0.0 || self.frame_ms < self.hop_ms {
+            return bad("need 0 < hop_ms <= frame_ms");
+        }
+        if self.frame_ms > 200.0 {
+            return bad("frame_ms must be at most 200 ms");
+        }
+        if self.band_low_hz < 0.0 || self.band_high_hz <= self.band_low_hz || self.band_low_hz >= nyquist {
+            return bad("need 0 <= band_low_hz < band_high_hz and band_low_hz below Nyquist");
+        }
+        if self.noise_window_s <= 0.0 {
+            return bad("noise_window_s must be positive");
+        }
+        if !(0.0..=100.0).contains(&self.noise_percentile) {
+            return bad("noise_percentile must be within 0..=100");
+        }
+        if self.offset_db > self.onset_db {
+            return bad("offset_db must not exceed onset_db");
+        }
+        if !(0.0..=1.0).contains(&self.voicing_threshold) {
+            return bad("voicing_threshold must be within 0..=1");
+        }
+        if [self.min_voiced_ms, self.pre_roll_ms, self.hangover_ms, self.merge_gap_ms, self.min_segment_ms]
+            .iter()
+            .any(|v| *v < 0.0)
+        {
+            return bad("durations must not be negative");
+        }
+        if self.max_segment_s <= 0.5 {
+            return bad("max_segment_s must exceed 0.5 s");
+        }
+        if self.split_search_s < 0.0 || self.split_search_s >= self.max_segment_s {
+            return bad("need 0 <= split_search_s < max_segment_s");
+        }
+        if self.min_segment_ms / 1000.0 * 2.0 >= self.max_segment_s {
+            return bad("min_segment_ms must be well below max_segment_s");
+        }
+        if self.diarize_chunk_s < 0.2 {
+            return bad("diarize_chunk_s must be at least 0.2 s");
+        }
+        Ok(())
+    }
+}

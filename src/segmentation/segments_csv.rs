@@ -1,0 +1,148 @@
+//! Reading and writing `segments.csv`:
+//! `index,start_s,end_s,channel,speaker,is_caller,overlap` (`is_caller`/`overlap` are 1/0).
+//! The first six columns are the documented interface; `overlap` is appended so readers that
+//! look columns up by name are unaffected.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{Segment, SegmentationError};
+
+pub const HEADER: &str = "index,start_s,end_s,channel,speaker,is_caller,overlap";
+
+/// Renders segments as CSV text.
+pub fn to_csv_string(segments: &[Segment]) -> String {
+    let mut out = String::with_capacity(64 * (segments.len() + 1));
+    out.push_str(HEADER);
+    out.push('\n');
+    for (i, s) in segments.iter().enumerate() {
+        out.push_str(&format!(
+            "{},{:.3},{:.3},{},{},{},{}\n",
+            i,
+            s.start_s,
+            s.end_s,
+            s.channel,
+            s.speaker,
+            u8::from(s.is_caller),
+            u8::from(s.overlap)
+        ));
+    }
+    out
+}
+
+/// Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), SegmentationError> {
+    let io = |source| SegmentationError::Io { path: path.display().to_string(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Writes segments to `path` atomically.
+pub fn write_segments(path: &Path, segments: &[Segment]) -> Result<(), SegmentationError> {
+    write_atomic(path, to_csv_string(segments).as_bytes())
+}
+
+/// A parsed CSV table: header names and rows of fields (simple CSV: no quoted commas).
+pub struct CsvTable {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl CsvTable {
+    /// Parses CSV text; fields may be wrapped in double quotes but must not contain commas.
+    pub fn parse(text: &str) -> Result<Self, SegmentationError> {
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header_line = lines.next().ok_or_else(|| SegmentationError::Csv("empty file".into()))?;
+        let split = |l: &str| -> Vec<String> {
+            l.trim_end_matches('\r').split(',').map(|f| f.trim().trim_matches('"').to_string()).collect()
+        };
+        let header = split(header_line.trim_start_matches('\u{feff}'));
+        let rows = lines.map(split).collect();
+        Ok(Self { header, rows })
+    }
+
+    /// Index of column `name`.
+    pub fn column(&self, name: &str) -> Result<usize, SegmentationError> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| SegmentationError::Csv(format!("missing column '{name}'")))
+    }
+
+    /// Field `col` of row `row` (empty when the row is short).
+    pub fn get(&self, row: usize, col: usize) -> &str {
+        self.rows[row].get(col).map_or("", |s| s.as_str())
+    }
+
+    /// Field parsed as f64.
+    pub fn get_f64(&self, row: usize, col: usize) -> Result<f64, SegmentationError> {
+        let v = self.get(row, col);
+        v.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| SegmentationError::Csv(format!("row {}: '{}' is not a number", row + 2, v)))
+    }
+}
+
+fn parse_bool(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")
+}
+
+/// Parses `segments.csv` text.
+pub fn parse_segments(text: &str) -> Result<Vec<Segment>, SegmentationError> {
+    let t = CsvTable::parse(text)?;
+    let (cs, ce) = (t.column("start_s")?, t.column("end_s")?);
+    let channel = t.column("channel").ok();
+    let speaker = t.column("speaker").ok();
+    let is_caller = t.column("is_caller").ok();
+    let overlap = t.column("overlap").ok();
+    (0..t.rows.len())
+        .map(|r| {
+            Ok(Segment {
+                start_s: t.get_f64(r, cs)?,
+                end_s: t.get_f64(r, ce)?,
+                channel: channel.and_then(|c| t.get(r, c).parse().ok()).unwrap_or(0),
+                speaker: speaker.map_or_else(String::new, |c| t.get(r, c).to_string()),
+                is_caller: is_caller.is_none_or(|c| parse_bool(t.get(r, c))),
+                overlap: overlap.is_some_and(|c| parse_bool(t.get(r, c))),
+            })
+        })
+        .collect()
+}
+
+/// Reads `segments.csv`.
+pub fn read_segments(path: &Path) -> Result<Vec<Segment>, SegmentationError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| SegmentationError::Io { path: path.display().to_string(), source })?;
+    parse_segments(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let segs = vec![Segment {
+            start_s: 1.25,
+            end_s: 3.5,
+            channel: 1,
+            speaker: "right".into(),
+            is_caller: true,
+            overlap: false,
+        }];
+        let back = parse_segments(&to_csv_string(&segs)).unwrap();
+        assert_eq!(back, segs);
+    }
+}

@@ -1,0 +1,337 @@
+//! Synthetic hotline calls with ground truth, built from the labelled corpora in
+//! `shared/data`: a caller and an operator (different speakers) take turns with pauses of
+//! 0.2-3 s and occasional overlap, over noise at a chosen SNR, optionally through a simulated
+//! telephone line (300-3400 Hz, 8 kHz, μ-law), stereo (one party per channel) or mono.
+
+pub mod audio_io;
+pub mod manifest;
+pub mod rng;
+pub mod telephony;
+
+use std::path::{Path, PathBuf};
+
+use manifest::{read_manifest, speakers, Utterance};
+use rng::Rng;
+
+/// Errors of the call builder.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    #[error("I/O error on {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("manifest: {0}")]
+    Manifest(String),
+    #[error("decoding {0}")]
+    Decode(String),
+    #[error("invalid call specification: {0}")]
+    Invalid(String),
+    #[error("writing output: {0}")]
+    Write(String),
+}
+
+/// What call to build.
+#[derive(Debug, Clone)]
+pub struct CallSpec {
+    /// Folder holding `<corpus>/manifest.csv`.
+    pub data_root: PathBuf,
+    /// Corpus of the caller.
+    pub corpus: String,
+    /// Corpus of the operator (default: the caller's).
+    pub operator_corpus: Option<String>,
+    /// Caller speaker id (default: chosen by the seed).
+    pub caller_speaker: Option<String>,
+    /// Operator speaker id (default: chosen by the seed, different from the caller).
+    pub operator_speaker: Option<String>,
+    /// Length of the call in minutes.
+    pub minutes: f64,
+    pub seed: u64,
+    /// Fixed SNR in dB; `None` draws one uniformly from `snr_range_db`.
+    pub snr_db: Option<f64>,
+    pub snr_range_db: (f64, f64),
+    /// Probability that a turn starts before the previous one ends.
+    pub overlap_probability: f64,
+    pub telephony: bool,
+    pub stereo: bool,
+    /// Stereo: the caller's channel (0 = left, 1 = right); `None` = chosen by the seed.
+    pub caller_channel: Option<usize>,
+}
+
+impl Default for CallSpec {
+    fn default() -> Self {
+        Self {
+            data_root: PathBuf::from("../shared/data"),
+            corpus: "casia".into(),
+            operator_corpus: None,
+            caller_speaker: None,
+            operator_speaker: None,
+            minutes: 5.0,
+            seed: 1,
+            snr_db: None,
+            snr_range_db: (5.0, 30.0),
+            overlap_probability: 0.1,
+            telephony: false,
+            stereo: true,
+            caller_channel: None,
+        }
+    }
+}
+
+/// One truth utterance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TruthRow {
+    pub start_s: f64,
+    pub end_s: f64,
+    /// `caller` or `operator`.
+    pub speaker: String,
+    /// Stereo channel of the speaker (0 for mono).
+    pub channel: usize,
+    pub corpus: String,
+    pub emotion: String,
+    pub label_binary: String,
+    pub source_path: String,
+}
+
+/// A built call.
+#[derive(Debug, Clone)]
+pub struct SyntheticCall {
+    pub sample_rate: u32,
+    pub channels: Vec<Vec<f32>>,
+    pub truth: Vec<TruthRow>,
+    pub caller_speaker: String,
+    pub operator_speaker: String,
+    pub snr_db: f64,
+}
+
+const SR: u32 = 16000;
+/// Trim threshold: frames quieter than this below the loudest 10-ms frame are leading or
+/// trailing silence (RAVDESS files start with ~1 s of it), so truth boundaries are speech.
+const TRIM_DB: f32 = 35.0;
+
+/// Locates the shared data folder: `$EMOTRACE_SHARED_DATA`, else `<manifest dir>/../shared/data`,
+/// else `/work/shared/data`; `None` when none holds a corpus manifest.
+pub fn locate_shared_data(manifest_dir: &Path) -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("EMOTRACE_SHARED_DATA") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(manifest_dir.join("../shared/data"));
+    candidates.push(PathBuf::from("/work/shared/data"));
+    candidates.into_iter().find(|p| {
+        std::fs::read_dir(p).is_ok_and(|rd| rd.flatten().any(|e| e.path().join("manifest.csv").is_file()))
+    })
+}
+
+/// Removes leading/trailing silence (relative to the loudest 10-ms frame).
+pub fn trim_silence(x: &[f32]) -> &[f32] {
+    let frame = (SR / 100) as usize;
+    let db: Vec<f32> = x
+        .chunks(frame)
+        .map(|c| 10.0 * (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 + 1e-12).log10())
+        .collect();
+    let max = db.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let first = db.iter().position(|&d| d >= max - TRIM_DB);
+    let last = db.iter().rposition(|&d| d >= max - TRIM_DB);
+    match (first, last) {
+        (Some(a), Some(b)) => &x[a * frame..((b + 1) * frame).min(x.len())],
+        _ => &x[0..0],
+    }
+}
+
+fn rms(x: &[f32]) -> f32 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt()
+}
+
+struct Party {
+    utterances: Vec<Utterance>,
+    name: &'static str,
+    speaker: String,
+    channel: usize,
+    gain_db: f64,
+}
+
+fn pick_speaker(all: &[String], wanted: &Option<String>, exclude: Option<&str>, rng: &mut Rng) -> Result<String, SynthError> {
+    if let Some(w) = wanted {
+        if !all.contains(w) {
+            return Err(SynthError::Invalid(format!("speaker '{w}' not found (have: {})", all.join(", "))));
+        }
+        return Ok(w.clone());
+    }
+    let choices: Vec<&String> = all.iter().filter(|s| Some(s.as_str()) != exclude).collect();
+    if choices.is_empty() {
+        return Err(SynthError::Invalid("not enough distinct speakers".into()));
+    }
+    Ok(choices[rng.below(choices.len())].clone())
+}
+
+/// Builds a call in memory.
+pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
+    if !(spec.minutes > 0.0 && spec.minutes <= 600.0) {
+        return Err(SynthError::Invalid("minutes must be within (0, 600]".into()));
+    }
+    let (snr_lo, snr_hi) = spec.snr_range_db;
+    if !(snr_lo.is_finite() && snr_hi.is_finite() && snr_lo <= snr_hi) {
+        return Err(SynthError::Invalid("bad SNR range".into()));
+    }
+    let mut rng = Rng::new(spec.seed);
+    let caller_pool = read_manifest(&spec.data_root, &spec.corpus)?;
+    let op_corpus = spec.operator_corpus.clone().unwrap_or_else(|| spec.corpus.clone());
+    let op_pool = if op_corpus == spec.corpus { caller_pool.clone() } else { read_manifest(&spec.data_root, &op_corpus)? };
+    let caller_speaker = pick_speaker(&speakers(&caller_pool), &spec.caller_speaker, None, &mut rng)?;
+    let exclude = (op_corpus == spec.corpus).then_some(caller_speaker.as_str());
+    let operator_speaker = pick_speaker(&speakers(&op_pool), &spec.operator_speaker, exclude, &mut rng)?;
+    if op_corpus == spec.corpus && operator_speaker == caller_speaker {
+        return Err(SynthError::Invalid("caller and operator must be different speakers".into()));
+    }
+    let caller_channel = spec.caller_channel.unwrap_or_else(|| rng.below(2)).min(1);
+    let mut parties = [
+        Party {
+            utterances: caller_pool.into_iter().filter(|u| u.speaker == caller_speaker).collect(),
+            name: "caller",
+            speaker: caller_speaker.clone(),
+            channel: caller_channel,
+            gain_db: rng.uniform(-6.0, 0.0),
+        },
+        Party {
+            utterances: op_pool.into_iter().filter(|u| u.speaker == operator_speaker).collect(),
+            name: "operator",
+            speaker: operator_speaker.clone(),
+            channel: 1 - caller_channel,
+            gain_db: rng.uniform(-6.0, 0.0),
+        },
+    ];
+    let snr_db = spec.snr_db.unwrap_or_else(|| rng.uniform(snr_lo, snr_hi));
+
+    let total = (spec.minutes * 60.0 * SR as f64) as usize;
+    let n_out_ch = if spec.stereo { 2 } else { 1 };
+    let mut channels = vec![vec![0.0f32; total]; n_out_ch];
+    let mut truth = Vec::new();
+    let mut speech_energy = vec![0.0f64; n_out_ch];
+    let mut speech_samples = vec![0usize; n_out_ch];
+
+    // Turns: the operator greets first, then caller (1-4 utterances) and operator (1-2) alternate.
+    let mut t = (rng.uniform(0.5, 2.0) * SR as f64) as usize;
+    let mut party = 1usize;
+    let mut last_end = 0usize;
+    let mut last_len = 0usize;
+    'call: loop {
+        let n_utts = if party == 0 { 1 + rng.below(4) } else { 1 + rng.below(2) };
+        for k in 0..n_utts {
+            let p = &mut parties[party];
+            let pick = p.utterances.get(rng.below(p.utterances.len())).cloned();
+            let Some(utt) = pick else {
+                return Err(SynthError::Invalid(format!("no utterances for speaker {}", p.speaker)));
+            };
+            let (audio, rate) = audio_io::decode_mono(&utt.path)?;
+            if rate != SR {
+                return Err(SynthError::Decode(format!("{}: expected 16 kHz, got {rate}", utt.path.display())));
+            }
+            let speech = trim_silence(&audio);
+            if speech.len() < (SR / 10) as usize {
+                continue;
+            }
+            if k > 0 {
+                t = last_end + (rng.uniform(0.4, 1.5) * SR as f64) as usize;
+            }
+            if t + speech.len() > total {
+                break 'call;
+            }
+            let level = rms(speech).max(1e-6);
+            let gain = (10f64.powf((p.gain_db + rng.uniform(-2.0, 2.0) - 20.0) / 20.0) / level as f64) as f32;
+            let ch = if spec.stereo { p.channel } else { 0 };
+            for (dst, s) in channels[ch][t..t + speech.len()].iter_mut().zip(speech) {
+                *dst += s * gain;
+                speech_energy[ch] += ((s * gain) as f64).powi(2);
+            }
+            speech_samples[ch] += speech.len();
+            truth.push(TruthRow {
+                start_s: t as f64 / SR as f64,
+                end_s: (t + speech.len()) as f64 / SR as f64,
+                speaker: p.name.to_string(),
+                channel: ch,
+                corpus: utt.corpus.clone(),
+                emotion: utt.emotion.clone(),
+                label_binary: utt.label_binary.clone(),
+                source_path: format!("{}/{}", utt.corpus, utt.rel_path),
+            });
+            last_end = t + speech.len();
+            last_len = speech.len();
+        }
+        // Next turn: pause of 0.2-3 s, or an overlap of 0.2-0.8 s (at most half the last utterance).
+        party = 1 - party;
+        t = if rng.unit() < spec.overlap_probability {
+            let ov = ((rng.uniform(0.2, 0.8) * SR as f64) as usize).min(last_len / 2);
+            last_end - ov
+        } else {
+            last_end + (rng.uniform(0.2, 3.0) * SR as f64) as usize
+        };
+    }
+    if truth.is_empty() {
+        return Err(SynthError::Invalid("call too short for a single utterance".into()));
+    }
+
+    // Noise per channel at the requested SNR (relative to that channel's active speech power):
+    // white + low-passed (pinkish) noise + 50-Hz mains hum with harmonics.
+    for (ch, x) in channels.iter_mut().enumerate() {
+        let p_speech = if speech_samples[ch] > 0 {
+            speech_energy[ch] / speech_samples[ch] as f64
+        } else {
+            // A silent channel gets the other channel's noise level.
+            speech_energy.iter().sum::<f64>() / speech_samples.iter().sum::<usize>().max(1) as f64
+        };
+        let p_noise = p_speech / 10f64.powf(snr_db / 10.0);
+        let white_amp = (0.6 * p_noise).sqrt();
+        // One-pole low-pass of unit white noise has variance (1-a)/(1+a).
+        let a = 0.97f64;
+        let lp_amp = (0.3 * p_noise * (1.0 + a) / (1.0 - a)).sqrt();
+        let hum_amp = (2.0 * 0.1 * p_noise / 3.0).sqrt();
+        let hum_phase = rng.uniform(0.0, std::f64::consts::TAU);
+        let mut lp = 0.0f64;
+        for (i, s) in x.iter_mut().enumerate() {
+            let w = rng.normal();
+            lp = a * lp + (1.0 - a) * rng.normal();
+            let tt = i as f64 / SR as f64;
+            let hum: f64 = [50.0, 150.0, 250.0]
+                .iter()
+                .map(|f| (std::f64::consts::TAU * f * tt + hum_phase).sin())
+                .sum::<f64>()
+                * hum_amp;
+            *s += (white_amp * w + lp_amp * lp + hum) as f32;
+        }
+    }
+
+    let (sample_rate, mut channels) = if spec.telephony {
+        (8000, channels.iter().map(|c| telephony::telephone_channel(c, SR)).collect::<Vec<_>>())
+    } else {
+        (SR, channels)
+    };
+    let peak = channels.iter().flat_map(|c| c.iter()).fold(0.0f32, |m, v| m.max(v.abs()));
+    if peak > 0.95 {
+        let g = 0.95 / peak;
+        channels.iter_mut().flat_map(|c| c.iter_mut()).for_each(|v| *v *= g);
+    }
+    truth.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    Ok(SyntheticCall { sample_rate, channels, truth, caller_speaker, operator_speaker, snr_db })
+}
+
+/// Truth CSV text: `start_s,end_s,speaker,corpus,emotion,label_binary,source_path,channel`.
+pub fn truth_csv(truth: &[TruthRow]) -> String {
+    let mut out = String::from("start_s,end_s,speaker,corpus,emotion,label_binary,source_path,channel\n");
+    for r in truth {
+        out.push_str(&format!(
+            "{:.3},{:.3},{},{},{},{},{},{}\n",
+            r.start_s, r.end_s, r.speaker, r.corpus, r.emotion, r.label_binary, r.source_path, r.channel
+        ));
+    }
+    out
+}
+
+/// Builds a call and writes `<wav>` and `<truth csv>`.
+pub fn write_call(spec: &CallSpec, wav: &Path, truth_path: &Path) -> Result<SyntheticCall, SynthError> {
+    let call = build_call(spec)?;
+    audio_io::write_wav_i16(wav, call.sample_rate, &call.channels)?;
+    crate::segmentation::segments_csv::write_atomic(truth_path, truth_csv(&call.truth).as_bytes())
+        .map_err(|e| SynthError::Write(e.to_string()))?;
+    Ok(call)
+}
