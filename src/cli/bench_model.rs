@@ -28,6 +28,7 @@ pub struct BenchModelArgs {
 pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
     let choice: DeviceChoice = args.device.parse()?;
     let selected = select_device(choice)?;
+    crate::model::device::tune_allocator_for_inference();
     if let Some(notice) = &selected.notice {
         eprintln!("notice: {notice}");
     }

@@ -39,6 +39,7 @@ struct Row {
 pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     let choice: DeviceChoice = args.device.parse()?;
     let selected = select_device(choice)?;
+    crate::model::device::tune_allocator_for_inference();
     if let Some(notice) = &selected.notice {
         eprintln!("notice: {notice}");
     }
