@@ -114,11 +114,50 @@ def synthetic_speech(rng, seconds):
     return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
 
 
+def check_heldout(shared_data, binary, per_corpus, seed=7):
+    """Runs `emotrace features` on random corpus files (not the fixtures) and compares with
+    librosa here; prints the measured differences. Writes nothing into the repository."""
+    import csv
+
+    rng = np.random.default_rng(seed)
+    worst_mfcc, frames_ok, frames_total, worst_audio, worst_track = 0.0, 0, 0, 0.0, 0.0
+    for corpus in sorted(os.listdir(shared_data)):
+        manifest = os.path.join(shared_data, corpus, "manifest.csv")
+        if not os.path.exists(manifest):
+            continue
+        with open(manifest) as f:
+            rows = list(csv.DictReader(f))
+        for idx in rng.choice(len(rows), size=min(per_corpus, len(rows)), replace=False):
+            path = os.path.join(shared_data, corpus, rows[idx]["path"])
+            y, _ = librosa.load(path, sr=SR)
+            want = reference_features(y)
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run([binary, "features", path, "--duration", "3600", "--out", tmp], check=True,
+                               capture_output=True)
+                got = {k: np.load(os.path.join(tmp, k + ".npy")) for k in want}
+            worst_mfcc = max(worst_mfcc, float(np.max(np.abs(got["mfcc39"] - want["mfcc39"]))))
+            ok = np.abs(got["pitch_frames"] - want["pitch_frames"]) <= 0.01
+            frames_ok += int(ok.sum())
+            frames_total += ok.size
+            worst_audio = max(worst_audio, float(np.max(np.abs(got["audio_norm"] - want["audio_norm"]))))
+            worst_track = max(worst_track, float(np.max(np.abs(got["pitch_track"] - want["pitch_track"]))))
+            if not ok.all():
+                print(f"{corpus}/{rows[idx]['path']}: {int((~ok).sum())} pitch frames differ")
+    print(f"held-out: MFCC max|d| {worst_mfcc:.3e}; pitch frames {frames_ok}/{frames_total} within 0.01 Hz; "
+          f"audio_norm max|d| {worst_audio:.3e}; pitch_track max|d| {worst_track:.3e}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared-data", default=os.environ.get("EMOTRACE_SHARED_DATA", "/work/shared/data"))
+    ap.add_argument("--check-heldout", type=int, metavar="N",
+                    help="instead of writing fixtures, compare `emotrace features` with librosa on N random files per corpus")
+    ap.add_argument("--binary", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "emotrace"))
     args = ap.parse_args()
     assert librosa.__version__.startswith("0.11"), librosa.__version__
+    if args.check_heldout:
+        check_heldout(args.shared_data, args.binary, args.check_heldout)
+        return
     rng = np.random.default_rng(20261122)
     os.makedirs(OUT, exist_ok=True)
 

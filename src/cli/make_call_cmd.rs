@@ -56,6 +56,16 @@ pub struct MakeCallArgs {
     /// Stereo: the caller's channel, left or right (default: chosen by --seed).
     #[arg(long)]
     pub caller_channel: Option<String>,
+    /// Comma-separated emotions the operator's utterances are drawn from ("" = any).
+    #[arg(long, default_value = "neutral,calm")]
+    pub operator_emotions: String,
+    /// With --telephony: send the operator's voice through the 300-3400 Hz line too (default:
+    /// only the caller is heard through the phone network; the operator's headset is local).
+    #[arg(long)]
+    pub operator_via_line: bool,
+    /// Stereo: leak each party into the other channel this many dB down (echo/crosstalk).
+    #[arg(long)]
+    pub crosstalk_db: Option<f64>,
 }
 
 pub fn run(args: MakeCallArgs) -> anyhow::Result<()> {
@@ -84,6 +94,14 @@ pub fn run(args: MakeCallArgs) -> anyhow::Result<()> {
         telephony: args.telephony,
         stereo: !args.mono,
         caller_channel,
+        operator_emotions: args
+            .operator_emotions
+            .split(',')
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
+        caller_via_line: !args.operator_via_line,
+        crosstalk_db: args.crosstalk_db,
     };
     let call = write_call(&spec, &args.out, &args.truth)?;
     let caller_n = call.truth.iter().filter(|t| t.speaker == "caller").count();

@@ -1,5 +1,7 @@
 //! The command-line interface: one subcommand per job, each a thin shell over the library.
 
+mod bench_features;
+mod features_cmd;
 mod analyze_cmd;
 mod batch_cmd;
 mod bench_model;
@@ -36,6 +38,11 @@ pub enum Command {
     /// Describe a recording: container, codec, sample rate, channels, duration measured from the
     /// decoded samples, and packets that failed to decode.
     Info(info_cmd::InfoArgs),
+    /// Write the model's hand-crafted inputs (MFCC39, pitch track, normalised audio) as .npy
+    /// files for one window (default the first 10 s) or, with --windows, every 10-s window.
+    Features(features_cmd::FeaturesArgs),
+    /// Time pipeline stages on a long synthetic call (e.g. `bench features --minutes 45`).
+    Bench(bench_features::BenchArgs),
     /// Analyse one call: segment it, score every caller segment, and write segments.csv,
     /// summary.csv (NSS/ECR for the assessment stage and the full call), trajectory.png/.svg and
     /// report.json (provenance).
@@ -79,6 +86,8 @@ pub enum BenchTarget {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Info(args)) => info_cmd::run(args),
+        Some(Command::Features(args)) => features_cmd::run(args),
+        Some(Command::Bench(args)) => bench_features::run(args),
         Some(Command::Analyze(args)) => analyze_cmd::run(args),
         Some(Command::Batch(args)) => batch_cmd::run(args),
         Some(Command::Segment(args)) => segment_cmd::run(args),

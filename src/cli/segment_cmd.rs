@@ -36,6 +36,12 @@ pub struct SegmentParamArgs {
     /// Offset (hysteresis) threshold above the noise floor (dB).
     #[arg(long, default_value_t = SegmentationParams::default().offset_db, allow_negative_numbers = true)]
     pub offset_db: f32,
+    /// Onset threshold in noise standard deviations (the larger of this and --onset-db wins).
+    #[arg(long, default_value_t = SegmentationParams::default().onset_sigmas)]
+    pub onset_sigmas: f32,
+    /// Offset threshold in noise standard deviations.
+    #[arg(long, default_value_t = SegmentationParams::default().offset_sigmas)]
+    pub offset_sigmas: f32,
     /// Absolute band energy below which nothing is speech (dBFS).
     #[arg(long, default_value_t = SegmentationParams::default().min_energy_dbfs, allow_negative_numbers = true)]
     pub min_energy_dbfs: f32,
@@ -66,6 +72,9 @@ pub struct SegmentParamArgs {
     /// Chunk length embedded by mono diarization (s).
     #[arg(long, default_value_t = SegmentationParams::default().diarize_chunk_s)]
     pub diarize_chunk_s: f32,
+    /// Stereo: drop segments this many dB quieter than the other channel (crosstalk); 0 = off.
+    #[arg(long, default_value_t = SegmentationParams::default().crosstalk_db)]
+    pub crosstalk_db: f32,
 }
 
 impl From<&SegmentParamArgs> for SegmentationParams {
@@ -79,6 +88,8 @@ impl From<&SegmentParamArgs> for SegmentationParams {
             noise_percentile: a.noise_percentile,
             onset_db: a.onset_db,
             offset_db: a.offset_db,
+            onset_sigmas: a.onset_sigmas,
+            offset_sigmas: a.offset_sigmas,
             min_energy_dbfs: a.min_energy_dbfs,
             voicing_threshold: a.voicing_threshold,
             min_voiced_ms: a.min_voiced_ms,
@@ -89,6 +100,7 @@ impl From<&SegmentParamArgs> for SegmentationParams {
             max_segment_s: a.max_segment_s,
             split_search_s: a.split_search_s,
             diarize_chunk_s: a.diarize_chunk_s,
+            crosstalk_db: a.crosstalk_db,
         }
     }
 }

@@ -20,6 +20,7 @@ impl DeltaFilter {
     }
 
     /// Applies the filter to `x` (length ≥ width) writing `out` (same length).
+    #[inline(always)]
     pub fn apply(&self, x: &[f32], out: &mut [f32]) {
         let n = x.len();
         let w = self.width;

@@ -100,6 +100,7 @@ impl MelFilterbank {
     }
 
     /// Mel energies of one power-spectrum frame (f64 accumulation, rounded to f32).
+    #[inline(always)]
     pub fn apply(&self, power: &[f32], out: &mut [f32]) {
         for ((first, w), o) in self.bands.iter().zip(out.iter_mut()) {
             let p = &power[*first..*first + w.len()];

@@ -8,18 +8,20 @@ use super::FeatureError;
 
 pub const N_FFT: usize = 400;
 pub const HOP: usize = 160;
-pub const N_MELS: usize = 128;
+pub const N_MELS: usize = 128; // a multiple of 8 (the per-frame maximum uses 8 lanes)
 pub const N_MFCC: usize = 13;
 pub const DELTA_WIDTH: usize = 9;
 const AMIN: f32 = 1e-10;
 const TOP_DB: f32 = 80.0;
+const DCT_LANES: usize = 16;
 
 /// Shared, read-only MFCC plan: STFT, mel filterbank, DCT matrix, delta filters.
 pub struct MfccPlan {
     stft: StftPlan,
     mel: MelFilterbank,
-    /// `N_MFCC × N_MELS` DCT-II (ortho) rows.
-    dct: Vec<f64>,
+    /// DCT-II (ortho) basis transposed: for each mel band, the 13 coefficients' weights padded
+    /// to 16 lanes so the per-frame product vectorises.
+    dct_t: Vec<[f64; DCT_LANES]>,
     delta1: DeltaFilter,
     delta2: DeltaFilter,
     segment_len: usize,
@@ -41,18 +43,20 @@ impl MfccPlan {
     pub fn new(sample_rate: u32, segment_len: usize) -> Self {
         let sr = sample_rate as f64;
         let n = N_MELS as f64;
-        let dct = (0..N_MFCC)
-            .flat_map(|k| {
-                let scale = if k == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
-                (0..N_MELS).map(move |i| {
-                    scale * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * n)).cos()
-                })
+        let dct_t = (0..N_MELS)
+            .map(|i| {
+                let mut lanes = [0.0f64; DCT_LANES];
+                for (k, lane) in lanes.iter_mut().enumerate().take(N_MFCC) {
+                    let scale = if k == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
+                    *lane = scale * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * n)).cos();
+                }
+                lanes
             })
             .collect();
         MfccPlan {
             stft: StftPlan::new(N_FFT, HOP),
             mel: MelFilterbank::slaney(sr, N_FFT, N_MELS, 0.0, sr / 2.0),
-            dct,
+            dct_t,
             delta1: DeltaFilter::new(DELTA_WIDTH, 1),
             delta2: DeltaFilter::new(DELTA_WIDTH, 2),
             segment_len,
@@ -79,6 +83,24 @@ impl MfccPlan {
     /// Time-major `n_frames × 39` MFCC39 of `segment` (zero-padded or truncated first),
     /// written into `out` (resized).
     pub fn compute(&self, segment: &[f32], s: &mut MfccScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            return unsafe { self.compute_avx2(segment, s, out) };
+        }
+        self.compute_portable(segment, s, out)
+    }
+
+    /// The same code compiled for AVX2 + FMA. Rust never contracts a*b+c into FMA on its own,
+    /// so results are bit-identical to the portable build (only explicit `mul_add` fuses).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn compute_avx2(&self, segment: &[f32], s: &mut MfccScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
+        self.compute_portable(segment, s, out)
+    }
+
+    #[inline(always)]
+    fn compute_portable(&self, segment: &[f32], s: &mut MfccScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
         let n_frames = self.n_frames();
         let take = segment.len().min(self.segment_len);
         s.padded[..take].copy_from_slice(&segment[..take]);
@@ -87,15 +109,21 @@ impl MfccPlan {
         // Power mel spectrogram in dB (float32 like librosa), tracking the segment's maximum.
         let mut max_db = f32::NEG_INFINITY;
         for t in 0..n_frames {
-            self.stft.magnitude_frame(&s.padded, t, &mut s.stft, &mut s.mag)?;
-            for m in s.mag.iter_mut() {
-                *m *= *m;
-            }
+            self.stft.power_frame(&s.padded, t, &mut s.stft, &mut s.mag)?;
             let row = &mut s.db[t * N_MELS..(t + 1) * N_MELS];
             self.mel.apply(&s.mag, row);
             for v in row.iter_mut() {
-                *v = 10.0f32 * v.max(AMIN).log10();
-                max_db = max_db.max(*v);
+                let clamped = if *v > AMIN { *v } else { AMIN };
+                *v = 10.0f32 * log10_f32(clamped);
+            }
+            let mut lanes = [f32::NEG_INFINITY; 8];
+            for chunk in row.chunks_exact(8) {
+                for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                    *lane = if v > *lane { v } else { *lane };
+                }
+            }
+            for v in lanes {
+                max_db = if v > max_db { v } else { max_db };
             }
         }
         let floor = max_db - TOP_DB;
@@ -104,12 +132,17 @@ impl MfccPlan {
         for t in 0..n_frames {
             let row = &mut s.db[t * N_MELS..(t + 1) * N_MELS];
             for v in row.iter_mut() {
-                *v = v.max(floor);
+                *v = if *v > floor { *v } else { floor };
             }
-            for k in 0..N_MFCC {
-                let basis = &self.dct[k * N_MELS..(k + 1) * N_MELS];
-                let acc: f64 = basis.iter().zip(row.iter()).map(|(&b, &v)| b * v as f64).sum();
-                s.cep[k * n_frames + t] = acc as f32;
+            let mut acc = [0.0f64; DCT_LANES];
+            for (basis, &v) in self.dct_t.iter().zip(row.iter()) {
+                let v = v as f64;
+                for (a, &b) in acc.iter_mut().zip(basis) {
+                    *a += b * v;
+                }
+            }
+            for (k, &a) in acc.iter().enumerate().take(N_MFCC) {
+                s.cep[k * n_frames + t] = a as f32;
             }
         }
 
@@ -128,5 +161,43 @@ impl MfccPlan {
             }
         }
         Ok(())
+    }
+}
+
+/// log10 of a positive, finite, normal float32, evaluated in f64 (exponent + atanh series of
+/// the mantissa, |error| < 1e-13) and rounded once: the correctly rounded result NumPy's
+/// float32 `log10` gives, without a libm call per value.
+#[inline(always)]
+pub fn log10_f32(x: f32) -> f32 {
+    const LOG10_2: f64 = std::f64::consts::LOG10_2;
+    const LOG10_E: f64 = std::f64::consts::LOG10_E;
+    let bits = x.to_bits();
+    let mut exponent: i32 = ((bits >> 23) & 0xff) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000) as f64;
+    let above = m > std::f64::consts::SQRT_2;
+    let m = if above { m * 0.5 } else { m };
+    exponent += above as i32;
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let series = 1.0
+        + t2 * (1.0 / 3.0
+            + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0 + t2 * (1.0 / 11.0 + t2 * (1.0 / 13.0 + t2 / 15.0))))));
+    let ln_m = 2.0 * t * series;
+    (exponent as f64 * LOG10_2 + ln_m * LOG10_E) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log10_matches_f64_reference() {
+        let mut x = 1e-10f32;
+        while x < 1e12 {
+            let want = (x as f64).log10() as f32;
+            let got = log10_f32(x);
+            assert!((got - want).abs() <= f32::EPSILON * want.abs().max(1.0), "{x}: {got} vs {want}");
+            x *= 1.0007;
+        }
     }
 }

@@ -62,7 +62,6 @@ pub struct FeatureScratch {
     mfcc: mfcc::MfccScratch,
     pitch: pitch::PitchScratch,
     track: Vec<f32>,
-    norm: Vec<f32>,
 }
 
 impl Default for FeatureExtractor {
@@ -89,24 +88,31 @@ impl FeatureExtractor {
             mfcc: self.mfcc.make_scratch(),
             pitch: self.pitch.make_scratch(),
             track: Vec::new(),
-            norm: Vec::new(),
         }
     }
 
     /// Features of one clip (16 kHz mono). Pitch is computed on the whole clip, then the
     /// per-sample outputs are truncated to 10 s, as the reference does.
     pub fn extract_with(&self, clip: &[f32], s: &mut FeatureScratch) -> Result<SegmentFeatures, FeatureError> {
+        let mut out = SegmentFeatures::default();
+        self.extract_into(clip, s, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Self::extract_with`], reusing the buffers of `out` (no allocation once warm).
+    pub fn extract_into(&self, clip: &[f32], s: &mut FeatureScratch, out: &mut SegmentFeatures) -> Result<(), FeatureError> {
         if clip.is_empty() {
             return Err(FeatureError::EmptySegment);
         }
-        let mut out = SegmentFeatures { mfcc_frames: self.mfcc.n_frames(), ..Default::default() };
+        out.mfcc_frames = self.mfcc.n_frames();
         self.mfcc.compute(clip, &mut s.mfcc, &mut out.mfcc39)?;
         self.pitch.pitch_frames(clip, &mut s.pitch, &mut out.pitch_frames)?;
+        // Pitch is interpolated over the whole clip; only the first 10 s are kept.
         let keep = clip.len().min(self.segment_samples);
-        pitch::interpolate_to_samples(&out.pitch_frames, clip.len(), &mut s.track);
-        normalize::zero_mean_unit_var(&s.track[..keep], &mut out.pitch_track, &mut s.norm);
-        normalize::zero_mean_unit_var(&clip[..keep], &mut out.audio_norm, &mut s.norm);
-        Ok(out)
+        pitch::interpolate_to_samples(&out.pitch_frames, clip.len(), keep, &mut s.track);
+        normalize::zero_mean_unit_var(&s.track, &mut out.pitch_track);
+        normalize::zero_mean_unit_var(&clip[..keep], &mut out.audio_norm);
+        Ok(())
     }
 
     /// Convenience single-clip call (allocates its own scratch).
@@ -120,6 +126,24 @@ impl FeatureExtractor {
             .par_iter()
             .map_init(|| self.make_scratch(), |s, clip| self.extract_with(clip, s))
             .collect()
+    }
+}
+
+impl FeatureExtractor {
+    /// Runs `consume(index, features)` for every clip, in parallel, reusing one set of output
+    /// buffers per worker (for streaming consumers such as the model or a benchmark).
+    pub fn for_each<F>(&self, clips: &[&[f32]], consume: F) -> Result<(), FeatureError>
+    where
+        F: Fn(usize, &SegmentFeatures) + Sync,
+    {
+        clips.par_iter().enumerate().try_for_each_init(
+            || (self.make_scratch(), SegmentFeatures::default()),
+            |(scratch, out), (i, clip)| {
+                self.extract_into(clip, scratch, out)?;
+                consume(i, out);
+                Ok(())
+            },
+        )
     }
 }
 

@@ -2,36 +2,43 @@
 //! (`(x - x.mean()) / sqrt(x.var() + 1e-7)` on a float32 array), reproducing NumPy's float32
 //! arithmetic: pairwise summation, mean/var divided in f64 and rounded to f32.
 
-/// NumPy's `pairwise_sum` for contiguous float32 data (8 accumulators, blocks of 128).
-pub fn numpy_pairwise_sum_f32(a: &[f32]) -> f32 {
+/// NumPy's `pairwise_sum` for contiguous float32 data (8 accumulators, blocks of 128), over
+/// `f(x)` for each element (so `sum((x - mean)²)` needs no temporary array).
+#[inline(always)]
+fn pairwise_sum_map<F: Fn(f32) -> f32 + Copy>(a: &[f32], f: F) -> f32 {
     let n = a.len();
     if n < 8 {
         let mut res = 0.0f32;
         for &v in a {
-            res += v;
+            res += f(v);
         }
         res
     } else if n <= 128 {
         let mut r = [0.0f32; 8];
-        r.copy_from_slice(&a[..8]);
-        let mut i = 8;
-        while i < n - n % 8 {
-            for j in 0..8 {
-                r[j] += a[i + j];
+        for (acc, &v) in r.iter_mut().zip(a) {
+            *acc = f(v);
+        }
+        let full = n - n % 8;
+        for block in a[8..full].chunks_exact(8) {
+            for (acc, &v) in r.iter_mut().zip(block) {
+                *acc += f(v);
             }
-            i += 8;
         }
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        while i < n {
-            res += a[i];
-            i += 1;
+        for &v in &a[full..] {
+            res += f(v);
         }
         res
     } else {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
-        numpy_pairwise_sum_f32(&a[..n2]) + numpy_pairwise_sum_f32(&a[n2..])
+        pairwise_sum_map(&a[..n2], f) + pairwise_sum_map(&a[n2..], f)
     }
+}
+
+/// NumPy's `pairwise_sum` for contiguous float32 data.
+pub fn numpy_pairwise_sum_f32(a: &[f32]) -> f32 {
+    pairwise_sum_map(a, |v| v)
 }
 
 /// `np.sum` of a contiguous float32 array (the reduction starts from 0).
@@ -44,26 +51,26 @@ pub fn numpy_mean_f32(a: &[f32]) -> f32 {
     (numpy_sum_f32(a) as f64 / a.len() as f64) as f32
 }
 
-/// `x.var()` for float32 `x` (ddof 0).
-pub fn numpy_var_f32(a: &[f32], scratch: &mut Vec<f32>) -> f32 {
+/// `x.var()` for float32 `x` (ddof 0): mean, then the mean of float32 `(x - mean)²`.
+pub fn numpy_var_f32(a: &[f32]) -> f32 {
     let mean = numpy_mean_f32(a);
-    scratch.clear();
-    scratch.extend(a.iter().map(|&v| {
-        let d = v - mean;
-        d * d
-    }));
-    (numpy_sum_f32(scratch) as f64 / a.len() as f64) as f32
+    let sum_sq = 0.0f32
+        + pairwise_sum_map(a, move |v| {
+            let d = v - mean;
+            d * d
+        });
+    (sum_sq as f64 / a.len() as f64) as f32
 }
 
 /// Normalises `x` into `out` (cleared first). Empty input gives empty output; constant input
 /// gives zeros (0 / sqrt(1e-7)), as in the reference.
-pub fn zero_mean_unit_var(x: &[f32], out: &mut Vec<f32>, scratch: &mut Vec<f32>) {
+pub fn zero_mean_unit_var(x: &[f32], out: &mut Vec<f32>) {
     out.clear();
     if x.is_empty() {
         return;
     }
     let mean = numpy_mean_f32(x);
-    let var = numpy_var_f32(x, scratch);
+    let var = numpy_var_f32(x);
     let denom = (var + 1e-7f32).sqrt();
     out.extend(x.iter().map(|&v| (v - mean) / denom));
 }
@@ -75,8 +82,8 @@ mod tests {
     #[test]
     fn normalised_signal_has_zero_mean_unit_variance() {
         let x: Vec<f32> = (0..10_000).map(|i| ((i as f32) * 0.37).sin() * 3.0 + 1.0).collect();
-        let (mut out, mut s) = (Vec::new(), Vec::new());
-        zero_mean_unit_var(&x, &mut out, &mut s);
+        let mut out = Vec::new();
+        zero_mean_unit_var(&x, &mut out);
         let mean: f64 = out.iter().map(|&v| v as f64).sum::<f64>() / out.len() as f64;
         let var: f64 = out.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / out.len() as f64;
         assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "{mean} {var}");
@@ -84,8 +91,8 @@ mod tests {
 
     #[test]
     fn silence_normalises_to_zeros() {
-        let (mut out, mut s) = (Vec::new(), Vec::new());
-        zero_mean_unit_var(&[0.0; 100], &mut out, &mut s);
+        let mut out = Vec::new();
+        zero_mean_unit_var(&[0.0; 100], &mut out);
         assert!(out.iter().all(|&v| v == 0.0));
     }
 

@@ -4,7 +4,9 @@
 //! reference bit for bit wherever possible because the model was trained on it.
 
 use super::mel::{fft_frequencies, np_linspace};
-use super::stft::{StftPlan, StftScratch};
+use realfft::num_complex::Complex;
+
+use super::stft::{numpy_cabs_f32, StftPlan, StftScratch};
 use super::FeatureError;
 
 pub const N_FFT: usize = 2048;
@@ -25,6 +27,7 @@ pub struct PitchPlan {
 /// Per-worker buffers for [`PitchPlan`].
 pub struct PitchScratch {
     stft: StftScratch,
+    power: Vec<f32>,
     mag: Vec<f32>,
 }
 
@@ -45,30 +48,79 @@ impl PitchPlan {
     }
 
     pub fn make_scratch(&self) -> PitchScratch {
-        PitchScratch { stft: self.stft.make_scratch(), mag: vec![0.0; self.stft.n_bins()] }
+        let n = self.stft.n_bins();
+        PitchScratch { stft: self.stft.make_scratch(), power: vec![0.0; n], mag: vec![0.0; n] }
     }
 
     /// Per-frame maximum of piptrack's `pitches` for the whole clip `y`, into `out`.
     pub fn pitch_frames(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            return unsafe { self.pitch_frames_avx2(y, s, out) };
+        }
+        self.pitch_frames_portable(y, s, out)
+    }
+
+    /// The same code compiled for AVX2 + FMA (bit-identical results, wider vectors).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pitch_frames_avx2(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
+        self.pitch_frames_portable(y, s, out)
+    }
+
+    #[inline(always)]
+    fn pitch_frames_portable(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
         out.clear();
         for t in 0..self.n_frames(y.len()) {
-            self.stft.magnitude_frame(y, t, &mut s.stft, &mut s.mag)?;
-            out.push(self.frame_pitch(&s.mag));
+            let spectrum = self.stft.spectrum_frame(y, t, &mut s.stft)?;
+            out.push(self.frame_pitch(spectrum, &mut s.power, &mut s.mag));
         }
         Ok(())
     }
 
-    fn frame_pitch(&self, mag: &[f32]) -> f32 {
-        let n = mag.len();
+    /// One frame of piptrack + max over bins. Magnitudes are NumPy's float32 `abs` of the
+    /// complex64 spectrum; they are computed exactly only where they matter: bins `lo-1..=hi`
+    /// (local maxima and parabolic shifts) and the bins that can hold the column maximum
+    /// (found through |z|², which orders magnitudes up to float32 rounding).
+    #[inline(always)]
+    fn frame_pitch(&self, spectrum: &[Complex<f64>], power: &mut [f32], mag: &mut [f32]) -> f32 {
+        let n = spectrum.len();
+        for (p, c) in power.iter_mut().zip(spectrum) {
+            let (re, im) = (c.re as f32, c.im as f32);
+            *p = re * re + im * im;
+        }
+        let power_max = super::stft::max_non_negative(power);
+        // Any bin whose |z|² is within 1e-4 of the maximum may round to the largest float32
+        // magnitude; everything below is ~5e-5 smaller in magnitude, far beyond float32
+        // rounding of either quantity (~1e-7).
+        let cutoff = power_max * (1.0 - 1e-4);
+        let mut column_max = 0.0f32;
+        for (p, c) in power.iter().zip(spectrum) {
+            if *p >= cutoff {
+                let m = numpy_cabs_f32(c.re as f32, c.im as f32);
+                column_max = if m > column_max { m } else { column_max };
+            }
+        }
         // ref = threshold * max over all bins of the column (float32 product as NumPy does).
-        let column_max = mag.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
         let reference = THRESHOLD * column_max;
+        let first = self.lo.saturating_sub(1);
+        let last = (self.hi + 1).min(n);
+        for k in first..last {
+            let c = spectrum[k];
+            let m = numpy_cabs_f32(c.re as f32, c.im as f32);
+            mag[k] = m;
+        }
         let thresholded = |k: usize| if mag[k] > reference { mag[k] } else { 0.0 };
-        let mut best = 0.0f32;
-        for k in self.lo..self.hi {
+        // Local maxima are at least two bins apart and |shift| < 1, so the highest-bin maximum
+        // has the highest frequency: scan from the top and stop at the first one.
+        for k in (self.lo..self.hi).rev() {
             // util.localmax along frequency: x[k] > x[k-1] and x[k] >= x[k+1]; the first bin is
             // never a maximum, the last is one when it exceeds its left neighbour.
             let x = thresholded(k);
+            if x == 0.0 {
+                continue; // zero can never be a strict local maximum of non-negative values
+            }
             let is_max = if k == 0 {
                 false
             } else if k == n - 1 {
@@ -80,19 +132,16 @@ impl PitchPlan {
                 continue;
             }
             let shift = if k == 0 || k == n - 1 { 0.0 } else { parabolic_shift(mag[k - 1], mag[k], mag[k + 1]) };
-            let hz = ((k as f64 + shift as f64) * self.hz_per_bin) as f32;
-            if hz > best {
-                best = hz;
-            }
+            return ((k as f64 + shift as f64) * self.hz_per_bin) as f32;
         }
-        best
+        0.0
     }
 }
 
 /// librosa's `_pi_stencil` as numba compiles it for float32 input: `x[1] + x[-1]` and
 /// `x[1] - x[-1]` in float32, the rest promoted to float64 by the integer literals, result
 /// stored back to float32.
-#[inline]
+#[inline(always)]
 fn parabolic_shift(left: f32, centre: f32, right: f32) -> f32 {
     let a = (right + left) as f64 - 2.0 * centre as f64;
     let b = (right - left) as f64 / 2.0;
@@ -103,47 +152,44 @@ fn parabolic_shift(left: f32, centre: f32, right: f32) -> f32 {
     }
 }
 
-/// `np.interp(np.linspace(0, P, N), np.linspace(0, P, P), pitch)` rounded to float32
-/// (the feature extractor casts it), written to `out` (length `n_samples`).
-pub fn interpolate_to_samples(pitch: &[f32], n_samples: usize, out: &mut Vec<f32>) {
+/// The first `keep` values of `np.interp(np.linspace(0, P, N), np.linspace(0, P, P), pitch)`
+/// with `N = n_samples`, rounded to float32 (the feature extractor casts it), into `out`.
+/// Slopes are precomputed per interval exactly as NumPy does when `N > P`.
+pub fn interpolate_to_samples(pitch: &[f32], n_samples: usize, keep: usize, out: &mut Vec<f32>) {
     out.clear();
+    let keep = keep.min(n_samples);
     let p = pitch.len();
-    if p == 0 || n_samples == 0 {
-        out.resize(n_samples, 0.0);
+    if p == 0 {
+        out.resize(keep, 0.0);
+        return;
+    }
+    let last = p - 1;
+    if p == 1 || n_samples == 1 {
+        // np.interp with one knot returns it everywhere; a single sample sits at x = 0.
+        out.resize(keep, pitch[0]);
         return;
     }
     let xp = np_linspace(0.0, p as f64, p);
-    let last = p - 1;
-    let x_step_end = p as f64;
-    let x = |i: usize| -> f64 {
-        if n_samples == 1 {
-            0.0
-        } else if i == n_samples - 1 {
-            x_step_end
-        } else {
-            i as f64 * (x_step_end / (n_samples - 1) as f64)
+    let step = p as f64 / (n_samples - 1) as f64;
+    let mut i = 0usize;
+    for j in 0..last {
+        let (x0, x1) = (xp[j], xp[j + 1]);
+        let y0 = pitch[j] as f64;
+        let slope = (pitch[j + 1] as f64 - y0) / (x1 - x0);
+        // Samples with x in [xp[j], xp[j+1]); the last sample (x = P exactly) is handled below.
+        let limit = keep.min(n_samples - 1);
+        let mut end = ((x1 / step).ceil() as usize).clamp(i, limit);
+        while end > i && ((end - 1) as f64 * step) >= x1 {
+            end -= 1;
         }
-    };
-    let mut j = 0usize;
-    for i in 0..n_samples {
-        let xv = x(i);
-        let value = if p == 1 || xv >= xp[last] {
-            pitch[last] as f64
-        } else {
-            while j + 1 < last && xp[j + 1] <= xv {
-                j += 1;
-            }
-            // Here xp[j] <= xv < xp[j+1].
-            if xp[j] == xv {
-                pitch[j] as f64
-            } else {
-                let (y0, y1) = (pitch[j] as f64, pitch[j + 1] as f64);
-                let slope = (y1 - y0) / (xp[j + 1] - xp[j]);
-                slope * (xv - xp[j]) + y0
-            }
-        };
-        out.push(value as f32);
+        while end < limit && (end as f64 * step) < x1 {
+            end += 1;
+        }
+        out.extend((i..end).map(|k| (slope * (k as f64 * step - x0) + y0) as f32));
+        i = end;
     }
+    // x >= xp[last] (only the final sample, x = P): the last knot's value.
+    out.resize(keep, pitch[last]);
 }
 
 #[cfg(test)]
@@ -160,11 +206,15 @@ mod tests {
     #[test]
     fn interpolation_hits_endpoints() {
         let mut out = Vec::new();
-        interpolate_to_samples(&[1.0, 3.0, 5.0], 7, &mut out);
+        interpolate_to_samples(&[1.0, 3.0, 5.0], 7, 7, &mut out);
         assert_eq!(out.len(), 7);
         assert_eq!(out[0], 1.0);
         assert_eq!(out[6], 5.0);
-        interpolate_to_samples(&[2.0], 4, &mut out);
+        // x = 1.5 lies in [0, 1.5) of the grid [0, 1.5, 3]: the second knot exactly.
+        assert_eq!(out[3], 3.0);
+        interpolate_to_samples(&[1.0, 3.0, 5.0], 7, 3, &mut out);
+        assert_eq!(out.len(), 3);
+        interpolate_to_samples(&[2.0], 4, 4, &mut out);
         assert_eq!(out, vec![2.0; 4]);
     }
 

@@ -25,19 +25,36 @@ pub fn hann_periodic(n: usize) -> Vec<f64> {
 
 /// |z| for a complex64 value exactly as NumPy 2.x's SIMD `absolute` computes it
 /// (ratio scaling, fused `ratio*ratio + 1`, all in float32).
-#[inline]
+#[inline(always)]
 pub fn numpy_cabs_f32(re: f32, im: f32) -> f32 {
     let (a, b) = (re.abs(), im.abs());
-    let larger = a.max(b);
-    let smaller = a.min(b);
-    if larger == 0.0 {
-        return 0.0;
-    }
-    let ratio = smaller / larger;
-    // f64 evaluation of ratio² + 1 rounded once to f32 equals the fused multiply-add result
-    // except on exact f32 half-way ties, which do not occur in practice.
-    let t = ((ratio as f64) * (ratio as f64) + 1.0) as f32;
+    let larger = if a > b { a } else { b };
+    let smaller = if a > b { b } else { a };
+    // Branch-free so the loop vectorises; 0/1 gives the 0 NumPy selects for |z| = 0.
+    let divisor = if larger == 0.0 { 1.0 } else { larger };
+    let ratio = smaller / divisor;
+    // NumPy fuses ratio * ratio + 1 (one rounding). Compiled with FMA (the AVX2 kernels) this
+    // is one instruction; the portable build calls libm's exact fmaf.
+    let t = ratio.mul_add(ratio, 1.0);
     t.sqrt() * larger
+}
+
+/// Maximum of non-negative, NaN-free values (0 for an empty slice), written with eight
+/// independent lanes so it vectorises; the maximum is exact in any order.
+#[inline(always)]
+pub fn max_non_negative(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = if v > *lane { v } else { *lane };
+        }
+    }
+    let mut best = 0.0f32;
+    for &v in lanes.iter().chain(chunks.remainder()) {
+        best = if v > best { v } else { best };
+    }
+    best
 }
 
 /// A planned STFT (window + FFT), shared read-only between workers.
@@ -88,6 +105,7 @@ impl StftPlan {
 
     /// Magnitudes of frame `t` of `y` (centred, zero padded), rounded to float32 as librosa
     /// stores them, written to `mag` (length `n_bins`).
+    #[inline(always)]
     pub fn magnitude_frame(
         &self,
         y: &[f32],
@@ -95,20 +113,64 @@ impl StftPlan {
         scratch: &mut StftScratch,
         mag: &mut [f32],
     ) -> Result<(), FeatureError> {
-        let half = (self.n_fft / 2) as isize;
-        let start = (t * self.hop) as isize - half;
-        let frame = &mut scratch.frame;
-        for (i, (slot, w)) in frame.iter_mut().zip(&self.window).enumerate() {
-            let idx = start + i as isize;
-            *slot = if idx >= 0 && (idx as usize) < y.len() { w * y[idx as usize] as f64 } else { 0.0 };
-        }
-        self.fft
-            .process_with_scratch(frame, &mut scratch.spectrum, &mut scratch.fft_scratch)
-            .map_err(|e| FeatureError::Internal(format!("fft: {e}")))?;
+        self.transform_frame(y, t, scratch)?;
         for (m, c) in mag.iter_mut().zip(&scratch.spectrum) {
             *m = numpy_cabs_f32(c.re as f32, c.im as f32);
         }
         Ok(())
+    }
+
+    /// Like [`Self::magnitude_frame`] but squared in float32 (`np.abs(S) ** 2`).
+    #[inline(always)]
+    pub fn power_frame(
+        &self,
+        y: &[f32],
+        t: usize,
+        scratch: &mut StftScratch,
+        power: &mut [f32],
+    ) -> Result<(), FeatureError> {
+        self.transform_frame(y, t, scratch)?;
+        for (p, c) in power.iter_mut().zip(&scratch.spectrum) {
+            let m = numpy_cabs_f32(c.re as f32, c.im as f32);
+            *p = m * m;
+        }
+        Ok(())
+    }
+
+    /// Spectrum of frame `t` as complex64 parts widened to f64 (what librosa stores), for
+    /// callers that need more than magnitudes.
+    #[inline(always)]
+    pub fn spectrum_frame<'a>(
+        &self,
+        y: &[f32],
+        t: usize,
+        scratch: &'a mut StftScratch,
+    ) -> Result<&'a [Complex<f64>], FeatureError> {
+        self.transform_frame(y, t, scratch)?;
+        Ok(&scratch.spectrum)
+    }
+
+    #[inline(always)]
+    fn transform_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratch) -> Result<(), FeatureError> {
+        let half = self.n_fft / 2;
+        let frame = &mut scratch.frame;
+        let start = t * self.hop;
+        if start >= half && start - half + self.n_fft <= y.len() {
+            // Fully inside the signal: no padding checks (vectorises).
+            let src = &y[start - half..start - half + self.n_fft];
+            for ((slot, w), &v) in frame.iter_mut().zip(&self.window).zip(src) {
+                *slot = w * v as f64;
+            }
+        } else {
+            let start = start as isize - half as isize;
+            for (i, (slot, w)) in frame.iter_mut().zip(&self.window).enumerate() {
+                let idx = start + i as isize;
+                *slot = if idx >= 0 && (idx as usize) < y.len() { w * y[idx as usize] as f64 } else { 0.0 };
+            }
+        }
+        self.fft
+            .process_with_scratch(frame, &mut scratch.spectrum, &mut scratch.fft_scratch)
+            .map_err(|e| FeatureError::Internal(format!("fft: {e}")))
     }
 }
 

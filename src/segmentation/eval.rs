@@ -109,6 +109,8 @@ pub struct DerScores {
 }
 
 const DER_STEP_S: f64 = 0.01;
+/// Longest call the evaluation accepts (48 h).
+const MAX_CALL_S: f64 = 48.0 * 3600.0;
 
 fn labels_of<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut v: Vec<String> = items.map(str::to_string).collect();
@@ -177,6 +179,10 @@ pub fn der(truth: &[TruthSegment], pred: &[Segment]) -> Result<DerScores, Segmen
         return Err(SegmentationError::Csv("DER supports at most 8 truth and 6 predicted speakers".into()));
     }
     let end = truth.iter().map(|t| t.end_s).chain(pred.iter().map(|p| p.end_s)).fold(0.0, f64::max);
+    // The raster costs one byte per 10 ms: refuse absurd times from a malformed file.
+    if end > MAX_CALL_S {
+        return Err(SegmentationError::Csv(format!("segment time {end:.0} s is beyond {MAX_CALL_S:.0} s")));
+    }
     let n = (end / DER_STEP_S).ceil() as usize + 1;
     let idx = |labels: &[String], s: &str| labels.iter().position(|l| l == s).unwrap_or(0);
     let t_mask = rasterise(

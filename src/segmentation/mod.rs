@@ -13,7 +13,12 @@
 //!   recording starts mid-call. A segment is marked `overlap` when the other channel is active.
 //! - **Mono**: utterances are diarized into two clusters ([`diarize`]) labelled `A` (the speaker
 //!   of the first utterance) and `B`. The default caller (`Auto`) is again the cluster with more
-//!   total speech; `--caller a|b` overrides it, `--caller all` marks everything as caller.
+//!   total speech; `--caller a|b` overrides it; `--caller all` skips diarization and keeps
+//!   every utterance whole as the caller's. Overlap is not detected in mono (always 0).
+//!   The strongest cue of the diarizer is the recording path: in a mono hotline recording the
+//!   caller is heard through the phone network (nothing below ~300 Hz) while the operator's
+//!   headset is recorded locally; when both voices crossed the same line the clusters rest on
+//!   cepstra and pitch alone and are much less reliable (see the figures in the README).
 
 pub mod diarize;
 pub mod eval;
@@ -239,9 +244,18 @@ fn segment_stereo(
     params: &SegmentationParams,
     caller: CallerChoice,
 ) -> Result<CallSegmentation, SegmentationError> {
+    let mut frame_spans: Vec<Vec<utterances::FrameSpan>> =
+        tracks.iter().map(|t| utterances::detect_spans(t, params)).collect();
+    if params.crosstalk_db > 0.0 && tracks.len() == 2 {
+        for c in 0..2 {
+            let (own, other) = (&tracks[c], &tracks[1 - c]);
+            frame_spans[c].retain(|s| !is_crosstalk(own, other, *s, params.crosstalk_db));
+        }
+    }
     let per_channel: Vec<Vec<TimeSpan>> = tracks
         .iter()
-        .map(|t| utterances::spans_to_times(&utterances::detect_spans(t, params), t, params))
+        .zip(&frame_spans)
+        .map(|(t, spans)| utterances::spans_to_times(spans, t, params))
         .collect();
     let speech: Vec<f64> = per_channel.iter().map(|s| s.iter().map(TimeSpan::duration).sum()).collect();
     let caller_channel: Option<usize> = match caller {
@@ -281,6 +295,19 @@ fn segment_stereo(
     })
 }
 
+/// True when `span` on `own` is the other party leaking in (echo, crosstalk): over the span the
+/// other channel is louder by more than `margin_db` on average (power mean over the frames).
+fn is_crosstalk(own: &vad::FrameTrack, other: &vad::FrameTrack, span: utterances::FrameSpan, margin_db: f32) -> bool {
+    let end = span.end.min(own.len()).min(other.len());
+    if end <= span.start {
+        return false;
+    }
+    let power = |t: &vad::FrameTrack| {
+        (span.start..end).map(|i| 10f64.powf(t.energy_db[i] as f64 / 10.0)).sum::<f64>() / (end - span.start) as f64
+    };
+    10.0 * (power(other) / power(own).max(1e-30)).log10() > margin_db as f64
+}
+
 fn segment_mono(
     source: &dyn AudioSource,
     track: &vad::FrameTrack,
@@ -295,6 +322,21 @@ fn segment_mono(
         });
     }
     let spans = utterances::spans_to_times(&utterances::detect_spans(track, params), track, params);
+    if caller == CallerChoice::All {
+        // No speaker separation wanted: every utterance is the caller's, none is cut.
+        let segments = spans
+            .iter()
+            .map(|s| Segment {
+                start_s: s.start_s,
+                end_s: s.end_s,
+                channel: 0,
+                speaker: "A".to_string(),
+                is_caller: true,
+                overlap: false,
+            })
+            .collect();
+        return Ok(CallSegmentation { segments, layout: "mono", caller: "all".to_string() });
+    }
     // Pass 2 (only when there is speech): embed ~1-s chunks of the utterances for diarization.
     let chunk_s = params.diarize_chunk_s as f64;
     let plan = diarize::plan_chunks(&spans, chunk_s);

@@ -17,7 +17,15 @@ fn bin_of(db: f32) -> usize {
 /// Noise floor (dB) per frame: the `percentile` (0-100) of `energy_db` within
 /// `window_frames` centred on each frame (clipped at the ends of the call).
 pub fn noise_floor(energy_db: &[f32], window_frames: usize, percentile: f32) -> Vec<f32> {
+    noise_floor_and_spread(energy_db, window_frames, percentile).0
+}
+
+/// Noise floor and the noise's frame-to-frame spread (a standard deviation in dB estimated from
+/// the 5th-20th percentile distance, which stays inside the noise while speech fills less than
+/// 80% of the window). Narrow-band noise (rumble, hum) fluctuates far more than white noise.
+pub fn noise_floor_and_spread(energy_db: &[f32], window_frames: usize, percentile: f32) -> (Vec<f32>, Vec<f32>) {
     let n = energy_db.len();
+    let mut spread = Vec::with_capacity(n);
     let n_bins = ((MAX_DB - MIN_DB) / BIN_DB) as usize + 1;
     let mut hist = vec![0u32; n_bins];
     let half = window_frames.max(1) / 2;
@@ -38,19 +46,27 @@ pub fn noise_floor(energy_db: &[f32], window_frames: usize, percentile: f32) -> 
             lo += 1;
         }
         let count = (hi - lo) as f32;
-        let target = ((q * count).ceil() as u32).max(1);
+        let targets = [q, 0.05, 0.20].map(|p| ((p * count).ceil() as u32).max(1));
+        let mut values = [MIN_DB; 3];
+        let mut found = 0;
         let mut cum = 0u32;
-        let mut value = MIN_DB;
         for (b, c) in hist.iter().enumerate() {
             cum += c;
-            if cum >= target {
-                value = MIN_DB + b as f32 * BIN_DB;
+            for (t, v) in targets.iter().zip(values.iter_mut()) {
+                if cum >= *t && *v == MIN_DB && found < 3 {
+                    *v = MIN_DB + b as f32 * BIN_DB;
+                    found += 1;
+                }
+            }
+            if found == 3 {
                 break;
             }
         }
-        floor.push(value);
+        floor.push(values[0]);
+        // p20 - p5 of a normal distribution is 0.80 standard deviations.
+        spread.push(((values[2] - values[1]) / 0.80).max(0.0));
     }
-    floor
+    (floor, spread)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! The first six columns are the documented interface; `overlap` is appended so readers that
 //! look columns up by name are unaffected.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::{Segment, SegmentationError};
@@ -30,22 +29,10 @@ pub fn to_csv_string(segments: &[Segment]) -> String {
     out
 }
 
-/// Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
+/// Writes `contents` to `path` atomically (temporary sibling, then rename).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), SegmentationError> {
-    let io = |source| SegmentationError::Io { path: path.display().to_string(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::fsutil::atomic_write(path, contents)
+        .map_err(|source| SegmentationError::Io { path: path.display().to_string(), source })
 }
 
 /// Writes segments to `path` atomically.

@@ -1,7 +1,7 @@
 //! From frame features to utterances: hysteresis thresholds over the adaptive noise floor,
 //! gap merging, voicing check, minimum length, padding, and splitting of long utterances.
 
-use super::noise_floor::noise_floor;
+use super::noise_floor::noise_floor_and_spread;
 use super::split_long::split_long_spans;
 use super::vad::FrameTrack;
 use super::SegmentationParams;
@@ -47,11 +47,19 @@ struct Thresholds {
 
 fn thresholds(track: &FrameTrack, params: &SegmentationParams) -> Thresholds {
     let window = (params.noise_window_s as f64 / track.hop_s()).round() as usize;
-    let floor = noise_floor(&track.energy_db, window, params.noise_percentile);
-    let low = floor.iter().map(|f| (f + params.offset_db).max(params.min_energy_dbfs)).collect();
+    let (floor, spread) = noise_floor_and_spread(&track.energy_db, window, params.noise_percentile);
+    let low = floor
+        .iter()
+        .zip(&spread)
+        .map(|(f, s)| (f + params.offset_db.max(params.offset_sigmas * s)).max(params.min_energy_dbfs))
+        .collect();
     let high = floor
         .iter()
-        .map(|f| (f + params.onset_db).max(params.min_energy_dbfs + (params.onset_db - params.offset_db)))
+        .zip(&spread)
+        .map(|(f, s)| {
+            (f + params.onset_db.max(params.onset_sigmas * s))
+                .max(params.min_energy_dbfs + (params.onset_db - params.offset_db))
+        })
         .collect();
     Thresholds { low, high }
 }

@@ -222,6 +222,18 @@ impl FrameAnalyzer {
                 }
             }
         }
+        // Subharmonics (2T, 3T) correlate as well as the period T: take the shortest lag whose
+        // local peak comes close to the best one, so the pitch is not halved.
+        let corrected = |lag: usize| self.acf[lag] / r0 / self.window_acf[lag].max(1e-3);
+        if best_lag > 0 {
+            for lag in lag_min + 1..best_lag {
+                let r = corrected(lag);
+                if r >= 0.9 * best && r >= corrected(lag - 1) && r >= corrected(lag + 1) {
+                    best_lag = lag;
+                    break;
+                }
+            }
+        }
         self.push_frame(energy_db, best.min(1.0), best_lag);
     }
 

@@ -53,6 +53,16 @@ pub struct CallSpec {
     pub stereo: bool,
     /// Stereo: the caller's channel (0 = left, 1 = right); `None` = chosen by the seed.
     pub caller_channel: Option<usize>,
+    /// Emotions the operator's utterances are drawn from (operators are trained to stay calm);
+    /// empty = any. Falls back to any emotion when the speaker has none of these.
+    pub operator_emotions: Vec<String>,
+    /// With `telephony`: only the caller's voice crosses the phone network (300-3400 Hz band-pass
+    /// before mixing) while the operator's headset is recorded locally; the recorder's 8-kHz
+    /// μ-law then applies to both. `false` sends both voices through the same band-pass.
+    pub caller_via_line: bool,
+    /// Stereo: each party also leaks into the other channel this many dB down (echo,
+    /// crosstalk); `None` = clean separation.
+    pub crosstalk_db: Option<f64>,
 }
 
 impl Default for CallSpec {
@@ -71,6 +81,9 @@ impl Default for CallSpec {
             telephony: false,
             stereo: true,
             caller_channel: None,
+            operator_emotions: vec!["neutral".into(), "calm".into()],
+            caller_via_line: true,
+            crosstalk_db: None,
         }
     }
 }
@@ -194,7 +207,12 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
             gain_db: rng.uniform(-6.0, 0.0),
         },
         Party {
-            utterances: op_pool.into_iter().filter(|u| u.speaker == operator_speaker).collect(),
+            utterances: {
+                let all: Vec<Utterance> = op_pool.into_iter().filter(|u| u.speaker == operator_speaker).collect();
+                let calm: Vec<Utterance> =
+                    all.iter().filter(|u| spec.operator_emotions.contains(&u.emotion)).cloned().collect();
+                if calm.is_empty() { all } else { calm }
+            },
             name: "operator",
             speaker: operator_speaker.clone(),
             channel: 1 - caller_channel,
@@ -240,11 +258,26 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
             let level = rms(speech).max(1e-6);
             let gain = (10f64.powf((p.gain_db + rng.uniform(-2.0, 2.0) - 20.0) / 20.0) / level as f64) as f32;
             let ch = if spec.stereo { p.channel } else { 0 };
+            let line_filtered;
+            let speech: &[f32] = if spec.telephony && (party == 0 || !spec.caller_via_line) {
+                let mut v = speech.to_vec();
+                telephony::band_pass_telephone(&mut v, SR);
+                line_filtered = v;
+                &line_filtered
+            } else {
+                speech
+            };
             for (dst, s) in channels[ch][t..t + speech.len()].iter_mut().zip(speech) {
                 *dst += s * gain;
                 speech_energy[ch] += ((s * gain) as f64).powi(2);
             }
             speech_samples[ch] += speech.len();
+            if let (true, Some(db)) = (spec.stereo, spec.crosstalk_db) {
+                let leak = gain * 10f32.powf(-(db.abs() as f32) / 20.0);
+                for (dst, s) in channels[1 - ch][t..t + speech.len()].iter_mut().zip(speech) {
+                    *dst += s * leak;
+                }
+            }
             truth.push(TruthRow {
                 start_s: t as f64 / SR as f64,
                 end_s: (t + speech.len()) as f64 / SR as f64,
@@ -302,7 +335,7 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
     }
 
     let (sample_rate, mut channels) = if spec.telephony {
-        (8000, channels.iter().map(|c| telephony::telephone_channel(c, SR)).collect::<Vec<_>>())
+        (8000, channels.iter().map(|c| telephony::recorder_channel(c, SR)).collect::<Vec<_>>())
     } else {
         (SR, channels)
     };

@@ -107,6 +107,14 @@ pub fn telephone_channel(samples: &[f32], sample_rate: u32) -> Vec<f32> {
     y
 }
 
+/// The recorder's side: 8 kHz μ-law (anti-alias low-pass only; the voice band-pass belongs to
+/// the phone line and is applied per voice by the call builder).
+pub fn recorder_channel(samples: &[f32], sample_rate: u32) -> Vec<f32> {
+    let mut y = if sample_rate == 16000 { decimate_by_two(samples) } else { samples.to_vec() };
+    y.iter_mut().for_each(|s| *s = mu_law_round_trip(*s));
+    y
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

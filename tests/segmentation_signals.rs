@@ -1,0 +1,153 @@
+//! Segmentation on synthetic signals with known answers (no corpus data needed).
+
+use emotrace::segmentation::eval::boundary_scores;
+use emotrace::segmentation::{segment_call, CallerChoice, SegmentationParams};
+use emotrace::synth::rng::Rng;
+use emotrace::synth::telephony::mu_law_round_trip;
+
+const SR: u32 = 16000;
+
+/// A voiced-speech stand-in: 140-Hz harmonic complex up to 3.4 kHz with a 4-Hz syllable-like
+/// amplitude modulation.
+fn voice(n: usize, amp: f32, offset: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let t = (i + offset) as f32 / SR as f32;
+            let env = 0.6 + 0.4 * (2.0 * std::f32::consts::PI * 4.0 * t).sin();
+            let s: f32 = (1..=24).map(|k| (2.0 * std::f32::consts::PI * 140.0 * k as f32 * t).sin() / k as f32).sum();
+            amp * env * s / 2.0
+        })
+        .collect()
+}
+
+fn white(n: usize, rms: f32, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    (0..n).map(|_| rms * rng.normal() as f32).collect()
+}
+
+fn segments(x: Vec<f32>) -> Vec<(f64, f64)> {
+    let seg = segment_call(&[x], SR, &SegmentationParams::default(), CallerChoice::All).unwrap();
+    seg.segments.iter().map(|s| (s.start_s, s.end_s)).collect()
+}
+
+#[test]
+fn digital_silence_gives_no_segments() {
+    assert!(segments(vec![0.0; 20 * SR as usize]).is_empty());
+}
+
+#[test]
+fn stationary_noise_gives_no_segments() {
+    let n = 30 * SR as usize;
+    // White line noise at -30 dBFS.
+    assert!(segments(white(n, 0.03, 1)).is_empty(), "white noise");
+    // Low-passed (rumble) noise plus 50-Hz hum with harmonics.
+    let mut rng = Rng::new(2);
+    let mut lp = 0.0f32;
+    let hum_noise: Vec<f32> = (0..n)
+        .map(|i| {
+            lp = 0.97 * lp + 0.03 * rng.normal() as f32;
+            let t = i as f32 / SR as f32;
+            let hum: f32 = [50.0f32, 150.0, 250.0, 350.0]
+                .iter()
+                .map(|f| (2.0 * std::f32::consts::PI * f * t).sin())
+                .sum();
+            0.3 * lp + 0.02 * hum + 0.003 * rng.normal() as f32
+        })
+        .collect();
+    assert!(segments(hum_noise).is_empty(), "hum + rumble");
+    // Faint noise through μ-law companding.
+    let mu: Vec<f32> = white(n, 0.002, 3).into_iter().map(mu_law_round_trip).collect();
+    assert!(segments(mu).is_empty(), "mu-law noise");
+}
+
+/// Bursts at known times over white noise (15 dB below the bursts): boundaries within ±200 ms.
+#[test]
+fn bursts_are_found_at_their_boundaries() {
+    let truth = [(1.0, 2.5), (3.2, 4.0), (5.5, 8.7), (9.5, 10.1), (12.0, 15.5)];
+    let n = 17 * SR as usize;
+    let mut x = white(n, 0.01, 4);
+    for &(s, e) in &truth {
+        let (a, b) = ((s * SR as f64) as usize, (e * SR as f64) as usize);
+        for (dst, v) in x[a..b].iter_mut().zip(voice(b - a, 0.1, a)) {
+            *dst += v;
+        }
+    }
+    let found = segments(x);
+    let scores = boundary_scores(&truth, &found, 0.2);
+    assert!(scores.f1 >= 0.99, "F1 {} found {found:?}", scores.f1);
+}
+
+#[test]
+fn long_speech_is_split_to_at_most_ten_seconds() {
+    // A 35-s monologue without pauses, with 10 s of line noise on either side.
+    let n = 55 * SR as usize;
+    let mut x = white(n, 0.002, 5);
+    for (dst, v) in x[10 * SR as usize..45 * SR as usize].iter_mut().zip(voice(35 * SR as usize, 0.2, 0)) {
+        *dst += v;
+    }
+    let found = segments(x);
+    assert!(found.len() >= 4, "{found:?}");
+    assert!(found.iter().all(|(s, e)| e - s <= 10.0 + 1e-9), "{found:?}");
+    let covered: f64 = found.iter().map(|(s, e)| e - s).sum();
+    assert!(covered >= 0.9 * 35.0, "covered {covered} of 35 s: {found:?}");
+}
+
+#[test]
+fn stereo_caller_is_the_talkative_channel_and_overlap_is_marked() {
+    let n = 12 * SR as usize;
+    let mut left = white(n, 0.002, 6);
+    let mut right = white(n, 0.002, 7);
+    let put = |ch: &mut Vec<f32>, s: f64, e: f64| {
+        let (a, b) = ((s * SR as f64) as usize, (e * SR as f64) as usize);
+        for (dst, v) in ch[a..b].iter_mut().zip(voice(b - a, 0.1, a)) {
+            *dst += v;
+        }
+    };
+    // Operator (left) greets briefly; the caller (right) talks more, overlapping once.
+    put(&mut left, 0.5, 1.5);
+    put(&mut right, 2.0, 5.0);
+    put(&mut left, 4.5, 5.5);
+    put(&mut right, 6.0, 11.0);
+    let seg = segment_call(&[left, right], SR, &SegmentationParams::default(), CallerChoice::Auto).unwrap();
+    assert_eq!(seg.layout, "stereo");
+    assert_eq!(seg.caller, "right");
+    assert!(seg.segments.iter().all(|s| s.is_caller == (s.channel == 1)));
+    let overlapping: Vec<_> = seg.segments.iter().filter(|s| s.overlap).collect();
+    assert_eq!(overlapping.len(), 2, "{:?}", seg.segments);
+    // An explicit choice wins; a mono-only choice is refused.
+    let seg2 = segment_call(&[vec![0.0; 100], vec![0.1; 100]], SR, &SegmentationParams::default(), CallerChoice::Left).unwrap();
+    assert_eq!(seg2.caller, "left");
+    assert!(segment_call(&[vec![0.0; 100], vec![0.1; 100]], SR, &SegmentationParams::default(), CallerChoice::A).is_err());
+}
+
+#[test]
+fn invalid_parameters_are_rejected() {
+    let p = SegmentationParams { offset_db: 9.0, onset_db: 3.0, ..SegmentationParams::default() };
+    assert!(segment_call(&[vec![0.0; 1000]], SR, &p, CallerChoice::Auto).is_err());
+}
+
+#[test]
+fn stereo_crosstalk_is_not_the_other_partys_speech() {
+    let n = 12 * SR as usize;
+    let mut left = white(n, 0.001, 8);
+    let mut right = white(n, 0.001, 9);
+    let (a, b) = (2 * SR as usize, 5 * SR as usize);
+    let v = voice(b - a, 0.1, a);
+    for (i, x) in v.iter().enumerate() {
+        left[a + i] += x;
+        right[a + i] += 0.1 * x; // echo 20 dB down
+    }
+    let (c, d) = (7 * SR as usize, 10 * SR as usize);
+    for (i, x) in voice(d - c, 0.1, c).iter().enumerate() {
+        right[c + i] += x;
+    }
+    let params = SegmentationParams::default();
+    let seg = segment_call(&[left.clone(), right.clone()], SR, &params, CallerChoice::Right).unwrap();
+    let right_segs: Vec<_> = seg.segments.iter().filter(|s| s.channel == 1).collect();
+    assert_eq!(right_segs.len(), 1, "{:?}", seg.segments);
+    assert!((right_segs[0].start_s - 7.0).abs() < 0.2);
+    // With the check disabled the echo shows up as speech.
+    let off = SegmentationParams { crosstalk_db: 0.0, ..params };
+    let seg = segment_call(&[left, right], SR, &off, CallerChoice::Right).unwrap();
+    assert_eq!(seg.segments.iter().filter(|s| s.channel == 1).count(), 2);
+}
