@@ -64,22 +64,11 @@ pub enum Command {
     /// Score audio files with a model bundle, each file as one segment: CSV file,logit,p_nonnegative
     /// (p = P(non-negative)) or JSON.
     Score(score_cmd::ScoreArgs),
-    /// Time a pipeline stage on this machine (figures depend on load: record `uptime` with them).
-    Bench {
-        #[command(subcommand)]
-        target: BenchTarget,
-    },
     /// Open the review window (the same as running emotrace without a subcommand).
     Gui {
         /// A call recording to open.
         file: Option<PathBuf>,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchTarget {
-    /// The fused model's forward pass per 10-s segment (base-size config, random weights).
-    Model(bench_model::BenchModelArgs),
 }
 
 /// Runs the parsed command line.
@@ -96,7 +85,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Cohort(args)) => cohort_cmd::run(args),
         Some(Command::ImportModel(args)) => import_model_cmd::run(args),
         Some(Command::Score(args)) => score_cmd::run(args),
-        Some(Command::Bench { target: BenchTarget::Model(args) }) => bench_model::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }
