@@ -44,3 +44,20 @@ fn scores_do_not_depend_on_batch_mates() {
     // Different segments get different scores (the test would be vacuous otherwise).
     assert!((together[0] - together[1]).abs() > 1e-6);
 }
+
+#[test]
+fn inference_models_do_not_record_autograd_graphs() {
+    // A model built for inference must take the fast, graph-free paths.
+    let cfg: emotrace::model::FusedConfig = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny_group_postnorm/config.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let model = emotrace::model::bench::random_model(&cfg, &Device::Cpu).unwrap();
+    let audio = candle_core::Tensor::randn(0f32, 1.0, (1, 4000), &Device::Cpu).unwrap();
+    let mfcc = candle_core::Tensor::randn(0f32, 1.0, (1, 20, 39), &Device::Cpu).unwrap();
+    let logit = model.forward(&audio, &audio, &mfcc).unwrap();
+    assert!(!logit.track_op());
+}

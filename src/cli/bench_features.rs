@@ -20,6 +20,8 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// MFCC39 + pitch track + normalised audio for all 10-s windows of a long signal.
     Features(BenchFeaturesArgs),
+    /// The fused model's forward pass per 10-s segment (base-size config, random weights).
+    Model(super::bench_model::BenchModelArgs),
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +43,7 @@ pub struct BenchFeaturesArgs {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchTarget::Features(a) => run_features(a),
+        BenchTarget::Model(a) => super::bench_model::run(a),
     }
 }
 

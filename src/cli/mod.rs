@@ -4,10 +4,13 @@ mod bench_features;
 mod features_cmd;
 mod analyze_cmd;
 mod batch_cmd;
+mod bench_model;
 mod cohort_cmd;
 mod eval_segments_cmd;
+mod import_model_cmd;
 mod info_cmd;
 mod make_call_cmd;
+mod score_cmd;
 mod segment_cmd;
 
 use std::path::PathBuf;
@@ -56,6 +59,11 @@ pub enum Command {
     /// Compare groups of analysed calls (the paper's Table VII): per group, stage and metric the
     /// mean with a 95% bootstrap interval and, for two groups, Welch's t-test p-value.
     Cohort(cohort_cmd::CohortArgs),
+    /// Build a model bundle from an HF wav2vec2 directory (fresh head) or a fused checkpoint.
+    ImportModel(import_model_cmd::ImportModelArgs),
+    /// Score audio files with a model bundle, each file as one segment: CSV file,logit,p_nonnegative
+    /// (p = P(non-negative)) or JSON.
+    Score(score_cmd::ScoreArgs),
     /// Open the review window (the same as running emotrace without a subcommand).
     Gui {
         /// A call recording to open.
@@ -75,6 +83,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::MakeCall(args)) => make_call_cmd::run(args),
         Some(Command::EvalSegments(args)) => eval_segments_cmd::run(args),
         Some(Command::Cohort(args)) => cohort_cmd::run(args),
+        Some(Command::ImportModel(args)) => import_model_cmd::run(args),
+        Some(Command::Score(args)) => score_cmd::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }

@@ -1,5 +1,6 @@
 //! Forward-time benchmark of the fused model at a given size with random weights (no files needed).
 //! Used by `emotrace bench model`; scripts/bench_model_torch.py measures PyTorch the same way.
+use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
@@ -23,10 +24,19 @@ pub fn base_config() -> FusedConfig {
     FusedConfig::reference(w2v)
 }
 
-/// A model with freshly initialised (random) weights.
+/// A model with freshly initialised (random) weights, as plain tensors (not training variables:
+/// autograd would otherwise record the whole forward pass).
 pub fn random_model(cfg: &FusedConfig, device: &Device) -> Result<FusedModel, ModelError> {
     let varmap = VarMap::new();
-    Ok(FusedModel::load(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?)
+    FusedModel::load(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
+    let tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .map_err(|_| ModelError::Internal("poisoned lock".into()))?
+        .iter()
+        .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
+        .collect();
+    Ok(FusedModel::load(VarBuilder::from_tensors(tensors, DType::F32, device), cfg)?)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -35,6 +45,21 @@ pub struct BenchFigure {
     pub repetitions: usize,
     pub seconds_per_batch: f64,
     pub seconds_per_segment: f64,
+    /// Process CPU time (user + system, all threads) per segment, when the OS reports it
+    /// (Linux). Less sensitive than wall time to other load on the machine.
+    pub cpu_seconds_per_segment: Option<f64>,
+}
+
+/// CPU time (user + system) of this process so far, from /proc/self/stat (Linux only).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports clock ticks; USER_HZ is 100 on every mainstream configuration.
+    Some((utime + stime) / 100.0)
 }
 
 /// Times `repetitions` forward passes of `batch` segments of `samples` samples each (after one
@@ -57,15 +82,21 @@ pub fn time_forward(
         Ok(())
     };
     run()?;
+    let cpu_start = process_cpu_seconds();
     let start = Instant::now();
     for _ in 0..repetitions.max(1) {
         run()?;
     }
     let per_batch = start.elapsed().as_secs_f64() / repetitions.max(1) as f64;
+    let cpu_per_segment = match (cpu_start, process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some((b - a) / (repetitions.max(1) * batch) as f64),
+        _ => None,
+    };
     Ok(BenchFigure {
         batch,
         repetitions: repetitions.max(1),
         seconds_per_batch: per_batch,
         seconds_per_segment: per_batch / batch as f64,
+        cpu_seconds_per_segment: cpu_per_segment,
     })
 }

@@ -56,3 +56,20 @@ pub fn select_device(choice: DeviceChoice) -> Result<SelectedDevice, ModelError>
         }
     }
 }
+
+/// Makes glibc keep freed memory for reuse instead of returning large blocks to the OS. A forward
+/// pass allocates and frees many buffers of tens to hundreds of MB; with glibc's defaults each is a
+/// fresh `mmap` whose pages the kernel must fault in and zero again (measured: system time 2.2 s ->
+/// 0.7 s, CPU time per 10-s segment -12% on the base-size model). Call once, before running the
+/// model, from a program that scores many segments. No effect on other platforms.
+pub fn tune_allocator_for_inference() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes allocator parameters; it is called before heavy allocation
+        // and the values are valid for glibc.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_MAX, 0);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        }
+    }
+}

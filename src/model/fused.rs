@@ -65,7 +65,7 @@ impl FusedModel {
     /// separately. Dropout layers are inference-off.
     pub fn forward_stages(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> Result<FusedOutput> {
         let audio_hidden = self.wav2vec2.forward(audio)?;
-        let pitch_features = self.pitch_encoder.forward(pitch)?.transpose(1, 2)?;
+        let pitch_features = self.pitch_encoder.forward(pitch)?;
         let pitch_hidden = self.pitch_projection.forward(&pitch_features)?;
         let lstm_mean = self.lstm.mean_output(mfcc)?;
 

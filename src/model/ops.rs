@@ -36,20 +36,19 @@ pub fn layer_norm(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resu
     normed.broadcast_mul(weight)?.broadcast_add(bias)
 }
 
-/// `nn.GroupNorm(C, C)` on a `(batch, channels, time)` tensor: every channel is normalised over time.
+/// `nn.GroupNorm(C, C)` on a channels-last `(batch, time, channels)` tensor: every channel is
+/// normalised over time.
 pub fn group_norm_per_channel(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
-    let channels = weight.dim(0)?;
     let normed = if !tracked(&[xs]) && xs.dtype() == DType::F32 {
-        let time = xs.dim(D::Minus1)?;
+        let time = xs.dim(1)?;
         let ones = Tensor::ones(time, DType::F32, xs.device())?;
         let zeros = Tensor::zeros(time, DType::F32, xs.device())?;
-        candle_nn::ops::layer_norm(&xs.contiguous()?, &ones, &zeros, eps as f32)?
+        let channels_first = xs.transpose(1, 2)?.contiguous()?;
+        candle_nn::ops::layer_norm(&channels_first, &ones, &zeros, eps as f32)?.transpose(1, 2)?
     } else {
-        normalize_over(xs, D::Minus1, eps)?
+        normalize_over(xs, D::Minus2, eps)?
     };
-    let weight = weight.reshape((1, channels, 1))?;
-    let bias = bias.reshape((1, channels, 1))?;
-    normed.broadcast_mul(&weight)?.broadcast_add(&bias)
+    normed.broadcast_mul(weight)?.broadcast_add(bias)
 }
 
 fn normalize_over(xs: &Tensor, dim: D, eps: f64) -> Result<Tensor> {
@@ -69,21 +68,59 @@ pub fn gelu(xs: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// GELU with erf from Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), parallel over chunks.
+/// GELU with erf from Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), branch-free so that the
+/// loop vectorises, parallel over chunks.
 struct GeluErfCpu;
 
-#[inline]
-fn erf_approx(x: f32) -> f32 {
-    let sign = if x < 0.0 { -1.0 } else { 1.0 };
-    let x = x.abs();
-    let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
-    sign * (1.0 - poly * (-x * x).exp())
+/// `exp(y)` for `y <= 0` (relative error ~1e-7): `2^n * p(r)` with `y = n ln2 + r`, `|r| <= ln2/2`.
+#[inline(always)]
+fn exp_nonpositive(y: f32) -> f32 {
+    let y = y.max(-87.0);
+    // Round to nearest via truncation of a non-positive value (vectorises without SSE4.1).
+    let n = ((y * std::f32::consts::LOG2_E - 0.5) as i32) as f32;
+    let r = y - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5 + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    p * scale
 }
 
-#[inline]
+#[inline(always)]
+fn erf_approx(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    (1.0 - poly * exp_nonpositive(-a * a)).copysign(x)
+}
+
+#[inline(always)]
 fn gelu_scalar(x: f32) -> f32 {
     0.5 * x * (1.0 + erf_approx(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+fn gelu_slice_portable(input: &[f32], out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(input) {
+        *o = gelu_scalar(x);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_slice_avx2(input: &[f32], out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(input) {
+        *o = gelu_scalar(x);
+    }
+}
+
+fn gelu_slice(input: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features the function was compiled for.
+        unsafe { gelu_slice_avx2(input, out) };
+        return;
+    }
+    gelu_slice_portable(input, out)
 }
 
 impl CustomOp1 for GeluErfCpu {
@@ -101,11 +138,7 @@ impl CustomOp1 for GeluErfCpu {
         };
         let mut out = vec![0f32; input.len()];
         const CHUNK: usize = 1 << 14;
-        out.par_chunks_mut(CHUNK).zip(input.par_chunks(CHUNK)).for_each(|(o, i)| {
-            for (o, &x) in o.iter_mut().zip(i) {
-                *o = gelu_scalar(x);
-            }
-        });
+        out.par_chunks_mut(CHUNK).zip(input.par_chunks(CHUNK)).for_each(|(o, i)| gelu_slice(i, o));
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
@@ -247,6 +280,75 @@ impl Conv1d {
     }
 }
 
+/// Channels-last im2col for inference: `(batch, time, channels)` -> `(batch, frames, kernel * channels)`
+/// where row `t` holds input rows `t*stride .. t*stride+kernel` (contiguous in memory, so each row is
+/// one copy). No backward pass: only used on untracked tensors.
+struct UnfoldTime {
+    kernel: usize,
+    stride: usize,
+}
+
+impl CustomOp1 for UnfoldTime {
+    fn name(&self) -> &'static str {
+        "unfold-time"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (start, end) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("unfold: input must be contiguous".into()))?;
+        let input = match storage {
+            CpuStorage::F32(data) => &data[start..end],
+            _ => candle_core::bail!("unfold: only f32 is supported"),
+        };
+        let (b, t, c) = layout.shape().dims3()?;
+        if t < self.kernel {
+            candle_core::bail!("unfold: {t} frames is shorter than the kernel {}", self.kernel)
+        }
+        let frames = (t - self.kernel) / self.stride + 1;
+        let row = self.kernel * c;
+        let mut out = vec![0f32; b * frames * row];
+        out.par_chunks_mut(row).enumerate().for_each(|(i, dst)| {
+            let (bi, fi) = (i / frames, i % frames);
+            let src = bi * t * c + fi * self.stride * c;
+            dst.copy_from_slice(&input[src..src + row]);
+        });
+        Ok((CpuStorage::F32(out), Shape::from((b, frames, row))))
+    }
+}
+
+/// A strided, ungrouped, unpadded 1-D convolution on channels-last input `(batch, time, c_in)`
+/// -> `(batch, frames, c_out)`. Untracked CPU inputs use im2col + one matrix product with no
+/// layout changes; anything else goes through candle's differentiable `conv1d`.
+pub fn conv1d_channels_last(
+    xs: &Tensor,
+    weight: &Tensor,
+    unfolded_weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+) -> Result<Tensor> {
+    let (c_out, _c_in, kernel) = weight.dims3()?;
+    let out = if xs.device().is_cpu() && xs.dtype() == DType::F32 && !tracked(&[xs, weight]) {
+        let (b, _, _) = xs.dims3()?;
+        let cols = xs.contiguous()?.apply_op1_no_bwd(&UnfoldTime { kernel, stride })?;
+        let frames = cols.dim(1)?;
+        cols.reshape((b * frames, ()))?.matmul(unfolded_weight)?.reshape((b, frames, c_out))?
+    } else {
+        xs.transpose(1, 2)?.conv1d(weight, 0, stride, 1, 1)?.transpose(1, 2)?
+    };
+    match bias {
+        Some(bias) => out.broadcast_add(bias),
+        None => Ok(out),
+    }
+}
+
+/// `(c_out, c_in, kernel)` PyTorch conv weight as the `(kernel * c_in, c_out)` matrix that multiplies
+/// [`UnfoldTime`] rows.
+pub fn unfold_conv_weight(weight: &Tensor) -> Result<Tensor> {
+    let (c_out, c_in, kernel) = weight.dims3()?;
+    weight.permute((0, 2, 1))?.contiguous()?.reshape((c_out, kernel * c_in))?.t()?.contiguous()
+}
+
 /// Mean over the time axis (dim 1) of a `(batch, time, features)` tensor.
 pub fn mean_over_time(xs: &Tensor) -> Result<Tensor> {
     xs.mean(1)
@@ -269,6 +371,9 @@ mod tests {
         let xs = Tensor::arange(-8000i64, 8000, &Device::Cpu).unwrap().to_dtype(DType::F32).unwrap();
         let xs = (xs * 1e-3).unwrap();
         assert!(max_diff(&gelu(&xs).unwrap(), &xs.gelu_erf().unwrap()) < 1e-6);
+        // Large magnitudes saturate correctly (x and 0).
+        let big = Tensor::new(&[-100f32, -20.0, 20.0, 100.0], &Device::Cpu).unwrap();
+        assert!(max_diff(&gelu(&big).unwrap(), &big.gelu_erf().unwrap()) < 1e-5);
 
         let var = Var::from_tensor(&xs).unwrap();
         let ours = gelu(var.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
@@ -287,10 +392,16 @@ mod tests {
         let t = tracked_xs.as_tensor();
         assert!(max_diff(&softmax_last_dim(&xs).unwrap(), &softmax_last_dim(t).unwrap()) < 1e-6);
         assert!(max_diff(&layer_norm(&xs, &w, &b, 1e-5).unwrap(), &layer_norm(t, &w, &b, 1e-5).unwrap()) < 1e-5);
-        let gw = Tensor::randn(1f32, 0.2, 7, &dev).unwrap();
-        let gb = Tensor::randn(0f32, 0.2, 7, &dev).unwrap();
+        let gw = Tensor::randn(1f32, 0.2, 33, &dev).unwrap();
+        let gb = Tensor::randn(0f32, 0.2, 33, &dev).unwrap();
         let fast = group_norm_per_channel(&xs, &gw, &gb, 1e-5).unwrap();
         let slow = group_norm_per_channel(t, &gw, &gb, 1e-5).unwrap();
+        assert!(max_diff(&fast, &slow) < 1e-5);
+
+        let w = Tensor::randn(0f32, 0.3, (5, 33, 3), &dev).unwrap();
+        let fast = conv1d_channels_last(&xs, &w, &unfold_conv_weight(&w).unwrap(), None, 2).unwrap();
+        let slow = conv1d_channels_last(t, &w, &unfold_conv_weight(&w).unwrap(), None, 2).unwrap();
+        assert_eq!(fast.dims(), &[3, 3, 5]);
         assert!(max_diff(&fast, &slow) < 1e-5);
     }
 }

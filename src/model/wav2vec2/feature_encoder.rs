@@ -3,7 +3,7 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::model::config::{FeatExtractNorm, Wav2Vec2Config};
-use crate::model::ops::{self, Activation, Conv1d, Conv1dSpec};
+use crate::model::ops::{self, Activation};
 
 /// Conv layers use PyTorch's default norm epsilon, not `layer_norm_eps`.
 const CONV_NORM_EPS: f64 = 1e-5;
@@ -17,20 +17,25 @@ enum ConvNorm {
     Layer(ops::LayerNorm),
 }
 
+/// One conv layer, computed channels-last (`(batch, time, channels)`) so that no layer needs a
+/// layout change: im2col rows are contiguous and the channel LayerNorm runs on the last axis.
 #[derive(Debug, Clone)]
 struct ConvLayer {
-    conv: Conv1d,
+    weight: Tensor,
+    unfolded_weight: Tensor,
+    bias: Option<Tensor>,
+    stride: usize,
     norm: ConvNorm,
     activation: Activation,
 }
 
 impl ConvLayer {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let xs = self.conv.forward(xs)?;
+        let xs = ops::conv1d_channels_last(xs, &self.weight, &self.unfolded_weight, self.bias.as_ref(), self.stride)?;
         let xs = match &self.norm {
             ConvNorm::None => xs,
             ConvNorm::Group { weight, bias } => ops::group_norm_per_channel(&xs, weight, bias, CONV_NORM_EPS)?,
-            ConvNorm::Layer(ln) => ln.forward(&xs.transpose(1, 2)?)?.transpose(1, 2)?,
+            ConvNorm::Layer(ln) => ln.forward(&xs)?,
         };
         self.activation.apply(&xs)
     }
@@ -52,16 +57,14 @@ impl FeatureEncoder {
         for i in 0..cfg.conv_dim.len() {
             let vb_i = vb.pp(i);
             let out = cfg.conv_dim[i];
-            let spec = Conv1dSpec {
-                in_channels: if i == 0 { 1 } else { cfg.conv_dim[i - 1] },
-                out_channels: out,
-                kernel: cfg.conv_kernel[i],
-                stride: cfg.conv_stride[i],
-                padding: 0,
-                groups: 1,
-                bias: cfg.conv_bias,
-            };
-            let conv = Conv1d::load(vb_i.pp("conv"), spec)?;
+            let c_in = if i == 0 { 1 } else { cfg.conv_dim[i - 1] };
+            let kernel = cfg.conv_kernel[i];
+            let vb_c = vb_i.pp("conv");
+            let bound = 1.0 / ((c_in * kernel) as f64).sqrt();
+            let init = candle_nn::Init::Uniform { lo: -bound, up: bound };
+            let weight = vb_c.get_with_hints((out, c_in, kernel), "weight", init)?;
+            let bias = if cfg.conv_bias { Some(vb_c.get_with_hints(out, "bias", init)?) } else { None };
+            let unfolded_weight = ops::unfold_conv_weight(&weight)?;
             let norm = match norm_kind {
                 FeatExtractNorm::Group if i == 0 => {
                     let vb_n = vb_i.pp("layer_norm");
@@ -73,14 +76,15 @@ impl FeatureEncoder {
                 FeatExtractNorm::Group => ConvNorm::None,
                 FeatExtractNorm::Layer => ConvNorm::Layer(ops::LayerNorm::load(vb_i.pp("layer_norm"), out, CONV_NORM_EPS)?),
             };
-            conv_layers.push(ConvLayer { conv, norm, activation });
+            conv_layers.push(ConvLayer { weight, unfolded_weight, bias, stride: cfg.conv_stride[i], norm, activation });
         }
         Ok(Self { conv_layers })
     }
 
-    /// `(batch, samples)` -> `(batch, conv_dim[-1], frames)`.
+    /// `(batch, samples)` -> `(batch, frames, conv_dim[-1])` (HF's output transposed, as
+    /// `Wav2Vec2Model` uses it).
     pub fn forward(&self, input_values: &Tensor) -> Result<Tensor> {
-        let mut xs = input_values.unsqueeze(1)?;
+        let mut xs = input_values.unsqueeze(2)?;
         for layer in &self.conv_layers {
             xs = layer.forward(&xs)?;
         }

@@ -34,7 +34,7 @@ impl Wav2Vec2Model {
 
     /// `(batch, samples)` normalised audio -> `last_hidden_state` `(batch, frames, hidden)`.
     pub fn forward(&self, input_values: &Tensor) -> Result<Tensor> {
-        let features = self.feature_extractor.forward(input_values)?.transpose(1, 2)?;
+        let features = self.feature_extractor.forward(input_values)?;
         let hidden = self.feature_projection.forward(&features)?;
         self.encoder.forward(&hidden)
     }

@@ -1,0 +1,84 @@
+//! `emotrace import-model`: builds a model bundle from outside weights.
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use crate::model::bundle::{write_bundle, BundleMeta};
+use crate::model::import::{import_checkpoint, import_hf_wav2vec2, HeadOptions};
+
+#[derive(Debug, Args)]
+pub struct ImportModelArgs {
+    /// An HF wav2vec2 directory (config.json + model.safetensors or pytorch_model.bin): the bundle
+    /// gets this backbone and a freshly initialised head, and is marked "needs fine-tuning".
+    #[arg(long, conflicts_with = "checkpoint")]
+    pub wav2vec2: Option<PathBuf>,
+    /// A complete fused-model state_dict (torch.save of model.state_dict(), or .safetensors) from
+    /// the reference training script.
+    #[arg(long, requires = "wav2vec2_config")]
+    pub checkpoint: Option<PathBuf>,
+    /// The HF wav2vec2 config.json the checkpoint's backbone was built from.
+    #[arg(long)]
+    pub wav2vec2_config: Option<PathBuf>,
+    /// Heads of the audio/pitch cross-attention layers (cannot be read from weights).
+    #[arg(long, default_value_t = 16)]
+    pub cross_heads: usize,
+    /// Heads of the fused self-attention layer (cannot be read from weights).
+    #[arg(long, default_value_t = 8)]
+    pub self_heads: usize,
+    /// The bundle directory to write (atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing bundle at --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Name recorded in meta.json (default: the output directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// What the weights were trained on, recorded in meta.json.
+    #[arg(long)]
+    pub training_data: Option<String>,
+}
+
+pub fn run(args: ImportModelArgs) -> anyhow::Result<()> {
+    let heads = HeadOptions { cross_heads: args.cross_heads, self_heads: args.self_heads };
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
+    });
+    let (imported, meta) = match (&args.wav2vec2, &args.checkpoint) {
+        (Some(dir), None) => {
+            let imported = import_hf_wav2vec2(dir, &heads)
+                .with_context(|| format!("cannot import the wav2vec2 directory {}", dir.display()))?;
+            let training = args.training_data.clone().unwrap_or_else(|| {
+                "none: pretrained wav2vec2 backbone with a freshly initialised head; needs fine-tuning".into()
+            });
+            let meta = BundleMeta::new(&name, &training, &format!("wav2vec2 directory {}", dir.display()), true);
+            (imported, meta)
+        }
+        (None, Some(checkpoint)) => {
+            let Some(config) = &args.wav2vec2_config else { bail!("--checkpoint needs --wav2vec2-config") };
+            let imported = import_checkpoint(checkpoint, config, &heads)
+                .with_context(|| format!("cannot import the checkpoint {}", checkpoint.display()))?;
+            let training = args.training_data.clone().unwrap_or_else(|| "unknown (imported checkpoint)".into());
+            let meta = BundleMeta::new(&name, &training, &format!("checkpoint {}", checkpoint.display()), false);
+            (imported, meta)
+        }
+        _ => bail!("give either --wav2vec2 HF_DIR or --checkpoint FILE --wav2vec2-config CONFIG"),
+    };
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    let meta = write_bundle(&args.out, &imported.config, &imported.tensors, meta, args.force)
+        .with_context(|| format!("cannot write the bundle {}", args.out.display()))?;
+    let w = &imported.config.wav2vec2;
+    println!(
+        "wrote {} (wav2vec2 hidden {}, {} layers; LSTM {}; sha256 {}){}",
+        args.out.display(),
+        w.hidden_size,
+        w.num_hidden_layers,
+        imported.config.lstm_hidden,
+        meta.weights_sha256,
+        if meta.needs_fine_tuning { "; needs fine-tuning before use" } else { "" }
+    );
+    Ok(())
+}
