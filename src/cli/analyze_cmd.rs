@@ -3,33 +3,18 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::segment_cmd::SegmentParamArgs;
-use crate::analysis::DEFAULT_ASSESSMENT_MINUTES;
-use crate::model::DeviceChoice;
-use crate::pipeline::{analyze_call, AnalysisEvent, AnalysisSettings, CallAnalysis, PipelineStage, ScoringModel};
+use super::analysis_args::AnalysisArgs;
+use crate::pipeline::{analyze_call, AnalysisEvent, CallAnalysis, PipelineStage, ScoringModel};
 use crate::report::call_report::write_call_report;
-use crate::segmentation::{CallerChoice, SegmentationParams};
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// The call recording.
     pub file: PathBuf,
-    /// A model bundle directory (config.json, model.safetensors, meta.json).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Which party is the caller. Stereo: auto|left|right|all; mono: auto|a|b|all.
-    #[arg(long, default_value = "auto")]
-    pub caller: String,
-    /// Length of the suicide-risk assessment stage, in minutes from the call's start.
-    #[arg(long, default_value_t = DEFAULT_ASSESSMENT_MINUTES)]
-    pub assessment_minutes: f64,
-    /// Where the model runs: auto|cpu|cuda|metal (auto falls back to the CPU with a notice).
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
     /// Output folder for segments.csv, summary.csv, trajectory.png/.svg and report.json.
     #[arg(long)]
     pub out: PathBuf,
@@ -40,24 +25,13 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub timings: bool,
     #[command(flatten)]
-    pub segmentation: SegmentParamArgs,
+    pub analysis: AnalysisArgs,
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
-    let Some(model_dir) = args.model.clone() else {
-        bail!("no default model is bundled in this build yet; pass --model DIR (a bundle made by `emotrace import-model`)");
-    };
-    let caller: CallerChoice = args.caller.parse()?;
-    let device: DeviceChoice = args.device.parse()?;
-    if !(args.assessment_minutes > 0.0) {
-        bail!("--assessment-minutes must be positive");
-    }
-    let settings = AnalysisSettings {
-        caller,
-        segmentation: SegmentationParams::from(&args.segmentation),
-        assessment_minutes: args.assessment_minutes,
-        ..AnalysisSettings::default()
-    };
+    let model_dir = args.analysis.model_dir()?;
+    let device = args.analysis.device()?;
+    let settings = args.analysis.settings()?;
     let started = Instant::now();
     let model = ScoringModel::load(&model_dir, device)
         .with_context(|| format!("cannot load the model {}", model_dir.display()))?;

@@ -2,16 +2,13 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 
-use super::segment_cmd::SegmentParamArgs;
-use crate::analysis::DEFAULT_ASSESSMENT_MINUTES;
-use crate::model::DeviceChoice;
+use super::analysis_args::AnalysisArgs;
 use crate::pipeline::batch::{call_folder, clear_failure, collect, is_complete, read_manifest, record_failure, Shard};
-use crate::pipeline::{analyze_call, AnalysisSettings, ScoringModel};
+use crate::pipeline::{analyze_call, ScoringModel};
 use crate::report::call_report::{write_call_report, REPORT_JSON};
-use crate::segmentation::{CallerChoice, SegmentationParams};
 
 #[derive(Debug, Args)]
 pub struct BatchArgs {
@@ -20,9 +17,6 @@ pub struct BatchArgs {
     /// Output folder: calls/<call_id>/ (one analyze output each), calls.csv, failures.csv.
     #[arg(long)]
     pub out: PathBuf,
-    /// A model bundle directory.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
     /// Handle only manifest rows whose 0-based position modulo N is I (e.g. Slurm's
     /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT, Kubernetes' $JOB_COMPLETION_INDEX/N).
     #[arg(long, value_name = "I/N")]
@@ -30,32 +24,16 @@ pub struct BatchArgs {
     /// Skip calls whose report is already complete (failed calls are retried).
     #[arg(long)]
     pub resume: bool,
-    /// Which party is the caller in every call. Stereo: auto|left|right|all; mono: auto|a|b|all.
-    #[arg(long, default_value = "auto")]
-    pub caller: String,
-    /// Length of the assessment stage in minutes.
-    #[arg(long, default_value_t = DEFAULT_ASSESSMENT_MINUTES)]
-    pub assessment_minutes: f64,
-    /// Where the model runs: auto|cpu|cuda|metal.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
     #[command(flatten)]
-    pub segmentation: SegmentParamArgs,
+    pub analysis: AnalysisArgs,
 }
 
 pub fn run(args: BatchArgs) -> anyhow::Result<()> {
-    let Some(model_dir) = args.model.clone() else {
-        bail!("no default model is bundled in this build yet; pass --model DIR");
-    };
+    let model_dir = args.analysis.model_dir()?;
     let manifest = read_manifest(&args.manifest)?;
     let shard = args.shard.unwrap_or_else(Shard::all);
-    let settings = AnalysisSettings {
-        caller: args.caller.parse::<CallerChoice>()?,
-        segmentation: SegmentationParams::from(&args.segmentation),
-        assessment_minutes: args.assessment_minutes,
-        ..AnalysisSettings::default()
-    };
-    let device: DeviceChoice = args.device.parse()?;
+    let settings = args.analysis.settings()?;
+    let device = args.analysis.device()?;
     let started = Instant::now();
     let model = ScoringModel::load(&model_dir, device)
         .with_context(|| format!("cannot load the model {}", model_dir.display()))?;

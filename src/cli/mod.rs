@@ -2,6 +2,7 @@
 
 mod bench_features;
 mod features_cmd;
+mod analysis_args;
 mod analyze_cmd;
 mod batch_cmd;
 mod bench_model;
