@@ -6,6 +6,8 @@ mod eval_segments_cmd;
 mod info_cmd;
 mod make_call_cmd;
 mod segment_cmd;
+mod train_cmd;
+mod eval_cmd;
 
 use std::path::PathBuf;
 
@@ -45,6 +47,10 @@ pub enum Command {
     /// Compare groups of analysed calls (the paper's Table VII): per group, stage and metric the
     /// mean with a 95% bootstrap interval and, for two groups, Welch's t-test p-value.
     Cohort(cohort_cmd::CohortArgs),
+    /// Train a model bundle on labelled clips (speaker-held-out validation, resumable).
+    Train(train_cmd::TrainArgs),
+    /// Measure a model bundle on labelled clips: negative-class and macro metrics, per speaker.
+    Eval(eval_cmd::EvalArgs),
     /// Open the review window (the same as running emotrace without a subcommand).
     Gui {
         /// A call recording to open.
@@ -61,6 +67,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::MakeCall(args)) => make_call_cmd::run(args),
         Some(Command::EvalSegments(args)) => eval_segments_cmd::run(args),
         Some(Command::Cohort(args)) => cohort_cmd::run(args),
+        Some(Command::Train(args)) => train_cmd::run(args),
+        Some(Command::Eval(args)) => eval_cmd::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }

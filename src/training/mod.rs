@@ -5,10 +5,12 @@
 //! Labels never flip (SPEC §2): `p = sigmoid(logit) = P(non-negative)`; "non-negative" is 1,
 //! "negative" is 0, and a clip is predicted negative when `p <= 0.5`.
 pub mod augment;
+pub mod bench;
 pub mod cache;
 pub mod checkpoint;
 pub mod dataset;
 pub mod init;
+pub mod job;
 pub mod loss;
 pub mod metrics;
 pub mod net;
