@@ -49,7 +49,7 @@ mod tests {
     #[test]
     fn bce_matches_candle_and_focal_is_smaller() {
         let dev = Device::Cpu;
-        let x = Tensor::new(&[-3f32, -0.2, 0.0, 1.5, 40.0], &dev).unwrap();
+        let x = Tensor::new(&[-3f32, -0.2, 0.0, 1.5, 4.0], &dev).unwrap();
         let y = Tensor::new(&[0f32, 1.0, 1.0, 0.0, 1.0], &dev).unwrap();
         let w = Tensor::ones(5, candle_core::DType::F32, &dev).unwrap();
         let ours = loss(LossKind::Bce, &x, &y, &w).unwrap().to_scalar::<f32>().unwrap();

@@ -8,7 +8,7 @@ use candle_nn::VarBuilder;
 
 use super::cache::PreparedExample;
 use crate::model::attention::AttentionLayer;
-use crate::model::lstm::BiLstm;
+use super::fast_lstm::FastBiLstm;
 use crate::model::ops::{self, Linear};
 use crate::model::wav2vec2::{Encoder, FeatureEncoder, FeatureProjection};
 use crate::model::FusedConfig;
@@ -22,7 +22,7 @@ pub struct TrainableNet {
     audio_encoder: Encoder,
     pitch_encoder: FeatureEncoder,
     pitch_projection: FeatureProjection,
-    lstm: BiLstm,
+    lstm: FastBiLstm,
     attn_a_p: AttentionLayer,
     attn_p_a: AttentionLayer,
     self_attn: AttentionLayer,
@@ -48,7 +48,7 @@ impl TrainableNet {
             audio_encoder,
             pitch_encoder: FeatureEncoder::load(vb.pp("pitch_encoder"), w)?,
             pitch_projection: FeatureProjection::load(vb.pp("pitch_projection"), w)?,
-            lstm: BiLstm::load(vb.pp("lstm"), cfg.mfcc_dim, cfg.lstm_hidden)?,
+            lstm: FastBiLstm::load(vb.pp("lstm"), cfg.mfcc_dim, cfg.lstm_hidden)?,
             attn_a_p: AttentionLayer::load(vb.pp("attn_a_p"), h, cfg.cross_heads, cfg.attn_ffn_multiplier)?,
             attn_p_a: AttentionLayer::load(vb.pp("attn_p_a"), h, cfg.cross_heads, cfg.attn_ffn_multiplier)?,
             self_attn: AttentionLayer::load(vb.pp("self_attn"), fusion, cfg.self_heads, cfg.attn_ffn_multiplier)?,
