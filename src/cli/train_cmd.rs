@@ -162,6 +162,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                     });
                     eprintln!("epoch {:>3}: train loss {:.4}{val} ({:.0} s)", r.epoch, r.train_loss, r.seconds);
                 }
+                TrainEvent::Step { epoch, step, steps, loss } if step % 25 == 0 || step == steps => {
+                    eprintln!("epoch {epoch:>3} step {step}/{steps}: batch loss {loss:.4}")
+                }
                 TrainEvent::Cancelled { epochs_done } => eprintln!("stopped after epoch {epochs_done}"),
                 _ => {}
             }

@@ -49,13 +49,16 @@ impl AdamW {
         let bias2 = 1.0 - p.beta2.powi(t);
         for (_, var, m, v) in self.vars.iter_mut() {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
-            *m = ((&*m * p.beta1)? + (g * (1.0 - p.beta1))?)?;
-            *v = ((&*v * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?;
+            // Detached: otherwise each moment would keep the previous step's whole autograd
+            // graph alive through the gradient, and memory would grow every step.
+            let g = g.detach();
+            *m = ((&*m * p.beta1)? + (&g * (1.0 - p.beta1))?)?.detach();
+            *v = ((&*v * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?.detach();
             let m_hat = (&*m / bias1)?;
             let v_hat = (&*v / bias2)?;
             let update = (m_hat / (v_hat.sqrt()? + p.eps)?)?;
             let decayed = (var.as_tensor() * (1.0 - p.lr * p.weight_decay))?;
-            var.set(&(decayed - (update * p.lr)?)?)?;
+            var.set(&(decayed - (update * p.lr)?)?.detach())?;
         }
         Ok(())
     }
