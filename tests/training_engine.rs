@@ -11,7 +11,7 @@ use candle_nn::VarBuilder;
 use emotrace::model::FusedModel;
 use emotrace::training::cache::{PreparedExample, RawExample};
 use emotrace::training::checkpoint;
-use emotrace::training::net::FROZEN_PREFIX;
+use emotrace::training::net::{MfccScaling, FROZEN_PREFIX};
 use emotrace::training::presets::preset;
 use emotrace::training::{TrainOptions, Trainer};
 
@@ -104,11 +104,14 @@ fn every_trainable_variable_gets_a_finite_nonzero_gradient() {
 
 #[test]
 fn trained_variables_load_into_the_inference_model_with_equal_outputs() {
-    let trainer = Trainer::new(preset("tiny").unwrap(), None, options(1, None), &Device::Cpu).unwrap();
+    let mut trainer = Trainer::new(preset("tiny").unwrap(), None, options(1, None), &Device::Cpu).unwrap();
     let data = trainer.prepare(separable_clips(3), None).unwrap();
+    // Training standardises the MFCC input; the exported weights absorb it.
+    trainer.set_mfcc_scaling(Some(MfccScaling::fit(&data).unwrap()));
     let probs = trainer.predict(&data).unwrap();
     let cfg = preset("tiny").unwrap();
-    let model = FusedModel::load(VarBuilder::from_tensors(trainer.tensors().unwrap(), DType::F32, &Device::Cpu), &cfg).unwrap();
+    let exported = trainer.export(trainer.tensors().unwrap()).unwrap();
+    let model = FusedModel::load(VarBuilder::from_tensors(exported, DType::F32, &Device::Cpu), &cfg).unwrap();
     let extractor = emotrace::features::FeatureExtractor::new();
     for (i, raw) in separable_clips(3).iter().enumerate() {
         let f = extractor.extract(&raw.samples).unwrap();

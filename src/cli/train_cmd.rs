@@ -56,6 +56,10 @@ pub struct TrainArgs {
     /// Do not weight the classes to contribute equally.
     #[arg(long)]
     pub no_class_weights: bool,
+    /// Feed the LSTM raw MFCC39 during training too (by default it is standardised with the
+    /// training set's statistics, folded into the LSTM weights when the bundle is written).
+    #[arg(long)]
+    pub no_mfcc_scaling: bool,
     /// Augmented copies per training clip (speed, gain, telephone channel, noise).
     #[arg(long, default_value_t = 0)]
     pub augment_copies: usize,
@@ -117,6 +121,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         dropout: args.dropout,
         loss,
         class_weighting: !args.no_class_weights,
+        mfcc_scaling: !args.no_mfcc_scaling,
         augment: AugmentConfig { copies: args.augment_copies, ..Default::default() },
         checkpoint_dir: Some(checkpoint_dir.clone()),
         resume: !args.no_resume,

@@ -60,6 +60,7 @@ struct Fingerprint<'a> {
     clips: Vec<(String, u8, &'a str)>,
     val_speakers: &'a [String],
     init: Option<String>,
+    mfcc_scaling: bool,
 }
 
 fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize]) -> Vec<RawExample> {
@@ -114,6 +115,8 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     drop(audio);
     let train = trainer.prepare(train_raw, events)?;
     let val = trainer.prepare(val_raw, events)?;
+    let scaling = if opts.mfcc_scaling { Some(super::net::MfccScaling::fit(&train)?) } else { None };
+    trainer.set_mfcc_scaling(scaling.clone());
 
     let fingerprint = Fingerprint {
         config: &config,
@@ -127,6 +130,7 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
         clips: clips.iter().map(|c| (c.path.display().to_string(), c.label, c.speaker.as_str())).collect(),
         val_speakers: &split.val_speakers,
         init: job.init.as_ref().map(|p| p.display().to_string()),
+        mfcc_scaling: opts.mfcc_scaling,
     };
     let text = serde_json::to_string(&fingerprint).map_err(|e| TrainingError::Config(e.to_string()))?;
     let digest: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
@@ -161,7 +165,8 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     meta.metrics.insert("options".into(), json(opts));
     meta.metrics.insert("command".into(), serde_json::json!(job.command));
     meta.metrics.insert("run_fingerprint".into(), serde_json::json!(digest));
-    let meta = bundle::write_bundle(&job.out, &config, &outcome.best_tensors, meta, job.overwrite)?;
+    let tensors = trainer.export(outcome.best_tensors)?;
+    let meta = bundle::write_bundle(&job.out, &config, &tensors, meta, job.overwrite)?;
     Ok(TrainJobResult { bundle: Some(meta), history: outcome.history, best_epoch: outcome.best_epoch, split })
 }
 

@@ -29,6 +29,69 @@ pub struct TrainableNet {
     fc: Linear,
     classifier: Linear,
     pub config: FusedConfig,
+    /// Training-time standardisation of the LSTM input (see [`MfccScaling`]).
+    pub mfcc_scaling: Option<MfccScaling>,
+}
+
+/// Per-coefficient standardisation `x' = (x - mean) * scale` of the MFCC39 input. Raw MFCCs span
+/// hundreds of units (c0 is log energy), which saturates freshly initialised LSTM gates. Being
+/// affine, it is folded into `lstm.weight_ih_l0*` / `lstm.bias_ih_l0*` when a bundle is
+/// written ([`fold_mfcc_scaling`]), so the shipped model takes raw MFCC39 exactly as the product
+/// computes it (SPEC §4) and scores identically.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MfccScaling {
+    pub mean: Vec<f32>,
+    pub scale: Vec<f32>,
+}
+
+impl MfccScaling {
+    /// Mean and 1/std per coefficient over every frame of `examples`.
+    pub fn fit(examples: &[PreparedExample]) -> Result<Self> {
+        let dim = examples.first().map_or(0, |e| e.mfcc.dim(1).unwrap_or(0));
+        let mut sum = vec![0f64; dim];
+        let mut sq = vec![0f64; dim];
+        let mut n = 0usize;
+        for e in examples {
+            for row in e.mfcc.to_vec2::<f32>()? {
+                for (k, v) in row.iter().enumerate() {
+                    sum[k] += *v as f64;
+                    sq[k] += (*v as f64).powi(2);
+                }
+                n += 1;
+            }
+        }
+        let n = n.max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let scale = sq.iter().zip(&mean).map(|(q, m)| (1.0 / ((q / n - m * m).max(0.0).sqrt() + 1e-3)) as f32).collect();
+        Ok(Self { mean: mean.into_iter().map(|m| m as f32).collect(), scale })
+    }
+
+    fn apply(&self, mfcc: &Tensor) -> Result<Tensor> {
+        let d = self.mean.len();
+        let mean = Tensor::from_slice(&self.mean, d, mfcc.device())?;
+        let scale = Tensor::from_slice(&self.scale, d, mfcc.device())?;
+        mfcc.broadcast_sub(&mean)?.broadcast_mul(&scale)
+    }
+}
+
+/// Folds `scaling` into the LSTM input weights of a tensor map (PyTorch names), so the model
+/// takes raw MFCC39: `W' = W diag(scale)`, `b' = b - W' mean`.
+pub fn fold_mfcc_scaling(tensors: &mut std::collections::HashMap<String, Tensor>, scaling: &MfccScaling) -> Result<()> {
+    for suffix in ["", "_reverse"] {
+        let w_name = format!("lstm.weight_ih_l0{suffix}");
+        let b_name = format!("lstm.bias_ih_l0{suffix}");
+        let (Some(w), Some(b)) = (tensors.get(&w_name), tensors.get(&b_name)) else {
+            candle_core::bail!("cannot fold MFCC scaling: {w_name} or {b_name} missing");
+        };
+        let d = scaling.scale.len();
+        let scale = Tensor::from_slice(&scaling.scale, (1, d), w.device())?;
+        let mean = Tensor::from_slice(&scaling.mean, (d, 1), w.device())?;
+        let w_folded = w.broadcast_mul(&scale)?;
+        let b_folded = (b - w_folded.matmul(&mean)?.squeeze(1)?)?;
+        tensors.insert(w_name, w_folded);
+        tensors.insert(b_name, b_folded);
+    }
+    Ok(())
 }
 
 impl TrainableNet {
@@ -55,6 +118,7 @@ impl TrainableNet {
             fc: Linear::load(vb.pp("fc"), fusion, cfg.fc_dim)?,
             classifier: Linear::load(vb.pp("classifier"), cfg.fc_dim, 1)?,
             config: cfg.clone(),
+            mfcc_scaling: None,
         })
     }
 
@@ -72,6 +136,10 @@ impl TrainableNet {
         }
         let cross = Tensor::cat(&cross_rows, 0)?;
         let mfcc = Tensor::stack(&examples.iter().map(|e| e.mfcc.clone()).collect::<Vec<_>>(), 0)?;
+        let mfcc = match &self.mfcc_scaling {
+            Some(s) => s.apply(&mfcc)?,
+            None => mfcc,
+        };
         let lstm_mean = self.lstm.mean_output(&mfcc)?;
         let fused = Tensor::cat(&[cross, lstm_mean], 1)?.unsqueeze(1)?;
         let fused = self.self_attn.forward(&fused, &fused)?.squeeze(1)?;

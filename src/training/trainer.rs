@@ -35,6 +35,9 @@ pub struct TrainOptions {
     pub loss: LossKind,
     /// Weight classes so each contributes half of the loss.
     pub class_weighting: bool,
+    /// Standardise MFCC39 for the LSTM during training (folded into the bundle's weights).
+    #[serde(default)]
+    pub mfcc_scaling: bool,
     pub augment: AugmentConfig,
     /// Where the per-epoch checkpoint lives (`None`: no checkpoints).
     pub checkpoint_dir: Option<PathBuf>,
@@ -53,6 +56,7 @@ impl Default for TrainOptions {
             dropout: 0.5,
             loss: LossKind::Bce,
             class_weighting: true,
+            mfcc_scaling: true,
             augment: AugmentConfig::default(),
             checkpoint_dir: None,
             resume: true,
@@ -161,6 +165,20 @@ impl Trainer {
 
     pub fn net(&self) -> &TrainableNet {
         &self.net
+    }
+
+    /// Standardise the MFCC input during training (folded into the weights on export).
+    pub fn set_mfcc_scaling(&mut self, scaling: Option<super::net::MfccScaling>) {
+        self.net.mfcc_scaling = scaling;
+    }
+
+    /// A tensor map from [`Self::tensors`] (or a best-epoch snapshot) made ready for a bundle:
+    /// the MFCC standardisation is folded into the LSTM input weights.
+    pub fn export(&self, mut tensors: HashMap<String, Tensor>) -> Result<HashMap<String, Tensor>, TrainingError> {
+        if let Some(s) = &self.net.mfcc_scaling {
+            super::net::fold_mfcc_scaling(&mut tensors, s)?;
+        }
+        Ok(tensors)
     }
 
     /// `P(non-negative)` per example, inference mode (no dropout).
