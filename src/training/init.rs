@@ -34,6 +34,19 @@ fn sample(init: Init, shape: &Shape, rng: &mut Rng) -> Vec<f32> {
     }
 }
 
+/// HF `Wav2Vec2PreTrainedModel._init_weights` draws the conv feature encoders' kernels from
+/// Kaiming-normal (std `sqrt(2 / fan_in)`). PyTorch's default Conv1d init (what the model's loader
+/// hints) shrinks the signal at every one of the 7 layers (~1e-4 of the input at the end), which
+/// leaves a frozen, freshly initialised audio encoder with nothing to pass on.
+fn hf_init_override(name: &str, shape: &Shape) -> Option<Init> {
+    if !(name.contains("conv_layers.") && name.ends_with(".conv.weight")) {
+        return None;
+    }
+    let dims = shape.dims();
+    let fan_in: usize = dims.iter().skip(1).product();
+    (fan_in > 0).then(|| Init::Randn { mean: 0.0, stdev: (2.0 / fan_in as f64).sqrt() })
+}
+
 impl candle_nn::var_builder::SimpleBackend for SeededBackend {
     fn get(&self, s: Shape, name: &str, h: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
         let mut data = self.varmap.data().lock().map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
@@ -43,6 +56,7 @@ impl candle_nn::var_builder::SimpleBackend for SeededBackend {
             }
             return Ok(var.as_tensor().clone());
         }
+        let h = hf_init_override(name, &s).unwrap_or(h);
         let values = {
             let mut rng = self.rng.lock().map_err(|_| candle_core::Error::Msg("rng lock poisoned".into()))?;
             sample(h, &s, &mut rng)
