@@ -10,6 +10,7 @@ use crate::training::augment::AugmentConfig;
 use crate::training::job::{run_train_job, TrainJob};
 use crate::training::loss::LossKind;
 use crate::training::presets::preset;
+use crate::training::trainer::SelectBy;
 use crate::training::{TrainEvent, TrainOptions, ValSpeakers};
 
 #[derive(Debug, Args)]
@@ -60,6 +61,9 @@ pub struct TrainArgs {
     /// training set's statistics, folded into the LSTM weights when the bundle is written).
     #[arg(long)]
     pub no_mfcc_scaling: bool,
+    /// Best-epoch criterion on the validation set: negative-f1 (reference) or macro-f1.
+    #[arg(long, default_value = "negative-f1")]
+    pub select_by: String,
     /// Augmented copies per training clip (speed, gain, telephone channel, noise).
     #[arg(long, default_value_t = 0)]
     pub augment_copies: usize,
@@ -122,6 +126,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         loss,
         class_weighting: !args.no_class_weights,
         mfcc_scaling: !args.no_mfcc_scaling,
+        select_by: match args.select_by.as_str() {
+            "negative-f1" => SelectBy::NegativeF1,
+            "macro-f1" => SelectBy::MacroF1,
+            other => bail!("unknown --select-by {other:?} (negative-f1, macro-f1)"),
+        },
         augment: AugmentConfig { copies: args.augment_copies, ..Default::default() },
         checkpoint_dir: Some(checkpoint_dir.clone()),
         resume: !args.no_resume,

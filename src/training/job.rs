@@ -61,6 +61,7 @@ struct Fingerprint<'a> {
     val_speakers: &'a [String],
     init: Option<String>,
     mfcc_scaling: bool,
+    select_by: super::trainer::SelectBy,
 }
 
 fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize]) -> Vec<RawExample> {
@@ -131,6 +132,7 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
         val_speakers: &split.val_speakers,
         init: job.init.as_ref().map(|p| p.display().to_string()),
         mfcc_scaling: opts.mfcc_scaling,
+        select_by: opts.select_by,
     };
     let text = serde_json::to_string(&fingerprint).map_err(|e| TrainingError::Config(e.to_string()))?;
     let digest: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();

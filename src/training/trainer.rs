@@ -23,6 +23,17 @@ use super::TrainingError;
 use crate::model::FusedConfig;
 use crate::synth::rng::Rng;
 
+/// Which validation figure picks the best epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SelectBy {
+    /// F1 of the negative class (the paper's headline figure). Note that a model calling every
+    /// clip negative scores `2q / (1 + q)` here when a fraction `q` of the clips is negative.
+    #[default]
+    NegativeF1,
+    /// Mean of both classes' F1: a constant prediction cannot score well.
+    MacroF1,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOptions {
     pub epochs: usize,
@@ -38,6 +49,8 @@ pub struct TrainOptions {
     /// Standardise MFCC39 for the LSTM during training (folded into the bundle's weights).
     #[serde(default)]
     pub mfcc_scaling: bool,
+    #[serde(default)]
+    pub select_by: SelectBy,
     pub augment: AugmentConfig,
     /// Where the per-epoch checkpoint lives (`None`: no checkpoints).
     pub checkpoint_dir: Option<PathBuf>,
@@ -57,6 +70,7 @@ impl Default for TrainOptions {
             loss: LossKind::Bce,
             class_weighting: true,
             mfcc_scaling: true,
+            select_by: SelectBy::NegativeF1,
             augment: AugmentConfig::default(),
             checkpoint_dir: None,
             resume: true,
@@ -321,9 +335,12 @@ impl Trainer {
                 val: val_metrics.clone(),
                 seconds: started.elapsed().as_secs_f64(),
             };
-            // Best epoch: validation negative-class F1 (ties keep the earlier epoch); without a
+            // Best epoch: validation negative-class F1 or macro-F1 (ties keep the earlier epoch); without a
             // validation set, the latest epoch.
-            let score = val_metrics.as_ref().map_or(epoch as f64, |m| m.negative.f1);
+            let score = val_metrics.as_ref().map_or(epoch as f64, |m| match self.options.select_by {
+                SelectBy::NegativeF1 => m.negative.f1,
+                SelectBy::MacroF1 => m.macro_f1,
+            });
             if score > state.best_score {
                 state.best_score = score;
                 state.best_epoch = Some(epoch);
