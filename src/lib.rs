@@ -15,3 +15,4 @@ pub mod report;
 pub mod model;
 pub mod segmentation;
 pub mod synth;
+pub mod training;

@@ -13,6 +13,8 @@ mod info_cmd;
 mod make_call_cmd;
 mod score_cmd;
 mod segment_cmd;
+mod train_cmd;
+mod eval_cmd;
 
 use std::path::PathBuf;
 
@@ -65,6 +67,10 @@ pub enum Command {
     /// Score audio files with a model bundle, each file as one segment: CSV file,logit,p_nonnegative
     /// (p = P(non-negative)) or JSON.
     Score(score_cmd::ScoreArgs),
+    /// Train a model bundle on labelled clips (speaker-held-out validation, resumable).
+    Train(train_cmd::TrainArgs),
+    /// Measure a model bundle on labelled clips: negative-class and macro metrics, per speaker.
+    Eval(eval_cmd::EvalArgs),
     /// Open the review window (the same as running emotrace without a subcommand).
     Gui {
         /// A call recording to open.
@@ -86,6 +92,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Cohort(args)) => cohort_cmd::run(args),
         Some(Command::ImportModel(args)) => import_model_cmd::run(args),
         Some(Command::Score(args)) => score_cmd::run(args),
+        Some(Command::Train(args)) => train_cmd::run(args),
+        Some(Command::Eval(args)) => eval_cmd::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }

@@ -1,0 +1,64 @@
+//! `emotrace eval`: accuracy, precision, recall and F1 for the negative class (and macro),
+//! confusion matrix and a per-speaker table of a model bundle on labelled clips.
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::training::job::evaluate;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model bundle directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Manifest CSV(s) (same format as `emotrace train --data`).
+    #[arg(long, num_args = 1.., required = true)]
+    pub data: Vec<PathBuf>,
+    /// Print the report as JSON (metrics, per-speaker table, predictions) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write per-clip predictions as CSV (path,speaker,label_binary,p_non_negative).
+    #[arg(long)]
+    pub predictions_csv: Option<PathBuf>,
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let report = evaluate(&args.model, &args.data, &candle_core::Device::Cpu, &mut |done, total| {
+        if !args.json {
+            eprint!("\rscored {done}/{total}");
+        }
+    })
+    .with_context(|| format!("cannot evaluate {}", args.model.display()))?;
+    if !args.json {
+        eprintln!();
+    }
+    if let Some(path) = &args.predictions_csv {
+        let mut csv = String::from("path,speaker,label_binary,p_non_negative\n");
+        for p in &report.predictions {
+            let label = if p.label == 1 { "non-negative" } else { "negative" };
+            csv.push_str(&format!("{},{},{label},{:.6}\n", p.path, p.speaker, p.p_non_negative));
+        }
+        crate::fsutil::atomic_write(path, csv.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let m = &report.overall;
+    println!("model {} on {} clips (negative = p <= 0.5)", report.model, m.n);
+    println!("accuracy {:.4}  macro-F1 {:.4}", m.accuracy, m.macro_f1);
+    println!("class         precision  recall     F1  support");
+    for (name, c) in [("negative", &m.negative), ("non-negative", &m.non_negative)] {
+        println!("{name:<12} {:>10.4} {:>7.4} {:>6.4} {:>8}", c.precision, c.recall, c.f1, c.support);
+    }
+    let c = &m.confusion;
+    println!("confusion (rows truth, columns predicted): negative [{} {}], non-negative [{} {}]",
+        c.negative_as_negative, c.negative_as_non_negative, c.non_negative_as_negative, c.non_negative_as_non_negative);
+    println!("\nspeaker,n,accuracy,negative_f1,negative_recall,macro_f1");
+    for row in &report.per_speaker {
+        let s = &row.metrics;
+        println!("{},{},{:.4},{:.4},{:.4},{:.4}", row.speaker, s.n, s.accuracy, s.negative.f1, s.negative.recall, s.macro_f1);
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Per-clip model inputs prepared once per run: features (MFCC39, pitch track) and the frozen
+//! audio conv encoder's output. Every epoch then starts from these tensors, so the frozen part and
+//! feature extraction are never recomputed.
+use candle_core::{Device, Tensor};
+use rayon::prelude::*;
+
+use super::TrainingError;
+use crate::features::FeatureExtractor;
+use crate::model::wav2vec2::FeatureEncoder;
+
+/// One clip ready for the trainable network.
+#[derive(Debug, Clone)]
+pub struct PreparedExample {
+    /// Frozen conv encoder output `(1, frames, conv_dim)` (no gradient).
+    pub audio_conv: Tensor,
+    /// Normalised pitch track `(1, samples)`.
+    pub pitch: Tensor,
+    /// MFCC39 `(mfcc_frames, 39)`.
+    pub mfcc: Tensor,
+    /// 1 = non-negative, 0 = negative.
+    pub label: u8,
+    pub speaker: String,
+    /// Index of the source clip in the dataset (augmented copies share it).
+    pub source: usize,
+}
+
+/// Input for [`prepare`]: a decoded clip and what it is.
+pub struct RawExample {
+    pub samples: Vec<f32>,
+    pub label: u8,
+    pub speaker: String,
+    pub source: usize,
+}
+
+/// Extracts features (parallel) and runs the frozen encoder for every clip, in input order.
+/// Clips shorter than the encoder's minimum are zero-padded to it. `progress(done, total)`.
+pub fn prepare(
+    raw: Vec<RawExample>,
+    frozen: &FeatureEncoder,
+    min_samples: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<PreparedExample>, TrainingError> {
+    let extractor = FeatureExtractor::new();
+    let total = raw.len();
+    let mut out = Vec::with_capacity(total);
+    for chunk in raw.chunks(64) {
+        let features = chunk
+            .par_iter()
+            .map_init(
+                || extractor.make_scratch(),
+                |s, r| {
+                    let mut clip = r.samples.clone();
+                    if clip.len() < min_samples {
+                        clip.resize(min_samples, 0.0);
+                    }
+                    extractor.extract_with(&clip, s)
+                },
+            )
+            .collect::<Result<Vec<_>, _>>()?;
+        for (r, f) in chunk.iter().zip(features) {
+            let n = f.audio_norm.len();
+            let audio = Tensor::from_vec(f.audio_norm, (1, n), device)?;
+            let audio_conv = frozen.forward(&audio)?.transpose(1, 2)?.contiguous()?.detach();
+            out.push(PreparedExample {
+                audio_conv,
+                pitch: Tensor::from_vec(f.pitch_track, (1, n), device)?,
+                mfcc: Tensor::from_vec(f.mfcc39, (f.mfcc_frames, crate::features::MFCC39_DIM), device)?,
+                label: r.label,
+                speaker: r.speaker.clone(),
+                source: r.source,
+            });
+        }
+        progress(out.len(), total);
+    }
+    Ok(out)
+}

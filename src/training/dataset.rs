@@ -1,0 +1,262 @@
+//! Labelled clips from manifests and the speaker-grouped train/validation split.
+//!
+//! Manifest: CSV with a header and at least `path,label_binary`; optional `speaker`, `corpus`,
+//! `start_s`, `end_s` (other columns are ignored). `path` is relative to the manifest's folder.
+//! When a `corpus` column exists, speakers are keyed `corpus/speaker` so that corpora cannot share
+//! a speaker id by accident.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::TrainingError;
+use crate::segmentation::segments_csv::CsvTable;
+use crate::synth::rng::Rng;
+
+/// Label of a non-negative clip (`p = P(non-negative)`, SPEC §2).
+pub const NON_NEGATIVE: u8 = 1;
+/// Label of a negative clip.
+pub const NEGATIVE: u8 = 0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledClip {
+    pub path: PathBuf,
+    /// 1 = non-negative, 0 = negative.
+    pub label: u8,
+    /// Speaker key (`corpus/speaker` when the manifest names corpora).
+    pub speaker: String,
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+}
+
+/// "non-negative" / "positive" / "1" -> 1, "negative" / "0" -> 0.
+pub fn parse_label(text: &str) -> Option<u8> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "non-negative" | "nonnegative" | "non_negative" | "positive" | "1" => Some(NON_NEGATIVE),
+        "negative" | "0" => Some(NEGATIVE),
+        _ => None,
+    }
+}
+
+/// Reads one manifest.
+pub fn read_manifest(path: &Path) -> Result<Vec<LabelledClip>, TrainingError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainingError::io(path, e))?;
+    let where_ = |msg: String| TrainingError::Dataset(format!("{}: {msg}", path.display()));
+    let table = CsvTable::parse(&text).map_err(|e| where_(e.to_string()))?;
+    let col = |name: &str| table.column(name).map_err(|e| where_(e.to_string()));
+    let optional = |name: &str| table.column(name).ok();
+    let (c_path, c_label) = (col("path")?, col("label_binary")?);
+    let (c_speaker, c_corpus) = (optional("speaker"), optional("corpus"));
+    let (c_start, c_end) = (optional("start_s"), optional("end_s"));
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut clips = Vec::with_capacity(table.rows.len());
+    for row in 0..table.rows.len() {
+        let rel = table.get(row, c_path);
+        if rel.is_empty() {
+            continue;
+        }
+        let label_text = table.get(row, c_label);
+        let label = parse_label(label_text)
+            .ok_or_else(|| where_(format!("row {}: label_binary {label_text:?} is neither negative nor non-negative", row + 2)))?;
+        let speaker = match c_speaker.map(|c| table.get(row, c)).filter(|s| !s.is_empty()) {
+            Some(s) => match c_corpus.map(|c| table.get(row, c)).filter(|c| !c.is_empty()) {
+                Some(corpus) => format!("{corpus}/{s}"),
+                None => s.to_string(),
+            },
+            // Without speakers every file is its own group (a file-level split: say so in reports).
+            None => rel.to_string(),
+        };
+        let number = |c: Option<usize>| -> Result<Option<f64>, TrainingError> {
+            match c.map(|c| table.get(row, c)).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .map(Some)
+                    .ok_or_else(|| where_(format!("row {}: {v:?} is not a time in seconds", row + 2))),
+            }
+        };
+        let (start_s, end_s) = (number(c_start)?, number(c_end)?);
+        if let (Some(s), Some(e)) = (start_s, end_s) {
+            if e <= s {
+                return Err(where_(format!("row {}: end_s {e} is not after start_s {s}", row + 2)));
+            }
+        }
+        let rel_path = Path::new(rel);
+        let full = if rel_path.is_absolute() { rel_path.to_path_buf() } else { base.join(rel_path) };
+        clips.push(LabelledClip { path: full, label, speaker, start_s, end_s });
+    }
+    Ok(clips)
+}
+
+/// Reads and concatenates several manifests.
+pub fn read_manifests(paths: &[PathBuf]) -> Result<Vec<LabelledClip>, TrainingError> {
+    let mut all = Vec::new();
+    for p in paths {
+        all.extend(read_manifest(p)?);
+    }
+    if all.is_empty() {
+        return Err(TrainingError::Dataset("the manifests list no clips".into()));
+    }
+    Ok(all)
+}
+
+/// Which speakers validate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValSpeakers {
+    /// These speaker keys (exact match, or match of the part after `corpus/`).
+    Named(Vec<String>),
+    /// This fraction of each corpus's speakers (at least one per corpus that has two or more),
+    /// drawn with the seed.
+    Fraction(f64),
+    /// No validation set.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpeakerSplit {
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub val_speakers: Vec<String>,
+}
+
+fn corpus_of(speaker: &str) -> &str {
+    speaker.split_once('/').map_or("", |(c, _)| c)
+}
+
+/// Splits clip indices by speaker: no speaker is in both sets. Deterministic for a seed.
+pub fn split_by_speaker(clips: &[LabelledClip], val: &ValSpeakers, seed: u64) -> Result<SpeakerSplit, TrainingError> {
+    let speakers: BTreeSet<&str> = clips.iter().map(|c| c.speaker.as_str()).collect();
+    let chosen: BTreeSet<String> = match val {
+        ValSpeakers::None => BTreeSet::new(),
+        ValSpeakers::Named(names) => {
+            let mut chosen = BTreeSet::new();
+            for name in names {
+                let hits: Vec<&&str> =
+                    speakers.iter().filter(|s| **s == name || s.split_once('/').is_some_and(|(_, id)| id == name)).collect();
+                if hits.is_empty() {
+                    return Err(TrainingError::Dataset(format!("validation speaker {name:?} is not in the data")));
+                }
+                chosen.extend(hits.into_iter().map(|s| s.to_string()));
+            }
+            chosen
+        }
+        ValSpeakers::Fraction(f) => {
+            if !(0.0..1.0).contains(f) {
+                return Err(TrainingError::Config(format!("validation fraction {f} must be in [0, 1)")));
+            }
+            let mut by_corpus: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for s in &speakers {
+                by_corpus.entry(corpus_of(s)).or_default().push(s);
+            }
+            let mut rng = Rng::new(seed ^ 0x5EED_5B17);
+            let mut chosen = BTreeSet::new();
+            for (_, mut group) in by_corpus {
+                if group.len() < 2 || *f == 0.0 {
+                    continue;
+                }
+                // Fisher-Yates with the seeded generator.
+                for i in (1..group.len()).rev() {
+                    group.swap(i, rng.below(i + 1));
+                }
+                let take = ((group.len() as f64 * f).round() as usize).clamp(1, group.len() - 1);
+                chosen.extend(group[..take].iter().map(|s| s.to_string()));
+            }
+            chosen
+        }
+    };
+    let (mut train, mut val_idx) = (Vec::new(), Vec::new());
+    for (i, c) in clips.iter().enumerate() {
+        if chosen.contains(&c.speaker) {
+            val_idx.push(i);
+        } else {
+            train.push(i);
+        }
+    }
+    if train.is_empty() {
+        return Err(TrainingError::Dataset("no training clips left after holding out validation speakers".into()));
+    }
+    Ok(SpeakerSplit { train, val: val_idx, val_speakers: chosen.into_iter().collect() })
+}
+
+/// Keeps at most `max` clips, drawn with the seed but spread over speakers and labels
+/// (for short experiments); order of the kept clips is the input order.
+pub fn subsample(clips: Vec<LabelledClip>, max: usize, seed: u64) -> Vec<LabelledClip> {
+    if clips.len() <= max {
+        return clips;
+    }
+    let mut order: Vec<usize> = (0..clips.len()).collect();
+    let mut rng = Rng::new(seed ^ 0x5AB5_A3F1);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    let mut keep: Vec<usize> = order.into_iter().take(max).collect();
+    keep.sort_unstable();
+    let keep: BTreeSet<usize> = keep.into_iter().collect();
+    clips.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, c)| c).collect()
+}
+
+/// Decodes a clip to 16 kHz mono and cuts `[start_s, end_s)` when given.
+pub fn load_clip(clip: &LabelledClip) -> Result<Vec<f32>, TrainingError> {
+    let audio = crate::audio::load_16k(&clip.path)
+        .map_err(|source| TrainingError::Audio { path: clip.path.display().to_string(), source })?;
+    let mono = audio.mono();
+    let rate = crate::features::SAMPLE_RATE as f64;
+    let start = clip.start_s.map_or(0, |s| (s * rate).round() as usize).min(mono.len());
+    let end = clip.end_s.map_or(mono.len(), |e| (e * rate).round() as usize).min(mono.len());
+    if end <= start {
+        return Err(TrainingError::Dataset(format!("{}: the selected span is empty", clip.path.display())));
+    }
+    Ok(mono[start..end].to_vec())
+}
+
+/// Decodes many clips in parallel, in input order.
+pub fn load_clips(clips: &[LabelledClip]) -> Result<Vec<Vec<f32>>, TrainingError> {
+    clips.par_iter().map(load_clip).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(speaker: &str, label: u8) -> LabelledClip {
+        LabelledClip { path: PathBuf::from("x.wav"), label, speaker: speaker.into(), start_s: None, end_s: None }
+    }
+
+    #[test]
+    fn labels_keep_their_meaning() {
+        assert_eq!(parse_label("non-negative"), Some(1));
+        assert_eq!(parse_label("Negative"), Some(0));
+        assert_eq!(parse_label("happy"), None);
+    }
+
+    #[test]
+    fn split_never_shares_a_speaker_and_is_deterministic() {
+        let clips: Vec<LabelledClip> =
+            (0..40).map(|i| clip(&format!("{}/s{}", if i % 2 == 0 { "a" } else { "b" }, i % 10), (i % 3 == 0) as u8)).collect();
+        let split = split_by_speaker(&clips, &ValSpeakers::Fraction(0.3), 7).unwrap();
+        assert_eq!(split, split_by_speaker(&clips, &ValSpeakers::Fraction(0.3), 7).unwrap());
+        let train_speakers: BTreeSet<&str> = split.train.iter().map(|&i| clips[i].speaker.as_str()).collect();
+        for &i in &split.val {
+            assert!(!train_speakers.contains(clips[i].speaker.as_str()));
+        }
+        assert!(split.val_speakers.iter().any(|s| s.starts_with("a/")) && split.val_speakers.iter().any(|s| s.starts_with("b/")));
+        let named = split_by_speaker(&clips, &ValSpeakers::Named(vec!["s1".into()]), 0).unwrap();
+        assert_eq!(named.val_speakers, vec!["b/s1".to_string()]);
+    }
+
+    #[test]
+    fn manifest_reads_optional_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
+        std::fs::write(&path, "path,corpus,speaker,label_binary,start_s,end_s,extra\na.wav,c,1,negative,0.5,1.5,x\nb.wav,c,2,non-negative,,,y\n").unwrap();
+        let clips = read_manifest(&path).unwrap();
+        assert_eq!(clips.len(), 2);
+        assert_eq!(clips[0].label, 0);
+        assert_eq!(clips[0].speaker, "c/1");
+        assert_eq!(clips[0].start_s, Some(0.5));
+        assert_eq!(clips[1].end_s, None);
+        assert_eq!(clips[1].path, dir.path().join("b.wav"));
+    }
+}

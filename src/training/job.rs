@@ -1,0 +1,251 @@
+//! End-to-end jobs shared by the CLI and the GUI: train a bundle from manifests, evaluate a
+//! bundle on manifests.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Sender;
+
+use candle_core::{Device, Tensor};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::augment::augment;
+use super::cache::RawExample;
+use super::dataset::{load_clips, read_manifests, split_by_speaker, subsample, LabelledClip, SpeakerSplit, ValSpeakers};
+use super::metrics::{binary_metrics, per_speaker, BinaryMetrics, SpeakerRow};
+use super::trainer::{EpochRecord, TrainEvent, TrainOptions, Trainer};
+use super::TrainingError;
+use crate::model::bundle::{self, BundleMeta};
+use crate::model::scoring::{score_segments, sigmoid, SegmentInput};
+use crate::model::FusedConfig;
+use crate::synth::rng::Rng;
+
+#[derive(Debug, Clone)]
+pub struct TrainJob {
+    pub manifests: Vec<PathBuf>,
+    pub out: PathBuf,
+    /// Bundle to start from (fine-tuning); its config wins over `config`.
+    pub init: Option<PathBuf>,
+    pub config: FusedConfig,
+    /// Name of the preset `config` came from (recorded in meta.json).
+    pub config_name: String,
+    pub options: TrainOptions,
+    pub val: ValSpeakers,
+    /// Keep at most this many clips (seeded subsample) for short experiments.
+    pub max_clips: Option<usize>,
+    pub overwrite: bool,
+    /// The command line, recorded for reproducibility.
+    pub command: String,
+}
+
+pub struct TrainJobResult {
+    /// `None` when cancelled: the checkpoint stays the resume point and no bundle is written.
+    pub bundle: Option<BundleMeta>,
+    pub history: Vec<EpochRecord>,
+    pub best_epoch: Option<usize>,
+    pub split: SpeakerSplit,
+}
+
+#[derive(Serialize)]
+struct Fingerprint<'a> {
+    config: &'a FusedConfig,
+    seed: u64,
+    batch: usize,
+    adamw: &'a super::optim::AdamWParams,
+    dropout: f32,
+    loss: &'a super::loss::LossKind,
+    class_weighting: bool,
+    augment: &'a super::augment::AugmentConfig,
+    clips: Vec<(String, u8, &'a str)>,
+    val_speakers: &'a [String],
+    init: Option<String>,
+    mfcc_scaling: bool,
+    select_by: super::trainer::SelectBy,
+}
+
+fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize]) -> Vec<RawExample> {
+    indices
+        .iter()
+        .map(|&i| RawExample { samples: audio[i].clone(), label: clips[i].label, speaker: clips[i].speaker.clone(), source: i })
+        .collect()
+}
+
+/// Runs a whole training job: data, split, preparation, training with checkpoints, bundle.
+pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel: &AtomicBool) -> Result<TrainJobResult, TrainingError> {
+    let opts = &job.options;
+    let mut clips = read_manifests(&job.manifests)?;
+    if let Some(max) = job.max_clips {
+        clips = subsample(clips, max, opts.seed);
+    }
+    let split = split_by_speaker(&clips, &job.val, opts.seed)?;
+    let (config, init) = match &job.init {
+        Some(dir) => {
+            let b = bundle::read_bundle(dir)?;
+            let (_, _) = bundle::load_bundle(dir, &Device::Cpu)?; // checks hash, names and shapes
+            let tensors = crate::model::weights::read_safetensors(&dir.join(bundle::WEIGHTS_FILE))?;
+            (b.config, Some(tensors))
+        }
+        None => (job.config.clone(), None),
+    };
+    let audio = load_clips(&clips)?;
+    let device = Device::Cpu;
+    let mut trainer = Trainer::new(config.clone(), init, opts.clone(), &device)?;
+
+    let mut train_raw = raw_examples(&clips, &audio, &split.train);
+    if opts.augment.copies > 0 {
+        let copies: Vec<RawExample> = split
+            .train
+            .par_iter()
+            .flat_map_iter(|&i| {
+                (0..opts.augment.copies).map(move |k| (i, k))
+            })
+            .map(|(i, k)| {
+                let mut rng = Rng::new(opts.seed ^ ((i as u64) << 8 | k as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+                Ok(RawExample {
+                    samples: augment(&audio[i], &opts.augment, &mut rng)?,
+                    label: clips[i].label,
+                    speaker: clips[i].speaker.clone(),
+                    source: i,
+                })
+            })
+            .collect::<Result<_, TrainingError>>()?;
+        train_raw.extend(copies);
+    }
+    let val_raw = raw_examples(&clips, &audio, &split.val);
+    drop(audio);
+    let train = trainer.prepare(train_raw, events)?;
+    let val = trainer.prepare(val_raw, events)?;
+    let scaling = if opts.mfcc_scaling { Some(super::net::MfccScaling::fit(&train)?) } else { None };
+    trainer.set_mfcc_scaling(scaling.clone());
+
+    let fingerprint = Fingerprint {
+        config: &config,
+        seed: opts.seed,
+        batch: opts.batch,
+        adamw: &opts.adamw,
+        dropout: opts.dropout,
+        loss: &opts.loss,
+        class_weighting: opts.class_weighting,
+        augment: &opts.augment,
+        clips: clips.iter().map(|c| (c.path.display().to_string(), c.label, c.speaker.as_str())).collect(),
+        val_speakers: &split.val_speakers,
+        init: job.init.as_ref().map(|p| p.display().to_string()),
+        mfcc_scaling: opts.mfcc_scaling,
+        select_by: opts.select_by,
+    };
+    let text = serde_json::to_string(&fingerprint).map_err(|e| TrainingError::Config(e.to_string()))?;
+    let digest: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+
+    let outcome = trainer.run(&train, &val, &digest, events, cancel)?;
+    if !outcome.completed {
+        return Ok(TrainJobResult { bundle: None, history: outcome.history, best_epoch: outcome.best_epoch, split });
+    }
+    let n_neg = |idx: &[usize]| idx.iter().filter(|&&i| clips[i].label == 0).count();
+    let training_data = format!(
+        "{} clips from {} ({} train clips of {} speakers, {} negative; {} validation clips of speakers {:?}, {} negative); \
+         {} augmented copies per training clip",
+        clips.len(),
+        job.manifests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        split.train.len(),
+        split.train.iter().map(|&i| clips[i].speaker.as_str()).collect::<std::collections::BTreeSet<_>>().len(),
+        n_neg(&split.train),
+        split.val.len(),
+        split.val_speakers,
+        n_neg(&split.val),
+        opts.augment.copies
+    );
+    let name = job.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let mut meta = BundleMeta::new(&name, &training_data, "trained by emotrace train", false);
+    let best = outcome.best_epoch.and_then(|e| outcome.history.get(e - 1));
+    let json = |v: &dyn erased::Ser| v.to_value();
+    meta.metrics.insert("best_epoch".into(), serde_json::json!(outcome.best_epoch));
+    meta.metrics.insert("validation_at_best_epoch".into(), json(&best.and_then(|r| r.val.clone())));
+    meta.metrics.insert("history".into(), json(&outcome.history));
+    meta.metrics.insert("validation_speakers".into(), json(&split.val_speakers));
+    meta.metrics.insert("config_preset".into(), serde_json::json!(job.config_name));
+    meta.metrics.insert("options".into(), json(opts));
+    meta.metrics.insert("command".into(), serde_json::json!(job.command));
+    meta.metrics.insert("run_fingerprint".into(), serde_json::json!(digest));
+    let tensors = trainer.export(outcome.best_tensors)?;
+    let meta = bundle::write_bundle(&job.out, &config, &tensors, meta, job.overwrite)?;
+    Ok(TrainJobResult { bundle: Some(meta), history: outcome.history, best_epoch: outcome.best_epoch, split })
+}
+
+mod erased {
+    /// Serialises any value to JSON (null when it cannot be represented).
+    pub trait Ser {
+        fn to_value(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn to_value(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prediction {
+    pub path: String,
+    pub speaker: String,
+    /// 1 = non-negative, 0 = negative.
+    pub label: u8,
+    /// P(non-negative).
+    pub p_non_negative: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub model: String,
+    pub overall: BinaryMetrics,
+    pub per_speaker: Vec<SpeakerRow>,
+    pub predictions: Vec<Prediction>,
+}
+
+/// Scores every clip of the manifests with the bundle (the product's inference path) and
+/// measures it. `progress(done, total)`.
+pub fn evaluate(
+    model_dir: &Path,
+    manifests: &[PathBuf],
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<EvalReport, TrainingError> {
+    let (model, b) = bundle::load_bundle(model_dir, device)?;
+    let clips = read_manifests(manifests)?;
+    let extractor = crate::features::FeatureExtractor::new();
+    let min = model.config().wav2vec2.min_samples();
+    let mut probs = Vec::with_capacity(clips.len());
+    for chunk in clips.chunks(64) {
+        let mut audio = load_clips(chunk)?;
+        for a in audio.iter_mut() {
+            if a.len() < min {
+                a.resize(min, 0.0);
+            }
+        }
+        let refs: Vec<&[f32]> = audio.iter().map(|a| a.as_slice()).collect();
+        let inputs: Vec<SegmentInput> = extractor
+            .extract_many(&refs)?
+            .into_iter()
+            .map(|f| SegmentInput { audio: f.audio_norm, pitch: f.pitch_track, mfcc: f.mfcc39 })
+            .collect();
+        probs.extend(score_segments(&model, device, &inputs, 8)?.into_iter().map(sigmoid));
+        progress(probs.len(), clips.len());
+    }
+    let labels: Vec<u8> = clips.iter().map(|c| c.label).collect();
+    let speakers: Vec<String> = clips.iter().map(|c| c.speaker.clone()).collect();
+    Ok(EvalReport {
+        model: b.meta.name.clone(),
+        overall: binary_metrics(&probs, &labels),
+        per_speaker: per_speaker(&probs, &labels, &speakers),
+        predictions: clips
+            .iter()
+            .zip(&probs)
+            .map(|(c, &p)| Prediction { path: c.path.display().to_string(), speaker: c.speaker.clone(), label: c.label, p_non_negative: p })
+            .collect(),
+    })
+}
+
+/// Tensor map of a bundle (for `--init`).
+pub fn bundle_tensors(dir: &Path) -> Result<HashMap<String, Tensor>, TrainingError> {
+    Ok(crate::model::weights::read_safetensors(&dir.join(bundle::WEIGHTS_FILE))?)
+}

@@ -1,0 +1,365 @@
+//! The training loop: epochs over shuffled speaker-split data, weighted loss, AdamW, validation
+//! after every epoch (best epoch = highest negative-class F1), atomic checkpoint after every
+//! epoch and exact resume from it, progress events over a channel, cancellation.
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use serde::{Deserialize, Serialize};
+
+use super::augment::AugmentConfig;
+use super::cache::{self, PreparedExample, RawExample};
+use super::checkpoint::{self, CheckpointState};
+use super::init::seeded_var_builder;
+use super::loss::{self, LossKind};
+use super::metrics::{binary_metrics, BinaryMetrics};
+use super::net::{load_frozen_encoder, TrainableNet, FROZEN_PREFIX};
+use super::optim::{AdamW, AdamWParams};
+use super::TrainingError;
+use crate::model::FusedConfig;
+use crate::synth::rng::Rng;
+
+/// Which validation figure picks the best epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SelectBy {
+    /// F1 of the negative class (the paper's headline figure). Note that a model calling every
+    /// clip negative scores `2q / (1 + q)` here when a fraction `q` of the clips is negative.
+    #[default]
+    NegativeF1,
+    /// Mean of both classes' F1: a constant prediction cannot score well.
+    MacroF1,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    /// Clips per optimiser step (each clip runs at its own length; the loss is their weighted mean).
+    pub batch: usize,
+    pub seed: u64,
+    pub adamw: AdamWParams,
+    /// Probability of `dropout1` / `dropout2` (0.5 in the reference).
+    pub dropout: f32,
+    pub loss: LossKind,
+    /// Weight classes so each contributes half of the loss.
+    pub class_weighting: bool,
+    /// Standardise MFCC39 for the LSTM during training (folded into the bundle's weights).
+    #[serde(default)]
+    pub mfcc_scaling: bool,
+    #[serde(default)]
+    pub select_by: SelectBy,
+    pub augment: AugmentConfig,
+    /// Where the per-epoch checkpoint lives (`None`: no checkpoints).
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from the checkpoint in `checkpoint_dir` when there is one.
+    pub resume: bool,
+}
+
+impl Default for TrainOptions {
+    /// The reference recipe (SPEC §5): AdamW lr 3e-5, batch 8, 30 epochs, dropout 0.5, BCE.
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            batch: 8,
+            seed: 0,
+            adamw: AdamWParams::default(),
+            dropout: 0.5,
+            loss: LossKind::Bce,
+            class_weighting: true,
+            mfcc_scaling: true,
+            select_by: SelectBy::NegativeF1,
+            augment: AugmentConfig::default(),
+            checkpoint_dir: None,
+            resume: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based.
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+    pub val: Option<BinaryMetrics>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainEvent {
+    Preparing { done: usize, total: usize },
+    Resumed { epochs_done: usize },
+    EpochStarted { epoch: usize, epochs: usize },
+    Step { epoch: usize, step: usize, steps: usize, loss: f64 },
+    EpochFinished(EpochRecord),
+    CheckpointSaved { epoch: usize },
+    Finished { best_epoch: Option<usize> },
+    Cancelled { epochs_done: usize },
+}
+
+pub struct TrainOutcome {
+    pub history: Vec<EpochRecord>,
+    /// The epoch whose weights are in `best_tensors` (highest validation negative-class F1; the
+    /// last epoch without a validation set).
+    pub best_epoch: Option<usize>,
+    pub best_tensors: HashMap<String, Tensor>,
+    /// False when cancelled before the last epoch.
+    pub completed: bool,
+}
+
+pub struct Trainer {
+    pub config: FusedConfig,
+    pub options: TrainOptions,
+    varmap: VarMap,
+    net: TrainableNet,
+    optimizer: AdamW,
+    device: Device,
+}
+
+fn send(events: Option<&Sender<TrainEvent>>, event: TrainEvent) {
+    if let Some(tx) = events {
+        // A closed receiver only means nobody is listening any more.
+        let _ = tx.send(event);
+    }
+}
+
+impl Trainer {
+    /// A model from `init` tensors (e.g. a bundle to fine-tune; missing variables are created)
+    /// or, without them, freshly initialised from the seed.
+    pub fn new(
+        config: FusedConfig,
+        init: Option<HashMap<String, Tensor>>,
+        options: TrainOptions,
+        device: &Device,
+    ) -> Result<Self, TrainingError> {
+        config.validate()?;
+        if options.batch == 0 || options.epochs == 0 {
+            return Err(TrainingError::Config("epochs and batch must be at least 1".into()));
+        }
+        let varmap = VarMap::new();
+        if let Some(init) = init {
+            let mut data = varmap.data().lock().map_err(|_| TrainingError::Config("varmap lock poisoned".into()))?;
+            for (name, t) in init {
+                data.insert(name, candle_core::Var::from_tensor(&t.to_device(device)?)?);
+            }
+        }
+        let net = TrainableNet::load(seeded_var_builder(&varmap, options.seed, device), &config)?;
+        let trainable: Vec<(String, candle_core::Var)> = {
+            let data = varmap.data().lock().map_err(|_| TrainingError::Config("varmap lock poisoned".into()))?;
+            data.iter().filter(|(k, _)| !k.starts_with(FROZEN_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        let optimizer = AdamW::new(trainable, options.adamw)?;
+        Ok(Self { config, options, varmap, net, optimizer, device: device.clone() })
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Features and frozen-encoder outputs of `raw` clips (done once; epochs reuse them).
+    pub fn prepare(&self, raw: Vec<RawExample>, events: Option<&Sender<TrainEvent>>) -> Result<Vec<PreparedExample>, TrainingError> {
+        let frozen = load_frozen_encoder(&self.varmap, &self.config, &self.device)?;
+        let min = self.config.wav2vec2.min_samples();
+        cache::prepare(raw, &frozen, min, &self.device, &mut |done, total| send(events, TrainEvent::Preparing { done, total }))
+    }
+
+    /// Deep copies of every model variable, by PyTorch name.
+    pub fn tensors(&self) -> Result<HashMap<String, Tensor>, TrainingError> {
+        let data = self.varmap.data().lock().map_err(|_| TrainingError::Config("varmap lock poisoned".into()))?;
+        Ok(data.iter().map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?))).collect::<Result<_, candle_core::Error>>()?)
+    }
+
+    /// Variables (training graph) for gradient checks.
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    pub fn net(&self) -> &TrainableNet {
+        &self.net
+    }
+
+    /// Standardise the MFCC input during training (folded into the weights on export).
+    pub fn set_mfcc_scaling(&mut self, scaling: Option<super::net::MfccScaling>) {
+        self.net.mfcc_scaling = scaling;
+    }
+
+    /// A tensor map from [`Self::tensors`] (or a best-epoch snapshot) made ready for a bundle:
+    /// the MFCC standardisation is folded into the LSTM input weights.
+    pub fn export(&self, mut tensors: HashMap<String, Tensor>) -> Result<HashMap<String, Tensor>, TrainingError> {
+        if let Some(s) = &self.net.mfcc_scaling {
+            super::net::fold_mfcc_scaling(&mut tensors, s)?;
+        }
+        Ok(tensors)
+    }
+
+    /// `P(non-negative)` per example, inference mode (no dropout).
+    pub fn predict(&self, examples: &[PreparedExample]) -> Result<Vec<f32>, TrainingError> {
+        let mut probs = Vec::with_capacity(examples.len());
+        for chunk in examples.chunks(8) {
+            let refs: Vec<&PreparedExample> = chunk.iter().collect();
+            let logits = self.net.forward(&refs, None)?.detach().to_vec1::<f32>()?;
+            probs.extend(logits.into_iter().map(crate::model::scoring::sigmoid));
+        }
+        Ok(probs)
+    }
+
+    fn class_weights(&self, train: &[PreparedExample]) -> (f32, f32) {
+        if self.options.class_weighting {
+            loss::balanced_class_weights(&train.iter().map(|e| e.label).collect::<Vec<_>>())
+        } else {
+            (1.0, 1.0)
+        }
+    }
+
+    /// Weighted loss of a batch (training mode when `rng` is given).
+    pub fn batch_loss(&self, batch: &[&PreparedExample], weights: (f32, f32), rng: Option<&mut Rng>) -> Result<Tensor, TrainingError> {
+        let logits = self.net.forward(batch, rng.map(|r| (self.options.dropout, r)))?;
+        let targets: Vec<f32> = batch.iter().map(|e| e.label as f32).collect();
+        let w: Vec<f32> = batch.iter().map(|e| if e.label == 1 { weights.1 } else { weights.0 }).collect();
+        let targets = Tensor::from_vec(targets, batch.len(), &self.device)?;
+        let w = Tensor::from_vec(w, batch.len(), &self.device)?;
+        Ok(loss::loss(self.options.loss, &logits, &targets, &w)?)
+    }
+
+    fn save_checkpoint(&self, state: &CheckpointState, best: &HashMap<String, Tensor>) -> Result<(), TrainingError> {
+        let Some(dir) = &self.options.checkpoint_dir else { return Ok(()) };
+        let mut tensors: HashMap<String, Tensor> =
+            self.tensors()?.into_iter().map(|(k, v)| (format!("model.{k}"), v)).collect();
+        tensors.extend(self.optimizer.state_tensors());
+        tensors.extend(best.iter().map(|(k, v)| (format!("best.{k}"), v.clone())));
+        checkpoint::save(dir, state, &tensors)
+    }
+
+    fn restore(&mut self, tensors: &HashMap<String, Tensor>, step: u64) -> Result<HashMap<String, Tensor>, TrainingError> {
+        let data = self.varmap.data().lock().map_err(|_| TrainingError::Config("varmap lock poisoned".into()))?;
+        for (name, var) in data.iter() {
+            let t = tensors
+                .get(&format!("model.{name}"))
+                .ok_or_else(|| TrainingError::Config(format!("checkpoint lacks model.{name}")))?;
+            var.set(&t.to_device(&self.device)?)?;
+        }
+        drop(data);
+        self.optimizer.load_state(tensors, step)?;
+        Ok(tensors
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("best.").map(|n| (n.to_string(), v.clone())))
+            .collect())
+    }
+
+    /// Trains on `train`, validating on `val` after every epoch. `fingerprint` identifies the run
+    /// (config, data, options): a checkpoint with another fingerprint is refused.
+    pub fn run(
+        &mut self,
+        train: &[PreparedExample],
+        val: &[PreparedExample],
+        fingerprint: &str,
+        events: Option<&Sender<TrainEvent>>,
+        cancel: &AtomicBool,
+    ) -> Result<TrainOutcome, TrainingError> {
+        if train.is_empty() {
+            return Err(TrainingError::Dataset("no training examples".into()));
+        }
+        let mut state = CheckpointState {
+            epochs_done: 0,
+            optimizer_step: 0,
+            history: Vec::new(),
+            best_epoch: None,
+            best_score: f64::NEG_INFINITY,
+            run_fingerprint: fingerprint.to_string(),
+        };
+        let mut best_tensors = HashMap::new();
+        if let (true, Some(dir)) = (self.options.resume, self.options.checkpoint_dir.clone()) {
+            if let Some((saved, tensors)) = checkpoint::load(&dir)? {
+                if saved.run_fingerprint != fingerprint {
+                    return Err(TrainingError::Checkpoint {
+                        path: dir.display().to_string(),
+                        message: "belongs to a different run (data, config or options differ); remove it or choose another checkpoint directory".into(),
+                    });
+                }
+                best_tensors = self.restore(&tensors, saved.optimizer_step)?;
+                state = saved;
+                send(events, TrainEvent::Resumed { epochs_done: state.epochs_done });
+            }
+        }
+        let weights = self.class_weights(train);
+        let epochs = self.options.epochs;
+        let batch = self.options.batch;
+        for epoch in state.epochs_done + 1..=epochs {
+            if cancel.load(Ordering::Relaxed) {
+                send(events, TrainEvent::Cancelled { epochs_done: state.epochs_done });
+                return Ok(self.outcome(state, best_tensors, false));
+            }
+            send(events, TrainEvent::EpochStarted { epoch, epochs });
+            let started = Instant::now();
+            // Each epoch's randomness depends only on (seed, epoch): resuming needs no RNG state.
+            let mut rng = Rng::new(self.options.seed.wrapping_mul(0x9E37_79B9).wrapping_add(epoch as u64 * 0x1000_0001));
+            let mut order: Vec<usize> = (0..train.len()).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            let steps = order.len().div_ceil(batch);
+            let mut loss_sum = 0.0;
+            for (step, chunk) in order.chunks(batch).enumerate() {
+                if cancel.load(Ordering::Relaxed) {
+                    // The partial epoch is dropped; the last checkpoint stays the resume point.
+                    send(events, TrainEvent::Cancelled { epochs_done: state.epochs_done });
+                    return Ok(self.outcome(state, best_tensors, false));
+                }
+                let refs: Vec<&PreparedExample> = chunk.iter().map(|&i| &train[i]).collect();
+                let loss = self.batch_loss(&refs, weights, Some(&mut rng))?;
+                let grads = loss.backward()?;
+                self.optimizer.apply(&grads)?;
+                let value = loss.to_scalar::<f32>()? as f64;
+                loss_sum += value * chunk.len() as f64;
+                send(events, TrainEvent::Step { epoch, step: step + 1, steps, loss: value });
+            }
+            let (val_metrics, val_loss) = if val.is_empty() {
+                (None, None)
+            } else {
+                let probs = self.predict(val)?;
+                let labels: Vec<u8> = val.iter().map(|e| e.label).collect();
+                let mut vl = 0.0;
+                for chunk in val.chunks(8) {
+                    let refs: Vec<&PreparedExample> = chunk.iter().collect();
+                    vl += self.batch_loss(&refs, weights, None)?.detach().to_scalar::<f32>()? as f64 * chunk.len() as f64;
+                }
+                (Some(binary_metrics(&probs, &labels)), Some(vl / val.len() as f64))
+            };
+            let record = EpochRecord {
+                epoch,
+                train_loss: loss_sum / train.len() as f64,
+                val_loss,
+                val: val_metrics.clone(),
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            // Best epoch: validation negative-class F1 or macro-F1 (ties keep the earlier epoch); without a
+            // validation set, the latest epoch.
+            let score = val_metrics.as_ref().map_or(epoch as f64, |m| match self.options.select_by {
+                SelectBy::NegativeF1 => m.negative.f1,
+                SelectBy::MacroF1 => m.macro_f1,
+            });
+            if score > state.best_score {
+                state.best_score = score;
+                state.best_epoch = Some(epoch);
+                best_tensors = self.tensors()?;
+            }
+            state.history.push(record.clone());
+            state.epochs_done = epoch;
+            state.optimizer_step = self.optimizer.step;
+            send(events, TrainEvent::EpochFinished(record));
+            self.save_checkpoint(&state, &best_tensors)?;
+            if self.options.checkpoint_dir.is_some() {
+                send(events, TrainEvent::CheckpointSaved { epoch });
+            }
+        }
+        send(events, TrainEvent::Finished { best_epoch: state.best_epoch });
+        Ok(self.outcome(state, best_tensors, true))
+    }
+
+    fn outcome(&self, state: CheckpointState, best_tensors: HashMap<String, Tensor>, completed: bool) -> TrainOutcome {
+        TrainOutcome { history: state.history, best_epoch: state.best_epoch, best_tensors, completed }
+    }
+}
