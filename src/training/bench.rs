@@ -51,7 +51,7 @@ pub fn measure(cfg: &FusedConfig, clip_seconds: f64, mfcc_frames: usize, batch: 
         let mfcc: Vec<f32> = (0..mfcc_frames * cfg.mfcc_dim).map(|_| rng.normal() as f32).collect();
         let audio = Tensor::from_vec(audio, (1, n), &device)?;
         Ok(PreparedExample {
-            audio_conv: frozen.forward(&audio)?.transpose(1, 2)?.contiguous()?,
+            audio_conv: frozen.forward(&audio)?.contiguous()?,
             pitch: Tensor::from_vec(pitch, (1, n), &device)?,
             mfcc: Tensor::from_vec(mfcc, (mfcc_frames, cfg.mfcc_dim), &device)?,
             label,

@@ -61,7 +61,7 @@ pub fn prepare(
         for (r, f) in chunk.iter().zip(features) {
             let n = f.audio_norm.len();
             let audio = Tensor::from_vec(f.audio_norm, (1, n), device)?;
-            let audio_conv = frozen.forward(&audio)?.transpose(1, 2)?.contiguous()?.detach();
+            let audio_conv = frozen.forward(&audio)?.contiguous()?.detach();
             out.push(PreparedExample {
                 audio_conv,
                 pitch: Tensor::from_vec(f.pitch_track, (1, n), device)?,

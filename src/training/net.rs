@@ -128,7 +128,7 @@ impl TrainableNet {
         let mut cross_rows = Vec::with_capacity(examples.len());
         for ex in examples {
             let audio_hidden = self.audio_encoder.forward(&self.audio_projection.forward(&ex.audio_conv)?)?;
-            let pitch_features = self.pitch_encoder.forward(&ex.pitch)?.transpose(1, 2)?;
+            let pitch_features = self.pitch_encoder.forward(&ex.pitch)?;
             let pitch_hidden = self.pitch_projection.forward(&pitch_features)?;
             let a_p = self.attn_a_p.forward(&audio_hidden, &pitch_hidden)?;
             let p_a = self.attn_p_a.forward(&pitch_hidden, &audio_hidden)?;
