@@ -54,3 +54,43 @@ fn train_then_eval_round_trip() {
     let p = report["predictions"][0]["p_non_negative"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&p));
 }
+
+/// `kill -9` during training: no bundle (not even a partial one) appears, the last epoch
+/// checkpoint survives, and the same command resumes from it and writes a complete bundle.
+#[cfg(unix)]
+#[test]
+fn training_killed_with_sigkill_resumes_from_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_clips(dir.path());
+    let out = dir.path().join("model");
+    let state = dir.path().join("model.checkpoint/state.json");
+    let bin = env!("CARGO_BIN_EXE_emotrace");
+    let command = |epochs: usize| {
+        let mut c = Command::new(bin);
+        c.args(["train", "--config", "tiny", "--batch", "2", "--val-speakers", "s0", "--epochs", &epochs.to_string(), "--data"])
+            .arg(&manifest)
+            .arg("--out")
+            .arg(&out);
+        c
+    };
+    let mut child = command(500).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !state.exists() {
+        assert!(started.elapsed().as_secs() < 300, "no checkpoint after 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!out.exists(), "a killed run must not leave a bundle");
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let done = saved["epochs_done"].as_u64().unwrap() as usize;
+    assert!(done >= 1 && done < 500);
+
+    let resumed = command(done + 1).output().unwrap();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "resume failed: {stderr}");
+    assert!(stderr.contains(&format!("resuming after epoch {done}")), "{stderr}");
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["metrics"]["history"].as_array().unwrap().len(), done + 1);
+    emotrace::model::bundle::load_bundle(&out, &candle_core::Device::Cpu).unwrap();
+}

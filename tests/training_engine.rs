@@ -217,3 +217,66 @@ fn interrupted_or_failed_checkpoint_writes_never_replace_a_complete_checkpoint()
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, vec![std::ffi::OsString::from("ck")]);
 }
+
+/// The CPU recipe of the default model: frozen (cached) pitch conv encoder, clips trimmed to a
+/// length grid and batched by length. Batching equal lengths must not change any logit, the
+/// frozen encoders get no gradient while everything else does, and the weights still load into
+/// the inference model with equal outputs.
+#[test]
+fn cpu_recipe_batches_by_length_without_changing_logits_and_freezes_the_pitch_encoder() {
+    let mut opts = options(1, None);
+    opts.freeze_pitch_encoder = true;
+    opts.length_grid = 1600;
+    let trainer = Trainer::new(preset("tiny").unwrap(), None, opts.clone(), &Device::Cpu).unwrap();
+    let data = trainer.prepare(separable_clips(6), None).unwrap();
+    for ex in &data {
+        assert!(matches!(ex.pitch, emotrace::training::cache::PitchInput::Encoded(_)));
+    }
+    // Clips of 4800/5600/6400 samples on a 1600 grid: 4800, 4800, 6400 -> two lengths.
+    let keys: std::collections::BTreeSet<_> = data.iter().map(|e| e.length_key()).collect();
+    assert_eq!(keys.len(), 2, "trimmed lengths {keys:?}");
+    let together = trainer.predict(&data).unwrap();
+    for (i, ex) in data.iter().enumerate() {
+        let alone = trainer.predict(std::slice::from_ref(ex)).unwrap()[0];
+        assert!((alone - together[i]).abs() < 1e-5, "clip {i}: alone {alone} vs batched {}", together[i]);
+    }
+    let refs: Vec<&PreparedExample> = data.iter().collect();
+    let mut rng = emotrace::synth::rng::Rng::new(3);
+    let grads = trainer.batch_loss(&refs, (1.0, 1.0), Some(&mut rng)).unwrap().backward().unwrap();
+    let vars = trainer.varmap().data().lock().unwrap();
+    for (name, var) in vars.iter() {
+        let g = grads.get(var.as_tensor()).map(|g| g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap());
+        if Trainer::is_frozen(&opts, name) {
+            assert!(g.is_none(), "{name} is frozen but got a gradient");
+        } else {
+            assert!(g.is_some_and(|s| s.is_finite() && s > 0.0), "{name}: gradient {g:?}");
+        }
+    }
+    assert!(vars.keys().any(|k| k.starts_with("pitch_encoder.")));
+}
+
+/// Ablations zero the missing branches: the MFCC-only model ignores the audio, the audio-only
+/// model ignores the MFCC input, and each trains its own branch.
+#[test]
+fn ablations_use_only_their_branch() {
+    use emotrace::training::net::Branches;
+    let logits_with = |branches: Branches, tweak: &dyn Fn(&mut PreparedExample)| -> Vec<f32> {
+        let mut opts = options(1, None);
+        opts.branches = branches;
+        let trainer = Trainer::new(preset("tiny").unwrap(), None, opts, &Device::Cpu).unwrap();
+        let mut data = trainer.prepare(separable_clips(2), None).unwrap();
+        for ex in data.iter_mut() {
+            tweak(ex);
+        }
+        trainer.predict(&data).unwrap()
+    };
+    let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+    let noisy_audio = |ex: &mut PreparedExample| ex.audio_conv = (&ex.audio_conv * 3.0).unwrap();
+    let noisy_mfcc = |ex: &mut PreparedExample| ex.mfcc = (&ex.mfcc + 5.0).unwrap();
+    let keep = |_: &mut PreparedExample| {};
+    assert!(same(&logits_with(Branches::MfccOnly, &keep), &logits_with(Branches::MfccOnly, &noisy_audio)));
+    assert!(!same(&logits_with(Branches::MfccOnly, &keep), &logits_with(Branches::MfccOnly, &noisy_mfcc)));
+    assert!(same(&logits_with(Branches::AudioOnly, &keep), &logits_with(Branches::AudioOnly, &noisy_mfcc)));
+    assert!(!same(&logits_with(Branches::AudioOnly, &keep), &logits_with(Branches::AudioOnly, &noisy_audio)));
+    assert!(!same(&logits_with(Branches::Fused, &keep), &logits_with(Branches::Fused, &noisy_mfcc)));
+}

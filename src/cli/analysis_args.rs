@@ -2,18 +2,19 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use clap::Args;
 
 use super::segment_cmd::SegmentParamArgs;
 use crate::analysis::DEFAULT_ASSESSMENT_MINUTES;
 use crate::model::DeviceChoice;
-use crate::pipeline::AnalysisSettings;
+use crate::pipeline::{AnalysisSettings, ScoringModel};
 use crate::segmentation::{CallerChoice, SegmentationParams};
 
 #[derive(Debug, Args)]
 pub struct AnalysisArgs {
-    /// A model bundle directory (config.json, model.safetensors, meta.json).
+    /// A model bundle directory (config.json, model.safetensors, meta.json); without it the
+    /// built-in default model is used.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Which party is the caller. Stereo: auto|left|right|all; mono: auto|a|b|all.
@@ -30,13 +31,22 @@ pub struct AnalysisArgs {
 }
 
 impl AnalysisArgs {
-    pub fn model_dir(&self) -> anyhow::Result<PathBuf> {
-        match &self.model {
-            Some(dir) => Ok(dir.clone()),
-            None => bail!(
-                "no default model is bundled in this build yet; pass --model DIR (a bundle made by `emotrace import-model`)"
-            ),
+    /// Loads `--model`, or the built-in default model without it, and prints its notices.
+    pub fn load_model(&self) -> anyhow::Result<ScoringModel> {
+        let model = ScoringModel::load_or_default(self.model.as_deref(), self.device()?).with_context(|| match &self.model {
+            Some(dir) => format!("cannot load the model {}", dir.display()),
+            None => "cannot load the built-in default model".to_string(),
+        })?;
+        if let Some(notice) = &model.device_notice {
+            eprintln!("notice: {notice}");
         }
+        if model.bundle.meta.needs_fine_tuning {
+            eprintln!(
+                "warning: model '{}' has an untrained head and needs fine-tuning; its scores are not meaningful",
+                model.bundle.meta.name
+            );
+        }
+        Ok(model)
     }
 
     pub fn device(&self) -> anyhow::Result<DeviceChoice> {

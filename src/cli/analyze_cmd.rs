@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::analysis_args::AnalysisArgs;
-use crate::pipeline::{analyze_call, AnalysisEvent, CallAnalysis, PipelineStage, ScoringModel};
+use crate::pipeline::{analyze_call, AnalysisEvent, CallAnalysis, PipelineStage};
 use crate::report::call_report::write_call_report;
 
 #[derive(Debug, Args)]
@@ -29,18 +29,9 @@ pub struct AnalyzeArgs {
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
-    let model_dir = args.analysis.model_dir()?;
-    let device = args.analysis.device()?;
     let settings = args.analysis.settings()?;
     let started = Instant::now();
-    let model = ScoringModel::load(&model_dir, device)
-        .with_context(|| format!("cannot load the model {}", model_dir.display()))?;
-    if let Some(notice) = &model.device_notice {
-        eprintln!("notice: {notice}");
-    }
-    if model.bundle.meta.needs_fine_tuning {
-        eprintln!("warning: model '{}' has an untrained head and needs fine-tuning; its scores are not meaningful", model.bundle.meta.name);
-    }
+    let model = args.analysis.load_model()?;
     let load_seconds = started.elapsed().as_secs_f64();
 
     let progress = StageBars::new(args.quiet);

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::analysis_args::AnalysisArgs;
 use crate::pipeline::batch::{call_folder, clear_failure, collect, is_complete, read_manifest, record_failure, Shard};
-use crate::pipeline::{analyze_call, ScoringModel};
+use crate::pipeline::analyze_call;
 use crate::report::call_report::{write_call_report, REPORT_JSON};
 
 #[derive(Debug, Args)]
@@ -29,14 +29,11 @@ pub struct BatchArgs {
 }
 
 pub fn run(args: BatchArgs) -> anyhow::Result<()> {
-    let model_dir = args.analysis.model_dir()?;
     let manifest = read_manifest(&args.manifest)?;
     let shard = args.shard.unwrap_or_else(Shard::all);
     let settings = args.analysis.settings()?;
-    let device = args.analysis.device()?;
     let started = Instant::now();
-    let model = ScoringModel::load(&model_dir, device)
-        .with_context(|| format!("cannot load the model {}", model_dir.display()))?;
+    let model = args.analysis.load_model()?;
     let load_seconds = started.elapsed().as_secs_f64();
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 

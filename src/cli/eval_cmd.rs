@@ -9,9 +9,9 @@ use crate::training::job::evaluate;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Model bundle directory.
+    /// Model bundle directory (default: the built-in default model).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Manifest CSV(s) (same format as `emotrace train --data`).
     #[arg(long, num_args = 1.., required = true)]
     pub data: Vec<PathBuf>,
@@ -24,12 +24,15 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let report = evaluate(&args.model, &args.data, &candle_core::Device::Cpu, &mut |done, total| {
+    let report = evaluate(args.model.as_deref(), &args.data, &candle_core::Device::Cpu, &mut |done, total| {
         if !args.json {
             eprint!("\rscored {done}/{total}");
         }
     })
-    .with_context(|| format!("cannot evaluate {}", args.model.display()))?;
+    .with_context(|| match &args.model {
+        Some(dir) => format!("cannot evaluate {}", dir.display()),
+        None => "cannot evaluate the built-in default model".to_string(),
+    })?;
     if !args.json {
         eprintln!();
     }
@@ -47,7 +50,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     let m = &report.overall;
     println!("model {} on {} clips (negative = p <= 0.5)", report.model, m.n);
-    println!("accuracy {:.4}  macro-F1 {:.4}", m.accuracy, m.macro_f1);
+    let ci = &report.intervals;
+    println!(
+        "accuracy {:.4} [{:.4}, {:.4}]  negative-class F1 {:.4} [{:.4}, {:.4}]  macro-F1 {:.4} [{:.4}, {:.4}]  (95% bootstrap over clips, {} resamples)",
+        m.accuracy, ci.accuracy.0, ci.accuracy.1, m.negative.f1, ci.negative_f1.0, ci.negative_f1.1, m.macro_f1, ci.macro_f1.0, ci.macro_f1.1, ci.resamples
+    );
     println!("class         precision  recall     F1  support");
     for (name, c) in [("negative", &m.negative), ("non-negative", &m.non_negative)] {
         println!("{name:<12} {:>10.4} {:>7.4} {:>6.4} {:>8}", c.precision, c.recall, c.f1, c.support);

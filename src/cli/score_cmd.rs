@@ -12,9 +12,10 @@ use crate::model::{select_device, DeviceChoice};
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// The model bundle directory (config.json, model.safetensors, meta.json).
+    /// The model bundle directory (config.json, model.safetensors, meta.json); default: the
+    /// built-in default model.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// auto, cpu, cuda or metal (auto falls back to CPU with a notice).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -43,10 +44,12 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     if let Some(notice) = &selected.notice {
         eprintln!("notice: {notice}");
     }
-    let (model, bundle) = load_bundle(&args.model, &selected.device)
-        .with_context(|| format!("cannot load the model {}", args.model.display()))?;
+    let (model, bundle) = match &args.model {
+        Some(dir) => load_bundle(dir, &selected.device).with_context(|| format!("cannot load the model {}", dir.display()))?,
+        None => crate::model::default_model::load_default(&selected.device).context("cannot load the built-in default model")?,
+    };
     if bundle.meta.needs_fine_tuning {
-        eprintln!("warning: {} has an untrained head (needs fine-tuning); its scores are meaningless", args.model.display());
+        eprintln!("warning: {} has an untrained head (needs fine-tuning); its scores are meaningless", bundle.dir.display());
     }
     let extractor = FeatureExtractor::new();
     let mut segments = Vec::with_capacity(args.files.len());

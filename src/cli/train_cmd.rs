@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::training::augment::AugmentConfig;
+use crate::training::net::Branches;
 use crate::training::job::{run_train_job, TrainJob};
 use crate::training::loss::LossKind;
 use crate::training::presets::preset;
@@ -22,7 +23,7 @@ pub struct TrainArgs {
     /// Output bundle directory (written atomically at the end).
     #[arg(long, required_unless_present = "measure")]
     pub out: Option<PathBuf>,
-    /// Start from this bundle (fine-tuning); its architecture is used.
+    /// Start from this bundle (fine-tuning; its architecture is used); `default` = the built-in default model.
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// Model size: tiny|small|base|large.
@@ -67,6 +68,24 @@ pub struct TrainArgs {
     /// Augmented copies per training clip (speed, gain, telephone channel, noise).
     #[arg(long, default_value_t = 0)]
     pub augment_copies: usize,
+    /// Freeze the randomly initialised pitch conv encoder as well and cache its output (the
+    /// reference trains it; on a CPU it dominates a step's cost).
+    #[arg(long)]
+    pub freeze_pitch_encoder: bool,
+    /// Branches feeding the classifier: the fused model, or an ablation (writes OUT/ablation.json
+    /// with its validation metrics instead of a model bundle).
+    #[arg(long, value_enum, default_value_t = Branches::Fused)]
+    pub branches: Branches,
+    /// Trim clips to a multiple of this many seconds (0 = off) and batch clips of equal length
+    /// together: every batch then runs as one tensor batch, several times faster on a CPU.
+    #[arg(long, default_value_t = 0.0)]
+    pub length_grid: f64,
+    /// Linear learning-rate warm-up over this many epochs.
+    #[arg(long, default_value_t = 0)]
+    pub warmup_epochs: usize,
+    /// Cosine decay of the learning rate to 0 at the last epoch (after the warm-up).
+    #[arg(long)]
+    pub cosine: bool,
     /// Keep at most this many clips (seeded subsample), for quick experiments.
     #[arg(long)]
     pub max_clips: Option<usize>,
@@ -87,7 +106,7 @@ pub struct TrainArgs {
 fn measure(args: &TrainArgs) -> anyhow::Result<()> {
     let cfg = preset(&args.config)?;
     for (secs, frames) in [(10.0, 1001), (2.0, 1001), (2.0, 201)] {
-        let t = crate::training::bench::measure(&cfg, secs, frames, args.batch, 3)?;
+        let t = crate::training::bench::measure(&cfg, secs, frames, args.batch, args.freeze_pitch_encoder, 3)?;
         let model = crate::model::bench::random_model(&cfg, &candle_core::Device::Cpu)?;
         let inference = crate::model::bench::time_forward(&model, &candle_core::Device::Cpu, 1, (secs * 16_000.0) as usize, 3)?;
         println!(
@@ -132,6 +151,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             other => bail!("unknown --select-by {other:?} (negative-f1, macro-f1)"),
         },
         augment: AugmentConfig { copies: args.augment_copies, ..Default::default() },
+        freeze_pitch_encoder: args.freeze_pitch_encoder,
+        branches: args.branches,
+        length_grid: (args.length_grid.max(0.0) * crate::features::SAMPLE_RATE as f64).round() as usize,
+        warmup_epochs: args.warmup_epochs,
+        cosine_decay: args.cosine,
         checkpoint_dir: Some(checkpoint_dir.clone()),
         resume: !args.no_resume,
         ..Default::default()
@@ -189,6 +213,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     drop(tx);
     let _ = printer.join();
     let result = result?;
+    if let Some(report) = &result.ablation_report {
+        println!("wrote {} (ablation {:?}, best epoch {:?}, validation speakers {:?})", report.display(), args.branches, result.best_epoch, result.split.val_speakers);
+        return Ok(());
+    }
     match result.bundle {
         Some(meta) => println!(
             "wrote {} (best epoch {:?}, validation speakers {:?}, weights sha256 {})\ncheckpoint kept in {} (delete it once the bundle is accepted)",

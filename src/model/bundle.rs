@@ -156,11 +156,16 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, ModelError> {
     let read = |file: &str| -> Result<String, ModelError> {
         fs::read_to_string(dir.join(file)).map_err(|e| bundle_error(dir, format!("cannot read {file}: {e}")))
     };
-    let config: FusedConfig = serde_json::from_str(&read(CONFIG_FILE)?)
-        .map_err(|e| bundle_error(dir, format!("{CONFIG_FILE}: {e}")))?;
+    parse_bundle(dir, &read(CONFIG_FILE)?, &read(META_FILE)?)
+}
+
+/// Checks config.json and meta.json texts of the bundle at `dir` (a path or a label).
+pub fn parse_bundle(dir: &Path, config_json: &str, meta_json: &str) -> Result<Bundle, ModelError> {
+    let config: FusedConfig =
+        serde_json::from_str(config_json).map_err(|e| bundle_error(dir, format!("{CONFIG_FILE}: {e}")))?;
     config.validate().map_err(|e| bundle_error(dir, format!("{CONFIG_FILE}: {e}")))?;
     let meta: BundleMeta =
-        serde_json::from_str(&read(META_FILE)?).map_err(|e| bundle_error(dir, format!("{META_FILE}: {e}")))?;
+        serde_json::from_str(meta_json).map_err(|e| bundle_error(dir, format!("{META_FILE}: {e}")))?;
     if meta.format_version > BUNDLE_FORMAT_VERSION {
         return Err(bundle_error(
             dir,
@@ -178,19 +183,36 @@ pub fn load_bundle(dir: &Path, device: &Device) -> Result<(FusedModel, Bundle), 
     if !weights.exists() {
         return Err(bundle_error(dir, format!("{WEIGHTS_FILE} is missing")));
     }
-    let digest = sha256_file(&weights)?;
-    if !digest.eq_ignore_ascii_case(&bundle.meta.weights_sha256) {
-        return Err(bundle_error(
-            dir,
-            format!(
-                "{WEIGHTS_FILE} is corrupt or was replaced: SHA-256 {digest} does not match meta.json ({})",
-                bundle.meta.weights_sha256
-            ),
-        ));
+    check_digest(&bundle, &sha256_file(&weights)?)?;
+    build_model(bundle, read_safetensors(&weights)?, device)
+}
+
+/// Loads a bundle whose three files are in memory (the embedded default model).
+pub fn load_bundle_bytes(label: &Path, config_json: &str, meta_json: &str, weights: &[u8], device: &Device) -> Result<(FusedModel, Bundle), ModelError> {
+    let bundle = parse_bundle(label, config_json, meta_json)?;
+    let digest: String = Sha256::digest(weights).iter().map(|b| format!("{b:02x}")).collect();
+    check_digest(&bundle, &digest)?;
+    let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)
+        .map_err(|e| bundle_error(label, format!("{WEIGHTS_FILE}: {e}")))?;
+    build_model(bundle, crate::model::weights::to_f32(tensors.into_iter())?, device)
+}
+
+fn check_digest(bundle: &Bundle, digest: &str) -> Result<(), ModelError> {
+    if digest.eq_ignore_ascii_case(&bundle.meta.weights_sha256) {
+        return Ok(());
     }
-    let tensors = read_safetensors(&weights)?;
+    Err(bundle_error(
+        &bundle.dir,
+        format!(
+            "{WEIGHTS_FILE} is corrupt or was replaced: SHA-256 {digest} does not match meta.json ({})",
+            bundle.meta.weights_sha256
+        ),
+    ))
+}
+
+fn build_model(bundle: Bundle, tensors: HashMap<String, Tensor>, device: &Device) -> Result<(FusedModel, Bundle), ModelError> {
     let model = build_checked(tensors, device, |vb| FusedModel::load(vb, &bundle.config))
-        .map_err(|e| bundle_error(dir, e.to_string()))?;
+        .map_err(|e| bundle_error(&bundle.dir, e.to_string()))?;
     Ok((model, bundle))
 }
 

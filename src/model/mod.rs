@@ -4,6 +4,7 @@ pub mod attention;
 pub mod bench;
 pub mod bundle;
 pub mod config;
+pub mod default_model;
 pub mod device;
 pub mod fused;
 pub mod import;

@@ -135,7 +135,7 @@ pub fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>, ModelError> 
     }
 }
 
-fn to_f32(it: impl Iterator<Item = (String, Tensor)>) -> Result<HashMap<String, Tensor>, ModelError> {
+pub(crate) fn to_f32(it: impl Iterator<Item = (String, Tensor)>) -> Result<HashMap<String, Tensor>, ModelError> {
     it.map(|(name, t)| {
         let t = t.to_dtype(DType::F32).map_err(ModelError::Candle)?;
         Ok((name, t))

@@ -83,6 +83,21 @@ impl ScoringModel {
         Ok(Self { model, device: selected.device, bundle, device_notice: selected.notice })
     }
 
+    /// The default model compiled into the program (`models/default`).
+    pub fn load_default(device: DeviceChoice) -> Result<Self, PipelineError> {
+        let selected = select_device(device)?;
+        let (model, bundle) = crate::model::default_model::load_default(&selected.device)?;
+        Ok(Self { model, device: selected.device, bundle, device_notice: selected.notice })
+    }
+
+    /// The bundle in `dir`, or the default model when `dir` is `None`.
+    pub fn load_or_default(dir: Option<&Path>, device: DeviceChoice) -> Result<Self, PipelineError> {
+        match dir {
+            Some(dir) => Self::load(dir, device),
+            None => Self::load_default(device),
+        }
+    }
+
     /// The name shown in reports: the bundle's name and the first 12 hex digits of its weights.
     pub fn display_name(&self) -> String {
         let hash = &self.bundle.meta.weights_sha256;

@@ -6,7 +6,8 @@ use candle_core::{Device, Tensor};
 use serde::Serialize;
 
 use super::cache::PreparedExample;
-use super::net::load_frozen_encoder;
+use super::cache::PitchInput;
+use super::net::{load_frozen_encoder, FROZEN_PREFIX, PITCH_ENCODER_PREFIX};
 use super::trainer::{TrainOptions, Trainer};
 use super::TrainingError;
 use crate::model::FusedConfig;
@@ -38,11 +39,13 @@ fn time(reps: usize, mut f: impl FnMut() -> Result<(), TrainingError>) -> Result
     Ok(t[t.len() / 2])
 }
 
-pub fn measure(cfg: &FusedConfig, clip_seconds: f64, mfcc_frames: usize, batch: usize, reps: usize) -> Result<StepTiming, TrainingError> {
+/// `freeze_pitch`: time the recipe that also freezes (and caches) the pitch conv encoder.
+pub fn measure(cfg: &FusedConfig, clip_seconds: f64, mfcc_frames: usize, batch: usize, freeze_pitch: bool, reps: usize) -> Result<StepTiming, TrainingError> {
     let device = Device::Cpu;
-    let opts = TrainOptions { batch, ..Default::default() };
+    let opts = TrainOptions { batch, freeze_pitch_encoder: freeze_pitch, ..Default::default() };
     let trainer = Trainer::new(cfg.clone(), None, opts, &device)?;
-    let frozen = load_frozen_encoder(trainer.varmap(), cfg, &device)?;
+    let frozen = load_frozen_encoder(trainer.varmap(), FROZEN_PREFIX, cfg, &device)?;
+    let frozen_pitch = load_frozen_encoder(trainer.varmap(), PITCH_ENCODER_PREFIX, cfg, &device)?;
     let n = (clip_seconds * 16_000.0) as usize;
     let mut rng = Rng::new(1);
     let mut make = |label: u8| -> Result<PreparedExample, TrainingError> {
@@ -52,7 +55,14 @@ pub fn measure(cfg: &FusedConfig, clip_seconds: f64, mfcc_frames: usize, batch: 
         let audio = Tensor::from_vec(audio, (1, n), &device)?;
         Ok(PreparedExample {
             audio_conv: frozen.forward(&audio)?.contiguous()?,
-            pitch: Tensor::from_vec(pitch, (1, n), &device)?,
+            pitch: {
+                let track = Tensor::from_vec(pitch, (1, n), &device)?;
+                if freeze_pitch {
+                    PitchInput::Encoded(frozen_pitch.forward(&track)?.contiguous()?)
+                } else {
+                    PitchInput::Track(track)
+                }
+            },
             mfcc: Tensor::from_vec(mfcc, (mfcc_frames, cfg.mfcc_dim), &device)?,
             label,
             speaker: "bench".into(),

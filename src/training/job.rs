@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::augment::augment;
 use super::cache::RawExample;
 use super::dataset::{load_clips, read_manifests, split_by_speaker, subsample, LabelledClip, SpeakerSplit, ValSpeakers};
-use super::metrics::{binary_metrics, per_speaker, BinaryMetrics, SpeakerRow};
+use super::metrics::{binary_metrics, bootstrap_intervals, per_speaker, BinaryMetrics, BootstrapIntervals, SpeakerRow};
 use super::trainer::{EpochRecord, TrainEvent, TrainOptions, Trainer};
 use super::TrainingError;
 use crate::model::bundle::{self, BundleMeta};
@@ -45,6 +45,20 @@ pub struct TrainJobResult {
     pub history: Vec<EpochRecord>,
     pub best_epoch: Option<usize>,
     pub split: SpeakerSplit,
+    /// An ablation run writes its validation record here instead of a bundle.
+    pub ablation_report: Option<PathBuf>,
+}
+
+/// What an ablation run (`TrainOptions::branches` other than fused) records.
+#[derive(Serialize)]
+struct AblationReport<'a> {
+    branches: super::net::Branches,
+    best_epoch: Option<usize>,
+    validation_at_best_epoch: Option<&'a BinaryMetrics>,
+    validation_speakers: &'a [String],
+    history: &'a [EpochRecord],
+    options: &'a TrainOptions,
+    command: &'a str,
 }
 
 #[derive(Serialize)]
@@ -62,6 +76,12 @@ struct Fingerprint<'a> {
     init: Option<String>,
     mfcc_scaling: bool,
     select_by: super::trainer::SelectBy,
+    freeze_pitch_encoder: bool,
+    branches: super::net::Branches,
+    length_grid: usize,
+    warmup_epochs: usize,
+    cosine_decay: bool,
+    epochs: Option<usize>,
 }
 
 fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize]) -> Vec<RawExample> {
@@ -69,6 +89,11 @@ fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize]) -
         .iter()
         .map(|&i| RawExample { samples: audio[i].clone(), label: clips[i].label, speaker: clips[i].speaker.clone(), source: i })
         .collect()
+}
+
+/// `--init default` (when no folder of that name exists) means the built-in default model.
+pub fn is_default_init(path: &Path) -> bool {
+    path == Path::new("default") && !path.exists()
 }
 
 /// Runs a whole training job: data, split, preparation, training with checkpoints, bundle.
@@ -80,6 +105,11 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     }
     let split = split_by_speaker(&clips, &job.val, opts.seed)?;
     let (config, init) = match &job.init {
+        Some(dir) if is_default_init(dir) => {
+            let b = crate::model::default_model::default_bundle()?;
+            crate::model::default_model::load_default(&Device::Cpu)?; // checks hash, names and shapes
+            (b.config, Some(crate::model::default_model::default_tensors()?))
+        }
         Some(dir) => {
             let b = bundle::read_bundle(dir)?;
             let (_, _) = bundle::load_bundle(dir, &Device::Cpu)?; // checks hash, names and shapes
@@ -133,13 +163,37 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
         init: job.init.as_ref().map(|p| p.display().to_string()),
         mfcc_scaling: opts.mfcc_scaling,
         select_by: opts.select_by,
+        freeze_pitch_encoder: opts.freeze_pitch_encoder,
+        branches: opts.branches,
+        length_grid: opts.length_grid,
+        warmup_epochs: opts.warmup_epochs,
+        cosine_decay: opts.cosine_decay,
+        // The schedule depends on the epoch count only when it decays.
+        epochs: opts.cosine_decay.then_some(opts.epochs),
     };
     let text = serde_json::to_string(&fingerprint).map_err(|e| TrainingError::Config(e.to_string()))?;
     let digest: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
 
     let outcome = trainer.run(&train, &val, &digest, events, cancel)?;
     if !outcome.completed {
-        return Ok(TrainJobResult { bundle: None, history: outcome.history, best_epoch: outcome.best_epoch, split });
+        return Ok(TrainJobResult { bundle: None, history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: None });
+    }
+    if opts.branches != super::net::Branches::Fused {
+        let best = outcome.best_epoch.and_then(|e| outcome.history.get(e - 1)).and_then(|r| r.val.as_ref());
+        let report = AblationReport {
+            branches: opts.branches,
+            best_epoch: outcome.best_epoch,
+            validation_at_best_epoch: best,
+            validation_speakers: &split.val_speakers,
+            history: &outcome.history,
+            options: opts,
+            command: &job.command,
+        };
+        let text = serde_json::to_vec_pretty(&report).map_err(|e| TrainingError::Config(e.to_string()))?;
+        std::fs::create_dir_all(&job.out).map_err(|e| TrainingError::io(&job.out, e))?;
+        let path = job.out.join("ablation.json");
+        crate::fsutil::atomic_write(&path, &text).map_err(|e| TrainingError::io(&path, e))?;
+        return Ok(TrainJobResult { bundle: None, history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: Some(path) });
     }
     let n_neg = |idx: &[usize]| idx.iter().filter(|&&i| clips[i].label == 0).count();
     let training_data = format!(
@@ -169,7 +223,7 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     meta.metrics.insert("run_fingerprint".into(), serde_json::json!(digest));
     let tensors = trainer.export(outcome.best_tensors)?;
     let meta = bundle::write_bundle(&job.out, &config, &tensors, meta, job.overwrite)?;
-    Ok(TrainJobResult { bundle: Some(meta), history: outcome.history, best_epoch: outcome.best_epoch, split })
+    Ok(TrainJobResult { bundle: Some(meta), history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: None })
 }
 
 mod erased {
@@ -198,19 +252,25 @@ pub struct Prediction {
 pub struct EvalReport {
     pub model: String,
     pub overall: BinaryMetrics,
+    /// 95% bootstrap intervals of the overall figures (2000 clip resamples, seed 0).
+    pub intervals: BootstrapIntervals,
     pub per_speaker: Vec<SpeakerRow>,
     pub predictions: Vec<Prediction>,
 }
 
 /// Scores every clip of the manifests with the bundle (the product's inference path) and
 /// measures it. `progress(done, total)`.
+/// `model_dir`: a bundle, or `None` for the built-in default model.
 pub fn evaluate(
-    model_dir: &Path,
+    model_dir: Option<&Path>,
     manifests: &[PathBuf],
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<EvalReport, TrainingError> {
-    let (model, b) = bundle::load_bundle(model_dir, device)?;
+    let (model, b) = match model_dir {
+        Some(dir) => bundle::load_bundle(dir, device)?,
+        None => crate::model::default_model::load_default(device)?,
+    };
     let clips = read_manifests(manifests)?;
     let extractor = crate::features::FeatureExtractor::new();
     let min = model.config().wav2vec2.min_samples();
@@ -236,6 +296,7 @@ pub fn evaluate(
     Ok(EvalReport {
         model: b.meta.name.clone(),
         overall: binary_metrics(&probs, &labels),
+        intervals: bootstrap_intervals(&probs, &labels, 2000, 0),
         per_speaker: per_speaker(&probs, &labels, &speakers),
         predictions: clips
             .iter()

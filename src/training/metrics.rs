@@ -112,3 +112,68 @@ mod tests {
         assert_eq!(rows[0].metrics.accuracy, 0.0);
     }
 }
+
+/// 95% percentile-bootstrap intervals (clips resampled with replacement) of the headline figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BootstrapIntervals {
+    pub resamples: usize,
+    pub seed: u64,
+    pub accuracy: (f64, f64),
+    pub negative_f1: (f64, f64),
+    pub macro_f1: (f64, f64),
+}
+
+/// Bootstrap CIs of accuracy, negative-class F1 and macro-F1 (`resamples` draws, seeded). Clips of
+/// one speaker are not independent, so with few speakers these intervals are optimistic.
+pub fn bootstrap_intervals(probs: &[f32], labels: &[u8], resamples: usize, seed: u64) -> BootstrapIntervals {
+    use rand::{Rng, SeedableRng};
+    let n = probs.len().min(labels.len());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (mut acc, mut neg, mut mac) = (Vec::with_capacity(resamples), Vec::with_capacity(resamples), Vec::with_capacity(resamples));
+    let (mut p, mut l) = (vec![0f32; n], vec![0u8; n]);
+    for _ in 0..resamples {
+        if n == 0 {
+            break;
+        }
+        for k in 0..n {
+            let i = rng.random_range(0..n);
+            p[k] = probs[i];
+            l[k] = labels[i];
+        }
+        let m = binary_metrics(&p, &l);
+        acc.push(m.accuracy);
+        neg.push(m.negative.f1);
+        mac.push(m.macro_f1);
+    }
+    let interval = |mut v: Vec<f64>| -> (f64, f64) {
+        if v.is_empty() {
+            return (f64::NAN, f64::NAN);
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
+        (at(0.025), at(0.975))
+    };
+    BootstrapIntervals { resamples, seed, accuracy: interval(acc), negative_f1: interval(neg), macro_f1: interval(mac) }
+}
+
+#[cfg(test)]
+mod bootstrap_tests {
+    use super::*;
+
+    #[test]
+    fn intervals_bracket_the_point_estimate_and_shrink_with_more_clips() {
+        let make = |n: usize| -> (Vec<f32>, Vec<u8>) {
+            (0..n).map(|i| (if i % 4 == 0 { 0.9 } else if i % 2 == 0 { 0.2 } else { 0.7 }, (i % 2) as u8)).unzip()
+        };
+        let (p, l) = make(200);
+        let point = binary_metrics(&p, &l);
+        let ci = bootstrap_intervals(&p, &l, 500, 1);
+        assert!(ci.negative_f1.0 <= point.negative.f1 && point.negative.f1 <= ci.negative_f1.1);
+        assert!(ci.macro_f1.0 < ci.macro_f1.1);
+        let (p4, l4) = make(2000);
+        let wide = ci.accuracy.1 - ci.accuracy.0;
+        let ci4 = bootstrap_intervals(&p4, &l4, 500, 1);
+        assert!(ci4.accuracy.1 - ci4.accuracy.0 < wide);
+        assert_eq!(ci, bootstrap_intervals(&p, &l, 500, 1), "seeded: reproducible");
+    }
+}

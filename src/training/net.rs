@@ -6,7 +6,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::cache::PreparedExample;
+use super::cache::{PitchInput, PreparedExample};
 use crate::model::attention::AttentionLayer;
 use super::fast_lstm::FastBiLstm;
 use crate::model::ops::{self, Linear};
@@ -16,6 +16,26 @@ use crate::synth::rng::Rng;
 
 /// Variables under this prefix are frozen (the reference freezes the audio conv feature encoder).
 pub const FROZEN_PREFIX: &str = "wav2vec2.feature_extractor.";
+/// Prefix of the pitch conv encoder, frozen too when [`super::TrainOptions::freeze_pitch_encoder`].
+pub const PITCH_ENCODER_PREFIX: &str = "pitch_encoder.";
+
+/// Which branches feed the classifier: the full fused model, or one of the paper's ablations
+/// (SPEC §5). An ablation replaces the missing parts of the fused vector with zeros, so it trains
+/// the same variables; its weights are for the ablation table, not for scoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Branches {
+    #[default]
+    Fused,
+    /// MFCC39 BiLSTM only.
+    MfccOnly,
+    /// The wav2vec2 branch only (mean of its hidden states).
+    AudioOnly,
+    /// The pitch branch only (mean of its projected conv features).
+    PitchOnly,
+    /// All three branches, concatenated without the cross- and self-attention layers.
+    NoAttention,
+}
 
 pub struct TrainableNet {
     audio_projection: FeatureProjection,
@@ -29,6 +49,7 @@ pub struct TrainableNet {
     fc: Linear,
     classifier: Linear,
     pub config: FusedConfig,
+    pub branches: Branches,
     /// Training-time standardisation of the LSTM input (see [`MfccScaling`]).
     pub mfcc_scaling: Option<MfccScaling>,
 }
@@ -118,43 +139,90 @@ impl TrainableNet {
             fc: Linear::load(vb.pp("fc"), fusion, cfg.fc_dim)?,
             classifier: Linear::load(vb.pp("classifier"), cfg.fc_dim, 1)?,
             config: cfg.clone(),
+            branches: Branches::Fused,
             mfcc_scaling: None,
         })
     }
 
-    /// Logits `(batch,)` for `examples` (each run at its own length; the MFCC branch, always
-    /// `frames x mfcc_dim`, runs batched). `dropout`: `(probability, generator)` in training.
-    pub fn forward(&self, examples: &[&PreparedExample], dropout: Option<(f32, &mut Rng)>) -> Result<Tensor> {
-        let mut cross_rows = Vec::with_capacity(examples.len());
-        for ex in examples {
-            let audio_hidden = self.audio_encoder.forward(&self.audio_projection.forward(&ex.audio_conv)?)?;
-            let pitch_features = self.pitch_encoder.forward(&ex.pitch)?;
-            let pitch_hidden = self.pitch_projection.forward(&pitch_features)?;
-            let a_p = self.attn_a_p.forward(&audio_hidden, &pitch_hidden)?;
-            let p_a = self.attn_p_a.forward(&pitch_hidden, &audio_hidden)?;
-            cross_rows.push(ops::mean_over_time(&Tensor::cat(&[a_p, p_a], 2)?)?);
-        }
-        let cross = Tensor::cat(&cross_rows, 0)?;
-        let mfcc = Tensor::stack(&examples.iter().map(|e| e.mfcc.clone()).collect::<Vec<_>>(), 0)?;
-        let mfcc = match &self.mfcc_scaling {
-            Some(s) => s.apply(&mfcc)?,
-            None => mfcc,
+    /// The audio and pitch part of the fused vector `(batch, 2H)` for examples of one exact length.
+    fn cross_part(&self, group: &[&PreparedExample]) -> Result<Tensor> {
+        let h = self.config.wav2vec2.hidden_size;
+        let b = group.len();
+        let zeros = || Tensor::zeros((b, h), candle_core::DType::F32, group[0].audio_conv.device());
+        let audio_hidden = || -> Result<Tensor> {
+            let conv = Tensor::cat(&group.iter().map(|e| e.audio_conv.clone()).collect::<Vec<_>>(), 0)?;
+            self.audio_encoder.forward(&self.audio_projection.forward(&conv)?)
         };
-        let lstm_mean = self.lstm.mean_output(&mfcc)?;
-        let fused = Tensor::cat(&[cross, lstm_mean], 1)?.unsqueeze(1)?;
-        let fused = self.self_attn.forward(&fused, &fused)?.squeeze(1)?;
-        let (fused, hidden) = match dropout {
+        let pitch_hidden = || -> Result<Tensor> {
+            let parts: Vec<Tensor> = group.iter().map(|e| match &e.pitch {
+                PitchInput::Track(t) | PitchInput::Encoded(t) => t.clone(),
+            }).collect();
+            let features = match &group[0].pitch {
+                PitchInput::Track(_) => self.pitch_encoder.forward(&Tensor::cat(&parts, 0)?)?,
+                PitchInput::Encoded(_) => Tensor::cat(&parts, 0)?,
+            };
+            self.pitch_projection.forward(&features)
+        };
+        match self.branches {
+            Branches::MfccOnly => Tensor::cat(&[zeros()?, zeros()?], 1),
+            Branches::AudioOnly => Tensor::cat(&[ops::mean_over_time(&audio_hidden()?)?, zeros()?], 1),
+            Branches::PitchOnly => Tensor::cat(&[zeros()?, ops::mean_over_time(&pitch_hidden()?)?], 1),
+            Branches::NoAttention => Tensor::cat(&[ops::mean_over_time(&audio_hidden()?)?, ops::mean_over_time(&pitch_hidden()?)?], 1),
+            Branches::Fused => {
+                let (audio_hidden, pitch_hidden) = (audio_hidden()?, pitch_hidden()?);
+                let a_p = self.attn_a_p.forward(&audio_hidden, &pitch_hidden)?;
+                let p_a = self.attn_p_a.forward(&pitch_hidden, &audio_hidden)?;
+                ops::mean_over_time(&Tensor::cat(&[a_p, p_a], 2)?)
+            }
+        }
+    }
+
+    /// Logits `(batch,)` for `examples`. Examples of equal length run as one batch (no padding,
+    /// so each logit is what the example gets alone); the MFCC branch, always
+    /// `frames x mfcc_dim`, runs batched. `dropout`: `(probability, generator)` in training.
+    pub fn forward(&self, examples: &[&PreparedExample], dropout: Option<(f32, &mut Rng)>) -> Result<Tensor> {
+        let mut groups: Vec<((usize, usize), Vec<usize>)> = Vec::new();
+        for (i, ex) in examples.iter().enumerate() {
+            let key = ex.length_key();
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+        let mut rows: Vec<Option<Tensor>> = vec![None; examples.len()];
+        for (_, members) in &groups {
+            let group: Vec<&PreparedExample> = members.iter().map(|&i| examples[i]).collect();
+            let part = self.cross_part(&group)?;
+            for (k, &i) in members.iter().enumerate() {
+                rows[i] = Some(part.narrow(0, k, 1)?);
+            }
+        }
+        let rows: Vec<Tensor> = rows.into_iter().map(|r| r.ok_or_else(|| candle_core::Error::Msg("unbatched example".into()))).collect::<Result<_>>()?;
+        let cross = Tensor::cat(&rows, 0)?;
+        let lstm_mean = if matches!(self.branches, Branches::AudioOnly | Branches::PitchOnly) {
+            Tensor::zeros((examples.len(), 2 * self.config.lstm_hidden), candle_core::DType::F32, cross.device())?
+        } else {
+            let mfcc = Tensor::stack(&examples.iter().map(|e| e.mfcc.clone()).collect::<Vec<_>>(), 0)?;
+            let mfcc = match &self.mfcc_scaling {
+                Some(s) => s.apply(&mfcc)?,
+                None => mfcc,
+            };
+            self.lstm.mean_output(&mfcc)?
+        };
+        let fused = Tensor::cat(&[cross, lstm_mean], 1)?;
+        let fused = if self.branches == Branches::NoAttention {
+            fused
+        } else {
+            let fused = fused.unsqueeze(1)?;
+            self.self_attn.forward(&fused, &fused)?.squeeze(1)?
+        };
+        let hidden = match dropout {
             Some((p, rng)) if p > 0.0 => {
                 let fused = apply_dropout(&fused, p, rng)?;
-                let hidden = self.fc.forward(&fused)?.tanh()?;
-                (fused, apply_dropout(&hidden, p, rng)?)
+                apply_dropout(&self.fc.forward(&fused)?.tanh()?, p, rng)?
             }
-            _ => {
-                let hidden = self.fc.forward(&fused)?.tanh()?;
-                (fused, hidden)
-            }
+            _ => self.fc.forward(&fused)?.tanh()?,
         };
-        drop(fused);
         self.classifier.forward(&hidden)?.squeeze(1)
     }
 }
@@ -166,13 +234,14 @@ fn apply_dropout(xs: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
     xs * Tensor::from_vec(mask, xs.shape(), xs.device())?
 }
 
-/// The frozen audio conv encoder, on detached copies of its variables (so it runs the fast
-/// inference kernels and never enters the autograd graph).
-pub fn load_frozen_encoder(varmap: &candle_nn::VarMap, cfg: &FusedConfig, device: &candle_core::Device) -> Result<FeatureEncoder> {
+/// A frozen conv encoder (`prefix`: [`FROZEN_PREFIX`] or [`PITCH_ENCODER_PREFIX`]), on detached
+/// copies of its variables (so it runs the fast inference kernels and never enters the autograd
+/// graph).
+pub fn load_frozen_encoder(varmap: &candle_nn::VarMap, prefix: &str, cfg: &FusedConfig, device: &candle_core::Device) -> Result<FeatureEncoder> {
     let data = varmap.data().lock().map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
     let tensors: std::collections::HashMap<String, Tensor> = data
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix(FROZEN_PREFIX).map(|rest| (rest.to_string(), v.as_tensor().detach())))
+        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|rest| (rest.to_string(), v.as_tensor().detach())))
         .collect();
     drop(data);
     let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);

@@ -17,7 +17,7 @@ use super::checkpoint::{self, CheckpointState};
 use super::init::seeded_var_builder;
 use super::loss::{self, LossKind};
 use super::metrics::{binary_metrics, BinaryMetrics};
-use super::net::{load_frozen_encoder, TrainableNet, FROZEN_PREFIX};
+use super::net::{load_frozen_encoder, Branches, TrainableNet, FROZEN_PREFIX, PITCH_ENCODER_PREFIX};
 use super::optim::{AdamW, AdamWParams};
 use super::TrainingError;
 use crate::model::FusedConfig;
@@ -52,6 +52,23 @@ pub struct TrainOptions {
     #[serde(default)]
     pub select_by: SelectBy,
     pub augment: AugmentConfig,
+    /// Freeze the (randomly initialised) pitch conv encoder too and cache its output: the
+    /// reference trains it, but on a CPU it is most of a training step's cost.
+    #[serde(default)]
+    pub freeze_pitch_encoder: bool,
+    /// The full fused model or one of the paper's ablations.
+    #[serde(default)]
+    pub branches: Branches,
+    /// Trim training and validation clips to a multiple of this many samples (0 = no trimming) and
+    /// draw each batch from clips of one length, so batches run as true batches.
+    #[serde(default)]
+    pub length_grid: usize,
+    /// Learning-rate schedule: linear warm-up over this many epochs, then cosine decay to 0 at
+    /// the last epoch (0 and false: the constant rate of the reference).
+    #[serde(default)]
+    pub warmup_epochs: usize,
+    #[serde(default)]
+    pub cosine_decay: bool,
     /// Where the per-epoch checkpoint lives (`None`: no checkpoints).
     pub checkpoint_dir: Option<PathBuf>,
     /// Continue from the checkpoint in `checkpoint_dir` when there is one.
@@ -72,6 +89,11 @@ impl Default for TrainOptions {
             mfcc_scaling: true,
             select_by: SelectBy::NegativeF1,
             augment: AugmentConfig::default(),
+            freeze_pitch_encoder: false,
+            branches: Branches::Fused,
+            length_grid: 0,
+            warmup_epochs: 0,
+            cosine_decay: false,
             checkpoint_dir: None,
             resume: true,
         }
@@ -146,13 +168,22 @@ impl Trainer {
                 data.insert(name, candle_core::Var::from_tensor(&t.to_device(device)?)?);
             }
         }
-        let net = TrainableNet::load(seeded_var_builder(&varmap, options.seed, device), &config)?;
+        let mut net = TrainableNet::load(seeded_var_builder(&varmap, options.seed, device), &config)?;
+        net.branches = options.branches;
         let trainable: Vec<(String, candle_core::Var)> = {
             let data = varmap.data().lock().map_err(|_| TrainingError::Config("varmap lock poisoned".into()))?;
-            data.iter().filter(|(k, _)| !k.starts_with(FROZEN_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()
+            data.iter()
+                .filter(|(k, _)| !Self::is_frozen(&options, k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         };
         let optimizer = AdamW::new(trainable, options.adamw)?;
         Ok(Self { config, options, varmap, net, optimizer, device: device.clone() })
+    }
+
+    /// Whether the variable `name` stays fixed in training.
+    pub fn is_frozen(options: &TrainOptions, name: &str) -> bool {
+        name.starts_with(FROZEN_PREFIX) || (options.freeze_pitch_encoder && name.starts_with(PITCH_ENCODER_PREFIX))
     }
 
     pub fn device(&self) -> &Device {
@@ -161,9 +192,16 @@ impl Trainer {
 
     /// Features and frozen-encoder outputs of `raw` clips (done once; epochs reuse them).
     pub fn prepare(&self, raw: Vec<RawExample>, events: Option<&Sender<TrainEvent>>) -> Result<Vec<PreparedExample>, TrainingError> {
-        let frozen = load_frozen_encoder(&self.varmap, &self.config, &self.device)?;
+        let frozen = load_frozen_encoder(&self.varmap, FROZEN_PREFIX, &self.config, &self.device)?;
+        let frozen_pitch = if self.options.freeze_pitch_encoder {
+            Some(load_frozen_encoder(&self.varmap, PITCH_ENCODER_PREFIX, &self.config, &self.device)?)
+        } else {
+            None
+        };
         let min = self.config.wav2vec2.min_samples();
-        cache::prepare(raw, &frozen, min, &self.device, &mut |done, total| send(events, TrainEvent::Preparing { done, total }))
+        cache::prepare(raw, &frozen, frozen_pitch.as_ref(), min, self.options.length_grid, &self.device, &mut |done, total| {
+            send(events, TrainEvent::Preparing { done, total })
+        })
     }
 
     /// Deep copies of every model variable, by PyTorch name.
@@ -197,11 +235,15 @@ impl Trainer {
 
     /// `P(non-negative)` per example, inference mode (no dropout).
     pub fn predict(&self, examples: &[PreparedExample]) -> Result<Vec<f32>, TrainingError> {
-        let mut probs = Vec::with_capacity(examples.len());
-        for chunk in examples.chunks(8) {
-            let refs: Vec<&PreparedExample> = chunk.iter().collect();
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        order.sort_by_key(|&i| examples[i].length_key());
+        let mut probs = vec![0f32; examples.len()];
+        for chunk in order.chunks(32) {
+            let refs: Vec<&PreparedExample> = chunk.iter().map(|&i| &examples[i]).collect();
             let logits = self.net.forward(&refs, None)?.detach().to_vec1::<f32>()?;
-            probs.extend(logits.into_iter().map(crate::model::scoring::sigmoid));
+            for (&i, logit) in chunk.iter().zip(logits) {
+                probs[i] = crate::model::scoring::sigmoid(logit);
+            }
         }
         Ok(probs)
     }
@@ -286,7 +328,6 @@ impl Trainer {
         }
         let weights = self.class_weights(train);
         let epochs = self.options.epochs;
-        let batch = self.options.batch;
         for epoch in state.epochs_done + 1..=epochs {
             if cancel.load(Ordering::Relaxed) {
                 send(events, TrainEvent::Cancelled { epochs_done: state.epochs_done });
@@ -296,13 +337,11 @@ impl Trainer {
             let started = Instant::now();
             // Each epoch's randomness depends only on (seed, epoch): resuming needs no RNG state.
             let mut rng = Rng::new(self.options.seed.wrapping_mul(0x9E37_79B9).wrapping_add(epoch as u64 * 0x1000_0001));
-            let mut order: Vec<usize> = (0..train.len()).collect();
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
-            let steps = order.len().div_ceil(batch);
+            let batches = self.epoch_batches(train, &mut rng);
+            let steps = batches.len();
             let mut loss_sum = 0.0;
-            for (step, chunk) in order.chunks(batch).enumerate() {
+            for (step, chunk) in batches.iter().enumerate() {
+                self.optimizer.params.lr = self.learning_rate(epoch, step, steps);
                 if cancel.load(Ordering::Relaxed) {
                     // The partial epoch is dropped; the last checkpoint stays the resume point.
                     send(events, TrainEvent::Cancelled { epochs_done: state.epochs_done });
@@ -322,8 +361,10 @@ impl Trainer {
                 let probs = self.predict(val)?;
                 let labels: Vec<u8> = val.iter().map(|e| e.label).collect();
                 let mut vl = 0.0;
-                for chunk in val.chunks(8) {
-                    let refs: Vec<&PreparedExample> = chunk.iter().collect();
+                let mut by_length: Vec<&PreparedExample> = val.iter().collect();
+                by_length.sort_by_key(|e| e.length_key());
+                for chunk in by_length.chunks(32) {
+                    let refs: Vec<&PreparedExample> = chunk.to_vec();
                     vl += self.batch_loss(&refs, weights, None)?.detach().to_scalar::<f32>()? as f64 * chunk.len() as f64;
                 }
                 (Some(binary_metrics(&probs, &labels)), Some(vl / val.len() as f64))
@@ -357,6 +398,50 @@ impl Trainer {
         }
         send(events, TrainEvent::Finished { best_epoch: state.best_epoch });
         Ok(self.outcome(state, best_tensors, true))
+    }
+
+    /// The epoch's batches: a seeded shuffle; with a length grid, each batch holds clips of one
+    /// length (groups shuffled, cut into batches, batches shuffled).
+    fn epoch_batches(&self, train: &[PreparedExample], rng: &mut Rng) -> Vec<Vec<usize>> {
+        let batch = self.options.batch;
+        let shuffle = |v: &mut Vec<usize>, rng: &mut Rng| {
+            for i in (1..v.len()).rev() {
+                v.swap(i, rng.below(i + 1));
+            }
+        };
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        shuffle(&mut order, rng);
+        if self.options.length_grid == 0 {
+            return order.chunks(batch).map(|c| c.to_vec()).collect();
+        }
+        let mut groups: std::collections::BTreeMap<(usize, usize), Vec<usize>> = std::collections::BTreeMap::new();
+        for i in order {
+            groups.entry(train[i].length_key()).or_default().push(i);
+        }
+        let mut batches: Vec<Vec<usize>> = groups.values().flat_map(|g| g.chunks(batch).map(|c| c.to_vec())).collect();
+        let mut idx: Vec<usize> = (0..batches.len()).collect();
+        shuffle(&mut idx, rng);
+        let mut shuffled = Vec::with_capacity(batches.len());
+        for i in idx {
+            shuffled.push(std::mem::take(&mut batches[i]));
+        }
+        shuffled
+    }
+
+    /// Learning rate of a step: warm-up, then cosine decay, around the configured rate.
+    fn learning_rate(&self, epoch: usize, step: usize, steps: usize) -> f64 {
+        let base = self.options.adamw.lr;
+        let progress = (epoch - 1) as f64 + step as f64 / steps.max(1) as f64;
+        let warmup = self.options.warmup_epochs as f64;
+        if progress < warmup {
+            return base * (progress + 1.0 / steps.max(1) as f64) / warmup;
+        }
+        if self.options.cosine_decay {
+            let span = (self.options.epochs as f64 - warmup).max(1e-9);
+            let t = ((progress - warmup) / span).clamp(0.0, 1.0);
+            return base * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+        }
+        base
     }
 
     fn outcome(&self, state: CheckpointState, best_tensors: HashMap<String, Tensor>, completed: bool) -> TrainOutcome {
