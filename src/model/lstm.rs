@@ -68,9 +68,13 @@ impl BiLstm {
     /// never re-reversed.
     pub fn mean_output(&self, xs: &Tensor) -> Result<Tensor> {
         let t = xs.dim(1)?;
-        let fwd = self.forward_dir.sum_of_outputs(xs, self.hidden, false)?;
-        let bwd = self.backward_dir.sum_of_outputs(xs, self.hidden, true)?;
-        Tensor::cat(&[fwd, bwd], 1)? / t as f64
+        // The directions are independent: run them on two threads (a batch of one segment is the
+        // common case when scoring).
+        let (fwd, bwd) = rayon::join(
+            || self.forward_dir.sum_of_outputs(xs, self.hidden, false),
+            || self.backward_dir.sum_of_outputs(xs, self.hidden, true),
+        );
+        Tensor::cat(&[fwd?, bwd?], 1)? / t as f64
     }
 }
 
