@@ -7,8 +7,8 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::cache::PreparedExample;
-use crate::model::wav2vec2::FeatureEncoder;
 use crate::model::fused::Dropout;
+use crate::model::wav2vec2::FeatureEncoder;
 use crate::model::{FusedConfig, FusedModel};
 use crate::synth::rng::Rng;
 
