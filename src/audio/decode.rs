@@ -82,6 +82,15 @@ pub fn decode_streaming(
     path: &Path,
     mut sink: impl FnMut(&[&[f32]]),
 ) -> Result<AudioInfo, AudioError> {
+    decode_streaming_with_rate(path, |_, chunk| sink(chunk))
+}
+
+/// [`decode_streaming`] whose sink also gets the stream's sample rate (the same for every packet:
+/// packets that change it are skipped).
+pub fn decode_streaming_with_rate(
+    path: &Path,
+    mut sink: impl FnMut(u32, &[&[f32]]),
+) -> Result<AudioInfo, AudioError> {
     let (container, mut file, file_len) = open_and_sniff(path)?;
     let read_error = |detail: String| AudioError::Read { path: path.to_path_buf(), detail };
 
@@ -203,7 +212,7 @@ pub fn decode_streaming(
         let all = buffer.samples();
         let chunk: Vec<&[f32]> =
             (0..packet_channels).map(|c| &all[c * packet_frames..(c + 1) * packet_frames]).collect();
-        sink(&chunk);
+        sink(sample_rate, &chunk);
         frames += packet_frames as u64;
     }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub use decode::{decode_file, decode_streaming, probe_info, AudioInfo, DecodedAudio};
 pub use error::AudioError;
-pub use resample::resample;
+pub use resample::{resample, StreamingResampler};
 
 /// The sample rate every later stage works at (the model's wav2vec2 front end expects it).
 pub const ANALYSIS_RATE: u32 = 16_000;
@@ -60,15 +60,36 @@ pub fn mix_to_mono(channels: &[Vec<f32>]) -> Vec<f32> {
     }
 }
 
-/// Decodes a file and resamples every channel to 16 kHz, one channel at a time so that at most
-/// one channel exists twice in memory.
+/// Decodes a file and resamples every channel to 16 kHz as the packets arrive, so the recording
+/// never exists at its original rate in memory: peak memory is the 16 kHz result (for a 4-hour
+/// 8 kHz stereo call, 1.8 GB instead of 2.3 GB when the whole file was decoded first).
 pub fn load_16k(path: &Path) -> Result<Audio16k, AudioError> {
-    let decoded = decode_file(path)?;
-    let rate = decoded.sample_rate;
-    let mut channels = Vec::with_capacity(decoded.channels.len());
-    for channel in decoded.channels {
-        let mut converted = resample(&[channel], rate, ANALYSIS_RATE)?;
-        channels.push(converted.pop().unwrap_or_default());
+    let mut resampler: Option<StreamingResampler> = None;
+    let mut failure: Option<AudioError> = None;
+    let info = decode::decode_streaming_with_rate(path, |rate, chunk| {
+        if failure.is_some() {
+            return;
+        }
+        let stream = match &mut resampler {
+            Some(stream) => stream,
+            slot => match StreamingResampler::new(rate, ANALYSIS_RATE, chunk.len()) {
+                Ok(stream) => slot.insert(stream),
+                Err(e) => {
+                    failure = Some(e);
+                    return;
+                }
+            },
+        };
+        if let Err(e) = stream.push(chunk) {
+            failure = Some(e);
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
     }
-    Ok(Audio16k { channels, info: decoded.info })
+    let channels = match resampler {
+        Some(stream) => stream.finish()?,
+        None => vec![Vec::new(); info.channels],
+    };
+    Ok(Audio16k { channels, info })
 }

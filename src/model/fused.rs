@@ -64,18 +64,11 @@ impl FusedModel {
     /// Rows of a batch must have equal lengths (no padding mask exists); run unequal segments
     /// separately. Dropout layers are inference-off.
     pub fn forward_stages(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> Result<FusedOutput> {
-        let audio_hidden = self.wav2vec2.forward(audio)?;
-        let pitch_features = self.pitch_encoder.forward(pitch)?;
-        let pitch_hidden = self.pitch_projection.forward(&pitch_features)?;
-        let lstm_mean = self.lstm.mean_output(mfcc)?;
-
-        let a_p = self.attn_a_p.forward(&audio_hidden, &pitch_hidden)?;
-        let p_a = self.attn_p_a.forward(&pitch_hidden, &audio_hidden)?;
-        let cross = ops::mean_over_time(&Tensor::cat(&[a_p, p_a], 2)?)?;
-        let fused = Tensor::cat(&[cross, lstm_mean.clone()], 1)?.unsqueeze(1)?;
-        let fused = self.self_attn.forward(&fused, &fused)?.squeeze(1)?;
-        let hidden = self.fc.forward(&fused)?.tanh()?;
-        let logit = self.classifier.forward(&hidden)?.squeeze(1)?;
+        let audio_conv = self.audio_conv_features(audio)?;
+        let (audio_hidden, pitch_hidden) = self.branch_states(&audio_conv, pitch)?;
+        let cross = self.cross_attention_mean(&audio_hidden, &pitch_hidden)?;
+        let lstm_mean = self.lstm_mean(mfcc)?;
+        let logit = self.head(&cross, &lstm_mean, None)?;
         Ok(FusedOutput { audio_hidden, pitch_hidden, lstm_mean, logit })
     }
 
@@ -83,4 +76,73 @@ impl FusedModel {
     pub fn forward(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> Result<Tensor> {
         Ok(self.forward_stages(audio, pitch, mfcc)?.logit)
     }
+
+    // The stages below are shared with training (`crate::training::net`), which caches the frozen
+    // conv encoder's output, runs the attention branches per clip and applies dropout.
+
+    /// The audio branch's conv feature encoder (frozen in training): `(batch, samples)` ->
+    /// `(batch, frames, conv_dim)`.
+    pub fn audio_conv_features(&self, audio: &Tensor) -> Result<Tensor> {
+        self.wav2vec2.conv_features(audio)
+    }
+
+    /// Audio `last_hidden_state` from the conv features, and the pitch branch from the pitch
+    /// track: both `(batch, frames, hidden)`.
+    pub fn branch_states(&self, audio_conv: &Tensor, pitch: &Tensor) -> Result<(Tensor, Tensor)> {
+        Ok((self.audio_hidden(audio_conv)?, self.pitch_hidden(&self.pitch_conv_features(pitch)?)?))
+    }
+
+    /// Audio `last_hidden_state` `(batch, frames, hidden)` from the conv features.
+    pub fn audio_hidden(&self, audio_conv: &Tensor) -> Result<Tensor> {
+        self.wav2vec2.forward_from_conv_features(audio_conv)
+    }
+
+    /// The pitch branch's conv feature encoder: `(batch, samples)` -> `(batch, frames, conv_dim)`.
+    pub fn pitch_conv_features(&self, pitch: &Tensor) -> Result<Tensor> {
+        self.pitch_encoder.forward(pitch)
+    }
+
+    /// `pitch_projection` of the pitch conv features: `(batch, frames, hidden)`.
+    pub fn pitch_hidden(&self, pitch_conv: &Tensor) -> Result<Tensor> {
+        self.pitch_projection.forward(pitch_conv)
+    }
+
+    /// `mean_t concat(attn_a_p(audio, pitch), attn_p_a(pitch, audio))`: `(batch, 2 * hidden)`.
+    pub fn cross_attention_mean(&self, audio_hidden: &Tensor, pitch_hidden: &Tensor) -> Result<Tensor> {
+        let a_p = self.attn_a_p.forward(audio_hidden, pitch_hidden)?;
+        let p_a = self.attn_p_a.forward(pitch_hidden, audio_hidden)?;
+        ops::mean_over_time(&Tensor::cat(&[a_p, p_a], 2)?)
+    }
+
+    /// Mean BiLSTM output over the MFCC frames `(batch, frames, mfcc_dim)` -> `(batch, 2 * lstm_hidden)`.
+    pub fn lstm_mean(&self, mfcc: &Tensor) -> Result<Tensor> {
+        self.lstm.mean_output(mfcc)
+    }
+
+    /// `self_attn` on `[cross, lstm_mean]` as a length-1 sequence, `dropout1`, `fc`, tanh,
+    /// `dropout2`, `classifier`: logits `(batch,)`. `dropout` is applied at both dropout layers
+    /// (training); `None` is inference.
+    pub fn head(&self, cross: &Tensor, lstm_mean: &Tensor, dropout: Option<&mut Dropout<'_>>) -> Result<Tensor> {
+        self.head_with(cross, lstm_mean, true, dropout)
+    }
+
+    /// [`Self::head`], optionally without `self_attn` (the "no attention" ablation in training).
+    pub fn head_with(&self, cross: &Tensor, lstm_mean: &Tensor, self_attention: bool, mut dropout: Option<&mut Dropout<'_>>) -> Result<Tensor> {
+        let mut fused = Tensor::cat(&[cross, lstm_mean], 1)?;
+        if self_attention {
+            let seq = fused.unsqueeze(1)?;
+            fused = self.self_attn.forward(&seq, &seq)?.squeeze(1)?;
+        }
+        if let Some(drop) = dropout.as_mut() {
+            fused = drop(&fused)?;
+        }
+        let mut hidden = self.fc.forward(&fused)?.tanh()?;
+        if let Some(drop) = dropout.as_mut() {
+            hidden = drop(&hidden)?;
+        }
+        self.classifier.forward(&hidden)?.squeeze(1)
+    }
 }
+
+/// A dropout layer in training mode (the model's two dropout layers share it).
+pub type Dropout<'a> = dyn FnMut(&Tensor) -> Result<Tensor> + 'a;

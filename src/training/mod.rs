@@ -9,7 +9,6 @@ pub mod bench;
 pub mod cache;
 pub mod checkpoint;
 pub mod dataset;
-pub mod fast_lstm;
 pub mod init;
 pub mod job;
 pub mod loss;

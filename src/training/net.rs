@@ -1,17 +1,16 @@
-//! The fused model (SPEC §5) assembled for training from the same building blocks and variable
-//! names as [`crate::model::FusedModel`], so the trained variables load into it unchanged. It
-//! differs only where training needs it: the frozen audio conv encoder's output comes from the
-//! cache, and `dropout1` / `dropout2` (0.5 in the reference) are applied in training mode with a
-//! seeded mask.
+//! The fused model (SPEC §5) for training: [`crate::model::FusedModel`] itself, loaded from the
+//! training variables (so they load into the product unchanged), run through its shared stages
+//! with what training needs: the frozen audio conv encoder's output comes from the cache, each clip
+//! runs the attention branches at its own length, and `dropout1` / `dropout2` (0.5 in the
+//! reference) are applied with a seeded mask.
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::cache::{PitchInput, PreparedExample};
-use crate::model::attention::AttentionLayer;
-use super::fast_lstm::FastBiLstm;
-use crate::model::ops::{self, Linear};
-use crate::model::wav2vec2::{Encoder, FeatureEncoder, FeatureProjection};
-use crate::model::FusedConfig;
+use crate::model::fused::Dropout;
+use crate::model::ops;
+use crate::model::wav2vec2::FeatureEncoder;
+use crate::model::{FusedConfig, FusedModel};
 use crate::synth::rng::Rng;
 
 /// Variables under this prefix are frozen (the reference freezes the audio conv feature encoder).
@@ -38,16 +37,8 @@ pub enum Branches {
 }
 
 pub struct TrainableNet {
-    audio_projection: FeatureProjection,
-    audio_encoder: Encoder,
-    pitch_encoder: FeatureEncoder,
-    pitch_projection: FeatureProjection,
-    lstm: FastBiLstm,
-    attn_a_p: AttentionLayer,
-    attn_p_a: AttentionLayer,
-    self_attn: AttentionLayer,
-    fc: Linear,
-    classifier: Linear,
+    /// Every variable, the frozen conv encoder's included (it runs from the cache instead).
+    model: FusedModel,
     pub config: FusedConfig,
     pub branches: Branches,
     /// Training-time standardisation of the LSTM input (see [`MfccScaling`]).
@@ -116,32 +107,11 @@ pub fn fold_mfcc_scaling(tensors: &mut std::collections::HashMap<String, Tensor>
 }
 
 impl TrainableNet {
-    /// Loads every trainable part; the frozen conv encoder is loaded separately
-    /// ([`load_frozen_encoder`]) so its variables exist under the same names.
+    /// Creates (or looks up) every variable under the product's names, in the product's order
+    /// (which seeded initialisation depends on). The frozen conv encoder's copy used for the
+    /// cache is loaded separately ([`load_frozen_encoder`]).
     pub fn load(vb: VarBuilder, cfg: &FusedConfig) -> Result<Self> {
-        cfg.validate().map_err(candle_core::Error::wrap)?;
-        let w = &cfg.wav2vec2;
-        let h = w.hidden_size;
-        let fusion = cfg.fusion_dim();
-        // Creation order matters for seeded initialisation: follow FusedModel::load.
-        let _ = FeatureEncoder::load(vb.pp("wav2vec2").pp("feature_extractor"), w)?;
-        let audio_projection = FeatureProjection::load(vb.pp("wav2vec2").pp("feature_projection"), w)?;
-        let audio_encoder = Encoder::load(vb.pp("wav2vec2").pp("encoder"), w)?;
-        Ok(Self {
-            audio_projection,
-            audio_encoder,
-            pitch_encoder: FeatureEncoder::load(vb.pp("pitch_encoder"), w)?,
-            pitch_projection: FeatureProjection::load(vb.pp("pitch_projection"), w)?,
-            lstm: FastBiLstm::load(vb.pp("lstm"), cfg.mfcc_dim, cfg.lstm_hidden)?,
-            attn_a_p: AttentionLayer::load(vb.pp("attn_a_p"), h, cfg.cross_heads, cfg.attn_ffn_multiplier)?,
-            attn_p_a: AttentionLayer::load(vb.pp("attn_p_a"), h, cfg.cross_heads, cfg.attn_ffn_multiplier)?,
-            self_attn: AttentionLayer::load(vb.pp("self_attn"), fusion, cfg.self_heads, cfg.attn_ffn_multiplier)?,
-            fc: Linear::load(vb.pp("fc"), fusion, cfg.fc_dim)?,
-            classifier: Linear::load(vb.pp("classifier"), cfg.fc_dim, 1)?,
-            config: cfg.clone(),
-            branches: Branches::Fused,
-            mfcc_scaling: None,
-        })
+        Ok(Self { model: FusedModel::load(vb, cfg)?, config: cfg.clone(), branches: Branches::Fused, mfcc_scaling: None })
     }
 
     /// The audio and pitch part of the fused vector `(batch, 2H)` for examples of one exact length.
@@ -151,29 +121,30 @@ impl TrainableNet {
         let zeros = || Tensor::zeros((b, h), candle_core::DType::F32, group[0].audio_conv.device());
         let audio_hidden = || -> Result<Tensor> {
             let conv = Tensor::cat(&group.iter().map(|e| e.audio_conv.clone()).collect::<Vec<_>>(), 0)?;
-            self.audio_encoder.forward(&self.audio_projection.forward(&conv)?)
+            self.model.audio_hidden(&conv)
         };
         let pitch_hidden = || -> Result<Tensor> {
-            let parts: Vec<Tensor> = group.iter().map(|e| match &e.pitch {
-                PitchInput::Track(t) | PitchInput::Encoded(t) => t.clone(),
-            }).collect();
-            let features = match &group[0].pitch {
-                PitchInput::Track(_) => self.pitch_encoder.forward(&Tensor::cat(&parts, 0)?)?,
-                PitchInput::Encoded(_) => Tensor::cat(&parts, 0)?,
+            let parts: Vec<Tensor> = group
+                .iter()
+                .map(|e| match &e.pitch {
+                    PitchInput::Track(t) | PitchInput::Encoded(t) => t.clone(),
+                })
+                .collect();
+            let stacked = Tensor::cat(&parts, 0)?;
+            let conv = match &group[0].pitch {
+                PitchInput::Track(_) => self.model.pitch_conv_features(&stacked)?,
+                PitchInput::Encoded(_) => stacked,
             };
-            self.pitch_projection.forward(&features)
+            self.model.pitch_hidden(&conv)
         };
         match self.branches {
             Branches::MfccOnly => Tensor::cat(&[zeros()?, zeros()?], 1),
             Branches::AudioOnly => Tensor::cat(&[ops::mean_over_time(&audio_hidden()?)?, zeros()?], 1),
             Branches::PitchOnly => Tensor::cat(&[zeros()?, ops::mean_over_time(&pitch_hidden()?)?], 1),
-            Branches::NoAttention => Tensor::cat(&[ops::mean_over_time(&audio_hidden()?)?, ops::mean_over_time(&pitch_hidden()?)?], 1),
-            Branches::Fused => {
-                let (audio_hidden, pitch_hidden) = (audio_hidden()?, pitch_hidden()?);
-                let a_p = self.attn_a_p.forward(&audio_hidden, &pitch_hidden)?;
-                let p_a = self.attn_p_a.forward(&pitch_hidden, &audio_hidden)?;
-                ops::mean_over_time(&Tensor::cat(&[a_p, p_a], 2)?)
+            Branches::NoAttention => {
+                Tensor::cat(&[ops::mean_over_time(&audio_hidden()?)?, ops::mean_over_time(&pitch_hidden()?)?], 1)
             }
+            Branches::Fused => self.model.cross_attention_mean(&audio_hidden()?, &pitch_hidden()?),
         }
     }
 
@@ -197,7 +168,10 @@ impl TrainableNet {
                 rows[i] = Some(part.narrow(0, k, 1)?);
             }
         }
-        let rows: Vec<Tensor> = rows.into_iter().map(|r| r.ok_or_else(|| candle_core::Error::Msg("unbatched example".into()))).collect::<Result<_>>()?;
+        let rows: Vec<Tensor> = rows
+            .into_iter()
+            .map(|r| r.ok_or_else(|| candle_core::Error::Msg("an example was not in any length group".into())))
+            .collect::<Result<_>>()?;
         let cross = Tensor::cat(&rows, 0)?;
         let lstm_mean = if matches!(self.branches, Branches::AudioOnly | Branches::PitchOnly) {
             Tensor::zeros((examples.len(), 2 * self.config.lstm_hidden), candle_core::DType::F32, cross.device())?
@@ -207,23 +181,16 @@ impl TrainableNet {
                 Some(s) => s.apply(&mfcc)?,
                 None => mfcc,
             };
-            self.lstm.mean_output(&mfcc)?
+            self.model.lstm_mean(&mfcc)?
         };
-        let fused = Tensor::cat(&[cross, lstm_mean], 1)?;
-        let fused = if self.branches == Branches::NoAttention {
-            fused
-        } else {
-            let fused = fused.unsqueeze(1)?;
-            self.self_attn.forward(&fused, &fused)?.squeeze(1)?
-        };
-        let hidden = match dropout {
+        let self_attention = self.branches != Branches::NoAttention;
+        match dropout {
             Some((p, rng)) if p > 0.0 => {
-                let fused = apply_dropout(&fused, p, rng)?;
-                apply_dropout(&self.fc.forward(&fused)?.tanh()?, p, rng)?
+                let drop: &mut Dropout = &mut |xs: &Tensor| apply_dropout(xs, p, rng);
+                self.model.head_with(&cross, &lstm_mean, self_attention, Some(drop))
             }
-            _ => self.fc.forward(&fused)?.tanh()?,
-        };
-        self.classifier.forward(&hidden)?.squeeze(1)
+            _ => self.model.head_with(&cross, &lstm_mean, self_attention, None),
+        }
     }
 }
 

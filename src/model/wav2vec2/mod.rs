@@ -34,8 +34,16 @@ impl Wav2Vec2Model {
 
     /// `(batch, samples)` normalised audio -> `last_hidden_state` `(batch, frames, hidden)`.
     pub fn forward(&self, input_values: &Tensor) -> Result<Tensor> {
-        let features = self.feature_extractor.forward(input_values)?;
-        let hidden = self.feature_projection.forward(&features)?;
-        self.encoder.forward(&hidden)
+        self.forward_from_conv_features(&self.conv_features(input_values)?)
+    }
+
+    /// The conv feature encoder alone: `(batch, samples)` -> `(batch, frames, conv_dim)`.
+    pub fn conv_features(&self, input_values: &Tensor) -> Result<Tensor> {
+        self.feature_extractor.forward(input_values)
+    }
+
+    /// Feature projection and encoder on the conv features -> `last_hidden_state`.
+    pub fn forward_from_conv_features(&self, features: &Tensor) -> Result<Tensor> {
+        self.encoder.forward(&self.feature_projection.forward(features)?)
     }
 }
