@@ -6,34 +6,68 @@
 /// `f(x)` for each element (so `sum((x - mean)²)` needs no temporary array).
 #[inline(always)]
 fn pairwise_sum_map<F: Fn(f32) -> f32 + Copy>(a: &[f32], f: F) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { pairwise_avx2(a, f) };
+    }
+    pairwise_portable(a, f)
+}
+
+fn pairwise_portable<F: Fn(f32) -> f32 + Copy>(a: &[f32], f: F) -> f32 {
+    let n = a.len();
+    if n <= 128 {
+        pairwise_leaf(a, f)
+    } else {
+        let n2 = pairwise_split(n);
+        pairwise_portable(&a[..n2], f) + pairwise_portable(&a[n2..], f)
+    }
+}
+
+/// The same recursion compiled for AVX2 (one 8-lane register per leaf; identical results).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pairwise_avx2<F: Fn(f32) -> f32 + Copy>(a: &[f32], f: F) -> f32 {
+    let n = a.len();
+    if n <= 128 {
+        pairwise_leaf(a, f)
+    } else {
+        let n2 = pairwise_split(n);
+        pairwise_avx2(&a[..n2], f) + pairwise_avx2(&a[n2..], f)
+    }
+}
+
+#[inline(always)]
+fn pairwise_split(n: usize) -> usize {
+    let n2 = n / 2;
+    n2 - n2 % 8
+}
+
+#[inline(always)]
+fn pairwise_leaf<F: Fn(f32) -> f32 + Copy>(a: &[f32], f: F) -> f32 {
     let n = a.len();
     if n < 8 {
         let mut res = 0.0f32;
         for &v in a {
             res += f(v);
         }
-        res
-    } else if n <= 128 {
-        let mut r = [0.0f32; 8];
-        for (acc, &v) in r.iter_mut().zip(a) {
-            *acc = f(v);
-        }
-        let full = n - n % 8;
-        for block in a[8..full].chunks_exact(8) {
-            for (acc, &v) in r.iter_mut().zip(block) {
-                *acc += f(v);
-            }
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &a[full..] {
-            res += f(v);
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_sum_map(&a[..n2], f) + pairwise_sum_map(&a[n2..], f)
+        return res;
     }
+    let mut r = [0.0f32; 8];
+    for (acc, &v) in r.iter_mut().zip(a) {
+        *acc = f(v);
+    }
+    let full = n - n % 8;
+    for block in a[8..full].chunks_exact(8) {
+        for (acc, &v) in r.iter_mut().zip(block) {
+            *acc += f(v);
+        }
+    }
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for &v in &a[full..] {
+        res += f(v);
+    }
+    res
 }
 
 /// NumPy's `pairwise_sum` for contiguous float32 data.
@@ -65,6 +99,23 @@ pub fn numpy_var_f32(a: &[f32]) -> f32 {
 /// Normalises `x` into `out` (cleared first). Empty input gives empty output; constant input
 /// gives zeros (0 / sqrt(1e-7)), as in the reference.
 pub fn zero_mean_unit_var(x: &[f32], out: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { zero_mean_unit_var_avx2(x, out) };
+    }
+    zero_mean_unit_var_portable(x, out)
+}
+
+/// [`zero_mean_unit_var`] compiled for AVX2 (8-lane divisions; identical results).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn zero_mean_unit_var_avx2(x: &[f32], out: &mut Vec<f32>) {
+    zero_mean_unit_var_portable(x, out)
+}
+
+#[inline(always)]
+fn zero_mean_unit_var_portable(x: &[f32], out: &mut Vec<f32>) {
     out.clear();
     if x.is_empty() {
         return;
