@@ -25,13 +25,14 @@ pub struct PitchPlan {
 /// Per-worker buffers for [`PitchPlan`].
 pub struct PitchScratch {
     stft: StftScratch,
-    spectrum: Vec<f32>,
     power: Vec<f32>,
 }
 
-/// One frame's complex64 spectrum (interleaved parts) and float32 `re² + im²`.
+/// One frame's float32 `re² + im²` per bin, and its complex64 bins on demand (only a few
+/// are ever needed, so the spectrum itself is not stored).
 struct FrameSpectrum<'a> {
-    spectrum: &'a [f32],
+    stft: &'a StftPlan,
+    scratch: &'a StftScratch,
     power: &'a [f32],
 }
 
@@ -39,7 +40,8 @@ impl FrameSpectrum<'_> {
     /// NumPy's float32 `abs` of bin `k`, exactly.
     #[inline(always)]
     fn magnitude(&self, k: usize) -> f32 {
-        numpy_cabs_f32(self.spectrum[2 * k], self.spectrum[2 * k + 1])
+        let (re, im) = self.stft.last_frame_bin(self.scratch, k);
+        numpy_cabs_f32(re, im)
     }
 }
 
@@ -61,7 +63,7 @@ impl PitchPlan {
 
     pub fn make_scratch(&self) -> PitchScratch {
         let n = self.stft.n_bins();
-        PitchScratch { stft: self.stft.make_scratch(), spectrum: vec![0.0; 2 * n], power: vec![0.0; n] }
+        PitchScratch { stft: self.stft.make_scratch(), power: vec![0.0; n] }
     }
 
     /// Per-frame maximum of piptrack's `pitches` for the whole clip `y`, into `out`.
@@ -87,8 +89,8 @@ impl PitchPlan {
     fn pitch_frames_portable(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) {
         out.clear();
         for t in 0..self.n_frames(y.len()) {
-            self.stft.spectrum_frame(y, t, &mut s.stft, &mut s.spectrum, &mut s.power);
-            let spectrum = FrameSpectrum { spectrum: &s.spectrum, power: &s.power };
+            self.stft.power_frame(y, t, &mut s.stft, &mut s.power);
+            let spectrum = FrameSpectrum { stft: &self.stft, scratch: &s.stft, power: &s.power };
             out.push(self.frame_pitch(&spectrum));
         }
     }
@@ -111,15 +113,23 @@ impl PitchPlan {
         let cutoff = power_max * (1.0 - 1e-4);
         let mut column_max = 0.0f32;
         // Eight bins at a time: a vector compare rejects almost every block.
-        for (block, powers) in spectrum.power.chunks(8).enumerate() {
-            if !powers.iter().fold(false, |hit, &p| hit | (p >= cutoff)) {
-                continue;
-            }
-            for (i, &p) in powers.iter().enumerate() {
-                if p >= cutoff {
-                    let m = spectrum.magnitude(8 * block + i);
-                    column_max = if m > column_max { m } else { column_max };
+        let mut blocks = spectrum.power.chunks_exact(8);
+        let mut first = 0;
+        for powers in &mut blocks {
+            if powers.iter().fold(false, |hit, &p| hit | (p >= cutoff)) {
+                for (i, &p) in powers.iter().enumerate() {
+                    if p >= cutoff {
+                        let m = spectrum.magnitude(first + i);
+                        column_max = if m > column_max { m } else { column_max };
+                    }
                 }
+            }
+            first += 8;
+        }
+        for (i, &p) in blocks.remainder().iter().enumerate() {
+            if p >= cutoff {
+                let m = spectrum.magnitude(first + i);
+                column_max = if m > column_max { m } else { column_max };
             }
         }
         // ref = threshold * max over all bins of the column (float32 product as NumPy does).

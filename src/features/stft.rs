@@ -149,6 +149,13 @@ impl StftPlan {
         self.split::<true>(&scratch.transformed, spectrum, power);
     }
 
+    /// Bin `k` (complex64) of the frame last transformed into `scratch` by
+    /// [`Self::power_frame`] or [`Self::spectrum_frame`]: identical bits to `spectrum_frame`'s.
+    #[inline(always)]
+    pub fn last_frame_bin(&self, scratch: &StftScratch, k: usize) -> (f32, f32) {
+        self.bin(&scratch.transformed, k)
+    }
+
     /// Windows frame `t` into the packed complex buffer and runs the half-size complex FFT.
     #[inline(always)]
     fn transform_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratch) {
@@ -341,6 +348,8 @@ mod tests {
                 }
                 plan.power_frame(&y, t, &mut s, &mut power_only);
                 assert_eq!(power, power_only);
+                let (re, im) = plan.last_frame_bin(&s, 7);
+                assert_eq!((re, im), (spec[14], spec[15]));
             }
             assert_eq!(spec[1], 0.0);
             assert_eq!(spec[2 * (plan.n_bins() - 1) + 1], 0.0);
