@@ -120,7 +120,7 @@ impl MfccPlan {
             self.mel.apply(&s.power, &mut s.mel);
             for v in s.mel.iter_mut() {
                 let clamped = if *v > AMIN { *v } else { AMIN };
-                *v = 10.0f32 * log10_f32(clamped);
+                *v = 10.0f32 * log10_f32_fast(clamped);
             }
             let mut lanes = [f32::NEG_INFINITY; 8];
             for chunk in s.mel.chunks_exact(8) {
@@ -200,9 +200,45 @@ pub fn log10_f32(x: f32) -> f32 {
     (exponent as f64 * LOG10_2 + ln_m * LOG10_E) as f32
 }
 
+/// log10 of a positive, finite, normal float32 in float32 arithmetic (eight lanes per vector,
+/// no division in f64): exponent + atanh series of the mantissa, within 4e-6 absolute of the
+/// correctly rounded value for inputs in [1e-10, 1e12] (a few float32 ulps). In dB (×10) that
+/// is ≤ 4e-5, and through the ortho DCT (weights ≤ 0.125) ≤ ~5e-5 on a coefficient, against
+/// the 1e-3 MFCC tolerance; [`log10_f32`] is the exact variant.
+#[inline(always)]
+pub fn log10_f32_fast(x: f32) -> f32 {
+    const LOG10_2: f32 = std::f32::consts::LOG10_2;
+    const LOG10_E: f32 = std::f32::consts::LOG10_E;
+    let bits = x.to_bits();
+    let mut exponent: i32 = ((bits >> 23) & 0xff) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let above = m > std::f32::consts::SQRT_2;
+    let m = if above { m * 0.5 } else { m };
+    exponent += above as i32;
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let series = 1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0))));
+    let ln_m = 2.0 * t * series;
+    exponent as f32 * LOG10_2 + ln_m * LOG10_E
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_log10_is_within_4e6() {
+        let mut x = 1e-10f32;
+        let mut worst = 0.0f64;
+        while x < 1e12 {
+            let want = (x as f64).log10();
+            worst = worst.max((log10_f32_fast(x) as f64 - want).abs());
+            x *= 1.000_37;
+        }
+        eprintln!("fast log10: worst abs error {worst:e}");
+        assert!(worst <= 4e-6, "worst {worst}");
+        assert_eq!(log10_f32_fast(1.0), 0.0);
+    }
 
     #[test]
     fn log10_matches_f64_reference() {
