@@ -3,7 +3,9 @@
 //! Expected values: tests/fixtures/features/, written by scripts/gen_feature_fixtures.py
 //! (librosa 0.11.0, numpy 2.4, scipy 1.17). Tolerances (issue 3):
 //! - MFCC39: max |Δ| <= 1e-3 over all 1001 × 39 values. librosa's mel product (BLAS sgemm),
-//!   log10 and DCT run in float32; we accumulate in f64, so last-bit differences remain.
+//!   log10 and DCT run in float32; ours take |X|² without the square root, sum the mel bands
+//!   in float32 in another order, use a float32 log10 within 1.5e-6 and an f64 DCT, so
+//!   last-bit differences remain (a few ulps of the dB values, 1 ulp of c0).
 //! - pitch_frames: within 0.01 Hz on >= 99.5 % of frames. Magnitudes are bit-identical except
 //!   where our f64 FFT and pocketfft's round differently to complex64 (1 ulp); that can flip a
 //!   threshold or local-maximum near-tie and move a frame's maximum to another peak.

@@ -66,8 +66,11 @@ fn run_features(args: BenchFeaturesArgs) -> anyhow::Result<()> {
     let windows = ten_second_windows(&signal);
     let extractor = FeatureExtractor::new();
     let mut times = Vec::with_capacity(args.repeat);
+    let mut cpu_times = Vec::with_capacity(args.repeat);
     let checksum = std::sync::Mutex::new(0.0f64);
+    let load_before = load_average();
     for _ in 0..args.repeat {
+        let cpu_started = process_cpu_seconds();
         let started = Instant::now();
         // Streaming, as the model consumes segments: each worker reuses its output buffers.
         extractor.for_each(&windows, |_, f| {
@@ -79,6 +82,9 @@ fn run_features(args: BenchFeaturesArgs) -> anyhow::Result<()> {
             }
         })?;
         times.push(started.elapsed().as_secs_f64());
+        if let (Some(a), Some(b)) = (cpu_started, process_cpu_seconds()) {
+            cpu_times.push(b - a);
+        }
     }
     let checksum = checksum.into_inner().unwrap_or(f64::NAN) / args.repeat as f64;
     times.sort_by(f64::total_cmp);
@@ -95,9 +101,35 @@ fn run_features(args: BenchFeaturesArgs) -> anyhow::Result<()> {
         times[times.len() / 2],
         times.len()
     );
+    if !cpu_times.is_empty() {
+        // CPU time summed over all threads: less sensitive to other load on the machine than
+        // wall time, so it compares builds fairly on a busy machine.
+        cpu_times.sort_by(f64::total_cmp);
+        println!("CPU time (all threads): best {:.3} s, median {:.3} s", cpu_times[0], cpu_times[cpu_times.len() / 2]);
+    }
+    println!("load average before/after: {} / {}", load_before, load_average());
     // Machine-readable line for scripts/bench_librosa_features.py.
     println!("wall_s={:.6}", times[0]);
     Ok(())
+}
+
+/// CPU time of this process so far (all threads, user + system), from
+/// `/proc/self/task/*/schedstat` (nanoseconds); `None` where that is unavailable.
+fn process_cpu_seconds() -> Option<f64> {
+    let mut total_ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total_ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total_ns as f64 * 1e-9)
+}
+
+/// The 1/5/15-minute load averages (`/proc/loadavg`), or "n/a".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 /// A deterministic speech-like call: voiced syllables (harmonic source with a wandering F0,

@@ -6,34 +6,116 @@
 /// `f(x)` for each element (so `sum((x - mean)²)` needs no temporary array).
 #[inline(always)]
 fn pairwise_sum_map<F: Fn(f32) -> f32 + Copy>(a: &[f32], f: F) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { pairwise_avx2(a, f) };
+    }
+    pairwise_portable(a, f)
+}
+
+fn pairwise_portable<F: Fn(f32) -> f32 + Copy>(a: &[f32], f: F) -> f32 {
+    let n = a.len();
+    if n <= 128 {
+        pairwise_leaf(a, f)
+    } else {
+        let n2 = pairwise_split(n);
+        pairwise_portable(&a[..n2], f) + pairwise_portable(&a[n2..], f)
+    }
+}
+
+/// The same recursion compiled for AVX2 (one 8-lane register per leaf; identical results).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pairwise_avx2<F: Fn(f32) -> f32 + Copy>(a: &[f32], f: F) -> f32 {
+    let n = a.len();
+    if n <= 128 {
+        pairwise_leaf(a, f)
+    } else if n <= 256 {
+        // Two sibling leaves: run their (latency-bound) accumulations interleaved.
+        let n2 = pairwise_split(n);
+        let (left, right) = pairwise_leaf_pair(&a[..n2], &a[n2..], f);
+        left + right
+    } else {
+        let n2 = pairwise_split(n);
+        pairwise_avx2(&a[..n2], f) + pairwise_avx2(&a[n2..], f)
+    }
+}
+
+#[inline(always)]
+fn pairwise_split(n: usize) -> usize {
+    let n2 = n / 2;
+    n2 - n2 % 8
+}
+
+/// `r[j] += f(block[j])` for one block of eight (fixed size, so it becomes one vector add).
+#[inline(always)]
+fn add_block<F: Fn(f32) -> f32 + Copy>(r: &mut [f32; 8], block: &[f32], f: F) {
+    let block: &[f32; 8] = match block.try_into() {
+        Ok(b) => b,
+        Err(_) => return debug_assert!(false, "blocks are eight values"),
+    };
+    for j in 0..8 {
+        r[j] += f(block[j]);
+    }
+}
+
+/// `(pairwise_leaf(a), pairwise_leaf(b))` for `8 <= len <= 128`, with both leaves' eight
+/// accumulators advanced in the same loop (each sum keeps exactly its own order).
+#[inline(always)]
+fn pairwise_leaf_pair<F: Fn(f32) -> f32 + Copy>(a: &[f32], b: &[f32], f: F) -> (f32, f32) {
+    debug_assert!(a.len() >= 8 && b.len() >= 8 && a.len() <= 128 && b.len() <= 128);
+    let mut ra = [0.0f32; 8];
+    let mut rb = [0.0f32; 8];
+    for i in 0..8 {
+        ra[i] = f(a[i]);
+        rb[i] = f(b[i]);
+    }
+    let (full_a, full_b) = (a.len() - a.len() % 8, b.len() - b.len() % 8);
+    let common = full_a.min(full_b);
+    for (xa, xb) in a[8..common].chunks_exact(8).zip(b[8..common].chunks_exact(8)) {
+        add_block(&mut ra, xa, f);
+        add_block(&mut rb, xb, f);
+    }
+    for block in a[common.max(8)..full_a].chunks_exact(8) {
+        add_block(&mut ra, block, f);
+    }
+    for block in b[common.max(8)..full_b].chunks_exact(8) {
+        add_block(&mut rb, block, f);
+    }
+    let finish = |r: [f32; 8], rest: &[f32]| {
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &v in rest {
+            res += f(v);
+        }
+        res
+    };
+    (finish(ra, &a[full_a..]), finish(rb, &b[full_b..]))
+}
+
+#[inline(always)]
+fn pairwise_leaf<F: Fn(f32) -> f32 + Copy>(a: &[f32], f: F) -> f32 {
     let n = a.len();
     if n < 8 {
         let mut res = 0.0f32;
         for &v in a {
             res += f(v);
         }
-        res
-    } else if n <= 128 {
-        let mut r = [0.0f32; 8];
-        for (acc, &v) in r.iter_mut().zip(a) {
-            *acc = f(v);
-        }
-        let full = n - n % 8;
-        for block in a[8..full].chunks_exact(8) {
-            for (acc, &v) in r.iter_mut().zip(block) {
-                *acc += f(v);
-            }
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &a[full..] {
-            res += f(v);
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_sum_map(&a[..n2], f) + pairwise_sum_map(&a[n2..], f)
+        return res;
     }
+    let mut r = [0.0f32; 8];
+    for (acc, &v) in r.iter_mut().zip(a) {
+        *acc = f(v);
+    }
+    let full = n - n % 8;
+    for block in a[8..full].chunks_exact(8) {
+        add_block(&mut r, block, f);
+    }
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for &v in &a[full..] {
+        res += f(v);
+    }
+    res
 }
 
 /// NumPy's `pairwise_sum` for contiguous float32 data.
@@ -65,6 +147,23 @@ pub fn numpy_var_f32(a: &[f32]) -> f32 {
 /// Normalises `x` into `out` (cleared first). Empty input gives empty output; constant input
 /// gives zeros (0 / sqrt(1e-7)), as in the reference.
 pub fn zero_mean_unit_var(x: &[f32], out: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { zero_mean_unit_var_avx2(x, out) };
+    }
+    zero_mean_unit_var_portable(x, out)
+}
+
+/// [`zero_mean_unit_var`] compiled for AVX2 (8-lane divisions; identical results).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn zero_mean_unit_var_avx2(x: &[f32], out: &mut Vec<f32>) {
+    zero_mean_unit_var_portable(x, out)
+}
+
+#[inline(always)]
+fn zero_mean_unit_var_portable(x: &[f32], out: &mut Vec<f32>) {
     out.clear();
     if x.is_empty() {
         return;
@@ -94,6 +193,21 @@ mod tests {
         let mut out = Vec::new();
         zero_mean_unit_var(&[0.0; 100], &mut out);
         assert!(out.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn paired_leaves_sum_like_single_leaves() {
+        let x: Vec<f32> = (0..1000).map(|i| ((i as f32) * 0.713).sin() * 1e3 + 0.1 * i as f32).collect();
+        for (la, lb) in [(64, 64), (64, 72), (120, 128), (8, 13), (127, 9)] {
+            let (a, b) = (&x[..la], &x[la..la + lb]);
+            let (pa, pb) = pairwise_leaf_pair(a, b, |v| v * v);
+            assert_eq!(pa.to_bits(), pairwise_leaf(a, |v| v * v).to_bits());
+            assert_eq!(pb.to_bits(), pairwise_leaf(b, |v| v * v).to_bits());
+        }
+        for n in [129, 200, 256, 257, 160_000] {
+            let y: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).cos() * 0.3).collect();
+            assert_eq!(pairwise_sum_map(&y, |v| v).to_bits(), pairwise_portable(&y, |v| v).to_bits(), "n = {n}");
+        }
     }
 
     #[test]

@@ -4,8 +4,6 @@
 //! reference bit for bit wherever possible because the model was trained on it.
 
 use super::mel::{fft_frequencies, np_linspace};
-use realfft::num_complex::Complex;
-
 use super::stft::{numpy_cabs_f32, StftPlan, StftScratch};
 use super::FeatureError;
 
@@ -28,7 +26,23 @@ pub struct PitchPlan {
 pub struct PitchScratch {
     stft: StftScratch,
     power: Vec<f32>,
-    mag: Vec<f32>,
+}
+
+/// One frame's float32 `re² + im²` per bin, and its complex64 bins on demand (only a few
+/// are ever needed, so the spectrum itself is not stored).
+struct FrameSpectrum<'a> {
+    stft: &'a StftPlan,
+    scratch: &'a StftScratch,
+    power: &'a [f32],
+}
+
+impl FrameSpectrum<'_> {
+    /// NumPy's float32 `abs` of bin `k`, exactly.
+    #[inline(always)]
+    fn magnitude(&self, k: usize) -> f32 {
+        let (re, im) = self.stft.last_frame_bin(self.scratch, k);
+        numpy_cabs_f32(re, im)
+    }
 }
 
 impl PitchPlan {
@@ -49,7 +63,7 @@ impl PitchPlan {
 
     pub fn make_scratch(&self) -> PitchScratch {
         let n = self.stft.n_bins();
-        PitchScratch { stft: self.stft.make_scratch(), power: vec![0.0; n], mag: vec![0.0; n] }
+        PitchScratch { stft: self.stft.make_scratch(), power: vec![0.0; n] }
     }
 
     /// Per-frame maximum of piptrack's `pitches` for the whole clip `y`, into `out`.
@@ -57,61 +71,107 @@ impl PitchPlan {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            return unsafe { self.pitch_frames_avx2(y, s, out) };
+            unsafe { self.pitch_frames_avx2(y, s, out) };
+            return Ok(());
         }
-        self.pitch_frames_portable(y, s, out)
+        self.pitch_frames_portable(y, s, out);
+        Ok(())
     }
 
     /// The same code compiled for AVX2 + FMA (bit-identical results, wider vectors).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn pitch_frames_avx2(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
+    unsafe fn pitch_frames_avx2(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) {
         self.pitch_frames_portable(y, s, out)
     }
 
     #[inline(always)]
-    fn pitch_frames_portable(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
+    fn pitch_frames_portable(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) {
         out.clear();
         for t in 0..self.n_frames(y.len()) {
-            let spectrum = self.stft.spectrum_frame(y, t, &mut s.stft)?;
-            out.push(self.frame_pitch(spectrum, &mut s.power, &mut s.mag));
+            self.stft.power_frame(y, t, &mut s.stft, &mut s.power);
+            let spectrum = FrameSpectrum { stft: &self.stft, scratch: &s.stft, power: &s.power };
+            out.push(self.frame_pitch(&spectrum));
         }
-        Ok(())
     }
 
-    /// One frame of piptrack + max over bins. Magnitudes are NumPy's float32 `abs` of the
-    /// complex64 spectrum; they are computed exactly only where they matter: bins `lo-1..=hi`
-    /// (local maxima and parabolic shifts) and the bins that can hold the column maximum
-    /// (found through |z|², which orders magnitudes up to float32 rounding).
+    /// One frame of piptrack + max over bins, on NumPy's float32 magnitudes of the complex64
+    /// spectrum. Magnitudes are computed exactly only where they can matter; elsewhere the
+    /// float32 `re² + im²` (within ~1e-7 of |z|² relative) decides with a wide safety margin:
+    /// - the column maximum can only be at bins whose power is within 1e-4 of the largest;
+    /// - a bin whose power is below `ref² · (1 − 1e-5)` has a magnitude below `ref`, so it
+    ///   is thresholded to zero.
     #[inline(always)]
-    fn frame_pitch(&self, spectrum: &[Complex<f64>], power: &mut [f32], mag: &mut [f32]) -> f32 {
-        let n = spectrum.len();
-        for (p, c) in power.iter_mut().zip(spectrum) {
-            let (re, im) = (c.re as f32, c.im as f32);
-            *p = re * re + im * im;
+    fn frame_pitch(&self, spectrum: &FrameSpectrum) -> f32 {
+        let n = spectrum.power.len();
+        let power_max = super::stft::max_non_negative(spectrum.power);
+        if power_max < MIN_FAST_POWER {
+            // Silence (all zeros gives 0 below) or so quiet that float32 squares could
+            // underflow: use exact magnitudes everywhere.
+            return self.frame_pitch_exact(spectrum);
         }
-        let power_max = super::stft::max_non_negative(power);
-        // Any bin whose |z|² is within 1e-4 of the maximum may round to the largest float32
-        // magnitude; everything below is ~5e-5 smaller in magnitude, far beyond float32
-        // rounding of either quantity (~1e-7).
         let cutoff = power_max * (1.0 - 1e-4);
         let mut column_max = 0.0f32;
-        for (p, c) in power.iter().zip(spectrum) {
-            if *p >= cutoff {
-                let m = numpy_cabs_f32(c.re as f32, c.im as f32);
+        // Eight bins at a time: a vector compare rejects almost every block.
+        let mut blocks = spectrum.power.chunks_exact(8);
+        let mut first = 0;
+        for powers in &mut blocks {
+            if powers.iter().fold(false, |hit, &p| hit | (p >= cutoff)) {
+                for (i, &p) in powers.iter().enumerate() {
+                    if p >= cutoff {
+                        let m = spectrum.magnitude(first + i);
+                        column_max = if m > column_max { m } else { column_max };
+                    }
+                }
+            }
+            first += 8;
+        }
+        for (i, &p) in blocks.remainder().iter().enumerate() {
+            if p >= cutoff {
+                let m = spectrum.magnitude(first + i);
                 column_max = if m > column_max { m } else { column_max };
             }
         }
         // ref = threshold * max over all bins of the column (float32 product as NumPy does).
         let reference = THRESHOLD * column_max;
-        let first = self.lo.saturating_sub(1);
-        let last = (self.hi + 1).min(n);
-        for k in first..last {
-            let c = spectrum[k];
-            let m = numpy_cabs_f32(c.re as f32, c.im as f32);
-            mag[k] = m;
+        let low_cut = reference * reference * (1.0 - 1e-5);
+        let thresholded = |k: usize| {
+            if spectrum.power[k] < low_cut {
+                return 0.0;
+            }
+            let m = spectrum.magnitude(k);
+            if m > reference {
+                m
+            } else {
+                0.0
+            }
+        };
+        self.highest_peak(n, thresholded, |k| spectrum.magnitude(k))
+    }
+
+    /// [`Self::frame_pitch`] with every magnitude computed exactly.
+    fn frame_pitch_exact(&self, spectrum: &FrameSpectrum) -> f32 {
+        let n = spectrum.power.len();
+        let column_max = (0..n).map(|k| spectrum.magnitude(k)).fold(0.0f32, |a, m| if m > a { m } else { a });
+        if column_max == 0.0 {
+            return 0.0;
         }
-        let thresholded = |k: usize| if mag[k] > reference { mag[k] } else { 0.0 };
+        let reference = THRESHOLD * column_max;
+        let thresholded = |k: usize| {
+            let m = spectrum.magnitude(k);
+            if m > reference {
+                m
+            } else {
+                0.0
+            }
+        };
+        self.highest_peak(n, thresholded, |k| spectrum.magnitude(k))
+    }
+
+    /// The frequency of the highest-bin local maximum of the thresholded magnitudes in the
+    /// feasible range, with librosa's parabolic shift, or 0 when there is none.
+    #[inline(always)]
+    fn highest_peak(&self, n: usize, thresholded: impl Fn(usize) -> f32, magnitude: impl Fn(usize) -> f32) -> f32 {
         // Local maxima are at least two bins apart and |shift| < 1, so the highest-bin maximum
         // has the highest frequency: scan from the top and stop at the first one.
         for k in (self.lo..self.hi).rev() {
@@ -131,12 +191,20 @@ impl PitchPlan {
             if !is_max {
                 continue;
             }
-            let shift = if k == 0 || k == n - 1 { 0.0 } else { parabolic_shift(mag[k - 1], mag[k], mag[k + 1]) };
+            let shift = if k == 0 || k == n - 1 {
+                0.0
+            } else {
+                parabolic_shift(magnitude(k - 1), x, magnitude(k + 1))
+            };
             return ((k as f64 + shift as f64) * self.hz_per_bin) as f32;
         }
         0.0
     }
 }
+
+/// Below this largest float32 `re² + im²` in a frame (magnitudes below ~1e-15), the power
+/// shortcuts of [`PitchPlan::frame_pitch`] are not trusted (squares may underflow).
+const MIN_FAST_POWER: f32 = 1e-30;
 
 /// librosa's `_pi_stencil` as numba compiles it for float32 input: `x[1] + x[-1]` and
 /// `x[1] - x[-1]` in float32, the rest promoted to float64 by the integer literals, result
@@ -156,6 +224,23 @@ fn parabolic_shift(left: f32, centre: f32, right: f32) -> f32 {
 /// with `N = n_samples`, rounded to float32 (the feature extractor casts it), into `out`.
 /// Slopes are precomputed per interval exactly as NumPy does when `N > P`.
 pub fn interpolate_to_samples(pitch: &[f32], n_samples: usize, keep: usize, out: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { interpolate_avx2(pitch, n_samples, keep, out) };
+    }
+    interpolate_portable(pitch, n_samples, keep, out)
+}
+
+/// [`interpolate_to_samples`] compiled for AVX2 (identical results, wider vectors).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn interpolate_avx2(pitch: &[f32], n_samples: usize, keep: usize, out: &mut Vec<f32>) {
+    interpolate_portable(pitch, n_samples, keep, out)
+}
+
+#[inline(always)]
+fn interpolate_portable(pitch: &[f32], n_samples: usize, keep: usize, out: &mut Vec<f32>) {
     out.clear();
     let keep = keep.min(n_samples);
     let p = pitch.len();

@@ -1,13 +1,11 @@
 //! Centred short-time Fourier transform with zero padding, as librosa 0.11 `stft` computes it
-//! for float32 input: the frame is windowed and transformed in f64, the spectrum is stored as
-//! complex64, and magnitudes are taken the way NumPy's `abs` does it for complex64.
+//! for float32 input: the frame is windowed and transformed in f64 and the spectrum is stored
+//! as complex64; magnitudes are taken the way NumPy's `abs` does it for complex64.
 
 use std::sync::Arc;
 
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
-
-use super::FeatureError;
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
 
 /// `scipy.signal.get_window('hann', n, fftbins=True)`: periodic Hann built like SciPy's
 /// `general_cosine` (0.5 + 0.5·cos over `linspace(-pi, pi, n + 1)[:n]`).
@@ -57,25 +55,54 @@ pub fn max_non_negative(values: &[f32]) -> f32 {
     best
 }
 
-/// A planned STFT (window + FFT), shared read-only between workers.
+/// A planned STFT: periodic Hann window and a real FFT of `n_fft` points done as a complex
+/// FFT of `n_fft / 2` points (even samples in the real part, odd in the imaginary part) plus
+/// our own split step, which rounds each bin to complex64 and squares it in the same pass.
+/// Arithmetic is f64 throughout, as NumPy's `rfft` of the float64 windowed frame; only the
+/// order of f64 roundings differs from pocketfft's (relative 1e-16, far below float32).
 pub struct StftPlan {
     n_fft: usize,
     hop: usize,
     window: Vec<f64>,
-    fft: Arc<dyn RealToComplex<f64>>,
+    fft: Arc<dyn Fft<f64>>,
+    /// `W^k = exp(-2πik/n_fft)` for `k = 0..=n_fft/2`, interleaved `(re, im)`; built so that
+    /// `W^(M-k) = (-re_k, im_k)` holds exactly (M = n_fft/2), which the paired split relies on.
+    twiddle: Vec<f64>,
+    /// `(-im_k, -re_k)` per `k`, for the vectorised split.
+    twiddle_swapped_neg: Vec<f64>,
 }
 
 /// Per-worker buffers for [`StftPlan`]; allocate once, reuse for every frame.
 pub struct StftScratch {
-    frame: Vec<f64>,
-    spectrum: Vec<Complex<f64>>,
+    packed: Vec<Complex<f64>>,
+    transformed: Vec<Complex<f64>>,
     fft_scratch: Vec<Complex<f64>>,
 }
 
 impl StftPlan {
     pub fn new(n_fft: usize, hop: usize) -> Self {
-        let mut planner = RealFftPlanner::<f64>::new();
-        StftPlan { n_fft, hop, window: hann_periodic(n_fft), fft: planner.plan_fft_forward(n_fft) }
+        assert!(n_fft >= 4 && n_fft % 2 == 0, "n_fft must be even");
+        let half = n_fft / 2;
+        let fft = FftPlanner::<f64>::new().plan_fft_forward(half);
+        let mut twiddle = vec![0.0f64; 2 * (half + 1)];
+        for k in 0..=half / 2 {
+            // Exact values where sin/cos are exactly 0 or ±1, so bins 0 and n/2 come out
+            // purely real as the definition requires.
+            let (re, im) = if k == 0 {
+                (1.0, 0.0)
+            } else if 4 * k == n_fft {
+                (0.0, -1.0)
+            } else {
+                let angle = -2.0 * std::f64::consts::PI * k as f64 / n_fft as f64;
+                (angle.cos(), angle.sin())
+            };
+            twiddle[2 * k] = re;
+            twiddle[2 * k + 1] = im;
+            twiddle[2 * (half - k)] = -re;
+            twiddle[2 * (half - k) + 1] = im;
+        }
+        let twiddle_swapped_neg = twiddle.chunks_exact(2).flat_map(|w| [-w[1], -w[0]]).collect();
+        StftPlan { n_fft, hop, window: hann_periodic(n_fft), fft, twiddle, twiddle_swapped_neg }
     }
 
     pub fn n_fft(&self) -> usize {
@@ -96,82 +123,158 @@ impl StftPlan {
     }
 
     pub fn make_scratch(&self) -> StftScratch {
-        StftScratch {
-            frame: self.fft.make_input_vec(),
-            spectrum: self.fft.make_output_vec(),
-            fft_scratch: self.fft.make_scratch_vec(),
-        }
-    }
-
-    /// Magnitudes of frame `t` of `y` (centred, zero padded), rounded to float32 as librosa
-    /// stores them, written to `mag` (length `n_bins`).
-    #[inline(always)]
-    pub fn magnitude_frame(
-        &self,
-        y: &[f32],
-        t: usize,
-        scratch: &mut StftScratch,
-        mag: &mut [f32],
-    ) -> Result<(), FeatureError> {
-        self.transform_frame(y, t, scratch)?;
-        for (m, c) in mag.iter_mut().zip(&scratch.spectrum) {
-            *m = numpy_cabs_f32(c.re as f32, c.im as f32);
-        }
-        Ok(())
-    }
-
-    /// Like [`Self::magnitude_frame`] but squared in float32 (`np.abs(S) ** 2`).
-    #[inline(always)]
-    pub fn power_frame(
-        &self,
-        y: &[f32],
-        t: usize,
-        scratch: &mut StftScratch,
-        power: &mut [f32],
-    ) -> Result<(), FeatureError> {
-        self.transform_frame(y, t, scratch)?;
-        for (p, c) in power.iter_mut().zip(&scratch.spectrum) {
-            let m = numpy_cabs_f32(c.re as f32, c.im as f32);
-            *p = m * m;
-        }
-        Ok(())
-    }
-
-    /// Spectrum of frame `t` as complex64 parts widened to f64 (what librosa stores), for
-    /// callers that need more than magnitudes.
-    #[inline(always)]
-    pub fn spectrum_frame<'a>(
-        &self,
-        y: &[f32],
-        t: usize,
-        scratch: &'a mut StftScratch,
-    ) -> Result<&'a [Complex<f64>], FeatureError> {
-        self.transform_frame(y, t, scratch)?;
-        Ok(&scratch.spectrum)
-    }
-
-    #[inline(always)]
-    fn transform_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratch) -> Result<(), FeatureError> {
         let half = self.n_fft / 2;
-        let frame = &mut scratch.frame;
+        let zero = Complex::new(0.0, 0.0);
+        StftScratch {
+            packed: vec![zero; half],
+            transformed: vec![zero; half],
+            fft_scratch: vec![zero; self.fft.get_outofplace_scratch_len()],
+        }
+    }
+
+    /// Power of frame `t` of `y` (centred, zero padded; samples past the end of `y` are
+    /// zeros): `re² + im²` in float32 of the complex64-rounded spectrum, i.e. `np.abs(S) ** 2`
+    /// without its square root and re-squaring (within 2 float32 ulps), into `power` (`n_bins`).
+    #[inline(always)]
+    pub fn power_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratch, power: &mut [f32]) {
+        self.transform_frame(y, t, scratch);
+        self.split::<false>(&scratch.transformed, &mut [], power);
+    }
+
+    /// The complex64 spectrum of frame `t` (what librosa stores), interleaved `(re, im)` in
+    /// `spectrum` (`2 · n_bins`), plus `re² + im²` in float32 in `power` (`n_bins`).
+    #[inline(always)]
+    pub fn spectrum_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratch, spectrum: &mut [f32], power: &mut [f32]) {
+        self.transform_frame(y, t, scratch);
+        self.split::<true>(&scratch.transformed, spectrum, power);
+    }
+
+    /// Bin `k` (complex64) of the frame last transformed into `scratch` by
+    /// [`Self::power_frame`] or [`Self::spectrum_frame`]: identical bits to `spectrum_frame`'s.
+    #[inline(always)]
+    pub fn last_frame_bin(&self, scratch: &StftScratch, k: usize) -> (f32, f32) {
+        self.bin(&scratch.transformed, k)
+    }
+
+    /// Windows frame `t` into the packed complex buffer and runs the half-size complex FFT.
+    #[inline(always)]
+    fn transform_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratch) {
+        let half = self.n_fft / 2;
         let start = t * self.hop;
+        let packed = as_flat_mut(&mut scratch.packed);
         if start >= half && start - half + self.n_fft <= y.len() {
             // Fully inside the signal: no padding checks (vectorises).
             let src = &y[start - half..start - half + self.n_fft];
-            for ((slot, w), &v) in frame.iter_mut().zip(&self.window).zip(src) {
+            for ((slot, &w), &v) in packed.iter_mut().zip(&self.window).zip(src) {
                 *slot = w * v as f64;
             }
         } else {
-            let start = start as isize - half as isize;
-            for (i, (slot, w)) in frame.iter_mut().zip(&self.window).enumerate() {
-                let idx = start + i as isize;
+            let offset = start as isize - half as isize;
+            for (i, (slot, &w)) in packed.iter_mut().zip(&self.window).enumerate() {
+                let idx = offset + i as isize;
                 *slot = if idx >= 0 && (idx as usize) < y.len() { w * y[idx as usize] as f64 } else { 0.0 };
             }
         }
-        self.fft
-            .process_with_scratch(frame, &mut scratch.spectrum, &mut scratch.fft_scratch)
-            .map_err(|e| FeatureError::Internal(format!("fft: {e}")))
+        self.fft.process_outofplace_with_scratch(&mut scratch.packed, &mut scratch.transformed, &mut scratch.fft_scratch);
     }
+
+    /// Split step of the packed real FFT, `X[k] = E[k] + W^k O[k]` with
+    /// `E = (Z[k] + conj Z[M-k]) / 2` and `O = -i (Z[k] - conj Z[M-k]) / 2`, rounded to
+    /// complex64 (into `spectrum` when `SPEC`) and squared in float32 (into `power`).
+    #[inline(always)]
+    fn split<const SPEC: bool>(&self, z: &[Complex<f64>], spectrum: &mut [f32], power: &mut [f32]) {
+        let half = self.n_fft / 2;
+        assert!(z.len() == half && power.len() > half && (!SPEC || spectrum.len() > 2 * half + 1));
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available (checked just above); lengths were checked above.
+            done = unsafe { self.split_pairs_avx2::<SPEC>(z, spectrum, power) };
+        }
+        // Bins the vector loop did not cover (all of them on other CPUs); the same
+        // arithmetic bin by bin, so results do not depend on the path.
+        for k in [0, half].into_iter().chain(done + 1..half - done) {
+            let (re, im) = self.bin(z, k);
+            if SPEC {
+                spectrum[2 * k] = re;
+                spectrum[2 * k + 1] = im;
+            }
+            power[k] = re * re + im * im;
+        }
+    }
+
+    /// Bin `k` of the split step, rounded to complex64.
+    #[inline(always)]
+    fn bin(&self, z: &[Complex<f64>], k: usize) -> (f32, f32) {
+        let half = z.len();
+        let a = z[k % half];
+        let b = z[(half - k) % half];
+        let (wr, wi) = (self.twiddle[2 * k], self.twiddle[2 * k + 1]);
+        let sum_re = a.re + b.re;
+        let sum_im = a.im - b.im;
+        let diff_re = a.re - b.re;
+        let diff_im = a.im + b.im;
+        let t = wr * diff_im + wi * diff_re;
+        let u = wi * diff_im - wr * diff_re;
+        ((0.5 * (sum_re + t)) as f32, (0.5 * (sum_im + u)) as f32)
+    }
+
+    /// The split step for bins `k, k+1` and their mirrors `M-k, M-k-1` at once, for
+    /// `k = 1, 3, 5, …` while `2k + 2 < M`; returns the last `k + 1` done (0 if none). The
+    /// mirror bin reuses the sums: `X[M-k] = ((s_re - t) / 2, (u - s_im) / 2)` where
+    /// `X[k] = ((s_re + t) / 2, (s_im + u) / 2)`; every operation matches [`Self::bin`]
+    /// exactly (negation and halving are exact), so both paths give identical bits.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn split_pairs_avx2<const SPEC: bool>(&self, z: &[Complex<f64>], spectrum: &mut [f32], power: &mut [f32]) -> usize {
+        use std::arch::x86_64::*;
+        let half = z.len();
+        let zp = z.as_ptr().cast::<f64>();
+        let tw = self.twiddle.as_ptr();
+        let tw_neg = self.twiddle_swapped_neg.as_ptr();
+        let halves = _mm256_set1_pd(0.5);
+        let odd_sign = _mm256_setr_pd(0.0, -0.0, 0.0, -0.0);
+        let mut k = 1;
+        let mut done = 0;
+        while 2 * k + 2 < half {
+            let m = half - k - 1; // mirrors of k+1 and k are m and m+1
+            let a = _mm256_loadu_pd(zp.add(2 * k)); // Z[k], Z[k+1]
+            let b_rev = _mm256_loadu_pd(zp.add(2 * m)); // Z[M-k-1], Z[M-k]
+            let b = _mm256_permute2f128_pd(b_rev, b_rev, 0x01); // Z[M-k], Z[M-k-1]
+            let s = _mm256_add_pd(a, b); // (sum_re, diff_im) per bin
+            let d = _mm256_sub_pd(a, b); // (diff_re, sum_im) per bin
+            let diff_im = _mm256_permute_pd(s, 0b1111);
+            let diff_re = _mm256_permute_pd(d, 0b0000);
+            let p = _mm256_mul_pd(_mm256_loadu_pd(tw.add(2 * k)), diff_im); // (wr·di, wi·di)
+            let q = _mm256_mul_pd(_mm256_loadu_pd(tw_neg.add(2 * k)), diff_re); // (-wi·dr, -wr·dr)
+            let tu = _mm256_addsub_pd(p, q); // (t, u)
+            let sums = _mm256_blend_pd(s, d, 0b1010); // (sum_re, sum_im)
+            let low = _mm256_mul_pd(_mm256_add_pd(sums, tu), halves); // X[k], X[k+1]
+            let mirror = _mm256_xor_pd(_mm256_sub_pd(sums, tu), odd_sign);
+            let mirror = _mm256_mul_pd(mirror, halves); // X[M-k], X[M-k-1]
+            let mirror = _mm256_permute2f128_pd(mirror, mirror, 0x01); // X[M-k-1], X[M-k]
+            let low32 = _mm256_cvtpd_ps(low);
+            let mirror32 = _mm256_cvtpd_ps(mirror);
+            if SPEC {
+                _mm_storeu_ps(spectrum.as_mut_ptr().add(2 * k), low32);
+                _mm_storeu_ps(spectrum.as_mut_ptr().add(2 * m), mirror32);
+            }
+            let squares = _mm_hadd_ps(_mm_mul_ps(low32, low32), _mm_mul_ps(mirror32, mirror32));
+            let squares = _mm_castps_pd(squares);
+            _mm_storel_pd(power.as_mut_ptr().add(k).cast::<f64>(), squares);
+            _mm_storeh_pd(power.as_mut_ptr().add(m).cast::<f64>(), squares);
+            done = k + 1;
+            k += 2;
+        }
+        done
+    }
+}
+
+/// The interleaved `(re, im)` f64 view of a complex buffer.
+fn as_flat_mut(buf: &mut [Complex<f64>]) -> &mut [f64] {
+    // SAFETY: `Complex<f64>` is `#[repr(C)] { re: f64, im: f64 }` (no padding), so `n`
+    // complex values are exactly `2n` f64 values with the same alignment.
+    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f64>(), buf.len() * 2) }
 }
 
 #[cfg(test)]
@@ -197,14 +300,70 @@ mod tests {
         assert_eq!(plan.n_frames(48_000), 94);
     }
 
+    /// Direct DFT of the windowed frame in f64, rounded to complex64.
+    fn naive_frame(plan: &StftPlan, y: &[f32], t: usize) -> Vec<(f32, f32)> {
+        let n = plan.n_fft;
+        let start = (t * plan.hop) as isize - (n / 2) as isize;
+        let x: Vec<f64> = (0..n)
+            .map(|i| {
+                let idx = start + i as isize;
+                if idx >= 0 && (idx as usize) < y.len() { plan.window[i] * y[idx as usize] as f64 } else { 0.0 }
+            })
+            .collect();
+        (0..=n / 2)
+            .map(|k| {
+                let (mut re, mut im) = (0.0f64, 0.0f64);
+                for (i, &v) in x.iter().enumerate() {
+                    let angle = -2.0 * std::f64::consts::PI * ((k * i) % n) as f64 / n as f64;
+                    re += v * angle.cos();
+                    im += v * angle.sin();
+                }
+                (re as f32, im as f32)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn split_fft_matches_direct_dft_and_scalar_path() {
+        let y: Vec<f32> = (0..5000).map(|i| ((i as f32 * 0.173).sin() + (i as f32 * 0.0311).cos() * 0.4) * 0.3).collect();
+        for (n_fft, hop) in [(400, 160), (2048, 512), (12, 5)] {
+            let plan = StftPlan::new(n_fft, hop);
+            let mut s = plan.make_scratch();
+            let mut spec = vec![0.0f32; 2 * plan.n_bins()];
+            let mut power = vec![0.0f32; plan.n_bins()];
+            let mut power_only = vec![0.0f32; plan.n_bins()];
+            for t in [0, 3, plan.n_frames(y.len()) - 1] {
+                plan.spectrum_frame(&y, t, &mut s, &mut spec, &mut power);
+                let want = naive_frame(&plan, &y, t);
+                let scale = want.iter().map(|&(r, i)| r.hypot(i)).fold(0.0f32, f32::max);
+                for (k, &(re, im)) in want.iter().enumerate() {
+                    let (gr, gi) = (spec[2 * k], spec[2 * k + 1]);
+                    assert!((gr - re).abs() <= 1e-6 * scale && (gi - im).abs() <= 1e-6 * scale, "n_fft {n_fft} bin {k}");
+                    assert_eq!(power[k], gr * gr + gi * gi);
+                }
+                // The vectorised split and the bin-by-bin formula give identical bits.
+                for k in 0..plan.n_bins() {
+                    let (re, im) = plan.bin(&s.transformed, k);
+                    assert_eq!((re.to_bits(), im.to_bits()), (spec[2 * k].to_bits(), spec[2 * k + 1].to_bits()), "bin {k}");
+                }
+                plan.power_frame(&y, t, &mut s, &mut power_only);
+                assert_eq!(power, power_only);
+                let (re, im) = plan.last_frame_bin(&s, 5);
+                assert_eq!((re, im), (spec[10], spec[11]));
+            }
+            assert_eq!(spec[1], 0.0);
+            assert_eq!(spec[2 * (plan.n_bins() - 1) + 1], 0.0);
+        }
+    }
+
     #[test]
     fn sine_peaks_at_its_bin() {
         let plan = StftPlan::new(400, 160);
         let y: Vec<f32> = (0..4000).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16000.0).sin()).collect();
         let mut s = plan.make_scratch();
-        let mut mag = vec![0.0; plan.n_bins()];
-        plan.magnitude_frame(&y, 10, &mut s, &mut mag).unwrap();
-        let peak = mag.iter().enumerate().fold((0, 0.0f32), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        let mut power = vec![0.0; plan.n_bins()];
+        plan.power_frame(&y, 10, &mut s, &mut power);
+        let peak = power.iter().enumerate().fold((0, 0.0f32), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
         assert_eq!(peak.0, 25); // 1000 Hz / 40 Hz per bin
     }
 }
