@@ -42,7 +42,7 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
     let expected = run_to_end(
         &SyntheticLauncher { per_segment_delay: Duration::ZERO },
         &call,
-        &LaunchSettings { assessment_end_s: 120.0, model: None },
+        &LaunchSettings { assessment_end_s: 120.0, model: None, ..Default::default() },
     )
     .unwrap();
     let n = expected.segments.len();

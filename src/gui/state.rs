@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
+use std::time::Instant;
 
 use eframe::egui;
 
@@ -12,7 +13,8 @@ use super::launcher::{AnalysisLauncher, LaunchSettings};
 use super::waveform::WaveformPyramid;
 use crate::analysis::{summarise_call, ScoredSegment, StageSummary};
 use crate::audio::Audio16k;
-use crate::pipeline::{AnalysisEvent, CallAnalysis, PipelineStage, SpeakerSpan};
+use crate::pipeline::{speaker_stats, AnalysisEvent, CallAnalysis, CallerAssignment, ModelInfo, PipelineStage, SpeakerSpan, SpeakerStats};
+use crate::segmentation::CallerChoice;
 
 /// What the forwarding thread passes to the window.
 pub enum Incoming {
@@ -39,10 +41,25 @@ impl Job {
     /// Starts `launcher` and a thread that forwards its events to the window, builds the
     /// waveform pyramid after decoding, and wakes the window for each message.
     pub fn start(launcher: &dyn AnalysisLauncher, path: PathBuf, settings: &LaunchSettings, ctx: egui::Context) -> Self {
+        Self::forwarding(ctx, |events, cancel| launcher.launch(path, settings, events, cancel))
+    }
+
+    /// Starts a re-analysis of the open call from its decoded audio (another caller choice).
+    pub fn restart(
+        launcher: &dyn AnalysisLauncher,
+        previous: Arc<CallAnalysis>,
+        audio: Arc<Audio16k>,
+        settings: &LaunchSettings,
+        ctx: egui::Context,
+    ) -> Self {
+        Self::forwarding(ctx, |events, cancel| launcher.relaunch(previous, audio, settings, events, cancel))
+    }
+
+    fn forwarding(ctx: egui::Context, start: impl FnOnce(mpsc::Sender<AnalysisEvent>, Arc<AtomicBool>)) -> Self {
         let cancel = Arc::new(AtomicBool::new(false));
         let (events_in, events_out) = mpsc::channel::<AnalysisEvent>();
         let (to_window, incoming) = mpsc::channel();
-        launcher.launch(path, settings, events_in, cancel.clone());
+        start(events_in, cancel.clone());
         std::thread::spawn(move || {
             for event in events_out {
                 let terminal = matches!(event, AnalysisEvent::Finished { .. } | AnalysisEvent::Failed { .. } | AnalysisEvent::Cancelled);
@@ -105,7 +122,24 @@ pub struct CallView {
     /// The library's summaries: recomputed as segments arrive, replaced by the final ones.
     pub summaries: Vec<StageSummary>,
     pub analysis: Option<Arc<CallAnalysis>>,
+    /// The last finished analysis of this call (kept while a re-analysis runs).
+    pub previous: Option<Arc<CallAnalysis>>,
     pub assessment_end_s: f64,
+    /// The caller choice this analysis runs with.
+    pub caller_choice: CallerChoice,
+    /// Who segmentation scored as the caller, and the layout.
+    pub assignment: Option<CallerAssignment>,
+    /// The party `auto` picked on the first analysis (the suggestion shown beside the choice).
+    pub suggested_caller: Option<String>,
+    /// Segments and speech time per party. For a mono call analysed with `all` (no speaker
+    /// separation) the figures of the last separated analysis are kept.
+    pub speakers: Vec<SpeakerStats>,
+    /// A model is loading: its name and since when.
+    pub model_loading: Option<(String, Instant)>,
+    /// The model in use and the seconds its loading took.
+    pub model: Option<(ModelInfo, f64)>,
+    /// How many times this call was decoded (a re-analysis must not decode again).
+    pub decode_count: usize,
     summaries_stale: bool,
 }
 
@@ -122,9 +156,36 @@ impl CallView {
             segments: Vec::new(),
             summaries: Vec::new(),
             analysis: None,
+            previous: None,
             assessment_end_s,
+            caller_choice: CallerChoice::Auto,
+            assignment: None,
+            suggested_caller: None,
+            speakers: Vec::new(),
+            model_loading: None,
+            model: None,
+            decode_count: 0,
             summaries_stale: false,
         }
+    }
+
+    /// Clears the results for a re-analysis with another caller choice; keeps the audio, the
+    /// waveform, the decode progress, the model and the per-party figures.
+    pub fn begin_reanalysis(&mut self, caller_choice: CallerChoice) {
+        self.phase = Phase::Running;
+        for stage in [PipelineStage::Segment, PipelineStage::Features, PipelineStage::Model] {
+            self.progress[stage_slot(stage)] = None;
+        }
+        self.segments.clear();
+        self.summaries.clear();
+        self.analysis = None;
+        self.caller_choice = caller_choice;
+        self.summaries_stale = false;
+    }
+
+    /// Mono, or stereo: what the choice of caller is made between.
+    pub fn is_mono(&self) -> Option<bool> {
+        self.assignment.as_ref().map(|a| a.layout == "mono")
     }
 
     pub fn duration_s(&self) -> f64 {
@@ -150,8 +211,31 @@ impl CallView {
             AnalysisEvent::Progress { stage, done, total } => {
                 self.progress[stage_slot(stage)] = Some(StageProgress { done, total });
             }
-            AnalysisEvent::Decoded { audio } => self.audio = Some(audio),
-            AnalysisEvent::Segmented { spans } => self.spans = spans,
+            AnalysisEvent::ModelLoading { name } => self.model_loading = Some((name, Instant::now())),
+            AnalysisEvent::ModelLoaded { model, load_seconds } => {
+                self.model_loading = None;
+                self.model = Some((model, load_seconds));
+            }
+            AnalysisEvent::Decoded { audio } => {
+                self.audio = Some(audio);
+                self.decode_count += 1;
+            }
+            AnalysisEvent::Segmented { spans, assignment } => {
+                let unseparated_mono = assignment.layout == "mono" && assignment.caller == "all";
+                if !unseparated_mono {
+                    self.speakers = speaker_stats(&spans);
+                }
+                if unseparated_mono {
+                    for party in &mut self.speakers {
+                        party.is_caller = true;
+                    }
+                }
+                if self.caller_choice == CallerChoice::Auto && self.suggested_caller.is_none() {
+                    self.suggested_caller = Some(assignment.caller.clone());
+                }
+                self.spans = spans;
+                self.assignment = Some(assignment);
+            }
             AnalysisEvent::Scored { segment } => {
                 let at = self.segments.partition_point(|s| (s.start_s, s.index) <= (segment.start_s, segment.index));
                 self.segments.insert(at, segment);
@@ -165,6 +249,7 @@ impl CallView {
                 self.summaries = analysis.summaries.clone();
                 self.assessment_end_s = analysis.assessment_end_s;
                 self.summaries_stale = false;
+                self.previous = Some(analysis.clone());
                 self.analysis = Some(analysis);
                 self.phase = Phase::Finished;
             }
