@@ -52,9 +52,18 @@ fn assert_same_analysis(got: &CallAnalysis, expected: &CallAnalysis) {
     }
 }
 
-fn features_total(events: &[AnalysisEvent]) -> Option<u64> {
+/// (done, total) of the first Features progress: the reused scores and all caller segments.
+fn first_features_progress(events: &[AnalysisEvent]) -> Option<(u64, u64)> {
     events.iter().find_map(|e| match e {
-        AnalysisEvent::Progress { stage: PipelineStage::Features, total, .. } => Some(*total),
+        AnalysisEvent::Progress { stage: PipelineStage::Features, done, total } => Some((*done, *total)),
+        _ => None,
+    })
+}
+
+/// (done, total) of the last Features progress.
+fn last_features_progress(events: &[AnalysisEvent]) -> Option<(u64, u64)> {
+    events.iter().rev().find_map(|e| match e {
+        AnalysisEvent::Progress { stage: PipelineStage::Features, done, total } => Some((*done, *total)),
         _ => None,
     })
 }
@@ -100,7 +109,17 @@ fn choosing_both_channels_scores_only_the_segments_not_scored_yet() {
     let (both, events) = rescore(&first, &call, CallerChoice::All, &model);
     let new_segments = both.segments.len() - first.segments.len();
     assert!(new_segments > 0);
-    assert_eq!(features_total(&events), Some(new_segments as u64), "only the right channel's segments are computed");
+    let all = both.segments.len() as u64;
+    assert_eq!(
+        first_features_progress(&events),
+        Some((first.segments.len() as u64, all)),
+        "the left channel's scores are reused; only the right channel's segments are computed"
+    );
+    assert_eq!(last_features_progress(&events), Some((all, all)));
+    // Choosing the same party again reuses every score: nothing is computed, progress is full.
+    let (again, events) = rescore(&both, &call, CallerChoice::All, &model);
+    assert_eq!(first_features_progress(&events), Some((all, all)));
+    assert_eq!(again.segments, both.segments);
     for old in &first.segments {
         let kept = both.segments.iter().find(|s| s.channel == old.channel && s.start_s == old.start_s).unwrap();
         assert_eq!(kept.p_nonnegative, old.p_nonnegative, "reused as it was");

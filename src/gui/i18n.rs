@@ -152,7 +152,7 @@ keys! {
     AllSpeechStereo => ("Both channels", "两个声道"),
     Suggested => ("suggested", "建议"),
     SuggestedTip => ("The party with more speech: callers usually talk more than operators.", "语音更多的一方：来电者通常比接线员说得多。"),
-    ListenSample => ("▶ Sample", "▶ 试听"),
+    ListenSample => ("Listen", "试听"),
     ListenSampleTip => ("Play this party's longest segment.", "播放该方最长的片段。"),
     CallerSegments => ("segments", "个片段"),
     CallerWhenFinished => ("The caller can be changed when the analysis finishes.", "分析完成后可以更改来电者。"),

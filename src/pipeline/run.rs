@@ -262,8 +262,8 @@ pub fn finish_analysis(parts: AnalysisParts) -> CallAnalysis {
 }
 
 /// Segments, scores and summarises decoded audio. Segments found in `memo` keep their score
-/// (reported at once); only the others go through features and the model, and the Features and
-/// Model progress count those alone.
+/// (reported at once, and counted as done in the first Features/Model progress); only the others
+/// go through features and the model.
 #[allow(clippy::too_many_arguments)]
 pub fn analyze_decoded(
     path: &Path,
@@ -304,7 +304,9 @@ pub fn analyze_decoded(
             None => clips.push((index, samples)),
         }
     }
-    let total = clips.len() as u64;
+    // Reused scores count as done, so a re-analysis that reuses everything shows 100%.
+    let reused = segments.len() as u64;
+    let total = reused + clips.len() as u64;
     // Stops the producer when scoring fails, without touching the caller's cancel flag.
     let stop = AtomicBool::new(false);
     let stop = &stop;
@@ -314,9 +316,9 @@ pub fn analyze_decoded(
         let producer = scope.spawn(move || produce_features(clips, sender, cancel, stop));
 
         let mut model_seconds = 0.0;
-        let mut scored_so_far = 0u64;
-        report(AnalysisEvent::Progress { stage: PipelineStage::Features, done: 0, total });
-        report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: 0, total });
+        let mut scored_so_far = reused;
+        report(AnalysisEvent::Progress { stage: PipelineStage::Features, done: reused, total });
+        report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: reused, total });
         let consumed: Result<(), PipelineError> = (|| {
             for chunk in receiver {
                 check_cancel()?;
