@@ -467,7 +467,7 @@ impl ReviewApp {
             });
             if let Some(notice) = &model.device_notice {
                 let text = format!("{} {notice}", self.t(Key::DeviceNotice));
-                ui.colored_label(ui.visuals().warn_fg_color, &text);
+                ui.weak(&text);
                 notices.push(text);
             }
             if model.needs_fine_tuning {

@@ -364,6 +364,63 @@ mod tests {
     }
 
     #[test]
+    fn model_loading_then_loaded_and_a_reanalysis_keeps_the_audio_and_the_parties() {
+        use crate::audio::AudioInfo;
+        use crate::pipeline::{CallerAssignment, ModelInfo};
+        let mut view = CallView::new("call.wav".into(), false, 60.0);
+        view.apply_event(AnalysisEvent::ModelLoading { name: "big".into() });
+        assert_eq!(view.model_loading.as_ref().map(|(name, _)| name.as_str()), Some("big"));
+        let info = ModelInfo {
+            name: "big".into(),
+            display_name: "big (0123)".into(),
+            weights_sha256: "0123".into(),
+            dir: "models/big".into(),
+            device: "CPU".into(),
+            device_notice: None,
+            needs_fine_tuning: true,
+        };
+        view.apply_event(AnalysisEvent::ModelLoaded { model: info.clone(), load_seconds: 2.5 });
+        assert!(view.model_loading.is_none());
+        assert_eq!(view.model, Some((info, 2.5)));
+
+        let info = AudioInfo {
+            path: "call.wav".into(),
+            container: "wav".into(),
+            codec: "pcm".into(),
+            sample_rate: 16_000,
+            channels: 1,
+            frames: 16_000,
+            duration_s: 1.0,
+            skipped_packets: 0,
+            declared_duration_s: None,
+            warnings: Vec::new(),
+        };
+        let audio = Arc::new(Audio16k { channels: vec![vec![0.0; 16_000]], info });
+        view.apply_event(AnalysisEvent::Decoded { audio });
+        let span = |speaker: &str, start_s: f64, is_caller| SpeakerSpan {
+            index: 0,
+            start_s,
+            end_s: start_s + 1.0,
+            channel: 0,
+            speaker: speaker.into(),
+            is_caller,
+            overlapped: false,
+        };
+        let assignment = |caller: &str| CallerAssignment { layout: "mono".into(), caller: caller.into() };
+        view.apply_event(AnalysisEvent::Segmented { spans: vec![span("A", 0.0, true), span("B", 2.0, false)], assignment: assignment("A") });
+        view.apply_event(AnalysisEvent::Scored { segment: segment(0, 0.0, 0.7) });
+        assert_eq!(view.suggested_caller.as_deref(), Some("A"));
+        view.begin_reanalysis(CallerChoice::All);
+        assert!(view.audio.is_some() && view.segments.is_empty() && view.phase == Phase::Running);
+        // All speech in mono has no speaker separation: the parties' figures stay those of A/B.
+        view.apply_event(AnalysisEvent::Segmented { spans: vec![span("A", 0.0, true)], assignment: assignment("all") });
+        assert_eq!(view.speakers.len(), 2);
+        assert!(view.speakers.iter().all(|p| p.is_caller));
+        assert_eq!(view.suggested_caller.as_deref(), Some("A"), "the suggestion is the first analysis's");
+        assert_eq!(view.decode_count, 1);
+    }
+
+    #[test]
     fn frame_time_percentiles() {
         let mut times = FrameTimes::default();
         assert_eq!(times.median_p95_ms(), None);
