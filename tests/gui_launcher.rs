@@ -21,7 +21,7 @@ fn demo_launcher_finds_the_callers_turns_and_reports_library_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("call.wav");
     let turns = gui_support::write_synthetic_call(&path, 2.0, 8000);
-    let settings = LaunchSettings { assessment_end_s: 60.0, model: None };
+    let settings = LaunchSettings { assessment_end_s: 60.0, model: None, ..Default::default() };
     let analysis = run_to_end(&quick(), &path, &settings).expect("analysis");
     assert_eq!(analysis.model_name, DEMO_MODEL_NAME);
     // Every generated caller turn is under 10 s, so each becomes exactly one segment.
@@ -51,6 +51,7 @@ fn events_arrive_in_pipeline_order() {
             AnalysisEvent::Finished { .. } => Some("finished"),
             AnalysisEvent::Failed { .. } => Some("failed"),
             AnalysisEvent::Cancelled => Some("cancelled"),
+            AnalysisEvent::ModelLoading { .. } | AnalysisEvent::ModelLoaded { .. } => Some("model"),
             AnalysisEvent::Progress { .. } => None,
         })
         .collect();
@@ -88,9 +89,9 @@ fn export_writes_the_report_files() {
     let analysis = run_to_end(&quick(), &path, &LaunchSettings::default()).unwrap();
     let out = export::beside_recording(&path);
     assert_eq!(out, dir.path().join("来电 1.emotrace"));
-    let written = export::export(ExportKind::All, &analysis, &out).unwrap();
+    let written = export::export(ExportKind::All, &analysis, 0.0, &out).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, vec![export::SEGMENTS_CSV, export::SUMMARY_CSV, export::FIGURE_PNG, export::FIGURE_SVG]);
+    assert_eq!(names, vec![export::SEGMENTS_CSV, export::SUMMARY_CSV, export::FIGURE_PNG, export::FIGURE_SVG, export::REPORT_JSON]);
     let segments_csv = std::fs::read_to_string(out.join(export::SEGMENTS_CSV)).unwrap();
     assert_eq!(segments_csv.lines().count(), analysis.segments.len() + 1);
     assert!(std::fs::metadata(out.join(export::FIGURE_PNG)).unwrap().len() > 1000);
@@ -100,8 +101,8 @@ fn export_writes_the_report_files() {
 fn product_launcher_uses_the_demo_only_without_a_model_and_reports_a_missing_bundle() {
     use emotrace::gui::pipeline_launcher::ProductLauncher;
     let launcher = ProductLauncher::default();
-    let demo = LaunchSettings { assessment_end_s: 60.0, model: None };
-    let missing = LaunchSettings { assessment_end_s: 60.0, model: Some("no-such-bundle-for-tests".into()) };
+    let demo = LaunchSettings { assessment_end_s: 60.0, model: None, ..Default::default() };
+    let missing = LaunchSettings { assessment_end_s: 60.0, model: Some("no-such-bundle-for-tests".into()), ..Default::default() };
     assert!(launcher.is_demo(&demo));
     assert!(!launcher.is_demo(&missing));
     let dir = tempfile::tempdir().unwrap();

@@ -42,7 +42,7 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
     let expected = run_to_end(
         &SyntheticLauncher { per_segment_delay: Duration::ZERO },
         &call,
-        &LaunchSettings { assessment_end_s: 120.0, model: None },
+        &LaunchSettings { assessment_end_s: 120.0, model: None, ..Default::default() },
     )
     .unwrap();
     let n = expected.segments.len();
@@ -75,7 +75,16 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
 
 /// Runs `emotrace CALL` under xvfb-run with the test hooks and returns the state dump.
 fn run_window(call: &Path, config: &Path, data: &Path, dump: &Path) -> serde_json::Value {
-    let mut child = Command::new("xvfb-run")
+    run_window_with(call, config, data, dump, &[])
+}
+
+/// The same with more environment variables (further test hooks).
+fn run_window_with(call: &Path, config: &Path, data: &Path, dump: &Path, extra: &[(&str, &std::ffi::OsStr)]) -> serde_json::Value {
+    let mut command = Command::new("xvfb-run");
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    let mut child = command
         .args(["-a", "-s", "-screen 0 1400x900x24"])
         .arg(env!("CARGO_BIN_EXE_emotrace"))
         .arg(call)
@@ -120,17 +129,10 @@ fn window_runs_the_pipeline_with_the_model_picked_in_the_model_menu() {
         eprintln!("SKIPPED: xvfb-run/Xvfb not installed (run packaging/setup.sh); the window test needs a virtual display");
         return;
     }
-    use emotrace::model::bundle::{write_bundle, BundleMeta};
-    use emotrace::model::config::FusedConfig;
-    use emotrace::model::weights::read_safetensors;
     let dir = tempfile::tempdir().unwrap();
     // The tiny random-weight parity model as a bundle in the data directory's models/.
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny_layer_prenorm");
-    let config: FusedConfig = serde_json::from_str(&std::fs::read_to_string(fixture.join("config.json")).unwrap()).unwrap();
-    let tensors = read_safetensors(&fixture.join("model.safetensors")).unwrap();
     let data = dir.path().join("data");
-    let bundle = data.join("models").join("tiny-model");
-    write_bundle(&bundle, &config, &tensors, BundleMeta::new("tiny-random", "none: random weights", "test fixture", true), false).unwrap();
+    let bundle = gui_support::write_tiny_bundle(&data);
     let settings_dir = dir.path().join("config");
     std::fs::create_dir_all(&settings_dir).unwrap();
     std::fs::write(settings_dir.join("gui-settings.json"), br#"{"assessment_minutes": 1.0, "model": "tiny-model"}"#).unwrap();
@@ -152,6 +154,88 @@ fn window_runs_the_pipeline_with_the_model_picked_in_the_model_menu() {
         assert_eq!(shown["ecr_binary"], shown_ecr(summary.ecr_binary));
         assert_eq!(shown["ecr_prob"], shown_ecr(summary.ecr_prob));
     }
+}
+
+/// A mono call with the tiny model (its meta.json says it needs fine-tuning): the window says
+/// which device the model runs on and that its scores are not meaningful; after the analysis the
+/// caller panel's choice of the other speaker (EMOTRACE_GUI_CALLER_AFTER_FINISH) re-scores the
+/// call without decoding it again, to exactly what `analyze --caller` gives; Export (hooked by
+/// EMOTRACE_GUI_EXPORT_AFTER_FINISH) writes the five report files.
+#[test]
+fn window_lets_the_user_choose_the_caller_of_a_mono_call_and_flags_an_untrained_model() {
+    if !have("xvfb-run") || !have("Xvfb") {
+        eprintln!("SKIPPED: xvfb-run/Xvfb not installed (run packaging/setup.sh); the window test needs a virtual display");
+        return;
+    }
+    use emotrace::pipeline::{analyze_call, speaker_stats, AnalysisSettings, ScoringModel};
+    use emotrace::segmentation::CallerChoice;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let bundle = gui_support::write_tiny_bundle(&data);
+    let settings_dir = dir.path().join("config");
+    std::fs::create_dir_all(&settings_dir).unwrap();
+    std::fs::write(settings_dir.join("gui-settings.json"), br#"{"assessment_minutes": 1.0, "model": "tiny-model"}"#).unwrap();
+    let call = dir.path().join("单声道.wav");
+    gui_support::write_synthetic_mono_call(&call, 2.0, 8000);
+
+    let model = ScoringModel::load(&bundle, emotrace::model::DeviceChoice::Cpu).unwrap();
+    let analyse = |caller| {
+        let settings = AnalysisSettings { assessment_minutes: 1.0, caller, ..Default::default() };
+        analyze_call(&call, &settings, &model, &mut |_| {}, &std::sync::atomic::AtomicBool::new(false)).unwrap()
+    };
+    let suggested = analyse(CallerChoice::Auto);
+    let (other, other_label) =
+        if suggested.assignment.caller == "A" { (CallerChoice::B, "B") } else { (CallerChoice::A, "A") };
+    let expected = analyse(other);
+
+    let export_dir = dir.path().join("export");
+    let other_arg = other.to_string();
+    let state = run_window_with(
+        &call,
+        &settings_dir,
+        &data,
+        &dir.path().join("state.json"),
+        &[
+            ("EMOTRACE_GUI_CALLER_AFTER_FINISH", std::ffi::OsStr::new(&other_arg)),
+            ("EMOTRACE_GUI_EXPORT_AFTER_FINISH", export_dir.as_os_str()),
+        ],
+    );
+    assert_eq!(state["phase"], "finished", "{state}");
+    assert_eq!(state["layout"], "mono");
+    assert_eq!(state["suggested_caller"].as_str(), Some(suggested.assignment.caller.as_str()));
+    assert_eq!(state["caller"], other_label, "the chosen speaker is scored");
+    assert_eq!(state["decode_count"], 1, "re-scoring reuses the decoded audio");
+    assert_eq!(state["plotted_points"].as_u64(), Some(expected.segments.len() as u64));
+    assert_eq!(state["table_rows"].as_u64(), Some(expected.segments.len() as u64));
+    for (shown, summary) in state["stages"].as_array().unwrap().iter().zip(&expected.summaries) {
+        assert_eq!(shown["nss"], summary.nss.to_string());
+        assert_eq!(shown["ecr_prob"], shown_ecr(summary.ecr_prob));
+    }
+    let parties = speaker_stats(&expected.spans);
+    let shown = state["speakers"].as_array().unwrap();
+    assert_eq!(shown.len(), 2);
+    for (shown, party) in shown.iter().zip(&parties) {
+        assert_eq!(shown["speaker"], party.speaker.as_str());
+        assert_eq!(shown["segments"].as_u64(), Some(party.segments as u64));
+        assert_eq!(shown["is_caller"], party.speaker == other_label);
+    }
+
+    assert_eq!(state["model_device"], "CPU");
+    assert_eq!(state["model_needs_fine_tuning"], true);
+    let notices: Vec<&str> = state["model_notices"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+    assert!(notices.iter().any(|n| n.contains("not been fine-tuned") && n.contains("not meaningful")), "{notices:?}");
+    assert!(state["model_load_seconds"].as_f64().is_some());
+
+    let mut exported: Vec<String> =
+        std::fs::read_dir(&export_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    exported.sort();
+    assert_eq!(exported, ["report.json", "segments.csv", "summary.csv", "trajectory.png", "trajectory.svg"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(export_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["caller_assignment"]["caller"], other_label);
+    assert_eq!(report["settings"]["caller"], other_arg);
+    let segments_csv = std::fs::read_to_string(export_dir.join("segments.csv")).unwrap();
+    assert_eq!(segments_csv.lines().count(), expected.segments.len() + 1);
 }
 
 /// Not a check: writes the 45-minute synthetic call the README screenshot is taken from, to

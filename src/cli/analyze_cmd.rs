@@ -46,7 +46,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         eprintln!("notice: no caller speech was found in {}; the report has no segments", args.file.display());
     }
 
-    let timings = write_call_report(&analysis, &model, &settings, load_seconds, &args.out)?;
+    let timings = write_call_report(&analysis, load_seconds, &args.out)?;
     if args.timings {
         for (stage, seconds) in &timings.stages {
             eprintln!("{stage:>12}: {seconds:8.2} s");

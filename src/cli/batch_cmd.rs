@@ -52,7 +52,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         let outcome = analyze_call(&call.path, &settings, &model, &mut |_| {}, &cancel)
             .map_err(anyhow::Error::from)
             .and_then(|analysis| {
-                write_call_report(&analysis, &model, &settings, load_seconds, &folder).map_err(anyhow::Error::from)
+                write_call_report(&analysis, load_seconds, &folder).map_err(anyhow::Error::from)
             });
         match outcome {
             Ok(_) => {

@@ -16,8 +16,10 @@ use super::metrics_panel::{self, ShownStage};
 use super::playback::{Player, MAX_SPEED, MIN_SPEED};
 use super::settings::Settings;
 use super::state::{CallView, FrameTimes, Incoming, Job, Phase};
+use super::caller_panel::{self, CallerPanelAction};
 use super::{models, segment_table, trajectory_view, waveform};
-use crate::pipeline::{AnalysisEvent, PipelineStage};
+use crate::pipeline::{AnalysisEvent, PipelineStage, SpeakerStats};
+use crate::segmentation::CallerChoice;
 
 /// What a frame's widgets asked for; carried out after drawing.
 enum Action {
@@ -28,6 +30,9 @@ enum Action {
     Cancel,
     PlaySegment(usize),
     PlayAt(f64),
+    /// Play a party's sample: from the first time until the second.
+    PlaySample(f64, f64),
+    SetCaller(CallerChoice),
     TogglePlay,
     SetLanguage(Option<Lang>),
     SetModel(Option<String>),
@@ -45,9 +50,15 @@ enum DialogRequest {
 /// Test hooks read from the environment: EMOTRACE_GUI_STATE_DUMP=path writes the window's state
 /// as JSON once the analysis has finished; EMOTRACE_GUI_PLAY_AFTER_FINISH=N first plays the
 /// N-th segment (1 = the first) as a click on its point would, and dumps once the playhead has moved;
-/// EMOTRACE_GUI_EXIT_AFTER_DUMP=1 then closes the window.
+/// EMOTRACE_GUI_EXIT_AFTER_DUMP=1 then closes the window. EMOTRACE_GUI_CALLER_AFTER_FINISH=a|b|
+/// left|right|all first picks that caller, as the caller panel would, and waits for the new
+/// scores; EMOTRACE_GUI_EXPORT_AFTER_FINISH=DIR then exports everything there, as File › Export
+/// would.
 struct DumpPlan {
     path: PathBuf,
+    /// Caller to pick after the first analysis; taken when applied.
+    caller: Option<CallerChoice>,
+    export_dir: Option<PathBuf>,
     /// Row (0-based) to play before dumping.
     play_row: Option<usize>,
     exit_after: bool,
@@ -62,6 +73,8 @@ impl DumpPlan {
         let flag = |name| std::env::var(name).is_ok_and(|v| v == "1");
         Some(Self {
             path: path.into(),
+            caller: std::env::var("EMOTRACE_GUI_CALLER_AFTER_FINISH").ok().and_then(|v| v.parse().ok()),
+            export_dir: std::env::var_os("EMOTRACE_GUI_EXPORT_AFTER_FINISH").map(PathBuf::from),
             play_row: std::env::var("EMOTRACE_GUI_PLAY_AFTER_FINISH")
                 .ok()
                 .and_then(|v| v.parse::<usize>().ok())
@@ -95,6 +108,17 @@ struct StateDump {
     phase: String,
     demo_scoring: bool,
     model_name: Option<String>,
+    model_device: Option<String>,
+    model_needs_fine_tuning: Option<bool>,
+    model_load_seconds: Option<f64>,
+    /// The notices the window shows about the model, as shown.
+    model_notices: Vec<String>,
+    decode_count: usize,
+    layout: Option<String>,
+    caller: Option<String>,
+    suggested_caller: Option<String>,
+    speakers: Vec<SpeakerStats>,
+    exported: Vec<String>,
     language: Lang,
     plotted_points: usize,
     table_rows: usize,
@@ -132,6 +156,10 @@ pub struct ReviewApp {
     view_duration_s: f64,
     /// The File menu's typed path (for desktops without a file dialog).
     typed_path: String,
+    /// Playing a party's sample: pause when the playhead passes this time.
+    sample_until: Option<f64>,
+    /// The model notices drawn in the last frame (for the state dump).
+    last_model_notices: Vec<String>,
 }
 
 impl ReviewApp {
@@ -161,6 +189,8 @@ impl ReviewApp {
             show_settings: false,
             view_duration_s: -1.0,
             typed_path: String::new(),
+            sample_until: None,
+            last_model_notices: Vec::new(),
         }
     }
 
@@ -169,22 +199,48 @@ impl ReviewApp {
     }
 
     pub fn open(&mut self, path: PathBuf, ctx: &egui::Context) {
+        self.open_with_caller(path, CallerChoice::Auto, ctx);
+    }
+
+    fn launch_settings(&self, caller: CallerChoice) -> LaunchSettings {
+        LaunchSettings { assessment_end_s: self.settings.assessment_minutes * 60.0, model: self.settings.model.clone(), caller }
+    }
+
+    fn open_with_caller(&mut self, path: PathBuf, caller: CallerChoice, ctx: &egui::Context) {
         if let Some(job) = self.job.take() {
             job.cancel();
         }
         self.settings.recent.push(path.clone());
         self.save_settings();
-        let settings = LaunchSettings {
-            assessment_end_s: self.settings.assessment_minutes * 60.0,
-            model: self.settings.model.clone(),
-        };
+        let settings = self.launch_settings(caller);
         self.player.set_audio(None);
-        self.view = Some(CallView::new(path.clone(), self.launcher.is_demo(&settings), settings.assessment_end_s));
+        self.sample_until = None;
+        let mut view = CallView::new(path.clone(), self.launcher.is_demo(&settings), settings.assessment_end_s);
+        view.caller_choice = caller;
+        self.view = Some(view);
         self.job = Some(Job::start(self.launcher.as_ref(), path.clone(), &settings, ctx.clone()));
         self.status = Some((format!("{} {}", self.t(Key::Opening), path.display()), false));
         self.last_playing_row = None;
         let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         ctx.send_viewport_cmd(egui::ViewportCommand::Title(format!("{name} — emotrace")));
+    }
+
+    /// Scores the open call again with another caller, from its decoded audio.
+    fn set_caller(&mut self, caller: CallerChoice, ctx: &egui::Context) {
+        let Some(view) = &mut self.view else { return };
+        let (Some(previous), Some(audio)) = (view.previous.clone(), view.audio.clone()) else { return };
+        if view.phase == Phase::Running {
+            return;
+        }
+        let settings = LaunchSettings {
+            assessment_end_s: self.settings.assessment_minutes * 60.0,
+            model: self.settings.model.clone(),
+            caller,
+        };
+        view.begin_reanalysis(caller);
+        self.job = Some(Job::restart(self.launcher.as_ref(), previous, audio, &settings, ctx.clone()));
+        self.status = Some((self.lang.text(Key::Rescoring).to_string(), false));
+        self.last_playing_row = None;
     }
 
     fn save_settings(&mut self) {
@@ -269,7 +325,8 @@ impl ReviewApp {
             self.status = Some((self.t(Key::NothingToExport).to_string(), true));
             return;
         };
-        self.status = Some(match export::export(kind, &analysis, &dir) {
+        let load_seconds = self.view.as_ref().and_then(|v| v.model.as_ref()).map_or(0.0, |(_, seconds)| *seconds);
+        self.status = Some(match export::export(kind, &analysis, load_seconds, &dir) {
             Ok(paths) => {
                 let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 (format!("{} {}", self.t(Key::Exported), names.join(", ")), false)
@@ -384,16 +441,52 @@ impl ReviewApp {
         self.typed_path = typed_path;
     }
 
-    fn progress_area(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    /// The model line: loading (with an animated bar and the seconds so far), or which model
+    /// runs on which device; then any notice about it. Returns the notices shown.
+    fn model_area(&self, ui: &mut egui::Ui, view: &CallView) -> Vec<String> {
+        let mut notices = Vec::new();
+        if let Some((name, since)) = &view.model_loading {
+            ui.horizontal(|ui| {
+                let text = format!("{} '{name}' … {:.0} s", self.t(Key::ModelLoading), since.elapsed().as_secs_f64());
+                ui.add(egui::ProgressBar::new(0.0).animate(true).desired_width(360.0).text(text));
+            });
+            // The bar animates and the seconds count while the loader thread works.
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(250));
+        }
+        if let Some((model, load_seconds)) = &view.model {
+            ui.horizontal(|ui| {
+                ui.label(format!(
+                    "{}: {} · {} {} · {} {load_seconds:.1} s",
+                    self.t(Key::StageModel),
+                    model.display_name,
+                    self.t(Key::ModelRunsOn),
+                    model.device,
+                    self.t(Key::ModelLoadedIn),
+                ))
+                .on_hover_text(&model.dir);
+            });
+            if let Some(notice) = &model.device_notice {
+                let text = format!("{} {notice}", self.t(Key::DeviceNotice));
+                ui.weak(&text);
+                notices.push(text);
+            }
+            if model.needs_fine_tuning {
+                let text = self.t(Key::NeedsFineTuning).to_string();
+                ui.label(RichText::new(&text).color(Color32::from_rgb(200, 90, 0)).strong());
+                notices.push(text);
+            }
+        }
+        notices
+    }
+
+    fn progress_area(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let Some(view) = &self.view else { return };
+        self.last_model_notices = self.model_area(ui, view);
         ui.horizontal(|ui| {
             let name = view.path.file_name().map_or_else(|| view.path.display().to_string(), |n| n.to_string_lossy().into_owned());
             ui.heading(name).on_hover_text(view.path.display().to_string());
             if view.duration_s() > 0.0 {
                 ui.label(format!("· {:.1} min", view.duration_s() / 60.0));
-            }
-            if let Some(analysis) = view.analysis.as_ref().filter(|_| !view.demo_scoring) {
-                ui.label(format!("· {}", analysis.model_name));
             }
             if view.demo_scoring {
                 ui.label(RichText::new(self.t(Key::DemoScoring)).color(Color32::from_rgb(200, 90, 0)).strong());
@@ -495,6 +588,17 @@ impl ReviewApp {
             ctx.request_repaint();
             return;
         }
+        if let Some(caller) = plan.caller.take() {
+            plan.frames_since_finish = 0;
+            self.set_caller(caller, ctx);
+            ctx.request_repaint();
+            return;
+        }
+        if let Some(dir) = plan.export_dir.take() {
+            self.export_to(ExportKind::All, dir);
+        }
+        let plan = self.dump.as_mut().expect("checked above");
+        let view = self.view.as_ref().expect("checked above");
         if let (Some(row), None) = (plan.play_row, plan.play_started_s) {
             let row = row.min(view.segments.len().saturating_sub(1));
             let Some(segment) = view.segments.get(row) else {
@@ -525,6 +629,19 @@ impl ReviewApp {
             },
             demo_scoring: view.demo_scoring,
             model_name: view.analysis.as_ref().map(|a| a.model_name.clone()),
+            model_device: view.model.as_ref().map(|(m, _)| m.device.clone()),
+            model_needs_fine_tuning: view.model.as_ref().map(|(m, _)| m.needs_fine_tuning),
+            model_load_seconds: view.model.as_ref().map(|(_, seconds)| *seconds),
+            model_notices: self.last_model_notices.clone(),
+            decode_count: view.decode_count,
+            layout: view.assignment.as_ref().map(|a| a.layout.clone()),
+            caller: view.assignment.as_ref().map(|a| a.caller.clone()),
+            suggested_caller: view.suggested_caller.clone(),
+            speakers: view.speakers.clone(),
+            exported: match &self.status {
+                Some((message, false)) if message.starts_with(self.lang.text(Key::Exported)) => vec![message.clone()],
+                _ => Vec::new(),
+            },
             language: self.lang,
             plotted_points: self.last_plotted_points,
             table_rows: view.segments.len(),
@@ -571,9 +688,23 @@ impl ReviewApp {
                     job.cancel();
                 }
             }
-            Action::PlaySegment(row) => self.play_segment(row, now),
-            Action::PlayAt(seconds) => self.player.play_from(seconds, now),
-            Action::TogglePlay => self.player.toggle(now),
+            Action::PlaySegment(row) => {
+                self.sample_until = None;
+                self.play_segment(row, now);
+            }
+            Action::PlayAt(seconds) => {
+                self.sample_until = None;
+                self.player.play_from(seconds, now);
+            }
+            Action::PlaySample(from, until) => {
+                self.player.play_from(from, now);
+                self.sample_until = Some(until);
+            }
+            Action::SetCaller(choice) => self.set_caller(choice, ctx),
+            Action::TogglePlay => {
+                self.sample_until = None;
+                self.player.toggle(now);
+            }
             Action::SetLanguage(lang) => {
                 self.settings.language = lang;
                 self.lang = self.settings.language_or_locale();
@@ -583,9 +714,11 @@ impl ReviewApp {
                 let changed = self.settings.model != model;
                 self.settings.model = model;
                 self.save_settings();
-                // A different model means different scores: analyse the open call again.
-                if let Some(path) = self.view.as_ref().map(|v| v.path.clone()).filter(|_| changed) {
-                    self.open(path, ctx);
+                // A different model means different scores: analyse the open call again, for the
+                // same caller.
+                if let Some(view) = self.view.as_ref().filter(|_| changed) {
+                    let (path, caller) = (view.path.clone(), view.caller_choice);
+                    self.open_with_caller(path, caller, ctx);
                 }
             }
             Action::SettingsChanged => self.save_settings(),
@@ -617,6 +750,12 @@ impl eframe::App for ReviewApp {
         }
         self.handle_keys(&ctx, &mut actions);
         self.player.tick(now);
+        if let Some(until) = self.sample_until {
+            if !self.player.is_playing() || self.player.position_s() >= until {
+                self.player.pause();
+                self.sample_until = None;
+            }
+        }
         if let Some(notice) = self.player.take_notice() {
             self.status = Some((format!("{} ({notice})", self.t(Key::NoAudioDevice)), false));
         }
@@ -636,6 +775,14 @@ impl eframe::App for ReviewApp {
         if let Some(view) = &self.view {
             egui::Panel::right("details").default_size(440.0).resizable(true).show(ui, |ui| {
                 let partial = view.phase == Phase::Running;
+                if view.assignment.is_some() {
+                    match caller_panel::show(ui, lang, view) {
+                        Some(CallerPanelAction::Choose(choice)) => actions.push(Action::SetCaller(choice)),
+                        Some(CallerPanelAction::Listen(from, until)) => actions.push(Action::PlaySample(from, until)),
+                        None => {}
+                    }
+                    ui.separator();
+                }
                 self.last_shown_stages = metrics_panel::show(ui, lang, &view.summaries, view.assessment_end_s, partial);
                 ui.separator();
                 if let Some(row) = segment_table::show(ui, lang, &view.segments, view.assessment_end_s, playing_row, scroll_to) {

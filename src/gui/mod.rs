@@ -2,6 +2,7 @@
 //! [`AnalysisEvent`](crate::pipeline::AnalysisEvent)s over a channel, so the window never blocks.
 
 mod app;
+mod caller_panel;
 pub mod export;
 mod fonts;
 pub mod i18n;

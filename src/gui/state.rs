@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
+use std::time::Instant;
 
 use eframe::egui;
 
@@ -12,7 +13,8 @@ use super::launcher::{AnalysisLauncher, LaunchSettings};
 use super::waveform::WaveformPyramid;
 use crate::analysis::{summarise_call, ScoredSegment, StageSummary};
 use crate::audio::Audio16k;
-use crate::pipeline::{AnalysisEvent, CallAnalysis, PipelineStage, SpeakerSpan};
+use crate::pipeline::{speaker_stats, AnalysisEvent, CallAnalysis, CallerAssignment, ModelInfo, PipelineStage, SpeakerSpan, SpeakerStats};
+use crate::segmentation::CallerChoice;
 
 /// What the forwarding thread passes to the window.
 pub enum Incoming {
@@ -39,10 +41,25 @@ impl Job {
     /// Starts `launcher` and a thread that forwards its events to the window, builds the
     /// waveform pyramid after decoding, and wakes the window for each message.
     pub fn start(launcher: &dyn AnalysisLauncher, path: PathBuf, settings: &LaunchSettings, ctx: egui::Context) -> Self {
+        Self::forwarding(ctx, |events, cancel| launcher.launch(path, settings, events, cancel))
+    }
+
+    /// Starts a re-analysis of the open call from its decoded audio (another caller choice).
+    pub fn restart(
+        launcher: &dyn AnalysisLauncher,
+        previous: Arc<CallAnalysis>,
+        audio: Arc<Audio16k>,
+        settings: &LaunchSettings,
+        ctx: egui::Context,
+    ) -> Self {
+        Self::forwarding(ctx, |events, cancel| launcher.relaunch(previous, audio, settings, events, cancel))
+    }
+
+    fn forwarding(ctx: egui::Context, start: impl FnOnce(mpsc::Sender<AnalysisEvent>, Arc<AtomicBool>)) -> Self {
         let cancel = Arc::new(AtomicBool::new(false));
         let (events_in, events_out) = mpsc::channel::<AnalysisEvent>();
         let (to_window, incoming) = mpsc::channel();
-        launcher.launch(path, settings, events_in, cancel.clone());
+        start(events_in, cancel.clone());
         std::thread::spawn(move || {
             for event in events_out {
                 let terminal = matches!(event, AnalysisEvent::Finished { .. } | AnalysisEvent::Failed { .. } | AnalysisEvent::Cancelled);
@@ -105,7 +122,24 @@ pub struct CallView {
     /// The library's summaries: recomputed as segments arrive, replaced by the final ones.
     pub summaries: Vec<StageSummary>,
     pub analysis: Option<Arc<CallAnalysis>>,
+    /// The last finished analysis of this call (kept while a re-analysis runs).
+    pub previous: Option<Arc<CallAnalysis>>,
     pub assessment_end_s: f64,
+    /// The caller choice this analysis runs with.
+    pub caller_choice: CallerChoice,
+    /// Who segmentation scored as the caller, and the layout.
+    pub assignment: Option<CallerAssignment>,
+    /// The party `auto` picked on the first analysis (the suggestion shown beside the choice).
+    pub suggested_caller: Option<String>,
+    /// Segments and speech time per party. For a mono call analysed with `all` (no speaker
+    /// separation) the figures of the last separated analysis are kept.
+    pub speakers: Vec<SpeakerStats>,
+    /// A model is loading: its name and since when.
+    pub model_loading: Option<(String, Instant)>,
+    /// The model in use and the seconds its loading took.
+    pub model: Option<(ModelInfo, f64)>,
+    /// How many times this call was decoded (a re-analysis must not decode again).
+    pub decode_count: usize,
     summaries_stale: bool,
 }
 
@@ -122,9 +156,36 @@ impl CallView {
             segments: Vec::new(),
             summaries: Vec::new(),
             analysis: None,
+            previous: None,
             assessment_end_s,
+            caller_choice: CallerChoice::Auto,
+            assignment: None,
+            suggested_caller: None,
+            speakers: Vec::new(),
+            model_loading: None,
+            model: None,
+            decode_count: 0,
             summaries_stale: false,
         }
+    }
+
+    /// Clears the results for a re-analysis with another caller choice; keeps the audio, the
+    /// waveform, the decode progress, the model and the per-party figures.
+    pub fn begin_reanalysis(&mut self, caller_choice: CallerChoice) {
+        self.phase = Phase::Running;
+        for stage in [PipelineStage::Segment, PipelineStage::Features, PipelineStage::Model] {
+            self.progress[stage_slot(stage)] = None;
+        }
+        self.segments.clear();
+        self.summaries.clear();
+        self.analysis = None;
+        self.caller_choice = caller_choice;
+        self.summaries_stale = false;
+    }
+
+    /// Mono, or stereo: what the choice of caller is made between.
+    pub fn is_mono(&self) -> Option<bool> {
+        self.assignment.as_ref().map(|a| a.layout == "mono")
     }
 
     pub fn duration_s(&self) -> f64 {
@@ -150,8 +211,31 @@ impl CallView {
             AnalysisEvent::Progress { stage, done, total } => {
                 self.progress[stage_slot(stage)] = Some(StageProgress { done, total });
             }
-            AnalysisEvent::Decoded { audio } => self.audio = Some(audio),
-            AnalysisEvent::Segmented { spans } => self.spans = spans,
+            AnalysisEvent::ModelLoading { name } => self.model_loading = Some((name, Instant::now())),
+            AnalysisEvent::ModelLoaded { model, load_seconds } => {
+                self.model_loading = None;
+                self.model = Some((model, load_seconds));
+            }
+            AnalysisEvent::Decoded { audio } => {
+                self.audio = Some(audio);
+                self.decode_count += 1;
+            }
+            AnalysisEvent::Segmented { spans, assignment } => {
+                let unseparated_mono = assignment.layout == "mono" && assignment.caller == "all";
+                if !unseparated_mono {
+                    self.speakers = speaker_stats(&spans);
+                }
+                if unseparated_mono {
+                    for party in &mut self.speakers {
+                        party.is_caller = true;
+                    }
+                }
+                if self.caller_choice == CallerChoice::Auto && self.suggested_caller.is_none() {
+                    self.suggested_caller = Some(assignment.caller.clone());
+                }
+                self.spans = spans;
+                self.assignment = Some(assignment);
+            }
             AnalysisEvent::Scored { segment } => {
                 let at = self.segments.partition_point(|s| (s.start_s, s.index) <= (segment.start_s, segment.index));
                 self.segments.insert(at, segment);
@@ -165,6 +249,7 @@ impl CallView {
                 self.summaries = analysis.summaries.clone();
                 self.assessment_end_s = analysis.assessment_end_s;
                 self.summaries_stale = false;
+                self.previous = Some(analysis.clone());
                 self.analysis = Some(analysis);
                 self.phase = Phase::Finished;
             }
@@ -276,6 +361,63 @@ mod tests {
         assert_eq!(view.previous_segment(21.0), Some(1), "well into segment 1: back to its start");
         assert_eq!(view.previous_segment(20.2), Some(0), "just started: the one before");
         assert_eq!(view.previous_segment(10.1), None);
+    }
+
+    #[test]
+    fn model_loading_then_loaded_and_a_reanalysis_keeps_the_audio_and_the_parties() {
+        use crate::audio::AudioInfo;
+        use crate::pipeline::{CallerAssignment, ModelInfo};
+        let mut view = CallView::new("call.wav".into(), false, 60.0);
+        view.apply_event(AnalysisEvent::ModelLoading { name: "big".into() });
+        assert_eq!(view.model_loading.as_ref().map(|(name, _)| name.as_str()), Some("big"));
+        let info = ModelInfo {
+            name: "big".into(),
+            display_name: "big (0123)".into(),
+            weights_sha256: "0123".into(),
+            dir: "models/big".into(),
+            device: "CPU".into(),
+            device_notice: None,
+            needs_fine_tuning: true,
+        };
+        view.apply_event(AnalysisEvent::ModelLoaded { model: info.clone(), load_seconds: 2.5 });
+        assert!(view.model_loading.is_none());
+        assert_eq!(view.model, Some((info, 2.5)));
+
+        let info = AudioInfo {
+            path: "call.wav".into(),
+            container: "wav".into(),
+            codec: "pcm".into(),
+            sample_rate: 16_000,
+            channels: 1,
+            frames: 16_000,
+            duration_s: 1.0,
+            skipped_packets: 0,
+            declared_duration_s: None,
+            warnings: Vec::new(),
+        };
+        let audio = Arc::new(Audio16k { channels: vec![vec![0.0; 16_000]], info });
+        view.apply_event(AnalysisEvent::Decoded { audio });
+        let span = |speaker: &str, start_s: f64, is_caller| SpeakerSpan {
+            index: 0,
+            start_s,
+            end_s: start_s + 1.0,
+            channel: 0,
+            speaker: speaker.into(),
+            is_caller,
+            overlapped: false,
+        };
+        let assignment = |caller: &str| CallerAssignment { layout: "mono".into(), caller: caller.into() };
+        view.apply_event(AnalysisEvent::Segmented { spans: vec![span("A", 0.0, true), span("B", 2.0, false)], assignment: assignment("A") });
+        view.apply_event(AnalysisEvent::Scored { segment: segment(0, 0.0, 0.7) });
+        assert_eq!(view.suggested_caller.as_deref(), Some("A"));
+        view.begin_reanalysis(CallerChoice::All);
+        assert!(view.audio.is_some() && view.segments.is_empty() && view.phase == Phase::Running);
+        // All speech in mono has no speaker separation: the parties' figures stay those of A/B.
+        view.apply_event(AnalysisEvent::Segmented { spans: vec![span("A", 0.0, true)], assignment: assignment("all") });
+        assert_eq!(view.speakers.len(), 2);
+        assert!(view.speakers.iter().all(|p| p.is_caller));
+        assert_eq!(view.suggested_caller.as_deref(), Some("A"), "the suggestion is the first analysis's");
+        assert_eq!(view.decode_count, 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::run::AnalysisSettings;
 use crate::analysis::{ScoredSegment, StageSummary};
 use crate::audio::{Audio16k, AudioInfo};
 
@@ -39,11 +40,38 @@ pub struct SpeakerSpan {
     pub start_s: f64,
     pub end_s: f64,
     pub channel: usize,
-    /// "caller"/"operator" for stereo, "A"/"B" for mono clustering.
+    /// "left"/"right" for stereo channels, "A"/"B" for mono clustering.
     pub speaker: String,
     pub is_caller: bool,
     /// Both parties speak at once here.
     pub overlapped: bool,
+}
+
+/// The model that scored a call, as reports and the window describe it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelInfo {
+    /// The bundle's name (meta.json).
+    pub name: String,
+    /// Name plus the start of the weights hash, as shown in the window.
+    pub display_name: String,
+    pub weights_sha256: String,
+    /// The bundle folder (empty when no bundle was used).
+    pub dir: String,
+    /// "CPU", "CUDA" or "Metal" ("none" when no model ran).
+    pub device: String,
+    /// Set when the requested device was unavailable and another one is used.
+    pub device_notice: Option<String>,
+    /// The bundle says its classification head is untrained: its scores are not meaningful.
+    pub needs_fine_tuning: bool,
+}
+
+/// How the call was split between the parties, as segmentation decided it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallerAssignment {
+    /// "mono" or "stereo".
+    pub layout: String,
+    /// The party scored as the caller: "left", "right", "A", "B" or "all".
+    pub caller: String,
 }
 
 /// The finished analysis of one call: what `analyze` writes and the review window shows.
@@ -60,18 +88,34 @@ pub struct CallAnalysis {
     pub assessment_end_s: f64,
     pub call_duration_s: f64,
     pub model_name: String,
+    /// The model that produced the scores.
+    pub model: ModelInfo,
+    /// The settings the call was analysed with (report.json records them).
+    pub settings: AnalysisSettings,
+    pub assignment: CallerAssignment,
     /// Seconds spent per stage.
     pub timings: Vec<(PipelineStage, f64)>,
+}
+
+impl CallAnalysis {
+    /// Seconds the decode stage took (0 when not recorded).
+    pub fn decode_seconds(&self) -> f64 {
+        self.timings.iter().find(|(stage, _)| *stage == PipelineStage::Decode).map_or(0.0, |(_, s)| *s)
+    }
 }
 
 /// What a running analysis tells its owner, in order: progress for each stage as it runs, the
 /// decoded audio as soon as decoding ends, the speech spans once segmentation ends, each caller
 /// segment as soon as it is scored, and finally exactly one of `Finished`, `Failed`, `Cancelled`.
+/// A launcher that loads the model itself also reports `ModelLoading` then `ModelLoaded` (the
+/// load may overlap decoding).
 #[derive(Debug, Clone)]
 pub enum AnalysisEvent {
     Progress { stage: PipelineStage, done: u64, total: u64 },
+    ModelLoading { name: String },
+    ModelLoaded { model: ModelInfo, load_seconds: f64 },
     Decoded { audio: Arc<Audio16k> },
-    Segmented { spans: Vec<SpeakerSpan> },
+    Segmented { spans: Vec<SpeakerSpan>, assignment: CallerAssignment },
     Scored { segment: ScoredSegment },
     Finished { analysis: Arc<CallAnalysis> },
     Failed { message: String },

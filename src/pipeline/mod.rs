@@ -6,5 +6,11 @@ pub mod batch;
 pub mod events;
 pub mod run;
 
-pub use events::{AnalysisEvent, CallAnalysis, PipelineStage, SpeakerSpan};
-pub use run::{analyze_call, spawn_analysis, AnalysisSettings, PipelineError, ScoringModel};
+pub mod speakers;
+
+pub use events::{AnalysisEvent, CallAnalysis, CallerAssignment, ModelInfo, PipelineStage, SpeakerSpan};
+pub use run::{
+    analyze_call, analyze_decoded, decode_call, finish_analysis, reanalyze_call, segment_decoded, spawn_analysis,
+    spawn_reanalysis, AnalysisParts, AnalysisSettings, PipelineError, ScoreMemo, ScoringModel,
+};
+pub use speakers::{speaker_stats, SpeakerStats};

@@ -2,6 +2,7 @@
 //! to inference through a bounded queue, so feature extraction of the next segments overlaps
 //! scoring of the current ones and memory stays bounded whatever the call's length.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -11,14 +12,14 @@ use std::time::Instant;
 use candle_core::Device;
 use serde::Serialize;
 
-use super::events::{AnalysisEvent, CallAnalysis, PipelineStage, SpeakerSpan};
+use super::events::{AnalysisEvent, CallAnalysis, CallerAssignment, ModelInfo, PipelineStage, SpeakerSpan};
 use crate::analysis::{summarise_call, ScoredSegment, DEFAULT_ASSESSMENT_MINUTES};
-use crate::audio::{load_16k, AudioError, ANALYSIS_RATE};
+use crate::audio::{load_16k, Audio16k, AudioError, ANALYSIS_RATE};
 use crate::features::{FeatureError, FeatureExtractor, SegmentFeatures};
 use crate::model::bundle::{load_bundle, Bundle};
 use crate::model::scoring::{score_segments, sigmoid, SegmentInput};
 use crate::model::{select_device, DeviceChoice, FusedModel, ModelError};
-use crate::segmentation::{segment_call, CallerChoice, Segment, SegmentationError, SegmentationParams};
+use crate::segmentation::{segment_call, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams};
 
 /// Segments whose features are computed together (in parallel) and queued as one unit.
 const FEATURE_CHUNK: usize = 4;
@@ -41,7 +42,7 @@ pub enum PipelineError {
 }
 
 /// How to analyse a call (everything but the model).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AnalysisSettings {
     #[serde(serialize_with = "serialize_display")]
     pub caller: CallerChoice,
@@ -103,6 +104,28 @@ impl ScoringModel {
         let hash = &self.bundle.meta.weights_sha256;
         format!("{} ({})", self.bundle.meta.name, &hash[..hash.len().min(12)])
     }
+
+    /// What reports and the window say about this model.
+    pub fn info(&self) -> ModelInfo {
+        ModelInfo {
+            name: self.bundle.meta.name.clone(),
+            display_name: self.display_name(),
+            weights_sha256: self.bundle.meta.weights_sha256.clone(),
+            dir: self.bundle.dir.display().to_string(),
+            device: device_label(&self.device).to_string(),
+            device_notice: self.device_notice.clone(),
+            needs_fine_tuning: self.bundle.meta.needs_fine_tuning,
+        }
+    }
+}
+
+/// The device's kind as users know it.
+pub fn device_label(device: &Device) -> &'static str {
+    match device {
+        Device::Cpu => "CPU",
+        Device::Cuda(_) => "CUDA",
+        Device::Metal(_) => "Metal",
+    }
 }
 
 /// Analyses one call: decode, segment, score every caller segment, summarise. Events go to
@@ -114,19 +137,77 @@ pub fn analyze_call(
     report: &mut dyn FnMut(AnalysisEvent),
     cancel: &AtomicBool,
 ) -> Result<CallAnalysis, PipelineError> {
-    let check_cancel = || if cancel.load(Ordering::Relaxed) { Err(PipelineError::Cancelled) } else { Ok(()) };
-    let mut timings = Vec::new();
+    let (audio, decode_seconds) = decode_call(path, report)?;
+    if cancel.load(Ordering::Relaxed) {
+        return Err(PipelineError::Cancelled);
+    }
+    analyze_decoded(path, &audio, settings, model, &ScoreMemo::default(), decode_seconds, report, cancel)
+}
 
+/// The decode stage on its own: loads the call at 16 kHz, reporting progress and `Decoded`;
+/// returns the audio and the seconds it took.
+pub fn decode_call(path: &Path, report: &mut dyn FnMut(AnalysisEvent)) -> Result<(Arc<Audio16k>, f64), PipelineError> {
     let started = Instant::now();
     report(AnalysisEvent::Progress { stage: PipelineStage::Decode, done: 0, total: 1 });
     let audio = Arc::new(load_16k(path)?);
     report(AnalysisEvent::Progress { stage: PipelineStage::Decode, done: 1, total: 1 });
     report(AnalysisEvent::Decoded { audio: audio.clone() });
-    timings.push((PipelineStage::Decode, started.elapsed().as_secs_f64()));
-    check_cancel()?;
+    Ok((audio, started.elapsed().as_secs_f64()))
+}
 
-    let started = Instant::now();
-    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 0, total: 1 });
+/// Analyses a call again with other settings (typically another caller choice) from its
+/// already decoded audio: segmentation runs again (it is cheap and deterministic), and every
+/// segment `previous` already scored with the same model is reused instead of re-scored. The
+/// result equals what [`analyze_call`] gives for these settings.
+pub fn reanalyze_call(
+    previous: &CallAnalysis,
+    audio: &Audio16k,
+    settings: &AnalysisSettings,
+    model: &ScoringModel,
+    report: &mut dyn FnMut(AnalysisEvent),
+    cancel: &AtomicBool,
+) -> Result<CallAnalysis, PipelineError> {
+    let memo = if previous.model == model.info() { ScoreMemo::from_analysis(previous) } else { ScoreMemo::default() };
+    analyze_decoded(&previous.source, audio, settings, model, &memo, previous.decode_seconds(), report, cancel)
+}
+
+/// Scores already computed for a call, by channel and time (ms): a segment found here is not
+/// scored again. Only valid for the same recording and the same model.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreMemo {
+    scores: HashMap<(usize, i64, i64), f64>,
+}
+
+impl ScoreMemo {
+    pub fn from_analysis(analysis: &CallAnalysis) -> Self {
+        let scores =
+            analysis.segments.iter().map(|s| (memo_key(s.channel, s.start_s, s.end_s), s.p_nonnegative)).collect();
+        Self { scores }
+    }
+
+    pub fn get(&self, channel: usize, start_s: f64, end_s: f64) -> Option<f64> {
+        self.scores.get(&memo_key(channel, start_s, end_s)).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+}
+
+fn memo_key(channel: usize, start_s: f64, end_s: f64) -> (usize, i64, i64) {
+    (channel, (start_s * 1000.0).round() as i64, (end_s * 1000.0).round() as i64)
+}
+
+/// Segmentation of decoded audio, as the pipeline reports it: every speech span and who the
+/// caller is. Shared by the model pipeline and the window's demo driver.
+pub fn segment_decoded(
+    audio: &Audio16k,
+    settings: &AnalysisSettings,
+) -> Result<(CallSegmentation, Vec<SpeakerSpan>, CallerAssignment), PipelineError> {
     let segmentation = segment_call(&audio.channels, ANALYSIS_RATE, &settings.segmentation, settings.caller)?;
     let spans: Vec<SpeakerSpan> = segmentation
         .segments
@@ -142,32 +223,117 @@ pub fn analyze_call(
             overlapped: s.overlap,
         })
         .collect();
+    let assignment =
+        CallerAssignment { layout: segmentation.layout.to_string(), caller: segmentation.caller.clone() };
+    Ok((segmentation, spans, assignment))
+}
+
+/// The caller's segment number `index` (its position among the caller's segments) with its score.
+pub fn caller_segment(index: usize, source: &Segment, p_nonnegative: f64) -> ScoredSegment {
+    ScoredSegment {
+        index,
+        start_s: round_to_ms(source.start_s),
+        end_s: round_to_ms(source.end_s),
+        channel: source.channel,
+        speaker: source.speaker.clone(),
+        p_nonnegative,
+    }
+}
+
+/// What every analysis ends with: segments in time order, the stage summaries, the record.
+pub struct AnalysisParts {
+    pub source: PathBuf,
+    pub audio_info: crate::audio::AudioInfo,
+    pub call_duration_s: f64,
+    pub spans: Vec<SpeakerSpan>,
+    pub segments: Vec<ScoredSegment>,
+    pub settings: AnalysisSettings,
+    pub model: ModelInfo,
+    pub assignment: CallerAssignment,
+    pub timings: Vec<(PipelineStage, f64)>,
+}
+
+/// Puts a finished analysis together (sorting, summaries): the one place the CLI's pipeline and
+/// the window's demo driver build their result.
+pub fn finish_analysis(parts: AnalysisParts) -> CallAnalysis {
+    let mut segments = parts.segments;
+    segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.index.cmp(&b.index)));
+    let assessment_end_s = parts.settings.assessment_minutes * 60.0;
+    let summaries = summarise_call(&segments, assessment_end_s, parts.call_duration_s);
+    CallAnalysis {
+        source: parts.source,
+        audio_info: parts.audio_info,
+        spans: parts.spans,
+        segments,
+        summaries,
+        assessment_end_s,
+        call_duration_s: parts.call_duration_s,
+        model_name: parts.model.display_name.clone(),
+        model: parts.model,
+        settings: parts.settings,
+        assignment: parts.assignment,
+        timings: parts.timings,
+    }
+}
+
+/// Segments, scores and summarises decoded audio. Segments found in `memo` keep their score
+/// (reported at once, and counted as done in the first Features/Model progress); only the others
+/// go through features and the model.
+#[allow(clippy::too_many_arguments)]
+pub fn analyze_decoded(
+    path: &Path,
+    audio: &Audio16k,
+    settings: &AnalysisSettings,
+    model: &ScoringModel,
+    memo: &ScoreMemo,
+    decode_seconds: f64,
+    report: &mut dyn FnMut(AnalysisEvent),
+    cancel: &AtomicBool,
+) -> Result<CallAnalysis, PipelineError> {
+    let check_cancel = || if cancel.load(Ordering::Relaxed) { Err(PipelineError::Cancelled) } else { Ok(()) };
+    let mut timings = vec![(PipelineStage::Decode, decode_seconds)];
+
+    let started = Instant::now();
+    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 0, total: 1 });
+    let (segmentation, spans, assignment) = segment_decoded(audio, settings)?;
     report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 1, total: 1 });
-    report(AnalysisEvent::Segmented { spans: spans.clone() });
+    report(AnalysisEvent::Segmented { spans: spans.clone(), assignment: assignment.clone() });
     timings.push((PipelineStage::Segment, started.elapsed().as_secs_f64()));
     check_cancel()?;
 
     let min_samples = model.model.config().wav2vec2.min_samples();
     let caller: Vec<&Segment> = segmentation.caller_segments().collect();
-    let clips: Vec<(usize, &[f32])> = caller
-        .iter()
-        .enumerate()
-        .filter_map(|(index, s)| clip(&audio.channels, s).map(|samples| (index, samples)))
-        .filter(|(_, samples)| samples.len() >= min_samples)
-        .collect();
-    let total = clips.len() as u64;
+    let mut segments = Vec::with_capacity(caller.len());
+    let mut clips: Vec<(usize, &[f32])> = Vec::new();
+    for (index, source) in caller.iter().enumerate() {
+        let Some(samples) = clip(&audio.channels, source).filter(|samples| samples.len() >= min_samples) else {
+            continue;
+        };
+        let known = memo.get(source.channel, round_to_ms(source.start_s), round_to_ms(source.end_s));
+        match known {
+            Some(p_nonnegative) => {
+                let segment = caller_segment(index, source, p_nonnegative);
+                report(AnalysisEvent::Scored { segment: segment.clone() });
+                segments.push(segment);
+            }
+            None => clips.push((index, samples)),
+        }
+    }
+    // Reused scores count as done, so a re-analysis that reuses everything shows 100%.
+    let reused = segments.len() as u64;
+    let total = reused + clips.len() as u64;
     // Stops the producer when scoring fails, without touching the caller's cancel flag.
     let stop = AtomicBool::new(false);
     let stop = &stop;
-    let (feature_seconds, model_seconds, segments) = std::thread::scope(|scope| {
+    let (feature_seconds, model_seconds) = std::thread::scope(|scope| {
         let (sender, receiver) = mpsc::sync_channel::<Result<Vec<(usize, SegmentFeatures)>, FeatureError>>(QUEUE_CHUNKS);
         let clips = &clips;
         let producer = scope.spawn(move || produce_features(clips, sender, cancel, stop));
 
-        let mut segments = Vec::with_capacity(clips.len());
         let mut model_seconds = 0.0;
-        let mut scored_so_far = 0u64;
-        report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: 0, total });
+        let mut scored_so_far = reused;
+        report(AnalysisEvent::Progress { stage: PipelineStage::Features, done: reused, total });
+        report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: reused, total });
         let consumed: Result<(), PipelineError> = (|| {
             for chunk in receiver {
                 check_cancel()?;
@@ -184,15 +350,7 @@ pub fn analyze_call(
                 let logits = score_segments(&model.model, &model.device, &inputs, settings.max_batch)?;
                 model_seconds += started.elapsed().as_secs_f64();
                 for ((index, _), logit) in chunk.iter().zip(logits) {
-                    let source = caller[*index];
-                    let segment = ScoredSegment {
-                        index: *index,
-                        start_s: round_to_ms(source.start_s),
-                        end_s: round_to_ms(source.end_s),
-                        channel: source.channel,
-                        speaker: source.speaker.clone(),
-                        p_nonnegative: sigmoid(logit) as f64,
-                    };
+                    let segment = caller_segment(*index, caller[*index], sigmoid(logit) as f64);
                     report(AnalysisEvent::Scored { segment: segment.clone() });
                     segments.push(segment);
                 }
@@ -206,26 +364,23 @@ pub fn analyze_call(
             stop.store(true, Ordering::Relaxed);
         }
         let feature_seconds = producer.join().unwrap_or(0.0);
-        consumed.map(|()| (feature_seconds, model_seconds, segments))
+        consumed.map(|()| (feature_seconds, model_seconds))
     })?;
     check_cancel()?;
     timings.push((PipelineStage::Features, feature_seconds));
     timings.push((PipelineStage::Model, model_seconds));
 
-    let assessment_end_s = settings.assessment_minutes * 60.0;
-    let call_duration_s = audio.duration_s();
-    let summaries = summarise_call(&segments, assessment_end_s, call_duration_s);
-    Ok(CallAnalysis {
+    Ok(finish_analysis(AnalysisParts {
         source: path.to_path_buf(),
         audio_info: audio.info.clone(),
+        call_duration_s: audio.duration_s(),
         spans,
         segments,
-        summaries,
-        assessment_end_s,
-        call_duration_s,
-        model_name: model.display_name(),
+        settings: settings.clone(),
+        model: model.info(),
+        assignment,
         timings,
-    })
+    }))
 }
 
 /// Segment times are reported to the millisecond (the segmentation's grid is 10 ms), so every
@@ -283,11 +438,34 @@ pub fn spawn_analysis(
             let _ = events.send(event);
         };
         let outcome = analyze_call(&path, &settings, &model, &mut forward, &cancel);
-        let last = match outcome {
-            Ok(analysis) => AnalysisEvent::Finished { analysis: Arc::new(analysis) },
-            Err(PipelineError::Cancelled) => AnalysisEvent::Cancelled,
-            Err(error) => AnalysisEvent::Failed { message: error.to_string() },
-        };
-        let _ = events.send(last);
+        let _ = events.send(final_event(outcome));
     })
+}
+
+/// Runs [`reanalyze_call`] on a worker thread, with the same events as [`spawn_analysis`]
+/// (no `Decoded`: the audio is already there).
+pub fn spawn_reanalysis(
+    previous: Arc<CallAnalysis>,
+    audio: Arc<Audio16k>,
+    settings: AnalysisSettings,
+    model: Arc<ScoringModel>,
+    events: Sender<AnalysisEvent>,
+    cancel: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut forward = |event: AnalysisEvent| {
+            let _ = events.send(event);
+        };
+        let outcome = reanalyze_call(&previous, &audio, &settings, &model, &mut forward, &cancel);
+        let _ = events.send(final_event(outcome));
+    })
+}
+
+/// The event that ends an analysis.
+pub fn final_event(outcome: Result<CallAnalysis, PipelineError>) -> AnalysisEvent {
+    match outcome {
+        Ok(analysis) => AnalysisEvent::Finished { analysis: Arc::new(analysis) },
+        Err(PipelineError::Cancelled) => AnalysisEvent::Cancelled,
+        Err(error) => AnalysisEvent::Failed { message: error.to_string() },
+    }
 }

@@ -10,7 +10,7 @@ use super::provenance::{write_json, InputFile};
 use super::tables::{segments_frame, summary_frame, write_csv};
 use super::ReportError;
 use crate::model::bundle::LABEL_SEMANTICS;
-use crate::pipeline::{AnalysisSettings, CallAnalysis, ScoringModel};
+use crate::pipeline::{CallAnalysis, CallerAssignment};
 
 pub const SEGMENTS_FILE: &str = "segments.csv";
 pub const SUMMARY_FILE: &str = "summary.csv";
@@ -25,9 +25,13 @@ pub struct CallProvenance<'a, S: Serialize> {
     pub app_version: &'static str,
     pub model_name: &'a str,
     pub model_weights_sha256: &'a str,
-    pub model_dir: String,
+    pub model_dir: &'a str,
+    pub model_device: &'a str,
+    pub model_needs_fine_tuning: bool,
     pub label_semantics: &'static str,
     pub settings: &'a S,
+    /// Which party was scored as the caller, and the layout it was chosen in.
+    pub caller_assignment: &'a CallerAssignment,
     pub input: InputFile,
     pub audio: &'a crate::audio::AudioInfo,
     pub call_duration_s: f64,
@@ -37,13 +41,34 @@ pub struct CallProvenance<'a, S: Serialize> {
     pub report_seconds: f64,
 }
 
-/// Writes the CSVs and figures for an analysis into `dir` (created if needed); returns the paths.
-pub fn write_tables_and_figures(analysis: &CallAnalysis, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+/// Which of a report's files to write; report.json (provenance) is always written, last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportFiles {
+    pub tables: bool,
+    pub png: bool,
+    pub svg: bool,
+}
+
+impl ReportFiles {
+    pub const ALL: ReportFiles = ReportFiles { tables: true, png: true, svg: true };
+    pub const TABLES: ReportFiles = ReportFiles { tables: true, png: false, svg: false };
+    pub const PNG: ReportFiles = ReportFiles { tables: false, png: true, svg: false };
+    pub const SVG: ReportFiles = ReportFiles { tables: false, png: false, svg: true };
+}
+
+/// Writes the chosen CSVs and figures for an analysis into `dir` (created if needed); returns
+/// the paths in the order segments.csv, summary.csv, trajectory.png, trajectory.svg.
+pub fn write_tables_and_figures(analysis: &CallAnalysis, dir: &Path, files: ReportFiles) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|cause| ReportError::Write { path: dir.to_path_buf(), cause })?;
-    let segments = dir.join(SEGMENTS_FILE);
-    write_csv(&mut segments_frame(&analysis.segments, analysis.assessment_end_s)?, &segments)?;
-    let summary = dir.join(SUMMARY_FILE);
-    write_csv(&mut summary_frame(&analysis.summaries)?, &summary)?;
+    let mut written = Vec::new();
+    if files.tables {
+        let segments = dir.join(SEGMENTS_FILE);
+        write_csv(&mut segments_frame(&analysis.segments, analysis.assessment_end_s)?, &segments)?;
+        written.push(segments);
+        let summary = dir.join(SUMMARY_FILE);
+        write_csv(&mut summary_frame(&analysis.summaries)?, &summary)?;
+        written.push(summary);
+    }
     let title = analysis
         .source
         .file_name()
@@ -56,11 +81,17 @@ pub fn write_tables_and_figures(analysis: &CallAnalysis, dir: &Path) -> Result<V
         assessment_end_s: analysis.assessment_end_s,
         call_duration_s: analysis.call_duration_s,
     };
-    let png = dir.join(FIGURE_PNG);
-    write_png(&figure, &png)?;
-    let svg = dir.join(FIGURE_SVG);
-    write_svg(&figure, &svg)?;
-    Ok(vec![segments, summary, png, svg])
+    if files.png {
+        let png = dir.join(FIGURE_PNG);
+        write_png(&figure, &png)?;
+        written.push(png);
+    }
+    if files.svg {
+        let svg = dir.join(FIGURE_SVG);
+        write_svg(&figure, &svg)?;
+        written.push(svg);
+    }
+    Ok(written)
 }
 
 /// Writes report.json.
@@ -78,27 +109,37 @@ pub struct ReportTimings {
 }
 
 /// Writes all five files of one analysed call into `dir`; report.json goes last, so its presence
-/// marks a complete report (batch `--resume` relies on that).
-pub fn write_call_report(
+/// marks a complete report (batch `--resume` relies on that). `analyze`, `batch` and the
+/// window's Export all write through here.
+pub fn write_call_report(analysis: &CallAnalysis, model_load_seconds: f64, dir: &Path) -> Result<ReportTimings, ReportError> {
+    write_call_report_files(analysis, model_load_seconds, dir, ReportFiles::ALL).map(|(timings, _)| timings)
+}
+
+/// Writes the chosen files of one analysed call and its report.json (last); returns the
+/// timings and every path written.
+pub fn write_call_report_files(
     analysis: &CallAnalysis,
-    model: &ScoringModel,
-    settings: &AnalysisSettings,
     model_load_seconds: f64,
     dir: &Path,
-) -> Result<ReportTimings, ReportError> {
+    files: ReportFiles,
+) -> Result<(ReportTimings, Vec<PathBuf>), ReportError> {
     let started = std::time::Instant::now();
-    write_tables_and_figures(analysis, dir)?;
+    let mut written = write_tables_and_figures(analysis, dir, files)?;
     let stages: Vec<(&'static str, f64)> = std::iter::once(("model_load", model_load_seconds))
         .chain(analysis.timings.iter().map(|(stage, seconds)| (stage.as_str(), *seconds)))
         .collect();
+    let model = &analysis.model;
     let provenance = CallProvenance {
         app: "emotrace",
         app_version: env!("CARGO_PKG_VERSION"),
-        model_name: &model.bundle.meta.name,
-        model_weights_sha256: &model.bundle.meta.weights_sha256,
-        model_dir: model.bundle.dir.display().to_string(),
+        model_name: &model.name,
+        model_weights_sha256: &model.weights_sha256,
+        model_dir: &model.dir,
+        model_device: &model.device,
+        model_needs_fine_tuning: model.needs_fine_tuning,
         label_semantics: LABEL_SEMANTICS,
-        settings,
+        settings: &analysis.settings,
+        caller_assignment: &analysis.assignment,
         input: InputFile::describe(&analysis.source)?,
         audio: &analysis.audio_info,
         call_duration_s: analysis.call_duration_s,
@@ -107,6 +148,6 @@ pub fn write_call_report(
         timings_s: stages.clone(),
         report_seconds: started.elapsed().as_secs_f64(),
     };
-    write_provenance(&provenance, dir)?;
-    Ok(ReportTimings { stages, report_seconds: provenance.report_seconds })
+    written.push(write_provenance(&provenance, dir)?);
+    Ok((ReportTimings { stages, report_seconds: provenance.report_seconds }, written))
 }

@@ -22,6 +22,37 @@ impl Lcg {
 /// Writes a `minutes`-long stereo call at `rate` Hz (16-bit WAV); returns the caller turns
 /// (start, end) in seconds.
 pub fn write_synthetic_call(path: &Path, minutes: f64, rate: u32) -> Vec<(f64, f64)> {
+    let (caller, operator, turns) = synthetic_parties(minutes, rate);
+    emotrace::audio::wav::write_wav_i16(path, rate, &[caller, operator]).expect("write the synthetic call");
+    turns
+}
+
+/// The same call mixed to one channel (both parties on one line, as a mono recorder hears them).
+pub fn write_synthetic_mono_call(path: &Path, minutes: f64, rate: u32) -> Vec<(f64, f64)> {
+    let (caller, operator, turns) = synthetic_parties(minutes, rate);
+    let mixed: Vec<f32> = caller.iter().zip(&operator).map(|(a, b)| a + b).collect();
+    emotrace::audio::wav::write_wav_i16(path, rate, &[mixed]).expect("write the synthetic call");
+    turns
+}
+
+/// The tiny random-weight parity model as a bundle named `tiny-model` under `data/models/`
+/// (where the window looks); its meta.json marks it as needing fine-tuning. Returns its folder.
+pub fn write_tiny_bundle(data: &Path) -> std::path::PathBuf {
+    use emotrace::model::bundle::{write_bundle, BundleMeta};
+    use emotrace::model::config::FusedConfig;
+    use emotrace::model::weights::read_safetensors;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny_layer_prenorm");
+    let config: FusedConfig =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("config.json")).unwrap()).unwrap();
+    let tensors = read_safetensors(&fixture.join("model.safetensors")).unwrap();
+    let bundle = data.join("models").join("tiny-model");
+    write_bundle(&bundle, &config, &tensors, BundleMeta::new("tiny-random", "none: random weights", "test fixture", true), false)
+        .unwrap();
+    bundle
+}
+
+/// Caller and operator channels and the caller's turns.
+fn synthetic_parties(minutes: f64, rate: u32) -> (Vec<f32>, Vec<f32>, Vec<(f64, f64)>) {
     let total = (minutes * 60.0 * rate as f64) as usize;
     let mut caller = vec![0f32; total];
     let mut operator = vec![0f32; total];
@@ -55,6 +86,5 @@ pub fn write_synthetic_call(path: &Path, minutes: f64, rate: u32) -> Vec<(f64, f
         t = stop + rng.range(0.6, 2.0);
         caller_turn = !caller_turn;
     }
-    emotrace::audio::wav::write_wav_i16(path, rate, &[caller, operator]).expect("write the synthetic call");
-    turns
+    (caller, operator, turns)
 }
