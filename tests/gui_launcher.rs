@@ -98,16 +98,18 @@ fn export_writes_the_report_files() {
 }
 
 #[test]
-fn product_launcher_uses_the_demo_only_without_a_model_and_reports_a_missing_bundle() {
+fn product_launcher_uses_the_default_model_without_a_pick_and_reports_a_missing_bundle() {
     use emotrace::gui::pipeline_launcher::ProductLauncher;
     let launcher = ProductLauncher::default();
-    let demo = LaunchSettings { assessment_end_s: 60.0, model: None, ..Default::default() };
+    let default = LaunchSettings { assessment_end_s: 60.0, model: None, ..Default::default() };
     let missing = LaunchSettings { assessment_end_s: 60.0, model: Some("no-such-bundle-for-tests".into()), ..Default::default() };
-    assert!(launcher.is_demo(&demo));
+    assert!(!launcher.is_demo(&default));
     assert!(!launcher.is_demo(&missing));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("call.wav");
     gui_support::write_synthetic_call(&path, 0.5, 8000);
+    let analysis = run_to_end(&launcher, &path, &default).unwrap();
+    assert!(analysis.model_name.starts_with(&emotrace::model::default_model::default_bundle().unwrap().meta.name));
     let error = run_to_end(&launcher, &path, &missing).unwrap_err();
     assert!(error.contains("no-such-bundle-for-tests"), "{error}");
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use emotrace::analysis::summarise_call;
-use emotrace::gui::launcher::{run_to_end, LaunchSettings, SyntheticLauncher};
+use emotrace::gui::launcher::{run_to_end, LaunchSettings};
 
 fn have(program: &str) -> bool {
     Command::new("sh").arg("-c").arg(format!("command -v {program}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
@@ -39,8 +39,9 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
 
     let state = run_window(&call, &config, &dir.path().join("data"), &dump);
 
+    // No model picked: the window runs the built-in default model through the library.
     let expected = run_to_end(
-        &SyntheticLauncher { per_segment_delay: Duration::ZERO },
+        &emotrace::gui::pipeline_launcher::ProductLauncher::default(),
         &call,
         &LaunchSettings { assessment_end_s: 120.0, model: None, ..Default::default() },
     )
@@ -48,7 +49,8 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
     let n = expected.segments.len();
     assert!(n > 5, "the generated call has caller speech");
     assert_eq!(state["phase"], "finished");
-    assert_eq!(state["demo_scoring"], true, "the demo driver must be labelled as such");
+    assert_eq!(state["demo_scoring"], false, "no model picked means the built-in default model, not the demo");
+    assert!(expected.model_name.starts_with(&emotrace::model::default_model::default_bundle().unwrap().meta.name));
     assert_eq!(state["plotted_points"].as_u64(), Some(n as u64), "one point per caller segment");
     assert_eq!(state["table_rows"].as_u64(), Some(n as u64));
     assert_eq!(state["waveform_lanes"].as_u64(), Some(2));

@@ -75,7 +75,7 @@ keys! {
     MenuLanguage => ("Language", "语言"),
     MenuShowDebug => ("Frame-time readout", "帧时间显示"),
     MenuModel => ("Model", "模型"),
-    MenuModelDefault => ("No model: demo scoring", "无模型：演示评分"),
+    MenuModelDefault => ("Built-in default model", "内置默认模型"),
     MenuModelNone => ("No model bundles found in models/ or the data folder", "在 models/ 或数据文件夹中未找到模型包"),
     MenuSettings => ("Settings", "设置"),
     AssessmentMinutes => ("Assessment stage length (min)", "评估阶段时长（分钟）"),

@@ -1,6 +1,6 @@
 //! The product's analysis in the window: the pipeline (decode → segment → features → model) with
-//! the model bundle picked in the Model menu. With no bundle picked (none is shipped yet) the demo
-//! driver runs instead and the window says "demo scoring: no model".
+//! the model bundle picked in the Model menu, or the built-in default model
+//! ([`crate::model::default_model`]) when none is picked.
 //!
 //! A bundle can be large: it loads on a worker thread while the call decodes, reported as
 //! `ModelLoading`/`ModelLoaded`, and stays loaded for the next call or a re-analysis.
@@ -11,7 +11,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::launcher::{AnalysisLauncher, LaunchSettings, SyntheticLauncher};
+use super::launcher::{AnalysisLauncher, LaunchSettings};
 use super::models;
 use crate::audio::Audio16k;
 use crate::model::DeviceChoice;
@@ -26,15 +26,12 @@ type ModelCache = Arc<Mutex<Option<(PathBuf, Arc<ScoringModel>, f64)>>>;
 
 #[derive(Default)]
 pub struct ProductLauncher {
-    demo: SyntheticLauncher,
     loaded: ModelCache,
 }
 
 impl AnalysisLauncher for ProductLauncher {
     fn launch(&self, path: PathBuf, settings: &LaunchSettings, events: Sender<AnalysisEvent>, cancel: Arc<AtomicBool>) {
-        let Some(name) = settings.model.clone() else {
-            return self.demo.launch(path, settings, events, cancel);
-        };
+        let name = settings.model.clone();
         let pipeline_settings = settings.analysis_settings();
         let cache = self.loaded.clone();
         std::thread::spawn(move || {
@@ -44,7 +41,7 @@ impl AnalysisLauncher for ProductLauncher {
             // The model loads while the call decodes, so the waveform does not wait for it.
             let loader = {
                 let events = events.clone();
-                std::thread::spawn(move || load_cached(&cache, &name, &events))
+                std::thread::spawn(move || load_cached(&cache, name.as_deref(), &events))
             };
             let decoded = decode_call(&path, &mut send);
             let model = loader.join().unwrap_or_else(|_| Err("loading the model crashed".to_string()));
@@ -75,16 +72,14 @@ impl AnalysisLauncher for ProductLauncher {
         events: Sender<AnalysisEvent>,
         cancel: Arc<AtomicBool>,
     ) {
-        let Some(name) = settings.model.clone() else {
-            return self.demo.relaunch(previous, audio, settings, events, cancel);
-        };
+        let name = settings.model.clone();
         let pipeline_settings = settings.analysis_settings();
         let cache = self.loaded.clone();
         std::thread::spawn(move || {
             let mut send = |event| {
                 let _ = events.send(event);
             };
-            match load_cached(&cache, &name, &events) {
+            match load_cached(&cache, name.as_deref(), &events) {
                 Ok(model) => {
                     let outcome = reanalyze_call(&previous, &audio, &pipeline_settings, &model, &mut send, &cancel);
                     send(final_event(outcome));
@@ -94,8 +89,8 @@ impl AnalysisLauncher for ProductLauncher {
         });
     }
 
-    fn is_demo(&self, settings: &LaunchSettings) -> bool {
-        settings.model.is_none()
+    fn is_demo(&self, _settings: &LaunchSettings) -> bool {
+        false
     }
 }
 
@@ -104,17 +99,20 @@ fn bundle_dir(name: &str) -> Option<PathBuf> {
     models::bundle_roots().into_iter().map(|root| root.join(name)).find(|dir| dir.is_dir())
 }
 
-/// The model of that name, from the cache or loaded now; reports `ModelLoading` (only when it
-/// must load) and `ModelLoaded` on `events`.
+/// The model of that name (`None`: the built-in default), from the cache or loaded now; reports
+/// `ModelLoading` (only when it must load) and `ModelLoaded` on `events`.
 fn load_cached(
     cache: &Mutex<Option<(PathBuf, Arc<ScoringModel>, f64)>>,
-    name: &str,
+    name: Option<&str>,
     events: &Sender<AnalysisEvent>,
 ) -> Result<Arc<ScoringModel>, String> {
-    let dir = bundle_dir(name).ok_or_else(|| {
-        let roots: Vec<String> = models::bundle_roots().iter().map(|r| r.display().to_string()).collect();
-        format!("model bundle '{name}' not found in {}", roots.join(", "))
-    })?;
+    let dir = match name {
+        None => PathBuf::from(crate::model::default_model::DEFAULT_MODEL_LABEL),
+        Some(name) => bundle_dir(name).ok_or_else(|| {
+            let roots: Vec<String> = models::bundle_roots().iter().map(|r| r.display().to_string()).collect();
+            format!("model bundle '{name}' not found in {}", roots.join(", "))
+        })?,
+    };
     let mut slot = cache.lock().map_err(|_| "the model cache is unusable after an earlier failure".to_string())?;
     if let Some((loaded_dir, model, load_seconds)) = slot.as_ref() {
         if *loaded_dir == dir {
@@ -122,11 +120,14 @@ fn load_cached(
             return Ok(model.clone());
         }
     }
-    let _ = events.send(AnalysisEvent::ModelLoading { name: name.to_string() });
+    let _ = events.send(AnalysisEvent::ModelLoading { name: name.unwrap_or(crate::model::default_model::DEFAULT_MODEL_LABEL).to_string() });
     let started = Instant::now();
     // Auto: a GPU when this build and machine have one, else the CPU (the window shows which).
-    let model = ScoringModel::load(&dir, DeviceChoice::Auto)
-        .map_err(|e| format!("cannot load the model {}: {e}", dir.display()))?;
+    let model = match name {
+        None => ScoringModel::load_default(DeviceChoice::Auto),
+        Some(_) => ScoringModel::load(&dir, DeviceChoice::Auto),
+    }
+    .map_err(|e| format!("cannot load the model {}: {e}", dir.display()))?;
     let load_seconds = started.elapsed().as_secs_f64();
     let model = Arc::new(model);
     let _ = events.send(AnalysisEvent::ModelLoaded { model: model.info(), load_seconds });
