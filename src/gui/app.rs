@@ -466,6 +466,7 @@ impl ReviewApp {
                 .on_hover_text(&model.dir);
             });
             if let Some(notice) = &model.device_notice {
+                let notice = if notice == crate::model::device::NO_GPU_NOTICE { self.t(Key::NoGpuFallback) } else { notice.as_str() };
                 let text = format!("{} {notice}", self.t(Key::DeviceNotice));
                 ui.weak(&text);
                 notices.push(text);

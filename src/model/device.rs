@@ -31,6 +31,9 @@ pub struct SelectedDevice {
     pub notice: Option<String>,
 }
 
+/// The notice of an `Auto` choice that fell back to the CPU (the window shows it translated).
+pub const NO_GPU_NOTICE: &str = "no GPU available in this build or machine; running on CPU";
+
 /// `Auto` tries CUDA, then Metal, then falls back to CPU with a notice. An explicit GPU choice that is
 /// unavailable (not compiled in, or no device) is an error.
 pub fn select_device(choice: DeviceChoice) -> Result<SelectedDevice, ModelError> {
@@ -51,7 +54,7 @@ pub fn select_device(choice: DeviceChoice) -> Result<SelectedDevice, ModelError>
             }
             Ok(SelectedDevice {
                 device: Device::Cpu,
-                notice: Some("no GPU available in this build or machine; running on CPU".into()),
+                notice: Some(NO_GPU_NOTICE.into()),
             })
         }
     }
