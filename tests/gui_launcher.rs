@@ -103,8 +103,7 @@ fn product_launcher_uses_the_default_model_without_a_pick_and_reports_a_missing_
     let launcher = ProductLauncher::default();
     let default = LaunchSettings { assessment_end_s: 60.0, model: None, ..Default::default() };
     let missing = LaunchSettings { assessment_end_s: 60.0, model: Some("no-such-bundle-for-tests".into()), ..Default::default() };
-    assert!(!launcher.is_demo(&default));
-    assert!(!launcher.is_demo(&missing));
+    assert!(!launcher.is_demo());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("call.wav");
     gui_support::write_synthetic_call(&path, 0.5, 8000);

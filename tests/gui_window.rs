@@ -17,6 +17,30 @@ fn have(program: &str) -> bool {
     Command::new("sh").arg("-c").arg(format!("command -v {program}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
+/// The tiny random-weight parity model as a bundle in `dir/data`'s models/, picked in the settings
+/// under `dir/config` (1-minute assessment stage): (data dir, bundle dir, config dir).
+fn tiny_model_picked(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let data = dir.join("data");
+    let bundle = gui_support::write_tiny_bundle(&data);
+    let settings_dir = dir.join("config");
+    std::fs::create_dir_all(&settings_dir).unwrap();
+    std::fs::write(settings_dir.join("gui-settings.json"), br#"{"assessment_minutes": 1.0, "model": "tiny-model"}"#).unwrap();
+    (data, bundle, settings_dir)
+}
+
+/// The stage metrics panel in the dumped state shows exactly the library's summaries.
+fn assert_panel_shows(state: &serde_json::Value, summaries: &[emotrace::analysis::StageSummary]) {
+    let stages = state["stages"].as_array().expect("stages shown");
+    assert_eq!(stages.len(), summaries.len());
+    for (shown, summary) in stages.iter().zip(summaries) {
+        assert_eq!(shown["stage"], summary.stage.as_str());
+        assert_eq!(shown["n_segments"], summary.n_segments.to_string());
+        assert_eq!(shown["nss"], summary.nss.to_string());
+        assert_eq!(shown["ecr_binary"], shown_ecr(summary.ecr_binary));
+        assert_eq!(shown["ecr_prob"], shown_ecr(summary.ecr_prob));
+    }
+}
+
 /// Formats an ECR as the metrics panel does.
 fn shown_ecr(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"))
@@ -59,13 +83,7 @@ fn window_plots_every_caller_segment_and_shows_the_library_metrics() {
     let summaries = summarise_call(&expected.segments, 120.0, expected.call_duration_s);
     let stages = state["stages"].as_array().expect("stages shown");
     assert_eq!(stages.len(), 2);
-    for (shown, summary) in stages.iter().zip(&summaries) {
-        assert_eq!(shown["stage"], summary.stage.as_str());
-        assert_eq!(shown["n_segments"], summary.n_segments.to_string());
-        assert_eq!(shown["nss"], summary.nss.to_string());
-        assert_eq!(shown["ecr_binary"], shown_ecr(summary.ecr_binary));
-        assert_eq!(shown["ecr_prob"], shown_ecr(summary.ecr_prob));
-    }
+    assert_panel_shows(&state, &summaries);
     assert_ne!(stages[0]["n_segments"], stages[1]["n_segments"], "the stages differ on this call");
 
     assert_eq!(state["output_is_null"], true);
@@ -132,12 +150,7 @@ fn window_runs_the_pipeline_with_the_model_picked_in_the_model_menu() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // The tiny random-weight parity model as a bundle in the data directory's models/.
-    let data = dir.path().join("data");
-    let bundle = gui_support::write_tiny_bundle(&data);
-    let settings_dir = dir.path().join("config");
-    std::fs::create_dir_all(&settings_dir).unwrap();
-    std::fs::write(settings_dir.join("gui-settings.json"), br#"{"assessment_minutes": 1.0, "model": "tiny-model"}"#).unwrap();
+    let (data, bundle, settings_dir) = tiny_model_picked(dir.path());
     let call = dir.path().join("call.wav");
     gui_support::write_synthetic_call(&call, 2.0, 8000);
 
@@ -150,12 +163,7 @@ fn window_runs_the_pipeline_with_the_model_picked_in_the_model_menu() {
     assert_eq!(state["demo_scoring"], false);
     assert_eq!(state["model_name"].as_str(), Some(expected.model_name.as_str()));
     assert_eq!(state["plotted_points"].as_u64(), Some(expected.segments.len() as u64));
-    let stages = state["stages"].as_array().expect("stages shown");
-    for (shown, summary) in stages.iter().zip(&expected.summaries) {
-        assert_eq!(shown["nss"], summary.nss.to_string());
-        assert_eq!(shown["ecr_binary"], shown_ecr(summary.ecr_binary));
-        assert_eq!(shown["ecr_prob"], shown_ecr(summary.ecr_prob));
-    }
+    assert_panel_shows(&state, &expected.summaries);
 }
 
 /// A mono call with the tiny model (its meta.json says it needs fine-tuning): the window says
@@ -172,11 +180,7 @@ fn window_lets_the_user_choose_the_caller_of_a_mono_call_and_flags_an_untrained_
     use emotrace::pipeline::{analyze_call, speaker_stats, AnalysisSettings, ScoringModel};
     use emotrace::segmentation::CallerChoice;
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let bundle = gui_support::write_tiny_bundle(&data);
-    let settings_dir = dir.path().join("config");
-    std::fs::create_dir_all(&settings_dir).unwrap();
-    std::fs::write(settings_dir.join("gui-settings.json"), br#"{"assessment_minutes": 1.0, "model": "tiny-model"}"#).unwrap();
+    let (data, bundle, settings_dir) = tiny_model_picked(dir.path());
     let call = dir.path().join("单声道.wav");
     gui_support::write_synthetic_mono_call(&call, 2.0, 8000);
 
@@ -209,10 +213,7 @@ fn window_lets_the_user_choose_the_caller_of_a_mono_call_and_flags_an_untrained_
     assert_eq!(state["decode_count"], 1, "re-scoring reuses the decoded audio");
     assert_eq!(state["plotted_points"].as_u64(), Some(expected.segments.len() as u64));
     assert_eq!(state["table_rows"].as_u64(), Some(expected.segments.len() as u64));
-    for (shown, summary) in state["stages"].as_array().unwrap().iter().zip(&expected.summaries) {
-        assert_eq!(shown["nss"], summary.nss.to_string());
-        assert_eq!(shown["ecr_prob"], shown_ecr(summary.ecr_prob));
-    }
+    assert_panel_shows(&state, &expected.summaries);
     let parties = speaker_stats(&expected.spans);
     let shown = state["speakers"].as_array().unwrap();
     assert_eq!(shown.len(), 2);

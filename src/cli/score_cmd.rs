@@ -6,7 +6,6 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::features::FeatureExtractor;
-use crate::model::bundle::load_bundle;
 use crate::model::scoring::{score_segments, sigmoid, SegmentInput};
 use crate::model::{select_device, DeviceChoice};
 
@@ -44,10 +43,12 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     if let Some(notice) = &selected.notice {
         eprintln!("notice: {notice}");
     }
-    let (model, bundle) = match &args.model {
-        Some(dir) => load_bundle(dir, &selected.device).with_context(|| format!("cannot load the model {}", dir.display()))?,
-        None => crate::model::default_model::load_default(&selected.device).context("cannot load the built-in default model")?,
-    };
+    let (model, bundle) = crate::model::default_model::load_or_default(args.model.as_deref(), &selected.device).with_context(|| {
+        match &args.model {
+            Some(dir) => format!("cannot load the model {}", dir.display()),
+            None => "cannot load the built-in default model".to_string(),
+        }
+    })?;
     if bundle.meta.needs_fine_tuning {
         eprintln!("warning: {} has an untrained head (needs fine-tuning); its scores are meaningless", bundle.dir.display());
     }

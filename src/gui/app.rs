@@ -215,7 +215,7 @@ impl ReviewApp {
         let settings = self.launch_settings(caller);
         self.player.set_audio(None);
         self.sample_until = None;
-        let mut view = CallView::new(path.clone(), self.launcher.is_demo(&settings), settings.assessment_end_s);
+        let mut view = CallView::new(path.clone(), self.launcher.is_demo(), settings.assessment_end_s);
         view.caller_choice = caller;
         self.view = Some(view);
         self.job = Some(Job::start(self.launcher.as_ref(), path.clone(), &settings, ctx.clone()));

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::analysis::ScoredSegment;
 use crate::audio::Audio16k;
 use crate::pipeline::{
-    decode_call, finish_analysis, segment_decoded, AnalysisEvent, AnalysisParts, AnalysisSettings, CallAnalysis,
+    decode_call, finish_analysis, segment_decoded, spawn_worker, AnalysisEvent, AnalysisParts, AnalysisSettings, CallAnalysis,
     ModelInfo, PipelineError, PipelineStage,
 };
 use crate::segmentation::CallerChoice;
@@ -69,9 +69,8 @@ pub trait AnalysisLauncher: Send + Sync {
         self.launch(previous.source.clone(), settings, events, cancel)
     }
 
-    /// True when, with these settings, the scores will not come from a model (the window then
-    /// says so).
-    fn is_demo(&self, _settings: &LaunchSettings) -> bool {
+    /// True when the scores will not come from a model (the window then says so).
+    fn is_demo(&self) -> bool {
         false
     }
 }
@@ -121,14 +120,9 @@ impl AnalysisLauncher for SyntheticLauncher {
     fn launch(&self, path: PathBuf, settings: &LaunchSettings, events: Sender<AnalysisEvent>, cancel: Arc<AtomicBool>) {
         let driver = self.clone();
         let settings = settings.analysis_settings();
-        std::thread::spawn(move || {
-            let mut send = |event| {
-                let _ = events.send(event);
-            };
-            let outcome = decode_call(&path, &mut send).and_then(|(audio, decode_seconds)| {
-                driver.score(&path, &audio, decode_seconds, &settings, &mut send, &cancel)
-            });
-            send(crate::pipeline::run::final_event(outcome));
+        spawn_worker(events, move |send| {
+            let (audio, decode_seconds) = decode_call(&path, send)?;
+            driver.score(&path, &audio, decode_seconds, &settings, send, &cancel)
         });
     }
 
@@ -142,17 +136,12 @@ impl AnalysisLauncher for SyntheticLauncher {
     ) {
         let driver = self.clone();
         let settings = settings.analysis_settings();
-        std::thread::spawn(move || {
-            let mut send = |event| {
-                let _ = events.send(event);
-            };
-            let outcome =
-                driver.score(&previous.source, &audio, previous.decode_seconds(), &settings, &mut send, &cancel);
-            send(crate::pipeline::run::final_event(outcome));
+        spawn_worker(events, move |send| {
+            driver.score(&previous.source, &audio, previous.decode_seconds(), &settings, send, &cancel)
         });
     }
 
-    fn is_demo(&self, _settings: &LaunchSettings) -> bool {
+    fn is_demo(&self) -> bool {
         true
     }
 }

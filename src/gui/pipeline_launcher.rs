@@ -15,9 +15,9 @@ use super::launcher::{AnalysisLauncher, LaunchSettings};
 use super::models;
 use crate::audio::Audio16k;
 use crate::model::DeviceChoice;
-use crate::pipeline::run::final_event;
 use crate::pipeline::{
-    analyze_decoded, decode_call, reanalyze_call, AnalysisEvent, CallAnalysis, PipelineError, ScoreMemo, ScoringModel,
+    analyze_decoded, decode_call, reanalyze_call, spawn_worker, AnalysisEvent, CallAnalysis, PipelineError, ScoreMemo,
+    ScoringModel,
 };
 
 /// The last model loaded (its folder, the model, the seconds loading took), kept so
@@ -34,33 +34,18 @@ impl AnalysisLauncher for ProductLauncher {
         let name = settings.model.clone();
         let pipeline_settings = settings.analysis_settings();
         let cache = self.loaded.clone();
-        std::thread::spawn(move || {
-            let mut send = |event| {
-                let _ = events.send(event);
-            };
-            // The model loads while the call decodes, so the waveform does not wait for it.
-            let loader = {
-                let events = events.clone();
-                std::thread::spawn(move || load_cached(&cache, name.as_deref(), &events))
-            };
-            let decoded = decode_call(&path, &mut send);
+        // The model loads while the call decodes, so the waveform does not wait for it.
+        let loader_events = events.clone();
+        spawn_worker(events, move |send| {
+            let loader = std::thread::spawn(move || load_cached(&cache, name.as_deref(), &loader_events));
+            let decoded = decode_call(&path, send);
             let model = loader.join().unwrap_or_else(|_| Err("loading the model crashed".to_string()));
-            let outcome = match (decoded, model) {
-                (Err(error), _) => Err(error),
-                (Ok(_), Err(message)) => return send(AnalysisEvent::Failed { message }),
-                (Ok(_), Ok(_)) if cancel.load(Ordering::Relaxed) => Err(PipelineError::Cancelled),
-                (Ok((audio, decode_seconds)), Ok(model)) => analyze_decoded(
-                    &path,
-                    &audio,
-                    &pipeline_settings,
-                    &model,
-                    &ScoreMemo::default(),
-                    decode_seconds,
-                    &mut send,
-                    &cancel,
-                ),
-            };
-            send(final_event(outcome));
+            let (audio, decode_seconds) = decoded?;
+            let model = model.map_err(PipelineError::ModelLoad)?;
+            if cancel.load(Ordering::Relaxed) {
+                return Err(PipelineError::Cancelled);
+            }
+            analyze_decoded(&path, &audio, &pipeline_settings, &model, &ScoreMemo::default(), decode_seconds, send, &cancel)
         });
     }
 
@@ -75,21 +60,14 @@ impl AnalysisLauncher for ProductLauncher {
         let name = settings.model.clone();
         let pipeline_settings = settings.analysis_settings();
         let cache = self.loaded.clone();
-        std::thread::spawn(move || {
-            let mut send = |event| {
-                let _ = events.send(event);
-            };
-            match load_cached(&cache, name.as_deref(), &events) {
-                Ok(model) => {
-                    let outcome = reanalyze_call(&previous, &audio, &pipeline_settings, &model, &mut send, &cancel);
-                    send(final_event(outcome));
-                }
-                Err(message) => send(AnalysisEvent::Failed { message }),
-            }
+        let loader_events = events.clone();
+        spawn_worker(events, move |send| {
+            let model = load_cached(&cache, name.as_deref(), &loader_events).map_err(PipelineError::ModelLoad)?;
+            reanalyze_call(&previous, &audio, &pipeline_settings, &model, send, &cancel)
         });
     }
 
-    fn is_demo(&self, _settings: &LaunchSettings) -> bool {
+    fn is_demo(&self) -> bool {
         false
     }
 }
@@ -106,13 +84,16 @@ fn load_cached(
     name: Option<&str>,
     events: &Sender<AnalysisEvent>,
 ) -> Result<Arc<ScoringModel>, String> {
-    let dir = match name {
-        None => PathBuf::from(crate::model::default_model::DEFAULT_MODEL_LABEL),
-        Some(name) => bundle_dir(name).ok_or_else(|| {
+    use crate::model::default_model::DEFAULT_MODEL_LABEL;
+    // `None`: the built-in default model, cached under its label.
+    let bundle = match name {
+        None => None,
+        Some(name) => Some(bundle_dir(name).ok_or_else(|| {
             let roots: Vec<String> = models::bundle_roots().iter().map(|r| r.display().to_string()).collect();
             format!("model bundle '{name}' not found in {}", roots.join(", "))
-        })?,
+        })?),
     };
+    let dir = bundle.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_LABEL));
     let mut slot = cache.lock().map_err(|_| "the model cache is unusable after an earlier failure".to_string())?;
     if let Some((loaded_dir, model, load_seconds)) = slot.as_ref() {
         if *loaded_dir == dir {
@@ -120,14 +101,11 @@ fn load_cached(
             return Ok(model.clone());
         }
     }
-    let _ = events.send(AnalysisEvent::ModelLoading { name: name.unwrap_or(crate::model::default_model::DEFAULT_MODEL_LABEL).to_string() });
+    let _ = events.send(AnalysisEvent::ModelLoading { name: name.unwrap_or(DEFAULT_MODEL_LABEL).to_string() });
     let started = Instant::now();
     // Auto: a GPU when this build and machine have one, else the CPU (the window shows which).
-    let model = match name {
-        None => ScoringModel::load_default(DeviceChoice::Auto),
-        Some(_) => ScoringModel::load(&dir, DeviceChoice::Auto),
-    }
-    .map_err(|e| format!("cannot load the model {}: {e}", dir.display()))?;
+    let model = ScoringModel::load_or_default(bundle.as_deref(), DeviceChoice::Auto)
+        .map_err(|e| format!("cannot load the model {}: {e}", dir.display()))?;
     let load_seconds = started.elapsed().as_secs_f64();
     let model = Arc::new(model);
     let _ = events.send(AnalysisEvent::ModelLoaded { model: model.info(), load_seconds });

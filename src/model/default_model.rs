@@ -26,6 +26,14 @@ pub fn load_default(device: &Device) -> Result<(FusedModel, Bundle), ModelError>
     bundle::load_bundle_bytes(Path::new(DEFAULT_MODEL_LABEL), CONFIG_JSON, META_JSON, WEIGHTS, device)
 }
 
+/// The bundle in `dir` (see [`bundle::load_bundle`]), or the default model when `dir` is `None`.
+pub fn load_or_default(dir: Option<&Path>, device: &Device) -> Result<(FusedModel, Bundle), ModelError> {
+    match dir {
+        Some(dir) => bundle::load_bundle(dir, device),
+        None => load_default(device),
+    }
+}
+
 /// The default model's weights by PyTorch name (f32, CPU), e.g. to fine-tune it.
 pub fn default_tensors() -> Result<std::collections::HashMap<String, candle_core::Tensor>, ModelError> {
     let tensors = candle_core::safetensors::load_buffer(WEIGHTS, &Device::Cpu)?;

@@ -16,7 +16,7 @@ use super::events::{AnalysisEvent, CallAnalysis, CallerAssignment, ModelInfo, Pi
 use crate::analysis::{summarise_call, ScoredSegment, DEFAULT_ASSESSMENT_MINUTES};
 use crate::audio::{load_16k, Audio16k, AudioError, ANALYSIS_RATE};
 use crate::features::{FeatureError, FeatureExtractor, SegmentFeatures};
-use crate::model::bundle::{load_bundle, Bundle};
+use crate::model::bundle::Bundle;
 use crate::model::scoring::{score_segments, sigmoid, SegmentInput};
 use crate::model::{select_device, DeviceChoice, FusedModel, ModelError};
 use crate::segmentation::{segment_call, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams};
@@ -37,6 +37,9 @@ pub enum PipelineError {
     Features(#[from] FeatureError),
     #[error("model: {0}")]
     Model(#[from] ModelError),
+    /// The model could not be loaded (the message names the bundle and why).
+    #[error("{0}")]
+    ModelLoad(String),
     #[error("the analysis was cancelled")]
     Cancelled,
 }
@@ -79,24 +82,14 @@ pub struct ScoringModel {
 
 impl ScoringModel {
     pub fn load(dir: &Path, device: DeviceChoice) -> Result<Self, PipelineError> {
-        let selected = select_device(device)?;
-        let (model, bundle) = load_bundle(dir, &selected.device)?;
-        Ok(Self { model, device: selected.device, bundle, device_notice: selected.notice })
-    }
-
-    /// The default model compiled into the program (`models/default`).
-    pub fn load_default(device: DeviceChoice) -> Result<Self, PipelineError> {
-        let selected = select_device(device)?;
-        let (model, bundle) = crate::model::default_model::load_default(&selected.device)?;
-        Ok(Self { model, device: selected.device, bundle, device_notice: selected.notice })
+        Self::load_or_default(Some(dir), device)
     }
 
     /// The bundle in `dir`, or the default model when `dir` is `None`.
     pub fn load_or_default(dir: Option<&Path>, device: DeviceChoice) -> Result<Self, PipelineError> {
-        match dir {
-            Some(dir) => Self::load(dir, device),
-            None => Self::load_default(device),
-        }
+        let selected = select_device(device)?;
+        let (model, bundle) = crate::model::default_model::load_or_default(dir, &selected.device)?;
+        Ok(Self { model, device: selected.device, bundle, device_notice: selected.notice })
     }
 
     /// The name shown in reports: the bundle's name and the first 12 hex digits of its weights.
@@ -424,40 +417,18 @@ fn produce_features(
     seconds
 }
 
-/// Runs [`analyze_call`] on a worker thread, sending every event and a final `Finished`,
-/// `Failed` or `Cancelled` to `events`.
-pub fn spawn_analysis(
-    path: PathBuf,
-    settings: AnalysisSettings,
-    model: Arc<ScoringModel>,
-    events: Sender<AnalysisEvent>,
-    cancel: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
+/// Runs `job` on a worker thread with a sender for its progress events, then sends the event
+/// that ends it (`Finished`, `Failed` or `Cancelled`) to `events`.
+pub fn spawn_worker<F>(events: Sender<AnalysisEvent>, job: F) -> std::thread::JoinHandle<()>
+where
+    F: FnOnce(&mut dyn FnMut(AnalysisEvent)) -> Result<CallAnalysis, PipelineError> + Send + 'static,
+{
     std::thread::spawn(move || {
         let mut forward = |event: AnalysisEvent| {
             let _ = events.send(event);
         };
-        let outcome = analyze_call(&path, &settings, &model, &mut forward, &cancel);
-        let _ = events.send(final_event(outcome));
-    })
-}
-
-/// Runs [`reanalyze_call`] on a worker thread, with the same events as [`spawn_analysis`]
-/// (no `Decoded`: the audio is already there).
-pub fn spawn_reanalysis(
-    previous: Arc<CallAnalysis>,
-    audio: Arc<Audio16k>,
-    settings: AnalysisSettings,
-    model: Arc<ScoringModel>,
-    events: Sender<AnalysisEvent>,
-    cancel: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut forward = |event: AnalysisEvent| {
-            let _ = events.send(event);
-        };
-        let outcome = reanalyze_call(&previous, &audio, &settings, &model, &mut forward, &cancel);
-        let _ = events.send(final_event(outcome));
+        let outcome = job(&mut forward);
+        forward(final_event(outcome));
     })
 }
 

@@ -106,13 +106,12 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     let split = split_by_speaker(&clips, &job.val, opts.seed)?;
     let (config, init) = match &job.init {
         Some(dir) if is_default_init(dir) => {
-            let b = crate::model::default_model::default_bundle()?;
-            crate::model::default_model::load_default(&Device::Cpu)?; // checks hash, names and shapes
+            // Loading checks the hash, every name and shape.
+            let (_, b) = crate::model::default_model::load_default(&Device::Cpu)?;
             (b.config, Some(crate::model::default_model::default_tensors()?))
         }
         Some(dir) => {
-            let b = bundle::read_bundle(dir)?;
-            let (_, _) = bundle::load_bundle(dir, &Device::Cpu)?; // checks hash, names and shapes
+            let (_, b) = bundle::load_bundle(dir, &Device::Cpu)?;
             let tensors = crate::model::weights::read_safetensors(&dir.join(bundle::WEIGHTS_FILE))?;
             (b.config, Some(tensors))
         }
@@ -267,10 +266,7 @@ pub fn evaluate(
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<EvalReport, TrainingError> {
-    let (model, b) = match model_dir {
-        Some(dir) => bundle::load_bundle(dir, device)?,
-        None => crate::model::default_model::load_default(device)?,
-    };
+    let (model, b) = crate::model::default_model::load_or_default(model_dir, device)?;
     let clips = read_manifests(manifests)?;
     let extractor = crate::features::FeatureExtractor::new();
     let min = model.config().wav2vec2.min_samples();
