@@ -101,6 +101,7 @@ keys! {
     Channel => ("Channel", "声道"),
     CallerLane => ("caller", "来电者"),
     OtherLane => ("other party", "另一方"),
+    OverlapLegend => ("■ overlapping speech", "■ 重叠语音"),
     WaveformPending => ("The waveform appears when decoding ends.", "解码完成后显示波形。"),
     MetricsTitle => ("Stage metrics", "阶段指标"),
     MetricStage => ("Stage", "阶段"),

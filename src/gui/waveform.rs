@@ -98,6 +98,8 @@ pub struct WaveformOutput {
 pub const CALLER_COLOUR: Color32 = Color32::from_rgb(40, 110, 200);
 pub const OTHER_COLOUR: Color32 = Color32::from_rgb(150, 150, 150);
 pub const PLAYHEAD_COLOUR: Color32 = Color32::from_rgb(230, 120, 0);
+/// Both parties speak at once: the segment is kept and scored, but the score mixes two voices.
+pub const OVERLAP_COLOUR: Color32 = Color32::from_rgb(200, 60, 60);
 
 /// Draws one lane per channel (time in minutes on x, linked with the trajectory), the speech
 /// spans under each lane and the playhead.
@@ -174,6 +176,22 @@ pub fn show(
             Pos2::new(right, lane_y(span.channel, -0.47)),
         );
         painter.rect_filled(rect, 0.0, colour.gamma_multiply(0.7));
+        if span.overlapped {
+            let mark = egui::Rect::from_min_max(
+                Pos2::new(left, lane_y(span.channel, -0.35)),
+                Pos2::new(right, lane_y(span.channel, -0.38)),
+            );
+            painter.rect_filled(mark, 0.0, OVERLAP_COLOUR);
+        }
+    }
+    if spans.iter().any(|span| span.overlapped) {
+        painter.text(
+            Pos2::new(frame.right() - 4.0, frame.top() + 2.0),
+            egui::Align2::RIGHT_TOP,
+            lang.text(Key::OverlapLegend),
+            egui::FontId::proportional(12.0),
+            OVERLAP_COLOUR,
+        );
     }
 
     if let Some(pyramid) = pyramid {
