@@ -11,12 +11,12 @@ const NORM_EPS: f64 = 1e-5;
 /// `nn.MultiheadAttention` with packed input projection, no mask, inference (no dropout).
 #[derive(Debug, Clone)]
 pub struct MultiheadAttention {
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
-    out_proj: Linear,
-    num_heads: usize,
-    head_dim: usize,
+    pub(crate) q_proj: Linear,
+    pub(crate) k_proj: Linear,
+    pub(crate) v_proj: Linear,
+    pub(crate) out_proj: Linear,
+    pub(crate) num_heads: usize,
+    pub(crate) head_dim: usize,
 }
 
 impl MultiheadAttention {
@@ -57,11 +57,11 @@ impl MultiheadAttention {
 
 #[derive(Debug, Clone)]
 pub struct AttentionLayer {
-    self_attn: MultiheadAttention,
-    linear1: Linear,
-    linear2: Linear,
-    norm1: LayerNorm,
-    norm2: LayerNorm,
+    pub(crate) self_attn: MultiheadAttention,
+    pub(crate) linear1: Linear,
+    pub(crate) linear2: Linear,
+    pub(crate) norm1: LayerNorm,
+    pub(crate) norm2: LayerNorm,
 }
 
 impl AttentionLayer {

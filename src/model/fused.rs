@@ -1,26 +1,32 @@
 //! The fused speech-emotion model (SPEC §5). Output: one logit per segment,
 //! `p = sigmoid(logit) = P(non-negative)`.
+use std::sync::{Arc, OnceLock};
+
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::AttentionLayer;
 use super::config::FusedConfig;
+use super::fast::FastModel;
 use super::lstm::BiLstm;
 use super::ops::{self, Linear};
 use super::wav2vec2::{FeatureEncoder, FeatureProjection, Wav2Vec2Model};
 
 #[derive(Debug, Clone)]
 pub struct FusedModel {
-    wav2vec2: Wav2Vec2Model,
-    pitch_encoder: FeatureEncoder,
-    pitch_projection: FeatureProjection,
-    lstm: BiLstm,
-    attn_a_p: AttentionLayer,
-    attn_p_a: AttentionLayer,
-    self_attn: AttentionLayer,
-    fc: Linear,
-    classifier: Linear,
-    config: FusedConfig,
+    pub(crate) wav2vec2: Wav2Vec2Model,
+    pub(crate) pitch_encoder: FeatureEncoder,
+    pub(crate) pitch_projection: FeatureProjection,
+    pub(crate) lstm: BiLstm,
+    pub(crate) attn_a_p: AttentionLayer,
+    pub(crate) attn_p_a: AttentionLayer,
+    pub(crate) self_attn: AttentionLayer,
+    pub(crate) fc: Linear,
+    pub(crate) classifier: Linear,
+    pub(crate) config: FusedConfig,
+    /// The CPU inference path, built on first use (`None` when it does not apply); shared by
+    /// clones.
+    fast: Arc<OnceLock<Option<Arc<FastModel>>>>,
 }
 
 /// Every intermediate stage, for parity tests and inspection.
@@ -53,6 +59,7 @@ impl FusedModel {
             fc: Linear::load(vb.pp("fc"), fusion, cfg.fc_dim)?,
             classifier: Linear::load(vb.pp("classifier"), cfg.fc_dim, 1)?,
             config: cfg.clone(),
+            fast: Arc::default(),
         })
     }
 
@@ -62,8 +69,32 @@ impl FusedModel {
 
     /// `audio`, `pitch`: `(batch, samples)` normalised; `mfcc`: `(batch, frames, mfcc_dim)`.
     /// Rows of a batch must have equal lengths (no padding mask exists); run unequal segments
-    /// separately. Dropout layers are inference-off.
+    /// separately. Dropout layers are inference-off. On the CPU, without anything autograd could
+    /// differentiate, this runs the inference path ([`FastModel`]); otherwise
+    /// [`Self::differentiable_forward_stages`].
     pub fn forward_stages(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> Result<FusedOutput> {
+        let plain_cpu_f32 =
+            |t: &Tensor| t.device().is_cpu() && t.dtype() == candle_core::DType::F32 && !t.track_op();
+        if [audio, pitch, mfcc].into_iter().all(plain_cpu_f32) {
+            if let Some(fast) = self.fast_model()? {
+                return fast.forward_tensors(audio, pitch, mfcc);
+            }
+        }
+        self.differentiable_forward_stages(audio, pitch, mfcc)
+    }
+
+    /// The CPU inference path, if it applies to this model (built once).
+    pub fn fast_model(&self) -> Result<Option<Arc<FastModel>>> {
+        if let Some(fast) = self.fast.get() {
+            return Ok(fast.clone());
+        }
+        let built = FastModel::build(self)?.map(Arc::new);
+        // Another thread may have built it meanwhile; either copy is the same.
+        Ok(self.fast.get_or_init(|| built).clone())
+    }
+
+    /// [`Self::forward_stages`] with the differentiable candle modules, whatever the device.
+    pub fn differentiable_forward_stages(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> Result<FusedOutput> {
         let audio_conv = self.audio_conv_features(audio)?;
         let (audio_hidden, pitch_hidden) = self.branch_states(&audio_conv, pitch)?;
         let cross = self.cross_attention_mean(&audio_hidden, &pitch_hidden)?;

@@ -12,10 +12,10 @@ use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
 #[derive(Debug, Clone)]
-struct Direction {
-    weight_ih: Tensor,
-    weight_hh: Tensor,
-    bias: Tensor,
+pub(crate) struct Direction {
+    pub(crate) weight_ih: Tensor,
+    pub(crate) weight_hh: Tensor,
+    pub(crate) bias: Tensor,
 }
 
 impl Direction {
@@ -48,9 +48,9 @@ impl Direction {
 
 #[derive(Debug, Clone)]
 pub struct BiLstm {
-    forward_dir: Direction,
-    backward_dir: Direction,
-    hidden: usize,
+    pub(crate) forward_dir: Direction,
+    pub(crate) backward_dir: Direction,
+    pub(crate) hidden: usize,
 }
 
 impl BiLstm {
@@ -110,10 +110,39 @@ struct Trace {
     hiddens: Vec<f32>,
 }
 
+/// Sum over time of the hidden states of one sequence: `gates_x` `(frames, 4H)` (input
+/// contributions and biases), `whh_t` from [`transpose_recurrent`]. Shared with the CPU inference
+/// path (`crate::model::fast`).
+pub(crate) fn sum_of_hidden_states(gates_x: &[f32], whh_t: &[f32], frames: usize, hidden: usize, reverse: bool) -> Vec<f32> {
+    LstmSum { hidden, reverse }.run(gates_x, whh_t, frames, false).0
+}
+
+/// `W_hh` `(4H, H)` in the layout the recurrence reads.
+pub(crate) fn transpose_recurrent(whh: &[f32], hidden: usize) -> Vec<f32> {
+    transpose(whh, hidden)
+}
+
 impl LstmSum {
     /// Runs one sequence (`whh_t` from [`transpose`]); returns the sum of hidden states and
-    /// optionally the trace.
+    /// optionally the trace. Uses 8-lane AVX2 where available: the same operations in the same
+    /// order (no FMA), so the result does not depend on the CPU.
     fn run(&self, gx: &[f32], whh_t: &[f32], t: usize, keep: bool) -> (Vec<f32>, Option<Trace>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { self.run_avx2(gx, whh_t, t, keep) };
+        }
+        self.run_portable(gx, whh_t, t, keep)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_avx2(&self, gx: &[f32], whh_t: &[f32], t: usize, keep: bool) -> (Vec<f32>, Option<Trace>) {
+        self.run_portable(gx, whh_t, t, keep)
+    }
+
+    #[inline(always)]
+    fn run_portable(&self, gx: &[f32], whh_t: &[f32], t: usize, keep: bool) -> (Vec<f32>, Option<Trace>) {
         let h = self.hidden;
         let mut hs = vec![0f32; h];
         let mut cs = vec![0f32; h];

@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod config;
 pub mod default_model;
 pub mod device;
+pub mod fast;
 pub mod fused;
 pub mod import;
 pub mod lstm;

@@ -181,9 +181,9 @@ impl Activation {
 /// `nn.LayerNorm` with PyTorch names `weight`/`bias`.
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f64,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
+    pub(crate) eps: f64,
 }
 
 impl LayerNorm {
@@ -201,8 +201,8 @@ impl LayerNorm {
 /// `nn.Linear` with PyTorch names and PyTorch's default initialisation (for fresh heads).
 #[derive(Debug, Clone)]
 pub struct Linear {
-    weight: Tensor,
-    bias: Option<Tensor>,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
 }
 
 impl Linear {
@@ -234,11 +234,11 @@ impl Linear {
 /// `nn.Conv1d` (PyTorch names `weight`, `bias`).
 #[derive(Debug, Clone)]
 pub struct Conv1d {
-    weight: Tensor,
-    bias: Option<Tensor>,
-    stride: usize,
-    padding: usize,
-    groups: usize,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+    pub(crate) stride: usize,
+    pub(crate) padding: usize,
+    pub(crate) groups: usize,
 }
 
 #[derive(Debug, Clone, Copy)]

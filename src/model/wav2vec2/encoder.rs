@@ -9,13 +9,13 @@ use crate::model::ops::{self, Activation, LayerNorm, Linear};
 
 /// `Wav2Vec2Attention` (separate q/k/v projections), without mask.
 #[derive(Debug, Clone)]
-struct SelfAttention {
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
-    out_proj: Linear,
-    num_heads: usize,
-    head_dim: usize,
+pub(crate) struct SelfAttention {
+    pub(crate) q_proj: Linear,
+    pub(crate) k_proj: Linear,
+    pub(crate) v_proj: Linear,
+    pub(crate) out_proj: Linear,
+    pub(crate) num_heads: usize,
+    pub(crate) head_dim: usize,
 }
 
 impl SelfAttention {
@@ -48,10 +48,10 @@ impl SelfAttention {
 }
 
 #[derive(Debug, Clone)]
-struct FeedForward {
-    intermediate_dense: Linear,
-    output_dense: Linear,
-    activation: Activation,
+pub(crate) struct FeedForward {
+    pub(crate) intermediate_dense: Linear,
+    pub(crate) output_dense: Linear,
+    pub(crate) activation: Activation,
 }
 
 impl FeedForward {
@@ -72,12 +72,12 @@ impl FeedForward {
 }
 
 #[derive(Debug, Clone)]
-struct EncoderLayer {
-    attention: SelfAttention,
-    layer_norm: LayerNorm,
-    feed_forward: FeedForward,
-    final_layer_norm: LayerNorm,
-    pre_norm: bool,
+pub(crate) struct EncoderLayer {
+    pub(crate) attention: SelfAttention,
+    pub(crate) layer_norm: LayerNorm,
+    pub(crate) feed_forward: FeedForward,
+    pub(crate) final_layer_norm: LayerNorm,
+    pub(crate) pre_norm: bool,
 }
 
 impl EncoderLayer {
@@ -105,10 +105,10 @@ impl EncoderLayer {
 
 #[derive(Debug, Clone)]
 pub struct Encoder {
-    pos_conv_embed: PositionalConvEmbedding,
-    layer_norm: LayerNorm,
-    layers: Vec<EncoderLayer>,
-    pre_norm: bool,
+    pub(crate) pos_conv_embed: PositionalConvEmbedding,
+    pub(crate) layer_norm: LayerNorm,
+    pub(crate) layers: Vec<EncoderLayer>,
+    pub(crate) pre_norm: bool,
 }
 
 impl Encoder {

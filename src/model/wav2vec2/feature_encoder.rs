@@ -9,7 +9,7 @@ use crate::model::ops::{self, Activation};
 const CONV_NORM_EPS: f64 = 1e-5;
 
 #[derive(Debug, Clone)]
-enum ConvNorm {
+pub(crate) enum ConvNorm {
     None,
     /// `nn.GroupNorm(C, C)` (weights under `layer_norm`).
     Group { weight: Tensor, bias: Tensor },
@@ -20,13 +20,13 @@ enum ConvNorm {
 /// One conv layer, computed channels-last (`(batch, time, channels)`) so that no layer needs a
 /// layout change: im2col rows are contiguous and the channel LayerNorm runs on the last axis.
 #[derive(Debug, Clone)]
-struct ConvLayer {
-    weight: Tensor,
-    unfolded_weight: Tensor,
-    bias: Option<Tensor>,
-    stride: usize,
-    norm: ConvNorm,
-    activation: Activation,
+pub(crate) struct ConvLayer {
+    pub(crate) weight: Tensor,
+    pub(crate) unfolded_weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+    pub(crate) stride: usize,
+    pub(crate) norm: ConvNorm,
+    pub(crate) activation: Activation,
 }
 
 impl ConvLayer {
@@ -43,7 +43,7 @@ impl ConvLayer {
 
 #[derive(Debug, Clone)]
 pub struct FeatureEncoder {
-    conv_layers: Vec<ConvLayer>,
+    pub(crate) conv_layers: Vec<ConvLayer>,
 }
 
 impl FeatureEncoder {

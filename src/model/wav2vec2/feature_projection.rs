@@ -7,8 +7,8 @@ use crate::model::ops::{LayerNorm, Linear};
 
 #[derive(Debug, Clone)]
 pub struct FeatureProjection {
-    layer_norm: LayerNorm,
-    projection: Linear,
+    pub(crate) layer_norm: LayerNorm,
+    pub(crate) projection: Linear,
 }
 
 impl FeatureProjection {

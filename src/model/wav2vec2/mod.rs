@@ -16,9 +16,9 @@ use super::config::Wav2Vec2Config;
 
 #[derive(Debug, Clone)]
 pub struct Wav2Vec2Model {
-    feature_extractor: FeatureEncoder,
-    feature_projection: FeatureProjection,
-    encoder: Encoder,
+    pub(crate) feature_extractor: FeatureEncoder,
+    pub(crate) feature_projection: FeatureProjection,
+    pub(crate) encoder: Encoder,
 }
 
 impl Wav2Vec2Model {

@@ -7,9 +7,9 @@ use crate::model::ops::{Activation, Conv1d, Conv1dSpec};
 
 #[derive(Debug, Clone)]
 pub struct PositionalConvEmbedding {
-    conv: Conv1d,
-    remove_last_frame: bool,
-    activation: Activation,
+    pub(crate) conv: Conv1d,
+    pub(crate) remove_last_frame: bool,
+    pub(crate) activation: Activation,
 }
 
 /// Where the weight-norm parameters live in a state_dict.

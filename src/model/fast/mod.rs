@@ -1,0 +1,359 @@
+//! Inference-only CPU path of the fused model, used when the model runs on the CPU and no gradient
+//! can be asked for (scoring, analysis, evaluation, benchmarks). The differentiable candle modules
+//! stay for training and for GPUs; this path reads the same weights, copied once into contiguous
+//! f32 buffers, and computes the same function with fewer passes over memory:
+//!
+//! - conv layers as products on strided views of their input, in parallel time blocks with the
+//!   norm and activation fused in (see `conv`);
+//! - attention per (sequence, head) on views of the packed projections (`attention`);
+//! - AVX2 kernels for GELU, layer norm and softmax (`kernels`);
+//! - the audio branch, the pitch branch and the BiLSTM run concurrently, so a single segment keeps
+//!   every core busy.
+//!
+//! tests/model_fast_path.rs checks it against the differentiable path and PyTorch.
+mod attention;
+mod conv;
+mod encoder;
+mod head;
+pub mod kernels;
+mod matmul;
+
+use candle_core::{Device, Result as CandleResult, Tensor};
+use rayon::prelude::*;
+
+use attention::{MultiHead, Projection};
+use conv::{ConvLayer, ConvNorm, ConvStack, FeatureProjection};
+use encoder::{Encoder, EncoderLayer, Norm, PositionalConv};
+use head::{BiLstm, CrossAttentionLayer, Head, LstmDirection, PostAttention, SingleTokenLayer};
+use matmul::{Dense, Epilogue};
+
+use super::fused::FusedModel;
+use super::ops::{self, Activation};
+use super::wav2vec2::feature_encoder::{ConvNorm as CandleConvNorm, FeatureEncoder};
+
+/// A failure of the fast path (an input it cannot take).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FastError(pub String);
+
+/// Every stage of a forward pass, as [`super::FusedOutput`] but in plain buffers.
+pub struct FastStages {
+    pub frames: usize,
+    /// `(items, frames, hidden)`.
+    pub audio_hidden: Vec<f32>,
+    /// `(items, frames, hidden)`.
+    pub pitch_hidden: Vec<f32>,
+    /// `(items, 2 * lstm_hidden)`.
+    pub lstm_mean: Vec<f32>,
+    /// `(items)`.
+    pub logits: Vec<f32>,
+}
+
+#[derive(Clone)]
+pub struct FastModel {
+    audio_conv: ConvStack,
+    audio_projection: FeatureProjection,
+    encoder: Encoder,
+    pitch_conv: ConvStack,
+    pitch_projection: FeatureProjection,
+    lstm: BiLstm,
+    head: Head,
+    hidden: usize,
+    mfcc_dim: usize,
+}
+
+impl std::fmt::Debug for FastModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastModel").field("hidden", &self.hidden).finish_non_exhaustive()
+    }
+}
+
+impl FastModel {
+    /// The fast path for `model`, or `None` when it does not apply: weights that are training
+    /// variables (gradients may be asked for) or live on another device.
+    pub fn build(model: &FusedModel) -> CandleResult<Option<Self>> {
+        let probe = &model.classifier.weight;
+        if probe.is_variable() || !probe.device().is_cpu() {
+            return Ok(None);
+        }
+        let mut reader = Reader { applicable: true };
+        let w2v = &model.wav2vec2;
+        let cfg = &model.config;
+        let fast = Self {
+            audio_conv: reader.conv_stack(&w2v.feature_extractor)?,
+            audio_projection: reader.projection(&w2v.feature_projection)?,
+            encoder: reader.encoder(&w2v.encoder, cfg.wav2vec2.hidden_size)?,
+            pitch_conv: reader.conv_stack(&model.pitch_encoder)?,
+            pitch_projection: reader.projection(&model.pitch_projection)?,
+            lstm: reader.lstm(&model.lstm, cfg.mfcc_dim)?,
+            head: Head {
+                attn_a_p: reader.cross_attention_layer(&model.attn_a_p)?,
+                attn_p_a: reader.cross_attention_layer(&model.attn_p_a)?,
+                self_attn: reader.single_token_layer(&model.self_attn)?,
+                fc: reader.dense(&model.fc)?,
+                classifier: reader.dense(&model.classifier)?,
+            },
+            hidden: cfg.wav2vec2.hidden_size,
+            mfcc_dim: cfg.mfcc_dim,
+        };
+        Ok(reader.applicable.then_some(fast))
+    }
+
+    /// `audio`, `pitch`: `(items, samples)`; `mfcc`: `(items, frames, mfcc_dim)`, all row-major.
+    pub fn forward(&self, audio: &[f32], pitch: &[f32], mfcc: &[f32], items: usize) -> Result<FastStages, FastError> {
+        if items == 0 || audio.len() % items != 0 || audio.len() != pitch.len() || mfcc.len() % (items * self.mfcc_dim) != 0 {
+            return Err(FastError(format!(
+                "inconsistent input sizes: {} audio, {} pitch and {} MFCC values for {items} segments",
+                audio.len(),
+                pitch.len(),
+                mfcc.len()
+            )));
+        }
+        let samples = audio.len() / items;
+        let mfcc_frames = mfcc.len() / (items * self.mfcc_dim);
+        let ((audio_hidden, pitch_hidden), lstm_mean) = rayon::join(
+            || {
+                rayon::join(
+                    || self.audio_branch(audio, items, samples),
+                    || branch_features(&self.pitch_conv, &self.pitch_projection, pitch, items, samples),
+                )
+            },
+            || self.lstm.mean_output(mfcc, items, mfcc_frames),
+        );
+        let (audio_hidden, frames) = audio_hidden?;
+        let (pitch_hidden, _) = pitch_hidden?;
+        let cross = self.head.cross_mean(&audio_hidden, &pitch_hidden, items, frames, self.hidden);
+        let logits = self.head.logits(&cross, &lstm_mean, items);
+        Ok(FastStages { frames, audio_hidden, pitch_hidden, lstm_mean, logits })
+    }
+
+    fn audio_branch(&self, audio: &[f32], items: usize, samples: usize) -> Result<(Vec<f32>, usize), FastError> {
+        let (projected, frames) = branch_features(&self.audio_conv, &self.audio_projection, audio, items, samples)?;
+        Ok((self.encoder.forward(projected, items, frames), frames))
+    }
+
+    /// The tensor form used by [`FusedModel::forward_stages`].
+    pub fn forward_tensors(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> CandleResult<super::FusedOutput> {
+        let (items, _) = audio.dims2()?;
+        let values = |t: &Tensor| -> CandleResult<Vec<f32>> { t.flatten_all()?.to_vec1::<f32>() };
+        let stages = self
+            .forward(&values(audio)?, &values(pitch)?, &values(mfcc)?, items)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let dev = Device::Cpu;
+        let lstm_dim = stages.lstm_mean.len() / items;
+        Ok(super::FusedOutput {
+            audio_hidden: Tensor::from_vec(stages.audio_hidden, (items, stages.frames, self.hidden), &dev)?,
+            pitch_hidden: Tensor::from_vec(stages.pitch_hidden, (items, stages.frames, self.hidden), &dev)?,
+            lstm_mean: Tensor::from_vec(stages.lstm_mean, (items, lstm_dim), &dev)?,
+            logit: Tensor::from_vec(stages.logits, items, &dev)?,
+        })
+    }
+}
+
+/// Conv features of every segment (segments in parallel, each parallel inside), projected:
+/// `(items * frames, hidden)`.
+fn branch_features(
+    conv: &ConvStack,
+    projection: &FeatureProjection,
+    x: &[f32],
+    items: usize,
+    samples: usize,
+) -> Result<(Vec<f32>, usize), FastError> {
+    let per_item: Vec<(Vec<f32>, usize)> =
+        x.par_chunks(samples).map(|segment| conv.forward(segment)).collect::<Result<_, _>>()?;
+    let frames = per_item.first().map_or(0, |p| p.1);
+    let features: Vec<f32> = per_item.into_iter().flat_map(|p| p.0).collect();
+    Ok((projection.forward(features, items * frames), frames))
+}
+
+/// Copies weights out of the candle modules, noting whether any is a training variable.
+struct Reader {
+    applicable: bool,
+}
+
+impl Reader {
+    fn values(&mut self, t: &Tensor) -> CandleResult<Vec<f32>> {
+        if t.is_variable() || !t.device().is_cpu() {
+            self.applicable = false;
+        }
+        t.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()
+    }
+
+    fn dense(&mut self, linear: &ops::Linear) -> CandleResult<Dense> {
+        let (output, input) = linear.weight.dims2()?;
+        let bias = match &linear.bias {
+            Some(b) => self.values(b)?,
+            None => vec![0.0; output],
+        };
+        Ok(Dense::new(self.values(&linear.weight)?, bias, input, output))
+    }
+
+    /// Several linear maps of the same input stacked into one (rows of the first, then the
+    /// second, …); `scales` multiplies each one's weights and bias.
+    fn stacked(&mut self, parts: &[(&ops::Linear, f32)]) -> CandleResult<Dense> {
+        let mut weight = Vec::new();
+        let mut bias = Vec::new();
+        let mut input = 0;
+        for (linear, scale) in parts {
+            let d = self.dense(linear)?;
+            input = d.input;
+            weight.extend(d.weight.iter().map(|v| v * scale));
+            bias.extend(d.bias.iter().map(|v| v * scale));
+        }
+        let output = bias.len();
+        Ok(Dense::new(weight, bias, input, output))
+    }
+
+    fn norm(&mut self, ln: &ops::LayerNorm) -> CandleResult<Norm> {
+        Ok(Norm { weight: self.values(&ln.weight)?, bias: self.values(&ln.bias)?, eps: ln.eps as f32 })
+    }
+
+    fn conv_stack(&mut self, encoder: &FeatureEncoder) -> CandleResult<ConvStack> {
+        let mut layers = Vec::with_capacity(encoder.conv_layers.len());
+        for (index, layer) in encoder.conv_layers.iter().enumerate() {
+            let (c_out, c_in, kernel) = layer.weight.dims3()?;
+            let w = self.values(&layer.weight)?;
+            // (c_out, c_in, kernel) -> (c_out, kernel, c_in).
+            let mut weight = vec![0f32; w.len()];
+            for o in 0..c_out {
+                for i in 0..c_in {
+                    for j in 0..kernel {
+                        weight[(o * kernel + j) * c_in + i] = w[(o * c_in + i) * kernel + j];
+                    }
+                }
+            }
+            let norm = match &layer.norm {
+                CandleConvNorm::None => ConvNorm::None,
+                CandleConvNorm::Group { weight, bias } => {
+                    if index != 0 || c_in != 1 {
+                        self.applicable = false;
+                    }
+                    ConvNorm::Group { weight: self.values(weight)?, bias: self.values(bias)? }
+                }
+                CandleConvNorm::Layer(ln) => ConvNorm::Layer { weight: self.values(&ln.weight)?, bias: self.values(&ln.bias)? },
+            };
+            layers.push(ConvLayer {
+                c_in,
+                c_out,
+                kernel,
+                stride: layer.stride,
+                weight,
+                bias: layer.bias.as_ref().map(|b| self.values(b)).transpose()?,
+                norm,
+                activation: epilogue(layer.activation),
+            });
+        }
+        Ok(ConvStack { layers })
+    }
+
+    fn projection(&mut self, p: &super::wav2vec2::FeatureProjection) -> CandleResult<FeatureProjection> {
+        let norm = self.norm(&p.layer_norm)?;
+        Ok(FeatureProjection {
+            norm_weight: norm.weight,
+            norm_bias: norm.bias,
+            eps: norm.eps,
+            projection: self.dense(&p.projection)?,
+        })
+    }
+
+    fn encoder(&mut self, e: &super::wav2vec2::Encoder, dim: usize) -> CandleResult<Encoder> {
+        let pos = &e.pos_conv_embed;
+        let (channels, width, kernel) = pos.conv.weight.dims3()?;
+        let groups = pos.conv.groups;
+        if pos.conv.stride != 1 || pos.conv.padding != kernel / 2 || channels != dim || width * groups != dim {
+            self.applicable = false;
+        }
+        let w = self.values(&pos.conv.weight)?;
+        let group_weights = (0..groups)
+            .map(|g| {
+                let mut gw = vec![0f32; width * kernel * width];
+                for o in 0..width {
+                    for i in 0..width {
+                        for j in 0..kernel {
+                            gw[(o * kernel + j) * width + i] = w[((g * width + o) * width + i) * kernel + j];
+                        }
+                    }
+                }
+                gw
+            })
+            .collect();
+        let bias = match &pos.conv.bias {
+            Some(b) => self.values(b)?,
+            None => vec![0.0; dim],
+        };
+        let pos_conv = PositionalConv { group_weights, bias, kernel, activation: epilogue(pos.activation) };
+        let mut layers = Vec::with_capacity(e.layers.len());
+        for layer in &e.layers {
+            let a = &layer.attention;
+            let scale = (a.head_dim as f64).powf(-0.5) as f32;
+            layers.push(EncoderLayer {
+                attention: MultiHead {
+                    projection: Projection::Fused(self.stacked(&[(&a.q_proj, scale), (&a.k_proj, 1.0), (&a.v_proj, 1.0)])?),
+                    out: self.dense(&a.out_proj)?,
+                    heads: a.num_heads,
+                    dim,
+                },
+                layer_norm: self.norm(&layer.layer_norm)?,
+                intermediate: self.dense(&layer.feed_forward.intermediate_dense)?,
+                output: self.dense(&layer.feed_forward.output_dense)?,
+                final_layer_norm: self.norm(&layer.final_layer_norm)?,
+                activation: epilogue(layer.feed_forward.activation),
+            });
+        }
+        Ok(Encoder { pos_conv, layer_norm: self.norm(&e.layer_norm)?, layers, pre_norm: e.pre_norm, dim })
+    }
+
+    fn post_attention(&mut self, layer: &super::attention::AttentionLayer) -> CandleResult<PostAttention> {
+        Ok(PostAttention {
+            linear1: self.dense(&layer.linear1)?,
+            linear2: self.dense(&layer.linear2)?,
+            norm1: self.norm(&layer.norm1)?,
+            norm2: self.norm(&layer.norm2)?,
+        })
+    }
+
+    fn cross_attention_layer(&mut self, layer: &super::attention::AttentionLayer) -> CandleResult<CrossAttentionLayer> {
+        let mha = &layer.self_attn;
+        let scale = (mha.head_dim as f64).powf(-0.5) as f32;
+        let attention = MultiHead {
+            projection: Projection::Split {
+                query: self.stacked(&[(&mha.q_proj, scale)])?,
+                key_value: self.stacked(&[(&mha.k_proj, 1.0), (&mha.v_proj, 1.0)])?,
+            },
+            out: self.dense(&mha.out_proj)?,
+            heads: mha.num_heads,
+            dim: mha.out_proj.weight.dims2()?.0,
+        };
+        Ok(CrossAttentionLayer { attention, rest: self.post_attention(layer)? })
+    }
+
+    fn single_token_layer(&mut self, layer: &super::attention::AttentionLayer) -> CandleResult<SingleTokenLayer> {
+        let mha = &layer.self_attn;
+        Ok(SingleTokenLayer {
+            value: self.dense(&mha.v_proj)?,
+            out: self.dense(&mha.out_proj)?,
+            rest: self.post_attention(layer)?,
+        })
+    }
+
+    fn lstm(&mut self, l: &super::lstm::BiLstm, input: usize) -> CandleResult<BiLstm> {
+        let h = l.hidden;
+        let mut direction = |d: &super::lstm::Direction| -> CandleResult<LstmDirection> {
+            let whh = self.values(&d.weight_hh)?;
+            Ok(LstmDirection {
+                input: Dense::new(self.values(&d.weight_ih)?, self.values(&d.bias)?, input, 4 * h),
+                recurrent_t: super::lstm::transpose_recurrent(&whh, h),
+            })
+        };
+        Ok(BiLstm { forward_dir: direction(&l.forward_dir)?, backward_dir: direction(&l.backward_dir)?, hidden: h, input })
+    }
+}
+
+fn epilogue(activation: Activation) -> Epilogue {
+    match activation {
+        Activation::Gelu => Epilogue::BiasGelu,
+        Activation::GeluTanh => Epilogue::BiasGeluTanh,
+        Activation::Relu => Epilogue::BiasRelu,
+    }
+}
+
