@@ -16,6 +16,9 @@ pub struct EvalSegmentsArgs {
     /// Boundary tolerance in seconds.
     #[arg(long, default_value_t = 0.2)]
     pub tolerance: f64,
+    /// Seconds around each truth boundary left out of the second DER figure.
+    #[arg(long, default_value_t = crate::segmentation::eval::DEFAULT_COLLAR_S)]
+    pub collar: f64,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -23,7 +26,8 @@ pub struct EvalSegmentsArgs {
 
 pub fn run(args: EvalSegmentsArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.tolerance >= 0.0 && args.tolerance.is_finite(), "--tolerance must be >= 0");
-    let report = evaluate_files(&args.truth, &args.segments, args.tolerance)?;
+    anyhow::ensure!(args.collar >= 0.0 && args.collar.is_finite(), "--collar must be >= 0");
+    let report = evaluate_files(&args.truth, &args.segments, args.tolerance, args.collar)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).context("cannot encode the result as JSON")?);
     } else {
@@ -38,13 +42,17 @@ fn describe(r: &EvalReport) -> String {
     };
     let d = &r.diarization;
     let mapping: Vec<String> = d.mapping.iter().map(|(p, t)| format!("{p}->{t}")).collect();
+    let c = &r.diarization_collar;
+    let o = &r.overlap;
     format!(
         "tolerance:             ±{:.3} s\n\
          caller boundaries:     {}\n\
          caller mean IoU:       {:.3}  ({} truth, {} predicted segments)\n\
          all boundaries:        {}\n\
          all mean IoU:          {:.3}\n\
-         DER:                   {:.2}%  (missed {:.2}%, false alarm {:.2}%, confusion {:.2}%; {:.1} s truth speech; {})\n",
+         DER:                   {:.2}%  (missed {:.2}%, false alarm {:.2}%, confusion {:.2}%; {:.1} s truth speech; {})\n\
+         DER, collar ±{:.2} s:    {:.2}%  (missed {:.2}%, false alarm {:.2}%, confusion {:.2}%; {:.1} s scored)\n\
+         overlap:               P {:.3}  R {:.3}  ({:.1} s truth, {:.1} s predicted)\n",
         r.tolerance_s,
         b(&r.caller_boundaries),
         r.caller_mean_iou,
@@ -57,6 +65,16 @@ fn describe(r: &EvalReport) -> String {
         100.0 * d.false_alarm,
         100.0 * d.confusion,
         d.truth_speech_s,
-        mapping.join(", ")
+        mapping.join(", "),
+        r.collar_s,
+        100.0 * c.der,
+        100.0 * c.missed,
+        100.0 * c.false_alarm,
+        100.0 * c.confusion,
+        c.truth_speech_s,
+        o.precision,
+        o.recall,
+        o.truth_s,
+        o.predicted_s
     )
 }

@@ -75,6 +75,18 @@ pub struct SegmentParamArgs {
     /// Stereo: drop segments this many dB quieter than the other channel (crosstalk); 0 = off.
     #[arg(long, default_value_t = SegmentationParams::default().crosstalk_db)]
     pub crosstalk_db: f32,
+    /// Mono: rounds of frame-level resegmentation (per-speaker GMMs + Viterbi); 0 = none.
+    #[arg(long, default_value_t = SegmentationParams::default().diarize_iterations)]
+    pub diarize_iterations: u32,
+    /// Mono: shortest speaker turn inside an utterance (ms).
+    #[arg(long, default_value_t = SegmentationParams::default().diarize_min_run_ms)]
+    pub diarize_min_run_ms: f32,
+    /// Mono: log-likelihood cost of a speaker change inside an utterance.
+    #[arg(long, default_value_t = SegmentationParams::default().diarize_switch_penalty)]
+    pub diarize_switch_penalty: f32,
+    /// Mono: a speaker change without a pause this many dB below the speech is marked overlap.
+    #[arg(long, default_value_t = SegmentationParams::default().diarize_overlap_pause_db)]
+    pub diarize_overlap_pause_db: f32,
 }
 
 impl From<&SegmentParamArgs> for SegmentationParams {
@@ -101,6 +113,10 @@ impl From<&SegmentParamArgs> for SegmentationParams {
             split_search_s: a.split_search_s,
             diarize_chunk_s: a.diarize_chunk_s,
             crosstalk_db: a.crosstalk_db,
+            diarize_iterations: a.diarize_iterations,
+            diarize_min_run_ms: a.diarize_min_run_ms,
+            diarize_switch_penalty: a.diarize_switch_penalty,
+            diarize_overlap_pause_db: a.diarize_overlap_pause_db,
         }
     }
 }

@@ -7,11 +7,7 @@
 //! utterance is cut where the speaker changes, at the quietest point near the change.
 //! Self-contained and approximate by design: it only has to tell two voices apart.
 
-use std::sync::Arc;
-
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
-
+use super::cepstra::{Cepstra, CepstraConfig};
 use super::utterances::TimeSpan;
 use super::vad::FrameTrack;
 
@@ -38,116 +34,20 @@ pub struct LabelledSpan {
     pub cluster: usize,
 }
 
-struct CepstralEmbedder {
-    frame_len: usize,
-    hop: usize,
-    fft: Arc<dyn RealToComplex<f32>>,
-    window: Vec<f32>,
-    mel: Vec<Vec<(usize, f32)>>,
-    dct: Vec<[f32; N_MELS]>,
-    low_band: (usize, usize),
-    buf: Vec<f32>,
-    spec: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
-}
+/// The chunk embedder's cepstral analysis: 24 mel bands over the telephone band, 12 cepstra,
+/// 25-ms frames every 10 ms.
+const CEPSTRA: CepstraConfig =
+    CepstraConfig { n_mels: N_MELS, n_ceps: N_CEPS, low_hz: MEL_LOW_HZ, high_hz: MEL_HIGH_HZ, frame_s: 0.025, hop_s: 0.010 };
 
-fn hz_to_mel(hz: f32) -> f32 {
-    2595.0 * (1.0 + hz / 700.0).log10()
-}
-fn mel_to_hz(mel: f32) -> f32 {
-    700.0 * (10f32.powf(mel / 2595.0) - 1.0)
-}
-
-impl CepstralEmbedder {
-    fn new(sample_rate: u32) -> Self {
-        let sr = sample_rate as f32;
-        let frame_len = (0.025 * sr).round() as usize;
-        let hop = (0.010 * sr).round() as usize;
-        let fft_len = frame_len.next_power_of_two();
-        let n_bins = fft_len / 2 + 1;
-        let bin_hz = sr / fft_len as f32;
-        let high = MEL_HIGH_HZ.min(sr / 2.0 - bin_hz);
-        let (m_lo, m_hi) = (hz_to_mel(MEL_LOW_HZ), hz_to_mel(high));
-        let edges: Vec<f32> =
-            (0..N_MELS + 2).map(|i| mel_to_hz(m_lo + (m_hi - m_lo) * i as f32 / (N_MELS + 1) as f32)).collect();
-        let mel = (0..N_MELS)
-            .map(|m| {
-                let (l, c, r) = (edges[m], edges[m + 1], edges[m + 2]);
-                (0..n_bins)
-                    .filter_map(|k| {
-                        let f = k as f32 * bin_hz;
-                        let w = if f > l && f <= c {
-                            (f - l) / (c - l)
-                        } else if f > c && f < r {
-                            (r - f) / (r - c)
-                        } else {
-                            0.0
-                        };
-                        (w > 0.0).then_some((k, w))
-                    })
-                    .collect()
-            })
-            .collect();
-        let dct = (1..=N_CEPS)
-            .map(|q| {
-                let mut row = [0.0f32; N_MELS];
-                for (m, v) in row.iter_mut().enumerate() {
-                    *v = (std::f32::consts::PI * q as f32 * (m as f32 + 0.5) / N_MELS as f32).cos();
-                }
-                row
-            })
-            .collect();
-        let window = (0..frame_len)
-            .map(|n| 0.54 - 0.46 * (2.0 * std::f32::consts::PI * n as f32 / (frame_len - 1) as f32).cos())
-            .collect();
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fft = planner.plan_fft_forward(fft_len);
-        let low_band = ((60.0 / bin_hz).ceil() as usize, ((250.0 / bin_hz).floor() as usize + 1).min(n_bins));
-        Self {
-            frame_len,
-            hop,
-            low_band,
-            buf: fft.make_input_vec(),
-            spec: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            fft,
-            window,
-            mel,
-            dct,
-        }
-    }
-
-    /// Cepstra and log energy of every frame of `samples`.
-    fn frames(&mut self, samples: &[f32]) -> Vec<([f32; FRAME_DIM], f32)> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        let mut log_mel = [0.0f32; N_MELS];
-        while start + self.frame_len <= samples.len() {
-            let frame = &samples[start..start + self.frame_len];
-            for (d, (x, w)) in self.buf.iter_mut().zip(frame.iter().zip(&self.window)) {
-                *d = x * w;
-            }
-            self.buf[self.frame_len..].fill(0.0);
-            if self.fft.process_with_scratch(&mut self.buf, &mut self.spec, &mut self.scratch).is_err() {
-                break;
-            }
-            let mut total = 0.0f32;
-            for (m, filt) in self.mel.iter().enumerate() {
-                let e: f32 = filt.iter().map(|&(k, w)| w * self.spec[k].norm_sqr()).sum();
-                total += e;
-                log_mel[m] = (e + 1e-10).ln();
-            }
-            let mut ceps = [0.0f32; FRAME_DIM];
-            let low: f32 = (self.low_band.0..self.low_band.1).map(|k| self.spec[k].norm_sqr()).sum();
-            ceps[N_CEPS] = (low + 1e-10).ln() - (total + 1e-10).ln();
-            for (c, row) in ceps.iter_mut().zip(&self.dct) {
-                *c = row.iter().zip(&log_mel).map(|(a, b)| a * b).sum::<f32>() / N_MELS as f32;
-            }
-            out.push((ceps, (total + 1e-10).ln()));
-            start += self.hop;
-        }
-        out
-    }
+/// Cepstra (plus the low-band ratio) and log energy of every frame of `samples`.
+fn cepstral_frames(cepstra: &mut Cepstra, samples: &[f32]) -> Vec<([f32; FRAME_DIM], f32)> {
+    let mut out = Vec::new();
+    cepstra.for_each_frame(samples, |f| {
+        let mut v = [0.0f32; FRAME_DIM];
+        v.copy_from_slice(f.features);
+        out.push((v, f.log_energy));
+    });
+    out
 }
 
 /// Embedding of one chunk: mean and std of the cepstra over its louder frames, mean log pitch.
@@ -201,7 +101,7 @@ pub fn plan_chunks(utterances: &[TimeSpan], chunk_s: f64) -> Vec<ChunkSpec> {
 /// Streaming embedder: fed the samples of the channel in order, it embeds each planned chunk
 /// while holding only that chunk's samples.
 pub struct ChunkEmbedder<'a> {
-    embedder: CepstralEmbedder,
+    embedder: Cepstra,
     chunks: &'a [ChunkSpec],
     sample_rate: f64,
     next: usize,
@@ -216,7 +116,7 @@ pub struct ChunkEmbedder<'a> {
 impl<'a> ChunkEmbedder<'a> {
     pub fn new(sample_rate: u32, chunks: &'a [ChunkSpec], track: &'a FrameTrack, voicing_threshold: f32) -> Self {
         Self {
-            embedder: CepstralEmbedder::new(sample_rate),
+            embedder: Cepstra::new(sample_rate, CEPSTRA),
             chunks,
             sample_rate: sample_rate as f64,
             next: 0,
@@ -236,14 +136,14 @@ impl<'a> ChunkEmbedder<'a> {
 
     fn emit(&mut self) {
         let spec = self.chunks[self.next];
-        self.frames = self.embedder.frames(&self.buffer);
+        self.frames = cepstral_frames(&mut self.embedder, &self.buffer);
         // Keep voiced frames only (vowels carry the voice; pauses carry the line noise), unless
         // the chunk has too few of them.
         let (a, _) = self.bounds(self.next);
         let track = self.track;
         let voiced: Vec<bool> = (0..self.frames.len())
             .map(|j| {
-                let centre = a as f64 + (j * self.embedder.hop) as f64 + self.embedder.frame_len as f64 / 2.0;
+                let centre = a as f64 + (j * self.embedder.hop()) as f64 + self.embedder.frame_len() as f64 / 2.0;
                 let centre_track = centre * track.sample_rate as f64 / self.sample_rate;
                 let i = ((centre_track - track.frame_len as f64 / 2.0) / track.hop as f64).round().max(0.0) as usize;
                 track.periodicity.get(i).is_some_and(|p| *p >= self.voicing_threshold)

@@ -173,6 +173,25 @@ fn best_mapping(overlap: &[Vec<u64>]) -> (u64, Vec<(usize, usize)>) {
 
 /// DER of predicted speaker labels against truth speaker labels, no collar.
 pub fn der(truth: &[TruthSegment], pred: &[Segment]) -> Result<DerScores, SegmentationError> {
+    Ok(speaker_scores(truth, pred, 0.0)?.0)
+}
+
+/// Time where two or more speakers talk at once, truth against prediction.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct OverlapScores {
+    /// Share of the predicted overlap time that is truly overlapped (0 when none is predicted).
+    pub precision: f64,
+    /// Share of the true overlap time that is predicted as overlap (0 when there is none).
+    pub recall: f64,
+    pub truth_s: f64,
+    pub predicted_s: f64,
+}
+
+/// DER with `collar` seconds on either side of every truth boundary left unscored (the usual
+/// NIST convention: boundaries of hand labels are uncertain), plus overlap detection scores (a
+/// predicted overlap is time where two different predicted speakers are active, so stereo
+/// channels and mono overlap marks are scored alike; the collar does not apply to it).
+pub fn speaker_scores(truth: &[TruthSegment], pred: &[Segment], collar: f64) -> Result<(DerScores, OverlapScores), SegmentationError> {
     let truth_labels = labels_of(truth.iter().map(|t| t.speaker.as_str()));
     let pred_labels = labels_of(pred.iter().map(|p| p.speaker.as_str()));
     if truth_labels.len() > 8 || pred_labels.len() > 6 {
@@ -193,10 +212,27 @@ pub fn der(truth: &[TruthSegment], pred: &[Segment]) -> Result<DerScores, Segmen
         &pred.iter().map(|p| (p.start_s, p.end_s, idx(&pred_labels, &p.speaker))).collect::<Vec<_>>(),
         n,
     );
+    let mut scored = vec![true; n];
+    if collar > 0.0 {
+        for t in truth {
+            for b in [t.start_s, t.end_s] {
+                let a = (((b - collar) / DER_STEP_S).round().max(0.0) as usize).min(n);
+                let z = (((b + collar) / DER_STEP_S).round().max(0.0) as usize).min(n);
+                scored[a..z.max(a)].fill(false);
+            }
+        }
+    }
     let mut overlap = vec![vec![0u64; truth_labels.len()]; pred_labels.len()];
     let (mut n_ref, mut missed, mut fa, mut both) = (0u64, 0u64, 0u64, 0u64);
-    for (&t, &p) in t_mask.iter().zip(&p_mask) {
+    let (mut ov_truth, mut ov_pred, mut ov_both) = (0u64, 0u64, 0u64);
+    for ((&t, &p), &keep) in t_mask.iter().zip(&p_mask).zip(&scored) {
         let (nr, ns) = (t.count_ones() as u64, p.count_ones() as u64);
+        ov_truth += u64::from(nr >= 2);
+        ov_pred += u64::from(ns >= 2);
+        ov_both += u64::from(nr >= 2 && ns >= 2);
+        if !keep {
+            continue;
+        }
         n_ref += nr;
         missed += nr.saturating_sub(ns);
         fa += ns.saturating_sub(nr);
@@ -216,14 +252,22 @@ pub fn der(truth: &[TruthSegment], pred: &[Segment]) -> Result<DerScores, Segmen
     let (correct, pairs) = best_mapping(&overlap);
     let confusion = both - correct.min(both);
     let denom = n_ref.max(1) as f64;
-    Ok(DerScores {
+    let der = DerScores {
         der: (missed + fa + confusion) as f64 / denom,
         missed: missed as f64 / denom,
         false_alarm: fa as f64 / denom,
         confusion: confusion as f64 / denom,
         truth_speech_s: n_ref as f64 * DER_STEP_S,
         mapping: pairs.into_iter().map(|(p, t)| (pred_labels[p].clone(), truth_labels[t].clone())).collect(),
-    })
+    };
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let overlap = OverlapScores {
+        precision: ratio(ov_both, ov_pred),
+        recall: ratio(ov_both, ov_truth),
+        truth_s: ov_truth as f64 * DER_STEP_S,
+        predicted_s: ov_pred as f64 * DER_STEP_S,
+    };
+    Ok((der, overlap))
 }
 
 /// All figures of one evaluation.
@@ -238,12 +282,26 @@ pub struct EvalReport {
     /// All truth segments vs all predicted segments, speakers ignored.
     pub all_boundaries: BoundaryScores,
     pub all_mean_iou: f64,
-    /// Speaker labels vs truth speakers (meaningful for mono A/B output).
+    /// Speaker labels vs truth speakers (meaningful for mono A/B output), no collar.
     pub diarization: DerScores,
+    /// The same with `collar_s` around truth boundaries left unscored.
+    pub diarization_collar: DerScores,
+    pub collar_s: f64,
+    /// Overlapped speech: truth vs time with two predicted speakers.
+    pub overlap: OverlapScores,
+}
+
+/// Collar of the second DER figure (s).
+pub const DEFAULT_COLLAR_S: f64 = 0.25;
+
+/// Evaluates predicted segments against truth (boundary tolerance `tol`, DER collar
+/// [`DEFAULT_COLLAR_S`]).
+pub fn evaluate(truth: &[TruthSegment], pred: &[Segment], tol: f64) -> Result<EvalReport, SegmentationError> {
+    evaluate_with_collar(truth, pred, tol, DEFAULT_COLLAR_S)
 }
 
 /// Evaluates predicted segments against truth.
-pub fn evaluate(truth: &[TruthSegment], pred: &[Segment], tol: f64) -> Result<EvalReport, SegmentationError> {
+pub fn evaluate_with_collar(truth: &[TruthSegment], pred: &[Segment], tol: f64, collar: f64) -> Result<EvalReport, SegmentationError> {
     let spans = |it: &mut dyn Iterator<Item = (f64, f64)>| it.collect::<Vec<(f64, f64)>>();
     let t_caller = spans(&mut truth.iter().filter(|t| t.speaker == "caller").map(|t| (t.start_s, t.end_s)));
     let p_caller = spans(&mut pred.iter().filter(|p| p.is_caller).map(|p| (p.start_s, p.end_s)));
@@ -258,15 +316,18 @@ pub fn evaluate(truth: &[TruthSegment], pred: &[Segment], tol: f64) -> Result<Ev
         all_boundaries: boundary_scores(&t_all, &p_all, tol),
         all_mean_iou: mean_iou(&t_all, &p_all),
         diarization: der(truth, pred)?,
+        diarization_collar: speaker_scores(truth, pred, collar)?.0,
+        collar_s: collar,
+        overlap: speaker_scores(truth, pred, 0.0)?.1,
     })
 }
 
 /// Reads both files and evaluates.
-pub fn evaluate_files(truth: &Path, segments: &Path, tol: f64) -> Result<EvalReport, SegmentationError> {
+pub fn evaluate_files(truth: &Path, segments: &Path, tol: f64, collar: f64) -> Result<EvalReport, SegmentationError> {
     let read = |p: &Path| {
         std::fs::read_to_string(p).map_err(|source| SegmentationError::Io { path: p.display().to_string(), source })
     };
-    evaluate(&parse_truth(&read(truth)?)?, &parse_segments(&read(segments)?)?, tol)
+    evaluate_with_collar(&parse_truth(&read(truth)?)?, &parse_segments(&read(segments)?)?, tol, collar)
 }
 
 #[cfg(test)]
@@ -311,5 +372,28 @@ mod tests {
         assert!((d.confusion - 0.25).abs() < 1e-9, "{d:?}");
         assert!((d.missed - 0.10).abs() < 1e-9, "{d:?}");
         assert!((d.der - 0.35).abs() < 1e-9, "{d:?}");
+    }
+
+    #[test]
+    fn collar_leaves_boundaries_unscored() {
+        let t = [truth(0.0, 10.0, "caller"), truth(10.0, 20.0, "operator")];
+        // The change predicted 0.2 s late: 0.2 s of confusion without a collar, none with 0.25 s.
+        let p = [seg(0.0, 10.2, "A"), seg(10.2, 20.0, "B")];
+        let (plain, _) = speaker_scores(&t, &p, 0.0).unwrap();
+        assert!((plain.confusion - 0.01).abs() < 1e-9, "{plain:?}");
+        let (collared, _) = speaker_scores(&t, &p, 0.25).unwrap();
+        assert_eq!(collared.der, 0.0);
+        // 0.25 s inside each speaker's segment at either end is left out: 2 × 9.5 s scored.
+        assert!((collared.truth_speech_s - 19.0).abs() < 1e-9, "{collared:?}");
+    }
+
+    #[test]
+    fn overlap_precision_and_recall() {
+        // Truth overlap 9-10 s; predicted overlap 9.5-10.5 s: half right, half of it found.
+        let t = [truth(0.0, 10.0, "caller"), truth(9.0, 20.0, "operator")];
+        let p = [seg(0.0, 10.5, "A"), seg(9.5, 20.0, "B")];
+        let (_, ov) = speaker_scores(&t, &p, 0.0).unwrap();
+        assert!((ov.precision - 0.5).abs() < 1e-9 && (ov.recall - 0.5).abs() < 1e-9, "{ov:?}");
+        assert!((ov.truth_s - 1.0).abs() < 1e-9);
     }
 }

@@ -14,17 +14,24 @@
 //! - **Mono**: utterances are diarized into two clusters ([`diarize`]) labelled `A` (the speaker
 //!   of the first utterance) and `B`. The default caller (`Auto`) is again the cluster with more
 //!   total speech; `--caller a|b` overrides it; `--caller all` skips diarization and keeps
-//!   every utterance whole as the caller's. Overlap is not detected in mono (always 0).
+//!   every utterance whole as the caller's. A speaker change inside an utterance without a
+//!   pause is marked as overlap ([`mono_overlap`]).
 //!   The strongest cue of the diarizer is the recording path: in a mono hotline recording the
 //!   caller is heard through the phone network (nothing below ~300 Hz) while the operator's
 //!   headset is recorded locally; when both voices crossed the same line the clusters rest on
 //!   cepstra and pitch alone and are much less reliable (see the figures in the README).
 
+pub mod cepstra;
 pub mod diarize;
 pub mod eval;
+pub mod gmm;
+mod mono;
+pub mod mono_overlap;
 pub mod noise_floor;
 pub mod params;
+pub mod resegment;
 pub mod segments_csv;
+pub mod speech_frames;
 pub mod split_long;
 pub mod utterances;
 pub mod vad;
@@ -109,7 +116,8 @@ pub struct Segment {
     /// `left`/`right` (stereo, by channel) or `A`/`B` (mono clusters).
     pub speaker: String,
     pub is_caller: bool,
-    /// True when the other party is speaking at the same time (stereo only).
+    /// True when the other party is speaking at the same time (stereo: the other channel is
+    /// active; mono: a speaker change without a pause, see [`mono_overlap`]).
     pub overlap: bool,
 }
 
@@ -233,7 +241,7 @@ pub fn segment_source(
     let dual_mono = analyzers.len() < 2 || diff <= 1e-6 * energy;
     let tracks: Vec<vad::FrameTrack> = analyzers.into_iter().map(vad::FrameAnalyzer::finish).collect();
     if dual_mono {
-        segment_mono(source, &tracks[0], params, caller)
+        mono::segment_mono(source, &tracks[0], params, caller)
     } else {
         segment_stereo(&tracks, params, caller)
     }
@@ -308,76 +316,6 @@ fn is_crosstalk(own: &vad::FrameTrack, other: &vad::FrameTrack, span: utterances
     10.0 * (power(other) / power(own).max(1e-30)).log10() > margin_db as f64
 }
 
-fn segment_mono(
-    source: &dyn AudioSource,
-    track: &vad::FrameTrack,
-    params: &SegmentationParams,
-    caller: CallerChoice,
-) -> Result<CallSegmentation, SegmentationError> {
-    if matches!(caller, CallerChoice::Left | CallerChoice::Right) {
-        return Err(SegmentationError::CallerChoiceMismatch {
-            choice: caller,
-            layout: "mono",
-            allowed: "auto, a, b or all",
-        });
-    }
-    let spans = utterances::spans_to_times(&utterances::detect_spans(track, params), track, params);
-    if caller == CallerChoice::All {
-        // No speaker separation wanted: every utterance is the caller's, none is cut.
-        let segments = spans
-            .iter()
-            .map(|s| Segment {
-                start_s: s.start_s,
-                end_s: s.end_s,
-                channel: 0,
-                speaker: "A".to_string(),
-                is_caller: true,
-                overlap: false,
-            })
-            .collect();
-        return Ok(CallSegmentation { segments, layout: "mono", caller: "all".to_string() });
-    }
-    // Pass 2 (only when there is speech): embed ~1-s chunks of the utterances for diarization.
-    let chunk_s = params.diarize_chunk_s as f64;
-    let plan = diarize::plan_chunks(&spans, chunk_s);
-    let mut embedder = diarize::ChunkEmbedder::new(source.sample_rate(), &plan, track, params.voicing_threshold);
-    if !plan.is_empty() {
-        source.stream(&mut |chunk: &[&[f32]]| {
-            if let Some(first) = chunk.first() {
-                embedder.push(first);
-            }
-        })?;
-    }
-    let labelled = diarize::diarize_two_speakers(embedder, &spans, chunk_s);
-    // Cluster of the first segment is A.
-    let first = labelled.first().map_or(0, |l| l.cluster);
-    let name = |cluster: usize| if cluster == first { "A" } else { "B" };
-    let mut speech = [0.0f64; 2];
-    for l in &labelled {
-        speech[usize::from(name(l.cluster) == "B")] += l.span.duration();
-    }
-    let caller_name: Option<&str> = match caller {
-        CallerChoice::A => Some("A"),
-        CallerChoice::B => Some("B"),
-        CallerChoice::All => None,
-        _ => Some(if speech[1] > speech[0] { "B" } else { "A" }),
-    };
-    let mut segments: Vec<Segment> = labelled
-        .iter()
-        .filter(|l| l.span.duration() * 1000.0 >= params.min_segment_ms as f64 / 2.0)
-        .map(|l| Segment {
-            start_s: l.span.start_s,
-            end_s: l.span.end_s,
-            channel: 0,
-            speaker: name(l.cluster).to_string(),
-            is_caller: caller_name.is_none_or(|c| c == name(l.cluster)),
-            overlap: false,
-        })
-        .collect();
-    sort_segments(&mut segments);
-    Ok(CallSegmentation { segments, layout: "mono", caller: caller_name.unwrap_or("all").to_string() })
-}
-
-fn sort_segments(segments: &mut [Segment]) {
+pub(crate) fn sort_segments(segments: &mut [Segment]) {
     segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.channel.cmp(&b.channel)));
 }

@@ -6,7 +6,9 @@
 use super::SegmentationError;
 
 /// Parameters of the energy/periodicity VAD, utterance building and diarization.
+/// Fields missing from a saved copy (older versions) take their defaults.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SegmentationParams {
     /// Analysis frame length in milliseconds. Default 32 ms: long enough for the
     /// autocorrelation to see two periods of an 80 Hz voice (12.5 ms lag).
@@ -65,6 +67,19 @@ pub struct SegmentationParams {
     /// is dropped. 0 disables the check. Default 15 dB (typical echo return loss is 20-30 dB;
     /// genuine double talk is louder on its own channel).
     pub crosstalk_db: f32,
+    /// Mono: rounds of frame-level resegmentation (a GMM per speaker and a Viterbi pass) after
+    /// the first clustering of 2-s fingerprints. 0 keeps the fingerprint clustering. Default 3
+    /// (later rounds change almost nothing).
+    pub diarize_iterations: u32,
+    /// Mono: shortest speaker turn the resegmentation allows inside an utterance, in ms.
+    /// Default 300 ms (a back-channel "mm-hm" is about that long).
+    pub diarize_min_run_ms: f32,
+    /// Mono: log-likelihood cost of a speaker change inside an utterance; higher keeps
+    /// utterances whole. Default 20.
+    pub diarize_switch_penalty: f32,
+    /// Mono: a speaker change inside an utterance with no pause at least this many dB below
+    /// the surrounding speech is taken as both talking at once and marked `overlap`. Default 20 dB.
+    pub diarize_overlap_pause_db: f32,
 }
 
 impl Default for SegmentationParams {
@@ -91,6 +106,10 @@ impl Default for SegmentationParams {
             split_search_s: 3.0,
             diarize_chunk_s: 1.0,
             crosstalk_db: 15.0,
+            diarize_iterations: 3,
+            diarize_min_run_ms: 300.0,
+            diarize_switch_penalty: 20.0,
+            diarize_overlap_pause_db: 20.0,
         }
     }
 }
@@ -122,6 +141,9 @@ impl SegmentationParams {
             self.split_search_s,
             self.diarize_chunk_s,
             self.crosstalk_db,
+            self.diarize_min_run_ms,
+            self.diarize_switch_penalty,
+            self.diarize_overlap_pause_db,
         ];
         if finite.iter().any(|v| !v.is_finite()) {
             return bad("all parameters must be finite numbers");
@@ -171,9 +193,33 @@ impl SegmentationParams {
         if self.crosstalk_db < 0.0 {
             return bad("crosstalk_db must not be negative (0 disables the check)");
         }
+        if self.diarize_iterations > 20 {
+            return bad("diarize_iterations must be at most 20");
+        }
+        if self.diarize_min_run_ms < 0.0 || self.diarize_switch_penalty < 0.0 || self.diarize_overlap_pause_db < 0.0 {
+            return bad("diarize_min_run_ms, diarize_switch_penalty and diarize_overlap_pause_db must not be negative");
+        }
         if self.diarize_chunk_s < 0.2 {
             return bad("diarize_chunk_s must be at least 0.2 s");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_parameters_without_newer_fields_still_load() {
+        let mut old = serde_json::to_value(SegmentationParams::default()).unwrap();
+        let map = old.as_object_mut().unwrap();
+        map.remove("diarize_iterations");
+        map.remove("diarize_overlap_pause_db");
+        map.insert("onset_db".into(), serde_json::json!(4.0));
+        let back: SegmentationParams = serde_json::from_value(old).unwrap();
+        assert_eq!(back.onset_db, 4.0);
+        assert_eq!(back.diarize_iterations, 3);
+        assert_eq!(back.diarize_overlap_pause_db, 20.0);
     }
 }

@@ -66,9 +66,15 @@ fn thresholds(track: &FrameTrack, params: &SegmentationParams) -> Thresholds {
 
 /// Detects utterances on one channel; returns frame spans (before padding) in time order.
 pub fn detect_spans(track: &FrameTrack, params: &SegmentationParams) -> Vec<FrameSpan> {
+    detect_spans_and_threshold(track, params).0
+}
+
+/// [`detect_spans`], and the per-frame offset threshold (dB) it used: a frame below it is not
+/// speech.
+pub fn detect_spans_and_threshold(track: &FrameTrack, params: &SegmentationParams) -> (Vec<FrameSpan>, Vec<f32>) {
     let n = track.len();
     if n == 0 {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let th = thresholds(track, params);
     let e = &track.energy_db;
@@ -122,7 +128,8 @@ pub fn detect_spans(track: &FrameTrack, params: &SegmentationParams) -> Vec<Fram
     let pad = frames(params.pre_roll_ms, track) + frames(params.hangover_ms, track);
     let max_frames = ((params.max_segment_s as f64 / track.hop_s()).floor() as usize).saturating_sub(pad + 1);
     let search = frames(params.split_search_s * 1000.0, track);
-    split_long_spans(&merged, e, &th.low, max_frames.max(min_len * 2 + 1), search, min_len)
+    let spans = split_long_spans(&merged, e, &th.low, max_frames.max(min_len * 2 + 1), search, min_len);
+    (spans, th.low)
 }
 
 /// Converts frame spans to seconds, adding pre-roll and hangover without overlapping the

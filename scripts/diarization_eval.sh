@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Mono two-speaker diarization on synthetic calls (emotrace make-call) from speakers split into
+# a tuning set and a held-out set. Parameters are tuned on the tuning pairs only; the held-out
+# pairs (speakers never used while tuning) give the figures the README reports.
+#
+# Usage:
+#   scripts/diarization_eval.sh [--set heldout|tuning] [--conditions "local telephony line"]
+#                               [--minutes 5] [--out DIR] [--bin PATH] [-- extra `segment` flags]
+# Conditions: local = 16 kHz, no line; telephony = caller through a simulated phone line
+# (300-3400 Hz, 8 kHz μ-law recorder; make-call's default); line = both voices through the line
+# (--operator-via-line). SNR is drawn per call from 5-30 dB by the seed.
+# Needs: a built emotrace (default target/release/emotrace or $EMOTRACE_BIN), jq, ../shared/data.
+set -euo pipefail
+
+SET=heldout
+CONDITIONS="local telephony"
+MINUTES=5
+OUT=""
+BIN="${EMOTRACE_BIN:-}"
+EXTRA=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --set) SET="$2"; shift 2 ;;
+    --conditions) CONDITIONS="$2"; shift 2 ;;
+    --minutes) MINUTES="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    --bin) BIN="$2"; shift 2 ;;
+    --) shift; EXTRA=("$@"); break ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ -z "$BIN" ]]; then
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/emotrace"
+fi
+[[ -x "$BIN" ]] || { echo "no emotrace binary at $BIN (cargo build --release, or --bin)" >&2; exit 2; }
+command -v jq >/dev/null || { echo "jq is needed to read eval-segments --json" >&2; exit 2; }
+[[ -n "$OUT" ]] || OUT="$(mktemp -d)"
+mkdir -p "$OUT"
+
+# Speaker split (by speaker, never by file). Tuning speakers: casia (all three), emodb 03 08 09
+# 10 11, ravdess Actor_01-12, turev-db 1157 1234 1358. Held out: emodb 12-16, ravdess
+# Actor_13-24, turev-db 1984 6783 7895. Pairs: corpus caller operator (genders in the comment).
+HELDOUT_PAIRS=(
+  "emodb 12 13"                # M F
+  "emodb 14 16"                # F F
+  "emodb 15 12"                # M M
+  "ravdess Actor_13 Actor_14"  # M F
+  "ravdess Actor_15 Actor_17"  # M M
+  "ravdess Actor_18 Actor_20"  # F F
+  "ravdess Actor_21 Actor_24"  # M F
+  "turev-db 1984 6783"
+)
+TUNING_PAIRS=(
+  "casia liuchanhg wangzhe"    # F M
+  "casia wangzhe ZhaoZuoxiang" # M M
+  "emodb 03 08"                # M F
+  "emodb 10 11"                # M M
+  "ravdess Actor_01 Actor_02"  # M F
+  "ravdess Actor_05 Actor_07"  # M M
+  "ravdess Actor_04 Actor_06"  # F F
+  "turev-db 1234 1358"
+)
+case "$SET" in
+  heldout) PAIRS=("${HELDOUT_PAIRS[@]}"); SEED0=100 ;;
+  tuning) PAIRS=("${TUNING_PAIRS[@]}"); SEED0=200 ;;
+  *) echo "--set must be heldout or tuning" >&2; exit 2 ;;
+esac
+
+printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s\n" pair condition snr DER missed FA conf DER.25 caller ovP ovR
+SUM=0; N=0; OVER=0
+for i in "${!PAIRS[@]}"; do
+  read -r corpus caller operator <<<"${PAIRS[$i]}"
+  for cond in $CONDITIONS; do
+    flags=(--mono)
+    case "$cond" in
+      local) ;;
+      telephony) flags+=(--telephony) ;;
+      line) flags+=(--telephony --operator-via-line) ;;
+      *) echo "unknown condition $cond" >&2; exit 2 ;;
+    esac
+    name="${corpus}_${caller}_${operator}_${cond}"
+    wav="$OUT/$name.wav"; truth="$OUT/$name.truth.csv"; seg="$OUT/$name.segments.csv"
+    snr=$("$BIN" make-call --out "$wav" --truth "$truth" --corpus "$corpus" --caller-speaker "$caller" \
+      --operator-speaker "$operator" --minutes "$MINUTES" --seed $((SEED0 + i)) "${flags[@]}" 2>&1 \
+      | sed -n 's/.*SNR \([-0-9.]*\) dB.*/\1/p')
+    "$BIN" segment "$wav" --out "$seg" "${EXTRA[@]}" 2>/dev/null
+    "$BIN" eval-segments "$truth" "$seg" --json >"$OUT/$name.eval.json"
+    # Is the speaker chosen as the caller (auto) the one mapped to the true caller?
+    chosen=$(awk -F, 'NR > 1 && $6 == 1 { print $5; exit }' "$seg")
+    read -r der missed fa conf derc ovp ovr caller_ok < <(jq -r --arg c "$chosen" '
+      [.diarization.der, .diarization.missed, .diarization.false_alarm, .diarization.confusion,
+       .diarization_collar.der, .overlap.precision, .overlap.recall,
+       (if ([.diarization.mapping[] | select(.[0] == $c and .[1] == "caller")] | length) > 0 then "yes" else "NO" end)]
+      | map(if type == "number" then (. * 1000 | round / 10) else . end) | @tsv' "$OUT/$name.eval.json")
+    printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s\n" "$corpus $caller/$operator" "$cond" "$snr" \
+      "$der" "$missed" "$fa" "$conf" "$derc" "$caller_ok" "$ovp" "$ovr"
+    SUM=$(awk -v a="$SUM" -v b="$der" 'BEGIN { print a + b }')
+    N=$((N + 1))
+    OVER=$((OVER + $(awk -v d="$der" 'BEGIN { print (d > 20.0) ? 1 : 0 }')))
+  done
+done
+awk -v s="$SUM" -v n="$N" -v o="$OVER" 'BEGIN { printf "mean DER %.1f%% over %d calls; %d above 20%%\n", s / n, n, o }'
+echo "calls, segments and evaluations in $OUT"

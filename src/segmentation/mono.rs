@@ -1,0 +1,115 @@
+//! Mono calls: utterances diarized into speakers A and B, one of them the caller.
+
+use super::diarize;
+use super::mono_overlap::mark_overlaps;
+use super::resegment::{self, ResegmentSettings, SpeakerRun};
+use super::speech_frames::SpeechFrameCollector;
+use super::utterances::{self, TimeSpan};
+use super::{vad, AudioSource, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams};
+
+/// Cepstral frames kept for resegmentation at most (500k × 17 values × 2 bytes ≈ 17 MB): about
+/// 83 minutes of speech at a 10-ms hop; longer calls are analysed at a coarser hop.
+const MAX_STORED_FRAMES: usize = 500_000;
+
+pub(crate) fn segment_mono(
+    source: &dyn AudioSource,
+    track: &vad::FrameTrack,
+    params: &SegmentationParams,
+    caller: CallerChoice,
+) -> Result<CallSegmentation, SegmentationError> {
+    if matches!(caller, CallerChoice::Left | CallerChoice::Right) {
+        return Err(SegmentationError::CallerChoiceMismatch {
+            choice: caller,
+            layout: "mono",
+            allowed: "auto, a, b or all",
+        });
+    }
+    let (frame_spans, offset_threshold) = utterances::detect_spans_and_threshold(track, params);
+    let spans = utterances::spans_to_times(&frame_spans, track, params);
+    if caller == CallerChoice::All {
+        // No speaker separation wanted: every utterance is the caller's, none is cut.
+        let segments = spans
+            .iter()
+            .map(|s| Segment {
+                start_s: s.start_s,
+                end_s: s.end_s,
+                channel: 0,
+                speaker: "A".to_string(),
+                is_caller: true,
+                overlap: false,
+            })
+            .collect();
+        return Ok(CallSegmentation { segments, layout: "mono", caller: "all".to_string() });
+    }
+    let runs = diarize_spans(source, track, &spans, params)?;
+    let runs = mark_overlaps(&runs, track, &offset_threshold, params.diarize_overlap_pause_db);
+
+    // The speaker of the first run is A.
+    let first = runs.first().map_or(0, |r| r.speaker);
+    let name = |speaker: usize| if speaker == first { "A" } else { "B" };
+    let mut speech = [0.0f64; 2];
+    for r in &runs {
+        speech[usize::from(name(r.speaker) == "B")] += r.span.duration();
+    }
+    let caller_name: Option<&str> = match caller {
+        CallerChoice::A => Some("A"),
+        CallerChoice::B => Some("B"),
+        CallerChoice::All => None,
+        _ => Some(if speech[1] > speech[0] { "B" } else { "A" }),
+    };
+    let mut segments: Vec<Segment> = runs
+        .iter()
+        .filter(|r| r.span.duration() * 1000.0 >= params.min_segment_ms as f64 / 2.0)
+        .map(|r| Segment {
+            start_s: r.span.start_s,
+            end_s: r.span.end_s,
+            channel: 0,
+            speaker: name(r.speaker).to_string(),
+            is_caller: caller_name.is_none_or(|c| c == name(r.speaker)),
+            overlap: r.overlap,
+        })
+        .collect();
+    super::sort_segments(&mut segments);
+    Ok(CallSegmentation { segments, layout: "mono", caller: caller_name.unwrap_or("all").to_string() })
+}
+
+/// Speaker runs of the utterances: GMM resegmentation ([`resegment`]), or the chunk clustering
+/// of [`diarize`] when there is too little speech for the mixtures. Reads the audio once more.
+fn diarize_spans(
+    source: &dyn AudioSource,
+    track: &vad::FrameTrack,
+    spans: &[TimeSpan],
+    params: &SegmentationParams,
+) -> Result<Vec<SpeakerRun>, SegmentationError> {
+    if spans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let chunk_s = params.diarize_chunk_s as f64;
+    let plan = diarize::plan_chunks(spans, chunk_s);
+    let mut embedder = diarize::ChunkEmbedder::new(source.sample_rate(), &plan, track, params.voicing_threshold);
+    let mut collector = SpeechFrameCollector::new(source.sample_rate(), spans, MAX_STORED_FRAMES);
+    source.stream(&mut |chunk: &[&[f32]]| {
+        if let Some(first) = chunk.first() {
+            embedder.push(first);
+            collector.push(first);
+        }
+    })?;
+    let frames = collector.finish();
+    let settings = ResegmentSettings {
+        iterations: params.diarize_iterations as usize,
+        min_run_ms: params.diarize_min_run_ms,
+        switch_penalty: params.diarize_switch_penalty,
+    };
+    // The chunk clustering weighs the recording path (phone line or not) heavily: a good first
+    // guess when the parties come through different paths, and the answer when there is too
+    // little speech for the mixtures.
+    let chunk_runs: Vec<SpeakerRun> = diarize::diarize_two_speakers(embedder, spans, chunk_s)
+        .into_iter()
+        .map(|l| SpeakerRun {
+            utterance: spans.partition_point(|s| s.end_s <= l.span.start_s),
+            span: l.span,
+            speaker: l.cluster,
+        })
+        .collect();
+    Ok(resegment::diarize(&frames, &settings, Some(&chunk_runs)).unwrap_or(chunk_runs))
+}

@@ -1,0 +1,356 @@
+//! Two-speaker diarization of a mono call by GMM fingerprints and Viterbi resegmentation.
+//!
+//! 1. A 32-component call-level GMM (the "background" of this call) is trained on its speech
+//!    frames ([`SpeechFrames`]: normalised mel-cepstra and the low-band ratio).
+//! 2. Every utterance is cut into pieces of at most 2 s; each piece's fingerprint is the
+//!    background MAP-adapted to the piece (a mean supervector, scaled so that distances
+//!    approximate a KL divergence).
+//! 3. The fingerprints are split in two by 2-means (the best of several k-means++ starts).
+//! 4. A few rounds of resegmentation: a GMM per speaker (the background adapted to that
+//!    speaker's frames) scores every frame, and a two-state Viterbi with a minimum run length
+//!    and a switch penalty relabels each utterance frame by frame, so speaker changes inside an
+//!    utterance land where the voices change rather than on piece edges.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::gmm::{viterbi_two_states, DiagGmm, Frames};
+use super::speech_frames::SpeechFrames;
+use super::utterances::TimeSpan;
+
+/// Components of the call-level background GMM.
+const BACKGROUND_COMPONENTS: usize = 32;
+/// EM rounds for the background.
+const BACKGROUND_ITERATIONS: usize = 12;
+/// Frames the background is trained on at most (a random subset beyond that: the mixture does
+/// not get better, only slower).
+const BACKGROUND_MAX_FRAMES: usize = 60_000;
+/// MAP relevance factor (Reynolds et al. 2000 use 16).
+const RELEVANCE: f32 = 16.0;
+/// Longest piece fingerprinted as one unit.
+const PIECE_S: f64 = 2.0;
+/// k-means++ starts of the 2-means; the split with the least within-cluster spread wins.
+const KMEANS_STARTS: u64 = 11;
+const KMEANS_ROUNDS: usize = 100;
+/// Below this many frames (3 s at 10 ms) there is too little speech to model two voices.
+pub const MIN_FRAMES: usize = 300;
+/// Frames quieter than this (natural-log energy units; 25 dB) below their utterance's loudest
+/// frame are pauses: they carry the line noise, not a voice, and are left out of the models.
+const ACTIVE_RANGE_NATS: f32 = 25.0 / 4.343;
+const SEED: u64 = 0x5eed_d1a7;
+
+/// Settings of the resegmentation (see [`super::SegmentationParams`] for their defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResegmentSettings {
+    /// Rounds of per-speaker GMM + Viterbi relabelling after the fingerprint clustering.
+    pub iterations: usize,
+    /// Shortest speaker turn inside an utterance (ms).
+    pub min_run_ms: f32,
+    /// Log-likelihood cost of a speaker change inside an utterance.
+    pub switch_penalty: f32,
+}
+
+/// A stretch of one utterance given to one of two speakers (0 or 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpeakerRun {
+    pub span: TimeSpan,
+    pub speaker: usize,
+    /// Index of the utterance the run belongs to.
+    pub utterance: usize,
+}
+
+/// Diarizes the stored frames into two speakers; `None` when there is too little speech.
+/// `alternative` is another first guess (speaker runs from a different clustering): both it and
+/// the fingerprint clustering are refined, and the result the refined speaker models explain
+/// better (higher total log-likelihood) wins.
+pub fn diarize(frames: &SpeechFrames, settings: &ResegmentSettings, alternative: Option<&[SpeakerRun]>) -> Option<Vec<SpeakerRun>> {
+    let active = active_frames(frames);
+    if active.len() < MIN_FRAMES {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+    let training: Vec<usize> = if active.len() > BACKGROUND_MAX_FRAMES {
+        let mut pick = active.clone();
+        for i in 0..BACKGROUND_MAX_FRAMES {
+            let j = rng.random_range(i..pick.len());
+            pick.swap(i, j);
+        }
+        pick.truncate(BACKGROUND_MAX_FRAMES);
+        pick.sort_unstable();
+        pick
+    } else {
+        active.clone()
+    };
+    let background = DiagGmm::fit(frames, &training, BACKGROUND_COMPONENTS, BACKGROUND_ITERATIONS, SEED)?;
+
+    let is_active = {
+        let mut mask = vec![false; frames.len()];
+        for &i in &active {
+            mask[i] = true;
+        }
+        mask
+    };
+    let pieces = plan_pieces(frames, &is_active);
+    if pieces.len() < 2 {
+        return None;
+    }
+    let fingerprints: Vec<Vec<f32>> = pieces
+        .par_iter()
+        .map(|p| {
+            let stats = background.accumulate(frames, &p.frames);
+            background.supervector(&background.map_adapt(&stats, RELEVANCE, false))
+        })
+        .collect();
+    let piece_weights: Vec<f32> = pieces.iter().map(|p| p.frames.len() as f32).collect();
+    let piece_labels = two_means(&fingerprints, &piece_weights);
+
+    let mut labels = vec![0u8; frames.len()];
+    for (p, &l) in pieces.iter().zip(&piece_labels) {
+        for i in p.range.clone() {
+            labels[i] = l;
+        }
+    }
+    let min_run = ((settings.min_run_ms as f64 / 1000.0 / frames.step_s()).round() as usize).max(1);
+    let refine = |mut labels: Vec<u8>| -> (Vec<u8>, f64) {
+        let mut score = f64::NEG_INFINITY;
+        for _ in 0..settings.iterations {
+            let Some(models) = speaker_models(&background, frames, &labels, &is_active) else { break };
+            (labels, score) = relabel(frames, &models, &is_active, min_run, settings.switch_penalty);
+        }
+        if score == f64::NEG_INFINITY {
+            if let Some(models) = speaker_models(&background, frames, &labels, &is_active) {
+                score = labelled_score(frames, &models, &is_active, &labels);
+            }
+        }
+        (labels, score)
+    };
+    let (mut best, best_score) = refine(labels);
+    if let Some(alt) = alternative {
+        let (alt_labels, alt_score) = refine(frame_labels(frames, alt));
+        if alt_score > best_score {
+            best = alt_labels;
+        }
+    }
+    Some(runs(frames, &best))
+}
+
+/// Per-frame labels from speaker runs (frames outside every run keep speaker 0).
+fn frame_labels(frames: &SpeechFrames, runs: &[SpeakerRun]) -> Vec<u8> {
+    let mut labels = vec![0u8; frames.len()];
+    let mut k = 0;
+    for (ui, u) in frames.utterances().iter().enumerate() {
+        for j in 0..u.len {
+            let t = frames.frame_time(ui, j);
+            while k < runs.len() && runs[k].span.end_s <= t {
+                k += 1;
+            }
+            if let Some(r) = runs.get(k).filter(|r| r.span.start_s <= t) {
+                labels[u.first + j] = r.speaker.min(1) as u8;
+            }
+        }
+    }
+    labels
+}
+
+/// Total log-likelihood of the active frames under the models of their labels.
+fn labelled_score(frames: &SpeechFrames, models: &[DiagGmm; 2], is_active: &[bool], labels: &[u8]) -> f64 {
+    let mut x = vec![0.0f32; frames.dim()];
+    let mut buf = vec![0.0f32; models[0].components()];
+    (0..frames.len())
+        .filter(|&i| is_active[i])
+        .map(|i| {
+            frames.frame(i, &mut x);
+            models[labels[i] as usize].component_log_densities(&x, &mut buf) as f64
+        })
+        .sum()
+}
+
+/// Indices of the frames within [`ACTIVE_RANGE_NATS`] of their utterance's loudest frame.
+fn active_frames(frames: &SpeechFrames) -> Vec<usize> {
+    let mut out = Vec::with_capacity(frames.len());
+    for u in frames.utterances() {
+        let range = u.first..u.first + u.len;
+        let loudest = range.clone().map(|i| frames.log_energy(i)).fold(f32::NEG_INFINITY, f32::max);
+        out.extend(range.filter(|&i| frames.log_energy(i) >= loudest - ACTIVE_RANGE_NATS));
+    }
+    out
+}
+
+struct Piece {
+    /// All frames of the piece.
+    range: std::ops::Range<usize>,
+    /// Its active frames.
+    frames: Vec<usize>,
+}
+
+/// Cuts every utterance into equal pieces of at most [`PIECE_S`].
+fn plan_pieces(frames: &SpeechFrames, is_active: &[bool]) -> Vec<Piece> {
+    let per_piece = ((PIECE_S / frames.step_s()).round() as usize).max(1);
+    let mut out = Vec::new();
+    for u in frames.utterances() {
+        if u.len == 0 {
+            continue;
+        }
+        let n_pieces = u.len.div_ceil(per_piece);
+        for p in 0..n_pieces {
+            let range = u.first + p * u.len / n_pieces..u.first + (p + 1) * u.len / n_pieces;
+            let active: Vec<usize> = range.clone().filter(|&i| is_active[i]).collect();
+            if !active.is_empty() {
+                out.push(Piece { range, frames: active });
+            }
+        }
+    }
+    out
+}
+
+/// Weighted 2-means of `points`: the best (least weighted within-cluster squared distance) of
+/// [`KMEANS_STARTS`] runs from k-means++ seeds. Returns a label (0/1) per point.
+pub fn two_means(points: &[Vec<f32>], weights: &[f32]) -> Vec<u8> {
+    let n = points.len();
+    if n < 2 {
+        return vec![0; n];
+    }
+    let dist = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>();
+    let runs: Vec<(f64, Vec<u8>)> = (0..KMEANS_STARTS)
+        .into_par_iter()
+        .map(|start| {
+            let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ start.wrapping_mul(0x9E37_79B9));
+            // k-means++: the first centre at random, the second drawn by squared distance.
+            let first = rng.random_range(0..n);
+            let d2: Vec<f64> = points.iter().zip(weights).map(|(p, w)| (dist(p, &points[first]) * w) as f64).collect();
+            let total: f64 = d2.iter().sum();
+            let mut target = rng.random_range(0.0..1.0) * total;
+            let mut second = n - 1;
+            for (i, d) in d2.iter().enumerate() {
+                target -= d;
+                if target <= 0.0 {
+                    second = i;
+                    break;
+                }
+            }
+            let mut centres = [points[first].clone(), points[second].clone()];
+            let mut labels = vec![0u8; n];
+            let mut inertia = 0.0f64;
+            for round in 0..KMEANS_ROUNDS {
+                let mut changed = false;
+                inertia = 0.0;
+                for (i, p) in points.iter().enumerate() {
+                    let (d0, d1) = (dist(p, &centres[0]), dist(p, &centres[1]));
+                    let l = u8::from(d1 < d0);
+                    inertia += (d0.min(d1) * weights[i]) as f64;
+                    changed |= l != labels[i];
+                    labels[i] = l;
+                }
+                if !changed && round > 0 {
+                    break;
+                }
+                let mut sums = [vec![0.0f64; points[0].len()], vec![0.0f64; points[0].len()]];
+                let mut mass = [0.0f64; 2];
+                for ((p, &l), &w) in points.iter().zip(&labels).zip(weights) {
+                    mass[l as usize] += w as f64;
+                    for (s, x) in sums[l as usize].iter_mut().zip(p) {
+                        *s += (x * w) as f64;
+                    }
+                }
+                if mass.contains(&0.0) {
+                    break;
+                }
+                for c in 0..2 {
+                    centres[c] = sums[c].iter().map(|s| (s / mass[c]) as f32).collect();
+                }
+            }
+            (inertia, labels)
+        })
+        .collect();
+    runs.into_iter()
+        .filter(|(_, l)| l.contains(&0) && l.contains(&1))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or_else(|| vec![0; n], |(_, l)| l)
+}
+
+/// The background adapted to each speaker's active frames; `None` when a speaker has none.
+fn speaker_models(background: &DiagGmm, frames: &SpeechFrames, labels: &[u8], is_active: &[bool]) -> Option<[DiagGmm; 2]> {
+    let of = |s: u8| -> Vec<usize> { (0..frames.len()).filter(|&i| is_active[i] && labels[i] == s).collect() };
+    let (a, b) = (of(0), of(1));
+    if a.len() < 10 || b.len() < 10 {
+        return None;
+    }
+    let adapt = |idx: &[usize]| background.map_adapt(&background.accumulate(frames, idx), RELEVANCE, true);
+    Some([adapt(&a), adapt(&b)])
+}
+
+/// Viterbi relabelling of every utterance under the two speaker models (pauses score 0 for
+/// both); returns the labels and the total log-likelihood of the frames under them.
+fn relabel(frames: &SpeechFrames, models: &[DiagGmm; 2], is_active: &[bool], min_run: usize, penalty: f32) -> (Vec<u8>, f64) {
+    let per_utterance: Vec<(Vec<u8>, f64)> = frames
+        .utterances()
+        .par_iter()
+        .map(|u| {
+            let dim = frames.dim();
+            let mut x = vec![0.0f32; dim];
+            let mut buf = vec![0.0f32; models[0].components()];
+            let scores: Vec<[f32; 2]> = (u.first..u.first + u.len)
+                .map(|i| {
+                    if !is_active[i] {
+                        return [0.0, 0.0];
+                    }
+                    frames.frame(i, &mut x);
+                    [models[0].component_log_densities(&x, &mut buf), models[1].component_log_densities(&x, &mut buf)]
+                })
+                .collect();
+            let path = viterbi_two_states(&scores, min_run, penalty);
+            let score = path.iter().zip(&scores).map(|(&s, e)| e[s as usize] as f64).sum::<f64>();
+            (path, score)
+        })
+        .collect();
+    let score = per_utterance.iter().map(|p| p.1).sum();
+    (per_utterance.into_iter().flat_map(|p| p.0).collect(), score)
+}
+
+/// Runs of equal labels per utterance, in seconds: a change falls midway between the centres of
+/// the last frame of one speaker and the first of the next; utterance edges are kept.
+fn runs(frames: &SpeechFrames, labels: &[u8]) -> Vec<SpeakerRun> {
+    let mut out = Vec::new();
+    for (ui, u) in frames.utterances().iter().enumerate() {
+        if u.len == 0 {
+            continue;
+        }
+        let lab = &labels[u.first..u.first + u.len];
+        let mut start_s = u.span.start_s;
+        let mut run_start = 0;
+        for j in 1..=lab.len() {
+            if j == lab.len() || lab[j] != lab[run_start] {
+                let end_s = if j == lab.len() {
+                    u.span.end_s
+                } else {
+                    ((frames.frame_time(ui, j - 1) + frames.frame_time(ui, j)) / 2.0).clamp(start_s, u.span.end_s)
+                };
+                if end_s > start_s {
+                    out.push(SpeakerRun { span: TimeSpan { start_s, end_s }, speaker: lab[run_start] as usize, utterance: ui });
+                }
+                start_s = end_s;
+                run_start = j;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_means_separates_two_clouds_whatever_the_start() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut pts = Vec::new();
+        for i in 0..60 {
+            let c = if i < 40 { -2.0 } else { 3.0 };
+            pts.push((0..5).map(|_| c + rng.random_range(-1.0f32..1.0)).collect::<Vec<f32>>());
+        }
+        let labels = two_means(&pts, &vec![1.0; 60]);
+        assert!(labels[..40].iter().all(|&l| l == labels[0]));
+        assert!(labels[40..].iter().all(|&l| l != labels[0]));
+    }
+}
