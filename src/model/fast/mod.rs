@@ -212,16 +212,7 @@ impl Reader {
         let mut layers = Vec::with_capacity(encoder.conv_layers.len());
         for (index, layer) in encoder.conv_layers.iter().enumerate() {
             let (c_out, c_in, kernel) = layer.weight.dims3()?;
-            let w = self.values(&layer.weight)?;
-            // (c_out, c_in, kernel) -> (c_out, kernel, c_in).
-            let mut weight = vec![0f32; w.len()];
-            for o in 0..c_out {
-                for i in 0..c_in {
-                    for j in 0..kernel {
-                        weight[(o * kernel + j) * c_in + i] = w[(o * c_in + i) * kernel + j];
-                    }
-                }
-            }
+            let weight = self.values(&layer.weight)?;
             let norm = match &layer.norm {
                 CandleConvNorm::None => ConvNorm::None,
                 CandleConvNorm::Group { weight, bias } => {
@@ -232,16 +223,8 @@ impl Reader {
                 }
                 CandleConvNorm::Layer(ln) => ConvNorm::Layer { weight: self.values(&ln.weight)?, bias: self.values(&ln.bias)? },
             };
-            layers.push(ConvLayer {
-                c_in,
-                c_out,
-                kernel,
-                stride: layer.stride,
-                weight,
-                bias: layer.bias.as_ref().map(|b| self.values(b)).transpose()?,
-                norm,
-                activation: epilogue(layer.activation),
-            });
+            let bias = layer.bias.as_ref().map(|b| self.values(b)).transpose()?;
+            layers.push(ConvLayer::new(c_out, c_in, kernel, layer.stride, &weight, bias, norm, epilogue(layer.activation)));
         }
         Ok(ConvStack { layers })
     }
