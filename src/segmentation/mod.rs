@@ -11,15 +11,17 @@
 //!   hotline the caller does most of the talking while the operator mostly listens. "Who speaks
 //!   first" was rejected as a default because the operator's greeting is often clipped or the
 //!   recording starts mid-call. A segment is marked `overlap` when the other channel is active.
-//! - **Mono**: utterances are diarized into two clusters ([`diarize`]) labelled `A` (the speaker
-//!   of the first utterance) and `B`. The default caller (`Auto`) is again the cluster with more
-//!   total speech; `--caller a|b` overrides it; `--caller all` skips diarization and keeps
-//!   every utterance whole as the caller's. A speaker change inside an utterance without a
-//!   pause is marked as overlap ([`mono_overlap`]).
-//!   The strongest cue of the diarizer is the recording path: in a mono hotline recording the
-//!   caller is heard through the phone network (nothing below ~300 Hz) while the operator's
-//!   headset is recorded locally; when both voices crossed the same line the clusters rest on
-//!   cepstra and pitch alone and are much less reliable (see the figures in the README).
+//! - **Mono**: utterances are diarized into two speakers labelled `A` (the speaker of the first
+//!   utterance) and `B` ([`resegment`]: call-level GMM fingerprints of <=2-s pieces, 2-means,
+//!   then GMM/Viterbi resegmentation frame by frame; the chunk clustering of [`diarize`] is one
+//!   of the first guesses and the fallback when there is too little speech). The default caller
+//!   (`Auto`) is again the speaker with more total speech; `--caller a|b` overrides it;
+//!   `--caller all` skips diarization and keeps every utterance whole as the caller's. A
+//!   speaker change inside an utterance without a pause is marked as overlap ([`mono_overlap`]).
+//!   The strongest cue is the recording path: in a mono hotline recording the caller is heard
+//!   through the phone network (nothing below ~300 Hz) while the operator's headset is recorded
+//!   locally; when both voices share a path the speakers rest on cepstra alone and are much less
+//!   reliable (see the figures in the README).
 
 pub mod cepstra;
 pub mod diarize;

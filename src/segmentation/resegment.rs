@@ -39,6 +39,10 @@ pub const MIN_FRAMES: usize = 300;
 /// frame are pauses: they carry the line noise, not a voice, and are left out of the models.
 const ACTIVE_RANGE_NATS: f32 = 25.0 / 4.343;
 const SEED: u64 = 0x5eed_d1a7;
+/// Weights of the recording-path cue appended to the fingerprints, one first guess each: 0
+/// (voices only) and two strengths at which a phone line versus a local microphone splits the
+/// pieces (tuned on the tuning speakers of `scripts/diarization_eval.sh`).
+const PATH_WEIGHTS: [f32; 3] = [0.0, 0.5, 1.0];
 
 /// Settings of the resegmentation (see [`super::SegmentationParams`] for their defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,14 +107,7 @@ pub fn diarize(frames: &SpeechFrames, settings: &ResegmentSettings, alternative:
         })
         .collect();
     let piece_weights: Vec<f32> = pieces.iter().map(|p| p.frames.len() as f32).collect();
-    let piece_labels = two_means(&fingerprints, &piece_weights);
-
-    let mut labels = vec![0u8; frames.len()];
-    for (p, &l) in pieces.iter().zip(&piece_labels) {
-        for i in p.range.clone() {
-            labels[i] = l;
-        }
-    }
+    let path = piece_path_cue(frames, &pieces, &fingerprints);
     let min_run = ((settings.min_run_ms as f64 / 1000.0 / frames.step_s()).round() as usize).max(1);
     let refine = |mut labels: Vec<u8>| -> (Vec<u8>, f64) {
         let mut score = f64::NEG_INFINITY;
@@ -125,14 +122,54 @@ pub fn diarize(frames: &SpeechFrames, settings: &ResegmentSettings, alternative:
         }
         (labels, score)
     };
-    let (mut best, best_score) = refine(labels);
-    if let Some(alt) = alternative {
-        let (alt_labels, alt_score) = refine(frame_labels(frames, alt));
-        if alt_score > best_score {
-            best = alt_labels;
+    // First guesses: the fingerprints with the path cue weighted 0, 0.5 and 1, and the
+    // alternative; each is refined and the best explained wins.
+    let mut best: Option<(Vec<u8>, f64)> = None;
+    let mut consider = |candidate: (Vec<u8>, f64)| {
+        if best.as_ref().is_none_or(|b| candidate.1 > b.1) {
+            best = Some(candidate);
         }
+    };
+    for weight in PATH_WEIGHTS {
+        let points: Vec<Vec<f32>> = fingerprints
+            .iter()
+            .zip(&path)
+            .map(|(f, p)| f.iter().copied().chain(std::iter::once(p * weight)).collect())
+            .collect();
+        let piece_labels = two_means(&points, &piece_weights);
+        let mut labels = vec![0u8; frames.len()];
+        for (p, &l) in pieces.iter().zip(&piece_labels) {
+            labels[p.range.clone()].fill(l);
+        }
+        consider(refine(labels));
     }
-    Some(runs(frames, &best))
+    if let Some(alt) = alternative {
+        consider(refine(frame_labels(frames, alt)));
+    }
+    best.map(|(labels, _)| runs(frames, &labels))
+}
+
+/// Per piece, the mean low-band ratio (the last feature: the recording path's cue), z-scored
+/// over the pieces and scaled to the fingerprints' typical length, so that a weight of 1 makes
+/// it count as much as a whole fingerprint's spread.
+fn piece_path_cue(frames: &SpeechFrames, pieces: &[Piece], fingerprints: &[Vec<f32>]) -> Vec<f32> {
+    let d = frames.dim();
+    let mut x = vec![0.0f32; d];
+    let raw: Vec<f32> = pieces
+        .iter()
+        .map(|p| {
+            let sum: f32 = p.frames.iter().map(|&i| {
+                frames.frame(i, &mut x);
+                x[d - 1]
+            }).sum();
+            sum / p.frames.len().max(1) as f32
+        })
+        .collect();
+    let n = raw.len().max(1) as f32;
+    let mean = raw.iter().sum::<f32>() / n;
+    let sd = (raw.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt().max(1e-6);
+    let scale = (fingerprints.iter().map(|f| f.iter().map(|v| v * v).sum::<f32>()).sum::<f32>() / n).sqrt();
+    raw.iter().map(|v| (v - mean) / sd * scale / 4.0).collect()
 }
 
 /// Per-frame labels from speaker runs (frames outside every run keep speaker 0).
