@@ -81,7 +81,7 @@ pub(super) struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    fn forward_post_norm(&self, x: &mut Vec<f32>, items: usize, t: usize) {
+    fn forward_post_norm(&self, x: &mut [f32], items: usize, t: usize) {
         let rows = items * t;
         let ctx = self.attention.self_context(x, items, t);
         self.attention.out.forward_into(&ctx, rows, x, Epilogue::Bias, true);
@@ -91,9 +91,9 @@ impl EncoderLayer {
         self.final_layer_norm.apply(x);
     }
 
-    fn forward_pre_norm(&self, x: &mut Vec<f32>, items: usize, t: usize) {
+    fn forward_pre_norm(&self, x: &mut [f32], items: usize, t: usize) {
         let rows = items * t;
-        let mut normed = x.clone();
+        let mut normed = x.to_vec();
         self.layer_norm.apply(&mut normed);
         let ctx = self.attention.self_context(&normed, items, t);
         self.attention.out.forward_into(&ctx, rows, x, Epilogue::Bias, true);

@@ -7,7 +7,7 @@
 //! the tests), both branches computed and blended so that 8 lanes run without branches.
 
 /// `erf(z) / z` as a polynomial in `z²` on `[0, 0.75]`.
-const ERF_SMALL: [f32; 6] = [1.128_379_2, -0.376_126_23, 0.112_834_4, -0.026_837_515, 0.005_119_877_4, -0.000_678_722_16];
+const ERF_SMALL: [f32; 6] = [std::f32::consts::FRAC_2_SQRT_PI, -0.376_126_23, 0.112_834_4, -0.026_837_515, 0.005_119_877_4, -0.000_678_722_16];
 /// `erfc(z) exp(z²)` as a polynomial in `t = 1 / (1 + z/2)`, fitted on `[0.75, 9]` (beyond, erfc
 /// is below f32 resolution of Φ for x > 0 and the product with exp(-z²) underflows for x < 0).
 const ERFC_LARGE: [f32; 7] =
@@ -38,7 +38,7 @@ fn exp_scalar(x: f32) -> f32 {
 }
 
 /// Cephes `expf` polynomial (coefficients of `r²·(…)`, highest degree last).
-const EXP_POLY: [f32; 6] = [5.000_000_1e-1, 1.666_666_5e-1, 4.166_579_6e-2, 8.333_452e-3, 1.399_82e-3, 1.987_569_1e-4];
+const EXP_POLY: [f32; 6] = [0.5, 1.666_666_5e-1, 4.166_579_6e-2, 8.333_452e-3, 1.399_82e-3, 1.987_569_1e-4];
 
 /// `Φ(x) = P(X ≤ x)` for a standard normal X.
 #[inline(always)]
