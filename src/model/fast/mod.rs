@@ -4,7 +4,8 @@
 //! f32 buffers, and computes the same function with fewer passes over memory:
 //!
 //! - conv layers as products on strided views of their input, in parallel time blocks with the
-//!   norm and activation fused in (see `conv`);
+//!   norm and activation fused in, the first layer's GroupNorm folded into its weights and
+//!   kernel-3, stride-2 layers in polyphase form (see `conv`);
 //! - attention per (sequence, head) on views of the packed projections (`attention`);
 //! - AVX2 kernels for GELU, layer norm and softmax (`kernels`);
 //! - the audio branch, the pitch branch and the BiLSTM run concurrently, so a single segment keeps
@@ -15,7 +16,7 @@ mod attention;
 mod conv;
 mod encoder;
 mod head;
-pub mod kernels;
+mod kernels;
 mod matmul;
 
 use candle_core::{Device, Result as CandleResult, Tensor};
@@ -101,7 +102,13 @@ impl FastModel {
 
     /// `audio`, `pitch`: `(items, samples)`; `mfcc`: `(items, frames, mfcc_dim)`, all row-major.
     pub fn forward(&self, audio: &[f32], pitch: &[f32], mfcc: &[f32], items: usize) -> Result<FastStages, FastError> {
-        if items == 0 || audio.len() % items != 0 || audio.len() != pitch.len() || mfcc.len() % (items * self.mfcc_dim) != 0 {
+        let consistent = items > 0
+            && !audio.is_empty()
+            && audio.len() % items == 0
+            && audio.len() == pitch.len()
+            && !mfcc.is_empty()
+            && mfcc.len() % (items * self.mfcc_dim) == 0;
+        if !consistent {
             return Err(FastError(format!(
                 "inconsistent input sizes: {} audio, {} pitch and {} MFCC values for {items} segments",
                 audio.len(),
