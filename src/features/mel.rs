@@ -138,6 +138,26 @@ impl MelFilterbank {
             out[bands.clone()].copy_from_slice(&acc[..bands.len()]);
         }
     }
+
+    /// [`Self::apply`] on two frames at once (identical results): each frame's sum is a
+    /// chain of dependent additions, so running two side by side keeps the adder busy.
+    #[inline(always)]
+    pub fn apply_pair(&self, power_a: &[f32], power_b: &[f32], out_a: &mut [f32], out_b: &mut [f32]) {
+        for (g, group) in self.groups.iter().enumerate() {
+            let mut acc_a = [0.0f32; BAND_LANES];
+            let mut acc_b = [0.0f32; BAND_LANES];
+            let span = group.first_bin..group.first_bin + group.weights.len();
+            for ((&pa, &pb), w) in power_a[span.clone()].iter().zip(&power_b[span]).zip(&group.weights) {
+                for ((a, b), &wl) in acc_a.iter_mut().zip(acc_b.iter_mut()).zip(w) {
+                    *a += pa * wl;
+                    *b += pb * wl;
+                }
+            }
+            let bands = g * BAND_LANES..((g + 1) * BAND_LANES).min(self.n_mels);
+            out_a[bands.clone()].copy_from_slice(&acc_a[..bands.len()]);
+            out_b[bands.clone()].copy_from_slice(&acc_b[..bands.len()]);
+        }
+    }
 }
 
 #[cfg(test)]

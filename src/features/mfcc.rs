@@ -32,8 +32,8 @@ pub struct MfccPlan {
 pub struct MfccScratch {
     stft: StftScratch,
     power: Vec<f32>,
-    mel: Vec<f32>,
-    /// Band-major `N_MELS × stride` dB values (`stride` = frames rounded up to whole DCT blocks).
+    power_next: Vec<f32>,
+    /// Time-major `rows × N_MELS` dB values (`rows` = frames rounded up to whole DCT blocks).
     db: Vec<f32>,
     /// Coefficient-major `N_MFCC × n_frames`.
     cep: Vec<f32>,
@@ -70,7 +70,7 @@ impl MfccPlan {
         self.stft.n_frames(self.segment_len)
     }
 
-    fn db_stride(&self) -> usize {
+    fn db_rows(&self) -> usize {
         self.n_frames().div_ceil(DCT_FRAMES) * DCT_FRAMES
     }
 
@@ -79,8 +79,8 @@ impl MfccPlan {
         MfccScratch {
             stft: self.stft.make_scratch(),
             power: vec![0.0; self.stft.n_bins()],
-            mel: vec![0.0; N_MELS],
-            db: vec![0.0; N_MELS * self.db_stride()],
+            power_next: vec![0.0; self.stft.n_bins()],
+            db: vec![0.0; N_MELS * self.db_rows()],
             cep: vec![0.0; n_frames * N_MFCC],
             delta_acc: vec![0.0; n_frames],
             delta: vec![0.0; n_frames],
@@ -109,41 +109,45 @@ impl MfccPlan {
     #[inline(always)]
     fn compute_portable(&self, segment: &[f32], s: &mut MfccScratch, out: &mut Vec<f32>) -> Result<(), FeatureError> {
         let n_frames = self.n_frames();
-        let stride = self.db_stride();
         // Zero padding to 10 s comes for free: the STFT reads samples past the end as zeros.
         let y = &segment[..segment.len().min(self.segment_len)];
 
-        // Power mel spectrogram in dB (float32 like librosa), tracking the segment's maximum.
-        let mut max_db = f32::NEG_INFINITY;
-        for t in 0..n_frames {
+        // Power mel spectrogram in dB (float32 like librosa), time-major, two frames at a time
+        // (independent mel sums), tracking the segment's maximum.
+        let mut lanes = [f32::NEG_INFINITY; 8];
+        let mut t = 0;
+        while t < n_frames {
+            let frames = if t + 1 < n_frames { 2 } else { 1 };
+            let rows = &mut s.db[t * N_MELS..(t + frames) * N_MELS];
             self.stft.power_frame(y, t, &mut s.stft, &mut s.power);
-            self.mel.apply(&s.power, &mut s.mel);
-            for v in s.mel.iter_mut() {
-                let clamped = if *v > AMIN { *v } else { AMIN };
-                *v = 10.0f32 * log10_f32_fast(clamped);
+            if frames == 2 {
+                self.stft.power_frame(y, t + 1, &mut s.stft, &mut s.power_next);
+                let (row_a, row_b) = rows.split_at_mut(N_MELS);
+                self.mel.apply_pair(&s.power, &s.power_next, row_a, row_b);
+            } else {
+                self.mel.apply(&s.power, rows);
             }
-            let mut lanes = [f32::NEG_INFINITY; 8];
-            for chunk in s.mel.chunks_exact(8) {
-                for (lane, &v) in lanes.iter_mut().zip(chunk) {
-                    *lane = if v > *lane { v } else { *lane };
+            for chunk in rows.chunks_exact_mut(8) {
+                for (lane, v) in lanes.iter_mut().zip(chunk) {
+                    let clamped = if *v > AMIN { *v } else { AMIN };
+                    *v = 10.0f32 * log10_f32_fast(clamped);
+                    *lane = if *v > *lane { *v } else { *lane };
                 }
             }
-            for v in lanes {
-                max_db = if v > max_db { v } else { max_db };
-            }
-            for (band, &v) in s.mel.iter().enumerate() {
-                s.db[band * stride + t] = v;
-            }
+            t += frames;
         }
+        let max_db = lanes.into_iter().fold(f32::NEG_INFINITY, |m, v| if v > m { v } else { m });
         let floor = max_db - TOP_DB;
 
         // DCT-II (ortho), first 13 coefficients, four frames per pass (one f64 lane each).
+        // Rows past the last frame (padding to whole blocks) are computed and discarded.
         for t0 in (0..n_frames).step_by(DCT_FRAMES) {
+            let block = &s.db[t0 * N_MELS..(t0 + DCT_FRAMES) * N_MELS];
             let mut acc = [[0.0f64; DCT_FRAMES]; N_MFCC];
             for (band, basis) in self.dct.iter().enumerate() {
-                let row = &s.db[band * stride + t0..band * stride + t0 + DCT_FRAMES];
                 let mut v = [0.0f64; DCT_FRAMES];
-                for (x, &d) in v.iter_mut().zip(row) {
+                for (i, x) in v.iter_mut().enumerate() {
+                    let d = block[i * N_MELS + band];
                     *x = (if d > floor { d } else { floor }) as f64;
                 }
                 for (a, &b) in acc.iter_mut().zip(basis) {

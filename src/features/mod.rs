@@ -12,6 +12,7 @@ pub mod normalize;
 pub mod npy;
 pub mod pitch;
 pub mod stft;
+pub mod stft_f32;
 
 use std::path::PathBuf;
 

@@ -135,7 +135,11 @@ pub fn numpy_mean_f32(a: &[f32]) -> f32 {
 
 /// `x.var()` for float32 `x` (ddof 0): mean, then the mean of float32 `(x - mean)²`.
 pub fn numpy_var_f32(a: &[f32]) -> f32 {
-    let mean = numpy_mean_f32(a);
+    numpy_var_f32_about(a, numpy_mean_f32(a))
+}
+
+/// [`numpy_var_f32`] given `mean = numpy_mean_f32(a)` (saves a pass when the caller has it).
+fn numpy_var_f32_about(a: &[f32], mean: f32) -> f32 {
     let sum_sq = 0.0f32
         + pairwise_sum_map(a, move |v| {
             let d = v - mean;
@@ -169,7 +173,7 @@ fn zero_mean_unit_var_portable(x: &[f32], out: &mut Vec<f32>) {
         return;
     }
     let mean = numpy_mean_f32(x);
-    let var = numpy_var_f32(x);
+    let var = numpy_var_f32_about(x, mean);
     let denom = (var + 1e-7f32).sqrt();
     out.extend(x.iter().map(|&v| (v - mean) / denom));
 }

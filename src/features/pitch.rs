@@ -4,7 +4,8 @@
 //! reference bit for bit wherever possible because the model was trained on it.
 
 use super::mel::{fft_frequencies, np_linspace};
-use super::stft::{numpy_cabs_f32, StftPlan, StftScratch};
+use super::stft::{max_non_negative, numpy_cabs_f32, StftPlan, StftScratch};
+use super::stft_f32::{StftPlanF32, StftScratchF32};
 use super::FeatureError;
 
 pub const N_FFT: usize = 2048;
@@ -15,7 +16,9 @@ pub const THRESHOLD: f32 = 0.1;
 
 /// Shared, read-only piptrack plan.
 pub struct PitchPlan {
+    /// The reference-precision transform, for frames the float32 one cannot decide.
     stft: StftPlan,
+    stft_f32: StftPlanF32,
     /// Bins `lo..hi` satisfy `fmin <= freq < fmax` (librosa's feasible range).
     lo: usize,
     hi: usize,
@@ -25,7 +28,11 @@ pub struct PitchPlan {
 /// Per-worker buffers for [`PitchPlan`].
 pub struct PitchScratch {
     stft: StftScratch,
+    stft_f32: StftScratchF32,
     power: Vec<f32>,
+    /// Frames decided by the float32 transform / redone in f64 (diagnostics and tests).
+    pub frames_f32: usize,
+    pub frames_f64: usize,
 }
 
 /// One frame's float32 `re² + im²` per bin, and its complex64 bins on demand (only a few
@@ -54,7 +61,7 @@ impl PitchPlan {
         let fmin = FMIN.max(0.0);
         let lo = freqs.iter().position(|&f| fmin <= f).unwrap_or(freqs.len());
         let hi = freqs.iter().rposition(|&f| f < fmax).map_or(lo, |i| i + 1).max(lo);
-        PitchPlan { stft, lo, hi, hz_per_bin: sr / N_FFT as f64 }
+        PitchPlan { stft, stft_f32: StftPlanF32::new(N_FFT, HOP), lo, hi, hz_per_bin: sr / N_FFT as f64 }
     }
 
     pub fn n_frames(&self, len: usize) -> usize {
@@ -63,7 +70,13 @@ impl PitchPlan {
 
     pub fn make_scratch(&self) -> PitchScratch {
         let n = self.stft.n_bins();
-        PitchScratch { stft: self.stft.make_scratch(), power: vec![0.0; n] }
+        PitchScratch {
+            stft: self.stft.make_scratch(),
+            stft_f32: self.stft_f32.make_scratch(),
+            power: vec![0.0; n],
+            frames_f32: 0,
+            frames_f64: 0,
+        }
     }
 
     /// Per-frame maximum of piptrack's `pitches` for the whole clip `y`, into `out`.
@@ -85,14 +98,98 @@ impl PitchPlan {
         self.pitch_frames_portable(y, s, out)
     }
 
+    /// Each frame is first decided on the float32 spectrum; a frame where any decision lies
+    /// within the float32 error margin is redone on the reference f64 spectrum.
     #[inline(always)]
     fn pitch_frames_portable(&self, y: &[f32], s: &mut PitchScratch, out: &mut Vec<f32>) {
         out.clear();
         for t in 0..self.n_frames(y.len()) {
-            self.stft.power_frame(y, t, &mut s.stft, &mut s.power);
-            let spectrum = FrameSpectrum { stft: &self.stft, scratch: &s.stft, power: &s.power };
-            out.push(self.frame_pitch(&spectrum));
+            self.stft_f32.power_frame(y, t, &mut s.stft_f32, &mut s.power);
+            if let Some(pitch) = self.frame_pitch_f32(&s.power) {
+                s.frames_f32 += 1;
+                out.push(pitch);
+                continue;
+            }
+            s.frames_f64 += 1;
+            out.push(self.frame_pitch_f64(y, t, s));
         }
+    }
+
+    /// One frame on the reference-precision spectrum.
+    #[inline(always)]
+    fn frame_pitch_f64(&self, y: &[f32], t: usize, s: &mut PitchScratch) -> f32 {
+        self.stft.power_frame(y, t, &mut s.stft, &mut s.power);
+        let spectrum = FrameSpectrum { stft: &self.stft, scratch: &s.stft, power: &s.power };
+        self.frame_pitch(&spectrum)
+    }
+
+    /// piptrack + max over bins on the float32 power spectrum, or `None` when a threshold,
+    /// local-maximum or parabolic-shift decision is too close to call within the float32
+    /// error ([`F32_MAGNITUDE_ERROR`] of the frame's largest magnitude per bin).
+    #[inline(always)]
+    fn frame_pitch_f32(&self, power: &[f32]) -> Option<f32> {
+        let power_max = max_non_negative(power);
+        if !(power_max >= MIN_F32_POWER) {
+            return None; // silence or near-silence: let the exact path decide
+        }
+        let magnitude_max = power_max.sqrt();
+        // Both sides of a comparison carry the error (the threshold a tenth of it).
+        let margin = 2.2 * F32_MAGNITUDE_ERROR * magnitude_max;
+        let reference = THRESHOLD * magnitude_max;
+        let clearly_below = if reference > margin { (reference - margin) * (reference - margin) } else { 0.0 };
+        let level = |k: usize| -> Level {
+            let p = power[k];
+            if p < clearly_below {
+                return Level::Below;
+            }
+            let m = p.sqrt();
+            if m <= reference - margin {
+                Level::Below
+            } else if m > reference + margin {
+                Level::Above(m)
+            } else {
+                Level::Unsure(m)
+            }
+        };
+        // `x[k] > x[j]` (or `>=`) of thresholded magnitudes, with x[k] clearly above the
+        // threshold: certain unless the two magnitudes are within the margin.
+        let exceeds = |m: f32, other: Level| -> Option<bool> {
+            match other {
+                Level::Below => Some(true),
+                Level::Above(o) | Level::Unsure(o) => {
+                    if m - o > margin {
+                        Some(true)
+                    } else if o - m > margin {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                }
+            }
+        };
+        for k in (self.lo..self.hi).rev() {
+            let m = match level(k) {
+                Level::Below => continue,
+                Level::Unsure(_) => return None,
+                Level::Above(m) => m,
+            };
+            // Bins 1..n-1 only (lo >= 1, hi <= n - 1), so both neighbours exist.
+            if !(exceeds(m, level(k - 1))? && exceeds(m, level(k + 1))?) {
+                continue;
+            }
+            let (left, right) = (power[k - 1].sqrt(), power[k + 1].sqrt());
+            let a = (right + left) as f64 - 2.0 * m as f64;
+            let b = (right - left) as f64 / 2.0;
+            let error = F32_MAGNITUDE_ERROR as f64 * magnitude_max as f64;
+            // |Δb| <= error, |Δa| <= 4·error: the shift -b/a moves by at most this (in bins).
+            let shift_error = (error + 4.0 * error * (b / a).abs()) / (a.abs() - 4.0 * error);
+            if (b.abs() - a.abs()).abs() <= 5.0 * error || !(shift_error >= 0.0 && shift_error <= MAX_SHIFT_ERROR_BINS) {
+                return None;
+            }
+            let shift = parabolic_shift(left, m, right);
+            return Some(((k as f64 + shift as f64) * self.hz_per_bin) as f32);
+        }
+        Some(0.0)
     }
 
     /// One frame of piptrack + max over bins, on NumPy's float32 magnitudes of the complex64
@@ -104,7 +201,7 @@ impl PitchPlan {
     #[inline(always)]
     fn frame_pitch(&self, spectrum: &FrameSpectrum) -> f32 {
         let n = spectrum.power.len();
-        let power_max = super::stft::max_non_negative(spectrum.power);
+        let power_max = max_non_negative(spectrum.power);
         if power_max < MIN_FAST_POWER {
             // Silence (all zeros gives 0 below) or so quiet that float32 squares could
             // underflow: use exact magnitudes everywhere.
@@ -200,6 +297,27 @@ impl PitchPlan {
         }
         0.0
     }
+}
+
+/// Bound on |float32 magnitude − reference magnitude| of any bin, relative to the frame's
+/// largest magnitude. The float32 transform's error is ~1e-7 of it on speech, noise, tones and
+/// clipping (tests below and tests/features_parity.rs); the bound leaves a factor of ~50.
+const F32_MAGNITUDE_ERROR: f32 = 5e-6;
+
+/// Largest parabolic-shift error accepted from float32 magnitudes: 4e-4 bins = 0.003 Hz,
+/// against the 0.01 Hz pitch tolerance.
+const MAX_SHIFT_ERROR_BINS: f64 = 4e-4;
+
+/// Below this largest float32 power the float32 path defers to the exact one.
+const MIN_F32_POWER: f32 = 1e-20;
+
+/// A bin's float32 magnitude against the piptrack threshold.
+#[derive(Clone, Copy)]
+enum Level {
+    Below,
+    Above(f32),
+    /// Within the error margin of the threshold.
+    Unsure(f32),
 }
 
 /// Below this largest float32 `re² + im²` in a frame (magnitudes below ~1e-15), the power
@@ -301,6 +419,79 @@ mod tests {
         assert_eq!(out.len(), 3);
         interpolate_to_samples(&[2.0], 4, 4, &mut out);
         assert_eq!(out, vec![2.0; 4]);
+    }
+
+    /// Every frame on the f64 spectrum (the pre-float32 behaviour).
+    fn reference_frames(plan: &PitchPlan, y: &[f32]) -> Vec<f32> {
+        let mut s = plan.make_scratch();
+        (0..plan.n_frames(y.len())).map(|t| plan.frame_pitch_f64(y, t, &mut s)).collect()
+    }
+
+    /// Speech-like, noisy, tonal, clipped and very quiet test signals (deterministic).
+    fn test_signals() -> Vec<(&'static str, Vec<f32>)> {
+        let n = 48_000;
+        let mut state = 0x2545_f491u32;
+        let mut noise = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as f32 / u32::MAX as f32 - 0.5
+        };
+        let voiced = |i: usize| {
+            let t = i as f32 / 16000.0;
+            let f0 = 140.0 + 40.0 * (2.0 * std::f32::consts::PI * 3.0 * t).sin();
+            (1..=12).map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32).sum::<f32>() * 0.3
+        };
+        let speech: Vec<f32> = (0..n).map(|i| voiced(i) * (1.0 + (i as f32 / 4000.0).sin()) + 0.01 * noise()).collect();
+        let white: Vec<f32> = (0..n).map(|_| noise()).collect();
+        let clipped: Vec<f32> = (0..n).map(|i| (voiced(i) * 4.0).clamp(-0.5, 0.5)).collect();
+        let chords: Vec<f32> = (0..n)
+            .map(|i| [220.0f32, 277.2, 329.6, 1760.0].iter().map(|f| (2.0 * std::f32::consts::PI * f * i as f32 / 16000.0).sin()).sum::<f32>() * 0.2)
+            .collect();
+        let quiet: Vec<f32> = (0..n).map(|i| voiced(i) * 1e-4 + 1e-6 * noise()).collect();
+        vec![("speech", speech), ("white noise", white), ("clipped", clipped), ("chords", chords), ("quiet", quiet)]
+    }
+
+    #[test]
+    fn float32_magnitudes_stay_well_inside_the_error_bound() {
+        let plan = PitchPlan::new(16000);
+        let mut s = plan.make_scratch();
+        let mut p32 = vec![0.0f32; plan.stft.n_bins()];
+        for (name, y) in test_signals() {
+            let mut worst = 0.0f32;
+            for t in 0..plan.n_frames(y.len()) {
+                plan.stft_f32.power_frame(&y, t, &mut s.stft_f32, &mut p32);
+                plan.stft.power_frame(&y, t, &mut s.stft, &mut s.power);
+                let exact: Vec<f32> = (0..p32.len())
+                    .map(|k| {
+                        let (re, im) = plan.stft.last_frame_bin(&s.stft, k);
+                        numpy_cabs_f32(re, im)
+                    })
+                    .collect();
+                let peak = exact.iter().cloned().fold(0.0f32, f32::max);
+                if peak > 0.0 {
+                    for (&p, &e) in p32.iter().zip(&exact) {
+                        worst = worst.max((p.sqrt() - e).abs() / peak);
+                    }
+                }
+            }
+            eprintln!("{name}: worst float32 magnitude error {worst:.2e} of the frame peak");
+            assert!(worst * 10.0 <= F32_MAGNITUDE_ERROR, "{name}: {worst}");
+        }
+    }
+
+    #[test]
+    fn float32_frames_agree_with_the_reference_path() {
+        let plan = PitchPlan::new(16000);
+        for (name, y) in test_signals() {
+            let want = reference_frames(&plan, &y);
+            let (mut s, mut got) = (plan.make_scratch(), Vec::new());
+            plan.pitch_frames(&y, &mut s, &mut got).unwrap();
+            let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            eprintln!("{name}: {} float32 frames, {} redone in f64, worst |Δ| {worst:.2e} Hz", s.frames_f32, s.frames_f64);
+            assert!(worst <= 0.005, "{name}: worst {worst} Hz");
+            assert_eq!(s.frames_f32 + s.frames_f64, want.len());
+        }
     }
 
     #[test]

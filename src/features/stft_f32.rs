@@ -1,0 +1,243 @@
+//! The centred STFT of [`super::stft`] in float32 arithmetic, for the stages whose tolerance
+//! allows it (twice the vector width of the f64 transform). librosa transforms in f64; the
+//! float32 spectrum differs from its complex64 rounding by ~1e-7 of the frame's largest bin,
+//! so callers either stay well inside their tolerance or check their decisions against a
+//! margin and redo ambiguous frames in f64 (see `pitch.rs`).
+
+use std::sync::Arc;
+
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
+
+use super::stft::hann_periodic;
+
+/// A planned float32 STFT: periodic Hann window, real FFT of `n_fft` points done as a complex
+/// FFT of `n_fft / 2` points plus a split step (as [`super::stft::StftPlan`]).
+pub struct StftPlanF32 {
+    n_fft: usize,
+    hop: usize,
+    window: Vec<f32>,
+    fft: Arc<dyn Fft<f32>>,
+    /// `W^k = exp(-2πik/n_fft)` for `k = 0..=n_fft/2`, interleaved `(re, im)`, with
+    /// `W^(M-k) = (-re_k, im_k)` exactly (M = n_fft/2), which the paired split relies on.
+    twiddle: Vec<f32>,
+    /// `(-im_k, -re_k)` per `k`, for the vectorised split.
+    twiddle_swapped_neg: Vec<f32>,
+}
+
+/// Per-worker buffers for [`StftPlanF32`].
+pub struct StftScratchF32 {
+    packed: Vec<Complex<f32>>,
+    transformed: Vec<Complex<f32>>,
+    fft_scratch: Vec<Complex<f32>>,
+}
+
+impl StftPlanF32 {
+    pub fn new(n_fft: usize, hop: usize) -> Self {
+        assert!(n_fft >= 4 && n_fft % 2 == 0, "n_fft must be even");
+        let half = n_fft / 2;
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(half);
+        let mut twiddle = vec![0.0f32; 2 * (half + 1)];
+        for k in 0..=half / 2 {
+            let (re, im) = if k == 0 {
+                (1.0, 0.0)
+            } else if 4 * k == n_fft {
+                (0.0, -1.0)
+            } else {
+                let angle = -2.0 * std::f64::consts::PI * k as f64 / n_fft as f64;
+                (angle.cos() as f32, angle.sin() as f32)
+            };
+            twiddle[2 * k] = re;
+            twiddle[2 * k + 1] = im;
+            twiddle[2 * (half - k)] = -re;
+            twiddle[2 * (half - k) + 1] = im;
+        }
+        let twiddle_swapped_neg = twiddle.chunks_exact(2).flat_map(|w| [-w[1], -w[0]]).collect();
+        let window = hann_periodic(n_fft).into_iter().map(|w| w as f32).collect();
+        StftPlanF32 { n_fft, hop, window, fft, twiddle, twiddle_swapped_neg }
+    }
+
+    pub fn n_bins(&self) -> usize {
+        self.n_fft / 2 + 1
+    }
+
+    /// Number of centred frames (`1 + len // hop`, as librosa).
+    pub fn n_frames(&self, len: usize) -> usize {
+        if len == 0 {
+            0
+        } else {
+            1 + len / self.hop
+        }
+    }
+
+    pub fn make_scratch(&self) -> StftScratchF32 {
+        let half = self.n_fft / 2;
+        let zero = Complex::new(0.0, 0.0);
+        StftScratchF32 {
+            packed: vec![zero; half],
+            transformed: vec![zero; half],
+            fft_scratch: vec![zero; self.fft.get_outofplace_scratch_len()],
+        }
+    }
+
+    /// `re² + im²` of every bin of frame `t` of `y` (centred, zero padded), into `power`.
+    #[inline(always)]
+    pub fn power_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratchF32, power: &mut [f32]) {
+        self.transform_frame(y, t, scratch);
+        self.split(&scratch.transformed, power);
+    }
+
+    /// Bin `k` of the frame last transformed into `scratch` (the values `power_frame` squared).
+    #[inline(always)]
+    pub fn last_frame_bin(&self, scratch: &StftScratchF32, k: usize) -> (f32, f32) {
+        self.bin(&scratch.transformed, k)
+    }
+
+    #[inline(always)]
+    fn transform_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratchF32) {
+        let half = self.n_fft / 2;
+        let start = t * self.hop;
+        let packed = as_flat_mut(&mut scratch.packed);
+        if start >= half && start - half + self.n_fft <= y.len() {
+            let src = &y[start - half..start - half + self.n_fft];
+            for ((slot, &w), &v) in packed.iter_mut().zip(&self.window).zip(src) {
+                *slot = w * v;
+            }
+        } else {
+            let offset = start as isize - half as isize;
+            for (i, (slot, &w)) in packed.iter_mut().zip(&self.window).enumerate() {
+                let idx = offset + i as isize;
+                *slot = if idx >= 0 && (idx as usize) < y.len() { w * y[idx as usize] } else { 0.0 };
+            }
+        }
+        self.fft.process_outofplace_with_scratch(&mut scratch.packed, &mut scratch.transformed, &mut scratch.fft_scratch);
+    }
+
+    /// Split step (see `StftPlan::split`) and `re² + im²` per bin.
+    #[inline(always)]
+    fn split(&self, z: &[Complex<f32>], power: &mut [f32]) {
+        let half = self.n_fft / 2;
+        assert!(z.len() == half && power.len() > half);
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available (checked just above); lengths were checked above.
+            done = unsafe { self.split_quads_avx2(z, power) };
+        }
+        for k in [0, half].into_iter().chain(done + 1..half - done) {
+            let (re, im) = self.bin(z, k);
+            power[k] = re * re + im * im;
+        }
+    }
+
+    /// Bin `k` of the split step.
+    #[inline(always)]
+    fn bin(&self, z: &[Complex<f32>], k: usize) -> (f32, f32) {
+        let half = z.len();
+        let a = z[k % half];
+        let b = z[(half - k) % half];
+        let (wr, wi) = (self.twiddle[2 * k], self.twiddle[2 * k + 1]);
+        let sum_re = a.re + b.re;
+        let sum_im = a.im - b.im;
+        let diff_re = a.re - b.re;
+        let diff_im = a.im + b.im;
+        let t = wr * diff_im + wi * diff_re;
+        let u = wi * diff_im - wr * diff_re;
+        (0.5 * (sum_re + t), 0.5 * (sum_im + u))
+    }
+
+    /// The split step and squares for bins `k..k+4` and their mirrors `M-k-3..=M-k` at once,
+    /// for `k = 1, 5, 9, …` while `2k + 6 < M`; returns the last low bin done (0 if none).
+    /// Every operation matches [`Self::bin`] exactly (the mirror reuses the sums with exact
+    /// negations), so both paths give identical bits.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn split_quads_avx2(&self, z: &[Complex<f32>], power: &mut [f32]) -> usize {
+        use std::arch::x86_64::*;
+        let half = z.len();
+        let zp = z.as_ptr().cast::<f32>();
+        let tw = self.twiddle.as_ptr();
+        let tw_neg = self.twiddle_swapped_neg.as_ptr();
+        let halves = _mm256_set1_ps(0.5);
+        let odd_sign = _mm256_setr_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
+        let reverse_pairs = _mm256_setr_epi32(6, 7, 4, 5, 2, 3, 0, 1);
+        let gather_powers = _mm256_setr_epi32(0, 1, 4, 5, 7, 6, 3, 2);
+        let out = power.as_mut_ptr();
+        let mut k = 1;
+        let mut done = 0;
+        while 2 * k + 6 < half {
+            let m = half - k - 3; // mirrors of k+3 .. k are m .. m+3
+            let a = _mm256_loadu_ps(zp.add(2 * k)); // Z[k..k+4]
+            let b = _mm256_permutevar8x32_ps(_mm256_loadu_ps(zp.add(2 * m)), reverse_pairs); // Z[M-k], Z[M-k-1], ..
+            let s = _mm256_add_ps(a, b); // (sum_re, diff_im) per bin
+            let d = _mm256_sub_ps(a, b); // (diff_re, sum_im) per bin
+            let diff_im = _mm256_movehdup_ps(s);
+            let diff_re = _mm256_moveldup_ps(d);
+            let p = _mm256_mul_ps(_mm256_loadu_ps(tw.add(2 * k)), diff_im); // (wr·di, wi·di)
+            let q = _mm256_mul_ps(_mm256_loadu_ps(tw_neg.add(2 * k)), diff_re); // (-wi·dr, -wr·dr)
+            let tu = _mm256_addsub_ps(p, q); // (t, u)
+            let sums = _mm256_blend_ps(s, d, 0b1010_1010); // (sum_re, sum_im)
+            let low = _mm256_mul_ps(_mm256_add_ps(sums, tu), halves); // X[k..k+4]
+            let mirror = _mm256_mul_ps(_mm256_xor_ps(_mm256_sub_ps(sums, tu), odd_sign), halves); // X[M-k], X[M-k-1], ..
+            // Per 128-bit lane: [P(k), P(k+1), P(M-k), P(M-k-1)] | [P(k+2), P(k+3), P(M-k-2), P(M-k-3)].
+            let sq = _mm256_hadd_ps(_mm256_mul_ps(low, low), _mm256_mul_ps(mirror, mirror));
+            let sq = _mm256_permutevar8x32_ps(sq, gather_powers);
+            _mm_storeu_ps(out.add(k), _mm256_castps256_ps128(sq));
+            _mm_storeu_ps(out.add(m), _mm256_extractf128_ps(sq, 1));
+            done = k + 3;
+            k += 4;
+        }
+        done
+    }
+}
+
+/// The interleaved `(re, im)` f32 view of a complex buffer.
+fn as_flat_mut(buf: &mut [Complex<f32>]) -> &mut [f32] {
+    // SAFETY: `Complex<f32>` is `#[repr(C)] { re: f32, im: f32 }` (no padding), so `n`
+    // complex values are exactly `2n` f32 values with the same alignment.
+    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f32>(), buf.len() * 2) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::stft::StftPlan;
+    use super::*;
+
+    fn signal(n: usize) -> Vec<f32> {
+        (0..n).map(|i| ((i as f32) * 0.0371).sin() * 0.6 + ((i * i % 97) as f32 / 97.0 - 0.5) * 0.2).collect()
+    }
+
+    #[test]
+    fn vector_split_matches_scalar_bins() {
+        for n_fft in [400, 2048, 16, 30] {
+            let plan = StftPlanF32::new(n_fft, n_fft / 4);
+            let y = signal(3 * n_fft);
+            let mut s = plan.make_scratch();
+            let mut power = vec![0.0; plan.n_bins()];
+            plan.power_frame(&y, 4, &mut s, &mut power);
+            for (k, &p) in power.iter().enumerate() {
+                let (re, im) = plan.last_frame_bin(&s, k);
+                assert_eq!(p.to_bits(), (re * re + im * im).to_bits(), "n_fft {n_fft} bin {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn float32_power_is_close_to_the_f64_transform() {
+        for n_fft in [400, 2048] {
+            let (p32, p64) = (StftPlanF32::new(n_fft, 160), StftPlan::new(n_fft, 160));
+            let y = signal(8 * n_fft);
+            let (mut s32, mut s64) = (p32.make_scratch(), p64.make_scratch());
+            let (mut a, mut b) = (vec![0.0; p32.n_bins()], vec![0.0; p32.n_bins()]);
+            for t in 0..p32.n_frames(y.len()) {
+                p32.power_frame(&y, t, &mut s32, &mut a);
+                p64.power_frame(&y, t, &mut s64, &mut b);
+                let peak = b.iter().cloned().fold(0.0f32, f32::max).sqrt();
+                for (k, (&x, &e)) in a.iter().zip(&b).enumerate() {
+                    let err = (x.sqrt() - e.sqrt()).abs();
+                    assert!(err <= 1e-5 * peak, "n_fft {n_fft} frame {t} bin {k}: {err} vs peak {peak}");
+                }
+            }
+        }
+    }
+}
