@@ -3,7 +3,7 @@
 
 use super::deltas::DeltaFilter;
 use super::mel::MelFilterbank;
-use super::stft::{StftPlan, StftScratch};
+use super::stft_f32::{StftPlanF32, StftScratchF32};
 use super::FeatureError;
 
 pub const N_FFT: usize = 400;
@@ -19,7 +19,7 @@ const DCT_FRAMES: usize = 4;
 
 /// Shared, read-only MFCC plan: STFT, mel filterbank, DCT matrix, delta filters.
 pub struct MfccPlan {
-    stft: StftPlan,
+    stft: StftPlanF32,
     mel: MelFilterbank,
     /// DCT-II (ortho) basis: for each mel band, the 13 coefficients' weights.
     dct: Vec<[f64; N_MFCC]>,
@@ -30,7 +30,7 @@ pub struct MfccPlan {
 
 /// Per-worker buffers for [`MfccPlan::compute`].
 pub struct MfccScratch {
-    stft: StftScratch,
+    stft: StftScratchF32,
     power: Vec<f32>,
     power_next: Vec<f32>,
     /// Time-major `rows × N_MELS` dB values (`rows` = frames rounded up to whole DCT blocks).
@@ -56,7 +56,7 @@ impl MfccPlan {
             })
             .collect();
         MfccPlan {
-            stft: StftPlan::new(N_FFT, HOP),
+            stft: StftPlanF32::new(N_FFT, HOP),
             mel: MelFilterbank::slaney(sr, N_FFT, N_MELS, 0.0, sr / 2.0),
             dct,
             delta1: DeltaFilter::new(DELTA_WIDTH, 1),

@@ -304,9 +304,10 @@ impl PitchPlan {
 /// clipping (tests below and tests/features_parity.rs); the bound leaves a factor of ~50.
 const F32_MAGNITUDE_ERROR: f32 = 5e-6;
 
-/// Largest parabolic-shift error accepted from float32 magnitudes: 4e-4 bins = 0.003 Hz,
-/// against the 0.01 Hz pitch tolerance.
-const MAX_SHIFT_ERROR_BINS: f64 = 4e-4;
+/// Largest parabolic-shift error accepted from float32 magnitudes (under the bound above):
+/// 1.1e-3 bins = 0.0086 Hz, inside the 0.01 Hz pitch tolerance. Flat peaks (mostly in noise)
+/// fail it and are redone in f64: ~6% of the frames of `emotrace bench features`' signal.
+const MAX_SHIFT_ERROR_BINS: f64 = 1.1e-3;
 
 /// Below this largest float32 power the float32 path defers to the exact one.
 const MIN_F32_POWER: f32 = 1e-20;
@@ -489,7 +490,7 @@ mod tests {
             plan.pitch_frames(&y, &mut s, &mut got).unwrap();
             let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             eprintln!("{name}: {} float32 frames, {} redone in f64, worst |Δ| {worst:.2e} Hz", s.frames_f32, s.frames_f64);
-            assert!(worst <= 0.005, "{name}: worst {worst} Hz");
+            assert!(worst <= 0.0086, "{name}: worst {worst} Hz");
             assert_eq!(s.frames_f32 + s.frames_f64, want.len());
         }
     }
