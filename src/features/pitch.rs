@@ -167,7 +167,9 @@ impl PitchPlan {
                 }
             }
         };
-        for k in (self.lo..self.hi).rev() {
+        let mut end = self.hi;
+        while let Some(k) = highest_at_least(power, self.lo, end, clearly_below) {
+            end = k;
             let m = match level(k) {
                 Level::Below => continue,
                 Level::Unsure(_) => return None,
@@ -324,6 +326,20 @@ enum Level {
 /// Below this largest float32 `re² + im²` in a frame (magnitudes below ~1e-15), the power
 /// shortcuts of [`PitchPlan::frame_pitch`] are not trusted (squares may underflow).
 const MIN_FAST_POWER: f32 = 1e-30;
+
+/// The highest `k` in `lo..end` with `values[k] >= cut`, eight values per compare.
+#[inline(always)]
+fn highest_at_least(values: &[f32], lo: usize, end: usize, cut: f32) -> Option<usize> {
+    let mut top = end;
+    while top >= lo + 8 {
+        let block = &values[top - 8..top];
+        if block.iter().fold(false, |hit, &v| hit | (v >= cut)) {
+            return (top - 8..top).rev().find(|&k| values[k] >= cut);
+        }
+        top -= 8;
+    }
+    (lo..top).rev().find(|&k| values[k] >= cut)
+}
 
 /// librosa's `_pi_stencil` as numba compiles it for float32 input: `x[1] + x[-1]` and
 /// `x[1] - x[-1]` in float32, the rest promoted to float64 by the integer literals, result
