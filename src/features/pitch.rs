@@ -389,6 +389,10 @@ fn interpolate_portable(pitch: &[f32], n_samples: usize, keep: usize, out: &mut 
         out.resize(keep, pitch[0]);
         return;
     }
+    // i32 -> f64 converts in vector registers (usize -> f64 does not); the branch is
+    // loop-invariant and the i32 path is always taken for 10-s features.
+    let small = keep <= i32::MAX as usize;
+    let index = |k: usize| if small { (k as i32) as f64 } else { k as f64 };
     let xp = np_linspace(0.0, p as f64, p);
     let step = p as f64 / (n_samples - 1) as f64;
     let mut i = 0usize;
@@ -405,7 +409,7 @@ fn interpolate_portable(pitch: &[f32], n_samples: usize, keep: usize, out: &mut 
         while end < limit && (end as f64 * step) < x1 {
             end += 1;
         }
-        out.extend((i..end).map(|k| (slope * (k as f64 * step - x0) + y0) as f32));
+        out.extend((i..end).map(|k| (slope * (index(k) * step - x0) + y0) as f32));
         i = end;
     }
     // x >= xp[last] (only the final sample, x = P): the last knot's value.
