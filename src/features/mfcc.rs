@@ -3,7 +3,7 @@
 
 use super::deltas::DeltaFilter;
 use super::mel::MelFilterbank;
-use super::stft_f32::{StftPlanF32, StftScratchF32};
+use super::stft_f32::{PairedStftPlanF32, PairedStftScratchF32};
 use super::FeatureError;
 
 pub const N_FFT: usize = 400;
@@ -19,7 +19,7 @@ const DCT_FRAMES: usize = 4;
 
 /// Shared, read-only MFCC plan: STFT, mel filterbank, DCT matrix, delta filters.
 pub struct MfccPlan {
-    stft: StftPlanF32,
+    stft: PairedStftPlanF32,
     mel: MelFilterbank,
     /// DCT-II (ortho) basis: for each mel band, the 13 coefficients' weights.
     dct: Vec<[f64; N_MFCC]>,
@@ -30,7 +30,7 @@ pub struct MfccPlan {
 
 /// Per-worker buffers for [`MfccPlan::compute`].
 pub struct MfccScratch {
-    stft: StftScratchF32,
+    stft: PairedStftScratchF32,
     power: Vec<f32>,
     power_next: Vec<f32>,
     /// Time-major `rows × N_MELS` dB values (`rows` = frames rounded up to whole DCT blocks).
@@ -56,7 +56,7 @@ impl MfccPlan {
             })
             .collect();
         MfccPlan {
-            stft: StftPlanF32::new(N_FFT, HOP),
+            stft: PairedStftPlanF32::new(N_FFT, HOP),
             mel: MelFilterbank::slaney(sr, N_FFT, N_MELS, 0.0, sr / 2.0),
             dct,
             delta1: DeltaFilter::new(DELTA_WIDTH, 1),
@@ -119,9 +119,9 @@ impl MfccPlan {
         while t < n_frames {
             let frames = if t + 1 < n_frames { 2 } else { 1 };
             let rows = &mut s.db[t * N_MELS..(t + frames) * N_MELS];
-            self.stft.power_frame(y, t, &mut s.stft, &mut s.power);
+            // The last frame of an odd count is transformed with its (unused) successor.
+            self.stft.power_frames(y, t, &mut s.stft, &mut s.power, &mut s.power_next);
             if frames == 2 {
-                self.stft.power_frame(y, t + 1, &mut s.stft, &mut s.power_next);
                 let (row_a, row_b) = rows.split_at_mut(N_MELS);
                 self.mel.apply_pair(&s.power, &s.power_next, row_a, row_b);
             } else {
