@@ -62,7 +62,8 @@ pub struct FeatureExtractor {
 pub struct FeatureScratch {
     mfcc: mfcc::MfccScratch,
     pitch: pitch::PitchScratch,
-    track: Vec<f32>,
+    /// Copy of a nearly constant pitch track for NumPy's exact normalisation.
+    spare: Vec<f32>,
 }
 
 impl Default for FeatureExtractor {
@@ -88,7 +89,7 @@ impl FeatureExtractor {
         FeatureScratch {
             mfcc: self.mfcc.make_scratch(),
             pitch: self.pitch.make_scratch(),
-            track: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -110,8 +111,8 @@ impl FeatureExtractor {
         self.pitch.pitch_frames(clip, &mut s.pitch, &mut out.pitch_frames)?;
         // Pitch is interpolated over the whole clip; only the first 10 s are kept.
         let keep = clip.len().min(self.segment_samples);
-        pitch::interpolate_to_samples(&out.pitch_frames, clip.len(), keep, &mut s.track);
-        normalize::zero_mean_unit_var(&s.track, &mut out.pitch_track);
+        pitch::interpolate_to_samples(&out.pitch_frames, clip.len(), keep, &mut out.pitch_track);
+        normalize::zero_mean_unit_var_in_place(&mut out.pitch_track, &mut s.spare);
         normalize::zero_mean_unit_var(&clip[..keep], &mut out.audio_norm);
         Ok(())
     }

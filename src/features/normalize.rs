@@ -151,22 +151,87 @@ fn numpy_var_f32_about(a: &[f32], mean: f32) -> f32 {
 /// Normalises `x` into `out` (cleared first), with the mean and variance summed in f64 in one
 /// pass instead of NumPy's three float32 passes: they agree to ~1e-7 relative, so outputs agree
 /// within ~1e-6 (tolerance 1e-4) at a third less memory traffic, except for nearly constant
-/// input (standard deviation below a tenth of the mean), which takes NumPy's exact path. Empty input gives empty output;
-/// constant input gives zeros (0 / sqrt(1e-7)), as in the reference.
+/// input (standard deviation below a tenth of the mean), which takes NumPy's exact path.
+/// Empty input gives empty output; constant input gives zeros (0 / sqrt(1e-7)), as in the
+/// reference.
 pub fn zero_mean_unit_var(x: &[f32], out: &mut Vec<f32>) {
+    out.clear();
+    match scaling(x) {
+        Some((mean, denom)) => out.extend(x.iter().map(|&v| (v - mean) / denom)),
+        None => zero_mean_unit_var_numpy(x, out),
+    }
+}
+
+/// [`zero_mean_unit_var`] in place (one buffer instead of two; `spare` is only used for
+/// nearly constant input).
+pub fn zero_mean_unit_var_in_place(x: &mut [f32], spare: &mut Vec<f32>) {
+    match scaling(x) {
+        Some((mean, denom)) => {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { scale_avx2(x, mean, denom) };
+            }
+            scale(x, mean, denom)
+        }
+        None => {
+            spare.clear();
+            spare.extend_from_slice(x);
+            let mut out = Vec::with_capacity(x.len());
+            zero_mean_unit_var_numpy(spare, &mut out);
+            x.copy_from_slice(&out);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scale_avx2(x: &mut [f32], mean: f32, denom: f32) {
+    scale(x, mean, denom)
+}
+
+#[inline(always)]
+fn scale(x: &mut [f32], mean: f32, denom: f32) {
+    for v in x.iter_mut() {
+        *v = (*v - mean) / denom;
+    }
+}
+
+/// The float32 mean and `sqrt(var + 1e-7)` of `x` from f64 sums, or `None` when `x` is empty
+/// or nearly constant: then the output is x − mean over a tiny deviation, i.e. the reference's
+/// float32 rounding of the mean, amplified, which only NumPy's own arithmetic reproduces (the
+/// pitch track of a steady tone or of a one-frame clip).
+fn scaling(x: &[f32]) -> Option<(f32, f32)> {
+    if x.is_empty() {
+        return None;
+    }
+    let (total, total_sq) = moments(x);
+    let n = x.len() as f64;
+    let mean = total / n;
+    let var = (total_sq / n - mean * mean).max(0.0);
+    if var + 1e-7 < 0.01 * mean * mean {
+        return None;
+    }
+    let (mean, var) = (mean as f32, var as f32);
+    Some((mean, (var + 1e-7f32).sqrt()))
+}
+
+/// `(Σx, Σx²)` in f64 over eight lanes (`x[j]` goes to lane `j % 8`), lanes summed in order,
+/// then the tail.
+fn moments(x: &[f32]) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { one_pass_avx2(x, out) };
+        return unsafe { moments_avx2(x) };
     }
-    one_pass_portable(x, out)
+    moments_portable(x)
 }
 
-/// [`one_pass_portable`] with the f64 sums in AVX2 registers (the compiler does not
-/// vectorise the widening loop well); the lanes' partial sums are combined the same way.
+/// [`moments_portable`] with the lanes in AVX2 registers (the compiler does not vectorise the
+/// widening loop well); identical results.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn one_pass_avx2(x: &[f32], out: &mut Vec<f32>) {
+unsafe fn moments_avx2(x: &[f32]) -> (f64, f64) {
     use std::arch::x86_64::*;
     let blocks = x.len() / 8;
     let (mut s0, mut s1, mut q0, mut q1) = (_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
@@ -185,11 +250,10 @@ unsafe fn one_pass_avx2(x: &[f32], out: &mut Vec<f32>) {
     _mm256_storeu_pd(sum.as_mut_ptr().add(4), s1);
     _mm256_storeu_pd(sum_sq.as_mut_ptr(), q0);
     _mm256_storeu_pd(sum_sq.as_mut_ptr().add(4), q1);
-    finish(x, 8 * blocks, sum, sum_sq, out)
+    combine(&x[8 * blocks..], sum, sum_sq)
 }
 
-#[inline(always)]
-fn one_pass_portable(x: &[f32], out: &mut Vec<f32>) {
+fn moments_portable(x: &[f32]) -> (f64, f64) {
     let (mut sum, mut sum_sq) = ([0.0f64; 8], [0.0f64; 8]);
     let mut blocks = x.chunks_exact(8);
     for block in &mut blocks {
@@ -199,33 +263,17 @@ fn one_pass_portable(x: &[f32], out: &mut Vec<f32>) {
             sum_sq[j] += v * v;
         }
     }
-    finish(x, x.len() - blocks.remainder().len(), sum, sum_sq, out)
+    combine(blocks.remainder(), sum, sum_sq)
 }
 
-/// Adds the tail `x[done..]` to the eight lanes' sums and writes `(x - mean) / sqrt(var + 1e-7)`.
 #[inline(always)]
-fn finish(x: &[f32], done: usize, sum: [f64; 8], sum_sq: [f64; 8], out: &mut Vec<f32>) {
-    out.clear();
-    if x.is_empty() {
-        return;
-    }
+fn combine(tail: &[f32], sum: [f64; 8], sum_sq: [f64; 8]) -> (f64, f64) {
     let (mut total, mut total_sq) = (sum.iter().sum::<f64>(), sum_sq.iter().sum::<f64>());
-    for &v in &x[done..] {
+    for &v in tail {
         total += v as f64;
         total_sq += v as f64 * v as f64;
     }
-    let n = x.len() as f64;
-    let mean = total / n;
-    let var = (total_sq / n - mean * mean).max(0.0);
-    if var + 1e-7 < 0.01 * mean * mean {
-        // Nearly constant (e.g. the pitch track of a steady tone or a one-frame clip): the
-        // output is x - mean over a tiny deviation, i.e. the reference's float32 rounding of
-        // the mean, amplified. Only NumPy's own arithmetic reproduces it.
-        return zero_mean_unit_var_numpy(x, out);
-    }
-    let (mean, var) = (mean as f32, var as f32);
-    let denom = (var + 1e-7f32).sqrt();
-    out.extend(x.iter().map(|&v| (v - mean) / denom));
+    (total, total_sq)
 }
 
 /// [`zero_mean_unit_var`] with NumPy's float32 pairwise statistics, bit for bit (three passes).
@@ -280,9 +328,10 @@ mod tests {
             zero_mean_unit_var_numpy(&x, &mut exact);
             let worst = fast.iter().zip(&exact).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert!(worst <= 1e-6, "scale {scale}: {worst}");
-            let mut portable = Vec::new();
-            one_pass_portable(&x, &mut portable);
-            assert_eq!(portable, fast, "vector and portable paths must agree bit for bit");
+            assert_eq!(moments(&x), moments_portable(&x), "vector and portable sums must agree bit for bit");
+            let mut in_place = x.clone();
+            zero_mean_unit_var_in_place(&mut in_place, &mut Vec::new());
+            assert_eq!(in_place, fast);
         }
         // Nearly constant input reproduces the reference's rounding exactly.
         for x in [vec![440.0f32; 160_000], vec![312.5f32], (0..5000).map(|i| 200.0 + (i % 3) as f32 * 1e-3).collect()] {
@@ -290,9 +339,9 @@ mod tests {
             zero_mean_unit_var(&x, &mut fast);
             zero_mean_unit_var_numpy(&x, &mut exact);
             assert_eq!(fast, exact);
-            let mut portable = Vec::new();
-            one_pass_portable(&x, &mut portable);
-            assert_eq!(portable, fast, "vector and portable paths must agree bit for bit");
+            let mut in_place = x.clone();
+            zero_mean_unit_var_in_place(&mut in_place, &mut Vec::new());
+            assert_eq!(in_place, exact);
         }
     }
 
