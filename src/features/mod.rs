@@ -16,6 +16,8 @@ pub mod stft_f32;
 
 use std::path::PathBuf;
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 /// Sample rate every feature assumes.
@@ -56,6 +58,32 @@ pub struct FeatureExtractor {
     mfcc: mfcc::MfccPlan,
     pitch: pitch::PitchPlan,
     segment_samples: usize,
+    /// Buffers of finished parallel jobs, handed to the next ones: rayon calls a job's `init`
+    /// many times per call (16 for 270 clips on 2 threads), and fresh multi-megabyte buffers
+    /// cost page faults every time.
+    pool: Mutex<Vec<(FeatureScratch, SegmentFeatures)>>,
+}
+
+/// Buffers taken from [`FeatureExtractor::pool`] for one parallel job, returned on drop.
+struct PooledBuffers<'a> {
+    owner: &'a FeatureExtractor,
+    buffers: Option<(FeatureScratch, SegmentFeatures)>,
+}
+
+impl<'a> PooledBuffers<'a> {
+    fn take(owner: &'a FeatureExtractor) -> Self {
+        let reused = owner.pool.lock().ok().and_then(|mut pool| pool.pop());
+        let buffers = reused.unwrap_or_else(|| (owner.make_scratch(), SegmentFeatures::default()));
+        PooledBuffers { owner, buffers: Some(buffers) }
+    }
+}
+
+impl Drop for PooledBuffers<'_> {
+    fn drop(&mut self) {
+        if let (Some(buffers), Ok(mut pool)) = (self.buffers.take(), self.owner.pool.lock()) {
+            pool.push(buffers);
+        }
+    }
 }
 
 /// Per-worker buffers: allocate once per thread, reuse for every segment.
@@ -78,6 +106,7 @@ impl FeatureExtractor {
             mfcc: mfcc::MfccPlan::new(SAMPLE_RATE, SEGMENT_SAMPLES),
             pitch: pitch::PitchPlan::new(SAMPLE_RATE),
             segment_samples: SEGMENT_SAMPLES,
+            pool: Mutex::new(Vec::new()),
         }
     }
 
@@ -122,25 +151,32 @@ impl FeatureExtractor {
         self.extract_with(clip, &mut self.make_scratch())
     }
 
-    /// Features of many clips in parallel (one scratch per rayon worker), in input order.
+    /// Features of many clips in parallel (scratch buffers reused across jobs), in input order.
     pub fn extract_many(&self, clips: &[&[f32]]) -> Result<Vec<SegmentFeatures>, FeatureError> {
         clips
             .par_iter()
-            .map_init(|| self.make_scratch(), |s, clip| self.extract_with(clip, s))
+            .map_init(
+                || PooledBuffers::take(self),
+                |pooled, clip| {
+                    let (scratch, _) = pooled.buffers.get_or_insert_with(|| (self.make_scratch(), SegmentFeatures::default()));
+                    self.extract_with(clip, scratch)
+                },
+            )
             .collect()
     }
 }
 
 impl FeatureExtractor {
-    /// Runs `consume(index, features)` for every clip, in parallel, reusing one set of output
-    /// buffers per worker (for streaming consumers such as the model or a benchmark).
+    /// Runs `consume(index, features)` for every clip, in parallel, reusing output buffers
+    /// across jobs and calls (for streaming consumers such as the model or a benchmark).
     pub fn for_each<F>(&self, clips: &[&[f32]], consume: F) -> Result<(), FeatureError>
     where
         F: Fn(usize, &SegmentFeatures) + Sync,
     {
         clips.par_iter().enumerate().try_for_each_init(
-            || (self.make_scratch(), SegmentFeatures::default()),
-            |(scratch, out), (i, clip)| {
+            || PooledBuffers::take(self),
+            |pooled, (i, clip)| {
+                let (scratch, out) = pooled.buffers.get_or_insert_with(|| (self.make_scratch(), SegmentFeatures::default()));
                 self.extract_into(clip, scratch, out)?;
                 consume(i, out);
                 Ok(())
