@@ -70,92 +70,59 @@ pub fn slaney_mel_dense(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f
     weights
 }
 
-/// Mel bands computed together (one vector register of float32 lanes).
-const BAND_LANES: usize = 8;
+/// Frames processed together by [`MelFilterbank::apply_block`] (one float32 lane each).
+pub const FRAME_LANES: usize = 8;
 
-/// Eight neighbouring mel bands over the contiguous run of FFT bins any of them touches.
-struct BandGroup {
+/// One band's nonzero weights: bins `first_bin..first_bin + weights.len()`.
+struct BandRun {
     first_bin: usize,
-    /// One row per bin of the run: that bin's weight in each of the eight bands.
-    weights: Vec<[f32; BAND_LANES]>,
+    weights: Vec<f32>,
 }
 
-/// The filterbank grouped eight bands at a time: each group is a short dense block (the
-/// triangles of neighbouring bands overlap), so a frame costs one broadcast and one 8-lane
-/// multiply-add per (group, bin) pair instead of a scalar loop per band.
+/// The mel filterbank as each band's run of nonzero weights, applied to eight frames at once
+/// (bin-major power, one lane per frame): one vector multiply-add per nonzero weight, where a
+/// per-frame product would spend most of its work on zeros. Each band sums its bins in order
+/// in float32, like librosa's sgemm.
 pub struct MelFilterbank {
     n_bins: usize,
-    n_mels: usize,
-    groups: Vec<BandGroup>,
+    bands: Vec<BandRun>,
 }
 
 impl MelFilterbank {
     pub fn slaney(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Self {
         let n_bins = n_fft / 2 + 1;
         let dense = slaney_mel_dense(sr, n_fft, n_mels, fmin, fmax);
-        let groups = (0..n_mels.div_ceil(BAND_LANES))
-            .map(|g| {
-                let bands = g * BAND_LANES..((g + 1) * BAND_LANES).min(n_mels);
-                let rows = || bands.clone().map(|b| &dense[b * n_bins..(b + 1) * n_bins]);
-                let first = rows().filter_map(|r| r.iter().position(|&w| w != 0.0)).min().unwrap_or(0);
-                let end = rows().filter_map(|r| r.iter().rposition(|&w| w != 0.0)).max().map_or(first, |l| l + 1);
-                let weights = (first..end)
-                    .map(|k| {
-                        let mut lanes = [0.0f32; BAND_LANES];
-                        for (lane, row) in lanes.iter_mut().zip(rows()) {
-                            *lane = row[k];
-                        }
-                        lanes
-                    })
-                    .collect();
-                BandGroup { first_bin: first, weights }
+        let bands = dense
+            .chunks_exact(n_bins)
+            .map(|row| {
+                let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
+                let end = row.iter().rposition(|&w| w != 0.0).map_or(first, |l| l + 1);
+                BandRun { first_bin: first, weights: row[first..end].to_vec() }
             })
             .collect();
-        MelFilterbank { n_bins, n_mels, groups }
+        MelFilterbank { n_bins, bands }
     }
 
     pub fn n_mels(&self) -> usize {
-        self.n_mels
+        self.bands.len()
     }
 
     pub fn n_bins(&self) -> usize {
         self.n_bins
     }
 
-    /// Mel energies of one power-spectrum frame, accumulated in float32 as librosa's sgemm
-    /// does (the rounding differs by a few float32 ulps: ~1e-6 dB).
+    /// Mel power of eight frames: `power[bin]` holds the bin's power in each frame,
+    /// `out[band]` receives each frame's band power.
     #[inline(always)]
-    pub fn apply(&self, power: &[f32], out: &mut [f32]) {
-        for (g, group) in self.groups.iter().enumerate() {
-            let mut acc = [0.0f32; BAND_LANES];
-            let run = &power[group.first_bin..group.first_bin + group.weights.len()];
-            for (&p, w) in run.iter().zip(&group.weights) {
-                for (a, &wl) in acc.iter_mut().zip(w) {
-                    *a += p * wl;
+    pub fn apply_block(&self, power: &[[f32; FRAME_LANES]], out: &mut [[f32; FRAME_LANES]]) {
+        for (band, slot) in self.bands.iter().zip(out.iter_mut()) {
+            let mut acc = [0.0f32; FRAME_LANES];
+            for (&w, p) in band.weights.iter().zip(&power[band.first_bin..]) {
+                for (a, &v) in acc.iter_mut().zip(p) {
+                    *a += w * v;
                 }
             }
-            let bands = g * BAND_LANES..((g + 1) * BAND_LANES).min(self.n_mels);
-            out[bands.clone()].copy_from_slice(&acc[..bands.len()]);
-        }
-    }
-
-    /// [`Self::apply`] on two frames at once (identical results): each frame's sum is a
-    /// chain of dependent additions, so running two side by side keeps the adder busy.
-    #[inline(always)]
-    pub fn apply_pair(&self, power_a: &[f32], power_b: &[f32], out_a: &mut [f32], out_b: &mut [f32]) {
-        for (g, group) in self.groups.iter().enumerate() {
-            let mut acc_a = [0.0f32; BAND_LANES];
-            let mut acc_b = [0.0f32; BAND_LANES];
-            let span = group.first_bin..group.first_bin + group.weights.len();
-            for ((&pa, &pb), w) in power_a[span.clone()].iter().zip(&power_b[span]).zip(&group.weights) {
-                for ((a, b), &wl) in acc_a.iter_mut().zip(acc_b.iter_mut()).zip(w) {
-                    *a += pa * wl;
-                    *b += pb * wl;
-                }
-            }
-            let bands = g * BAND_LANES..((g + 1) * BAND_LANES).min(self.n_mels);
-            out_a[bands.clone()].copy_from_slice(&acc_a[..bands.len()]);
-            out_b[bands.clone()].copy_from_slice(&acc_b[..bands.len()]);
+            *slot = acc;
         }
     }
 }
@@ -176,6 +143,6 @@ mod tests {
         let fb = MelFilterbank::slaney(16000.0, 400, 128, 0.0, 8000.0);
         assert_eq!(fb.n_mels(), 128);
         assert_eq!(fb.n_bins(), 201);
-        assert!(fb.groups.iter().all(|g| g.first_bin + g.weights.len() <= 201));
+        assert!(fb.bands.iter().all(|b| b.first_bin + b.weights.len() <= 201));
     }
 }

@@ -2,7 +2,7 @@
 //! on the segment zero-padded/truncated to 160000 samples, plus `delta` order 1 and 2.
 
 use super::deltas::DeltaFilter;
-use super::mel::MelFilterbank;
+use super::mel::{MelFilterbank, FRAME_LANES};
 use super::stft_f32::{PairedStftPlanF32, PairedStftScratchF32};
 use super::FeatureError;
 
@@ -14,7 +14,7 @@ pub const DELTA_WIDTH: usize = 9;
 const AMIN: f32 = 1e-10;
 const TOP_DB: f32 = 80.0;
 
-/// Frames whose DCT is computed together (four f64 lanes).
+/// Frames whose DCT is computed together (four f64 lanes; two passes per mel block).
 const DCT_FRAMES: usize = 4;
 
 /// Shared, read-only MFCC plan: STFT, mel filterbank, DCT matrix, delta filters.
@@ -31,15 +31,23 @@ pub struct MfccPlan {
 /// Per-worker buffers for [`MfccPlan::compute`].
 pub struct MfccScratch {
     stft: PairedStftScratchF32,
-    power: Vec<f32>,
-    power_next: Vec<f32>,
-    /// Time-major `rows × N_MELS` dB values (`rows` = frames rounded up to whole DCT blocks).
-    db: Vec<f32>,
+    /// One block's power spectra, time-major `FRAME_LANES × PADDED_BINS` (bins past the last
+    /// stay zero).
+    rows: Vec<f32>,
+    /// The same, bin-major (one lane per frame).
+    bins: Vec<[f32; FRAME_LANES]>,
+    mel: Vec<[f32; FRAME_LANES]>,
+    /// dB values per block of frames, band-major within the block: `blocks × N_MELS` lanes.
+    db: Vec<[f32; FRAME_LANES]>,
     /// Coefficient-major `N_MFCC × n_frames`.
     cep: Vec<f32>,
     delta_acc: Vec<f64>,
     delta: Vec<f32>,
 }
+
+/// Power spectrum bins (201), padded to whole eight-bin transposes.
+const BINS: usize = N_FFT / 2 + 1;
+const PADDED_BINS: usize = BINS.div_ceil(8) * 8;
 
 impl MfccPlan {
     pub fn new(sample_rate: u32, segment_len: usize) -> Self {
@@ -70,17 +78,18 @@ impl MfccPlan {
         self.stft.n_frames(self.segment_len)
     }
 
-    fn db_rows(&self) -> usize {
-        self.n_frames().div_ceil(DCT_FRAMES) * DCT_FRAMES
+    fn n_blocks(&self) -> usize {
+        self.n_frames().div_ceil(FRAME_LANES)
     }
 
     pub fn make_scratch(&self) -> MfccScratch {
         let n_frames = self.n_frames();
         MfccScratch {
             stft: self.stft.make_scratch(),
-            power: vec![0.0; self.stft.n_bins()],
-            power_next: vec![0.0; self.stft.n_bins()],
-            db: vec![0.0; N_MELS * self.db_rows()],
+            rows: vec![0.0; FRAME_LANES * PADDED_BINS],
+            bins: vec![[0.0; FRAME_LANES]; PADDED_BINS],
+            mel: vec![[0.0; FRAME_LANES]; N_MELS],
+            db: vec![[0.0; FRAME_LANES]; self.n_blocks() * N_MELS],
             cep: vec![0.0; n_frames * N_MFCC],
             delta_acc: vec![0.0; n_frames],
             delta: vec![0.0; n_frames],
@@ -112,52 +121,64 @@ impl MfccPlan {
         // Zero padding to 10 s comes for free: the STFT reads samples past the end as zeros.
         let y = &segment[..segment.len().min(self.segment_len)];
 
-        // Power mel spectrogram in dB (float32 like librosa), time-major, two frames at a time
-        // (independent mel sums), tracking the segment's maximum.
-        let mut lanes = [f32::NEG_INFINITY; 8];
-        let mut t = 0;
-        while t < n_frames {
-            let frames = if t + 1 < n_frames { 2 } else { 1 };
-            let rows = &mut s.db[t * N_MELS..(t + frames) * N_MELS];
-            // The last frame of an odd count is transformed with its (unused) successor.
-            self.stft.power_frames(y, t, &mut s.stft, &mut s.power, &mut s.power_next);
-            if frames == 2 {
-                let (row_a, row_b) = rows.split_at_mut(N_MELS);
-                self.mel.apply_pair(&s.power, &s.power_next, row_a, row_b);
-            } else {
-                self.mel.apply(&s.power, rows);
-            }
-            for chunk in rows.chunks_exact_mut(8) {
-                for (lane, v) in lanes.iter_mut().zip(chunk) {
-                    let clamped = if *v > AMIN { *v } else { AMIN };
-                    *v = 10.0f32 * log10_f32_fast(clamped);
-                    *lane = if *v > *lane { *v } else { *lane };
+        // Power mel spectrogram in dB (float32 like librosa), eight frames per block: power
+        // spectra two frames per FFT, transposed to one lane per frame for the mel sums.
+        // Frames past the last are zero power (-100 dB), which cannot raise the maximum.
+        let mut lanes = [f32::NEG_INFINITY; FRAME_LANES];
+        for (b, block) in s.db.chunks_exact_mut(N_MELS).enumerate() {
+            for (p, pair) in s.rows.chunks_exact_mut(2 * PADDED_BINS).enumerate() {
+                let t = b * FRAME_LANES + 2 * p;
+                let (row_a, row_b) = pair.split_at_mut(PADDED_BINS);
+                if t < n_frames {
+                    self.stft.power_frames(y, t, &mut s.stft, row_a, row_b);
+                }
+                if t >= n_frames {
+                    row_a.fill(0.0);
+                }
+                if t + 1 >= n_frames {
+                    row_b.fill(0.0);
                 }
             }
-            t += frames;
+            transpose_rows::<SIMD>(&s.rows, &mut s.bins);
+            self.mel.apply_block(&s.bins, &mut s.mel);
+            for (slot, band) in block.iter_mut().zip(&s.mel) {
+                let mut db = [0.0f32; FRAME_LANES];
+                for f in 0..FRAME_LANES {
+                    let clamped = if band[f] > AMIN { band[f] } else { AMIN };
+                    db[f] = 10.0f32 * log10_f32_fast(clamped);
+                }
+                for f in 0..FRAME_LANES {
+                    lanes[f] = if db[f] > lanes[f] { db[f] } else { lanes[f] };
+                }
+                *slot = db;
+            }
         }
         let max_db = lanes.into_iter().fold(f32::NEG_INFINITY, |m, v| if v > m { v } else { m });
         let floor = max_db - TOP_DB;
 
         // DCT-II (ortho), first 13 coefficients, four frames per pass (one f64 lane each).
-        // Rows past the last frame (padding to whole blocks) are computed and discarded.
-        for t0 in (0..n_frames).step_by(DCT_FRAMES) {
-            let block = &s.db[t0 * N_MELS..(t0 + DCT_FRAMES) * N_MELS];
-            let acc = if SIMD {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: SIMD is only set by `compute_avx2`, entered after checking AVX2 + FMA.
-                unsafe {
-                    dct_block_avx2(&self.dct, block, floor)
+        for (b, block) in s.db.chunks_exact(N_MELS).enumerate() {
+            for offset in (0..FRAME_LANES).step_by(DCT_FRAMES) {
+                let t0 = b * FRAME_LANES + offset;
+                if t0 >= n_frames {
+                    break;
                 }
-                #[cfg(not(target_arch = "x86_64"))]
-                dct_block(&self.dct, block, floor)
-            } else {
-                dct_block(&self.dct, block, floor)
-            };
-            let frames = DCT_FRAMES.min(n_frames - t0);
-            for (k, a) in acc.iter().enumerate() {
-                for (slot, &c) in s.cep[k * n_frames + t0..k * n_frames + t0 + frames].iter_mut().zip(a) {
-                    *slot = c as f32;
+                let acc = if SIMD {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: SIMD is only set by `compute_avx2`, entered after checking AVX2 + FMA.
+                    unsafe {
+                        dct_block_avx2(&self.dct, block, offset, floor)
+                    }
+                    #[cfg(not(target_arch = "x86_64"))]
+                    dct_block(&self.dct, block, offset, floor)
+                } else {
+                    dct_block(&self.dct, block, offset, floor)
+                };
+                let frames = DCT_FRAMES.min(n_frames - t0);
+                for (k, a) in acc.iter().enumerate() {
+                    for (slot, &c) in s.cep[k * n_frames + t0..k * n_frames + t0 + frames].iter_mut().zip(a) {
+                        *slot = c as f32;
+                    }
                 }
             }
         }
@@ -180,18 +201,63 @@ impl MfccPlan {
     }
 }
 
+/// Time-major power rows (`FRAME_LANES × PADDED_BINS`) to bin-major lanes.
+#[inline(always)]
+fn transpose_rows<const SIMD: bool>(rows: &[f32], bins: &mut [[f32; FRAME_LANES]]) {
+    assert!(rows.len() == FRAME_LANES * PADDED_BINS && bins.len() == PADDED_BINS);
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: SIMD is only set by `compute_avx2` (AVX2 checked); lengths checked above.
+        return unsafe { transpose_rows_avx2(rows, bins) };
+    }
+    for (k, lanes) in bins.iter_mut().enumerate() {
+        for (f, lane) in lanes.iter_mut().enumerate() {
+            *lane = rows[f * PADDED_BINS + k];
+        }
+    }
+}
+
+/// [`transpose_rows`] as 8×8 register transposes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_rows_avx2(rows: &[f32], bins: &mut [[f32; FRAME_LANES]]) {
+    use std::arch::x86_64::*;
+    let src = rows.as_ptr();
+    let dst = bins.as_mut_ptr().cast::<f32>();
+    for c in (0..PADDED_BINS).step_by(8) {
+        let r = |f: usize| _mm256_loadu_ps(src.add(f * PADDED_BINS + c));
+        let (t0, t1) = (_mm256_unpacklo_ps(r(0), r(1)), _mm256_unpackhi_ps(r(0), r(1)));
+        let (t2, t3) = (_mm256_unpacklo_ps(r(2), r(3)), _mm256_unpackhi_ps(r(2), r(3)));
+        let (t4, t5) = (_mm256_unpacklo_ps(r(4), r(5)), _mm256_unpackhi_ps(r(4), r(5)));
+        let (t6, t7) = (_mm256_unpacklo_ps(r(6), r(7)), _mm256_unpackhi_ps(r(6), r(7)));
+        let (u0, u1) = (_mm256_shuffle_ps::<0x44>(t0, t2), _mm256_shuffle_ps::<0xEE>(t0, t2));
+        let (u2, u3) = (_mm256_shuffle_ps::<0x44>(t1, t3), _mm256_shuffle_ps::<0xEE>(t1, t3));
+        let (u4, u5) = (_mm256_shuffle_ps::<0x44>(t4, t6), _mm256_shuffle_ps::<0xEE>(t4, t6));
+        let (u6, u7) = (_mm256_shuffle_ps::<0x44>(t5, t7), _mm256_shuffle_ps::<0xEE>(t5, t7));
+        let out = dst.add(c * FRAME_LANES);
+        _mm256_storeu_ps(out, _mm256_permute2f128_ps::<0x20>(u0, u4));
+        _mm256_storeu_ps(out.add(8), _mm256_permute2f128_ps::<0x20>(u1, u5));
+        _mm256_storeu_ps(out.add(16), _mm256_permute2f128_ps::<0x20>(u2, u6));
+        _mm256_storeu_ps(out.add(24), _mm256_permute2f128_ps::<0x20>(u3, u7));
+        _mm256_storeu_ps(out.add(32), _mm256_permute2f128_ps::<0x31>(u0, u4));
+        _mm256_storeu_ps(out.add(40), _mm256_permute2f128_ps::<0x31>(u1, u5));
+        _mm256_storeu_ps(out.add(48), _mm256_permute2f128_ps::<0x31>(u2, u6));
+        _mm256_storeu_ps(out.add(56), _mm256_permute2f128_ps::<0x31>(u3, u7));
+    }
+}
+
 /// Number of (band, mirror band) pairs of the symmetric DCT.
 const BAND_PAIRS: usize = N_MELS / 2;
 
-/// The first 13 DCT-II (ortho) coefficients of four consecutive time-major dB rows of
-/// `block`, clamped below at `floor`: `[coefficient][frame]`. The basis is symmetric,
+/// The first 13 DCT-II (ortho) coefficients of frames `offset..offset + 4` of a band-major
+/// dB block (`N_MELS × FRAME_LANES`), clamped below at `floor`: `[coefficient][frame]`. The basis is symmetric,
 /// `cos(πk(2(N-1-b)+1)/2N) = (-1)^k cos(πk(2b+1)/2N)`, so even coefficients weight
 /// `x[b] + x[N-1-b]` and odd ones `x[b] - x[N-1-b]` over half the bands (half the
 /// multiply-adds); f64 throughout, fused multiply-adds in pair order.
 #[inline(always)]
-fn dct_block(basis: &[[f64; N_MFCC]], block: &[f32], floor: f32) -> [[f64; DCT_FRAMES]; N_MFCC] {
+fn dct_block(basis: &[[f64; N_MFCC]], block: &[[f32; FRAME_LANES]], offset: usize, floor: f32) -> [[f64; DCT_FRAMES]; N_MFCC] {
     let clamped = |i: usize, band: usize| {
-        let d = block[i * N_MELS + band];
+        let d = block[band][offset + i];
         (if d > floor { d } else { floor }) as f64
     };
     let mut acc = [[0.0f64; DCT_FRAMES]; N_MFCC];
@@ -217,16 +283,13 @@ fn dct_block(basis: &[[f64; N_MFCC]], block: &[f32], floor: f32) -> [[f64; DCT_F
 /// the same order.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dct_block_avx2(basis: &[[f64; N_MFCC]], block: &[f32], floor: f32) -> [[f64; DCT_FRAMES]; N_MFCC] {
+unsafe fn dct_block_avx2(basis: &[[f64; N_MFCC]], block: &[[f32; FRAME_LANES]], offset: usize, floor: f32) -> [[f64; DCT_FRAMES]; N_MFCC] {
     use std::arch::x86_64::*;
-    assert!(basis.len() == N_MELS && block.len() >= DCT_FRAMES * N_MELS);
+    assert!(basis.len() == N_MELS && block.len() == N_MELS && offset + DCT_FRAMES <= FRAME_LANES);
     let floor = _mm_set1_ps(floor);
-    let rows = block.as_ptr();
+    let values = block.as_ptr().cast::<f32>().add(offset);
     // max(d, floor) picks `floor` unless d > floor, as the portable comparison does.
-    let column = |band: usize| {
-        let d = _mm_setr_ps(*rows.add(band), *rows.add(N_MELS + band), *rows.add(2 * N_MELS + band), *rows.add(3 * N_MELS + band));
-        _mm256_cvtps_pd(_mm_max_ps(d, floor))
-    };
+    let column = |band: usize| _mm256_cvtps_pd(_mm_max_ps(_mm_loadu_ps(values.add(band * FRAME_LANES)), floor));
     let mut acc = [_mm256_setzero_pd(); N_MFCC];
     for (band, weights) in basis.iter().enumerate().take(BAND_PAIRS) {
         let (x, y) = (column(band), column(N_MELS - 1 - band));
@@ -316,20 +379,35 @@ mod tests {
     }
 
     #[test]
+    fn vector_transpose_matches_portable_transpose() {
+        let rows: Vec<f32> = (0..FRAME_LANES * PADDED_BINS).map(|i| i as f32).collect();
+        let (mut a, mut b) = (vec![[0.0f32; FRAME_LANES]; PADDED_BINS], vec![[0.0f32; FRAME_LANES]; PADDED_BINS]);
+        transpose_rows::<false>(&rows, &mut a);
+        assert_eq!(a[3][5], rows[5 * PADDED_BINS + 3]);
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            transpose_rows::<true>(&rows, &mut b);
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
     fn vector_dct_matches_portable_dct() {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             let plan = MfccPlan::new(16000, 160000);
-            let block: Vec<f32> = (0..DCT_FRAMES * N_MELS).map(|i| ((i as f32) * 0.37).sin() * 60.0 - 40.0).collect();
-            for floor in [-90.0f32, -50.0, -20.0] {
+            let block: Vec<[f32; FRAME_LANES]> =
+                (0..N_MELS).map(|b| std::array::from_fn(|f| (((b * FRAME_LANES + f) as f32) * 0.37).sin() * 60.0 - 40.0)).collect();
+            for (floor, offset) in [(-90.0f32, 0), (-50.0, 4), (-20.0, 0)] {
                 // SAFETY: AVX2 and FMA are available (checked above).
-                let fast = unsafe { dct_block_avx2(&plan.dct, &block, floor) };
-                let portable = dct_block(&plan.dct, &block, floor);
+                let fast = unsafe { dct_block_avx2(&plan.dct, &block, offset, floor) };
+                let portable = dct_block(&plan.dct, &block, offset, floor);
                 assert_eq!(fast, portable, "floor {floor}");
                 // The symmetric form equals the direct sum over all 128 bands.
                 for (k, coefficient) in portable.iter().enumerate() {
                     for (i, &c) in coefficient.iter().enumerate() {
-                        let direct: f64 = (0..N_MELS).map(|b| plan.dct[b][k] * block[i * N_MELS + b].max(floor) as f64).sum();
+                        let direct: f64 =
+                            (0..N_MELS).map(|b| plan.dct[b][k] * block[b][offset + i].max(floor) as f64).sum();
                         assert!((c - direct).abs() <= 1e-9 * direct.abs().max(1.0), "k {k} frame {i}: {c} vs {direct}");
                     }
                 }
