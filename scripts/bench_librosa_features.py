@@ -2,7 +2,7 @@
 """Times librosa 0.11's reference feature code against `emotrace bench features` on the same
 45-minute signal, in the same run, and prints the ratio.
 
-    python scripts/bench_librosa_features.py [--binary target/release/emotrace] [--minutes 45]
+    python scripts/bench_librosa_features.py [--binary target/release/emotrace] [--minutes 45] [--repeat 5]
 
 The Rust binary synthesises the signal and writes it as .npy (--write-signal); this script
 loads that file, so both sides see identical samples. The reference code per 10-s window is
@@ -30,7 +30,7 @@ def main():
     default_bin = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "emotrace")
     ap.add_argument("--binary", default=default_bin)
     ap.add_argument("--minutes", type=float, default=45.0)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
 
     def run_rust(extra):
