@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftPlanner};
+use rustfft::{Fft, FftNum, FftPlanner};
 
 /// `scipy.signal.get_window('hann', n, fftbins=True)`: periodic Hann built like SciPy's
 /// `general_cosine` (0.5 + 0.5·cos over `linspace(-pi, pi, n + 1)[:n]`).
@@ -72,36 +72,39 @@ pub struct StftPlan {
     twiddle_swapped_neg: Vec<f64>,
 }
 
-/// Per-worker buffers for [`StftPlan`]; allocate once, reuse for every frame.
-pub struct StftScratch {
-    packed: Vec<Complex<f64>>,
-    transformed: Vec<Complex<f64>>,
-    fft_scratch: Vec<Complex<f64>>,
+/// Per-worker buffers of one planned complex FFT (input, output, rustfft's scratch); allocate
+/// once, reuse for every frame.
+pub struct FftBuffers<T> {
+    pub(super) packed: Vec<Complex<T>>,
+    pub(super) transformed: Vec<Complex<T>>,
+    fft_scratch: Vec<Complex<T>>,
 }
+
+impl<T: FftNum> FftBuffers<T> {
+    pub(super) fn for_fft(fft: &dyn Fft<T>) -> Self {
+        let zero = Complex::new(T::zero(), T::zero());
+        FftBuffers {
+            packed: vec![zero; fft.len()],
+            transformed: vec![zero; fft.len()],
+            fft_scratch: vec![zero; fft.get_outofplace_scratch_len()],
+        }
+    }
+
+    /// `transformed = FFT(packed)` (`packed` is clobbered).
+    #[inline(always)]
+    pub(super) fn transform(&mut self, fft: &dyn Fft<T>) {
+        fft.process_outofplace_with_scratch(&mut self.packed, &mut self.transformed, &mut self.fft_scratch);
+    }
+}
+
+/// Per-worker buffers for [`StftPlan`].
+pub type StftScratch = FftBuffers<f64>;
 
 impl StftPlan {
     pub fn new(n_fft: usize, hop: usize) -> Self {
         assert!(n_fft >= 4 && n_fft % 2 == 0, "n_fft must be even");
-        let half = n_fft / 2;
-        let fft = FftPlanner::<f64>::new().plan_fft_forward(half);
-        let mut twiddle = vec![0.0f64; 2 * (half + 1)];
-        for k in 0..=half / 2 {
-            // Exact values where sin/cos are exactly 0 or ±1, so bins 0 and n/2 come out
-            // purely real as the definition requires.
-            let (re, im) = if k == 0 {
-                (1.0, 0.0)
-            } else if 4 * k == n_fft {
-                (0.0, -1.0)
-            } else {
-                let angle = -2.0 * std::f64::consts::PI * k as f64 / n_fft as f64;
-                (angle.cos(), angle.sin())
-            };
-            twiddle[2 * k] = re;
-            twiddle[2 * k + 1] = im;
-            twiddle[2 * (half - k)] = -re;
-            twiddle[2 * (half - k) + 1] = im;
-        }
-        let twiddle_swapped_neg = twiddle.chunks_exact(2).flat_map(|w| [-w[1], -w[0]]).collect();
+        let fft = FftPlanner::<f64>::new().plan_fft_forward(n_fft / 2);
+        let (twiddle, twiddle_swapped_neg) = split_twiddles(n_fft);
         StftPlan { n_fft, hop, window: hann_periodic(n_fft), fft, twiddle, twiddle_swapped_neg }
     }
 
@@ -115,21 +118,11 @@ impl StftPlan {
 
     /// Number of centred frames librosa produces for `len` samples (`1 + len // hop`).
     pub fn n_frames(&self, len: usize) -> usize {
-        if len == 0 {
-            0
-        } else {
-            1 + len / self.hop
-        }
+        centred_frame_count(len, self.hop)
     }
 
     pub fn make_scratch(&self) -> StftScratch {
-        let half = self.n_fft / 2;
-        let zero = Complex::new(0.0, 0.0);
-        StftScratch {
-            packed: vec![zero; half],
-            transformed: vec![zero; half],
-            fft_scratch: vec![zero; self.fft.get_outofplace_scratch_len()],
-        }
+        FftBuffers::for_fft(&*self.fft)
     }
 
     /// Power of frame `t` of `y` (centred, zero padded; samples past the end of `y` are
@@ -159,23 +152,8 @@ impl StftPlan {
     /// Windows frame `t` into the packed complex buffer and runs the half-size complex FFT.
     #[inline(always)]
     fn transform_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratch) {
-        let half = self.n_fft / 2;
-        let start = t * self.hop;
-        let packed = as_flat_mut(&mut scratch.packed);
-        if start >= half && start - half + self.n_fft <= y.len() {
-            // Fully inside the signal: no padding checks (vectorises).
-            let src = &y[start - half..start - half + self.n_fft];
-            for ((slot, &w), &v) in packed.iter_mut().zip(&self.window).zip(src) {
-                *slot = w * v as f64;
-            }
-        } else {
-            let offset = start as isize - half as isize;
-            for (i, (slot, &w)) in packed.iter_mut().zip(&self.window).enumerate() {
-                let idx = offset + i as isize;
-                *slot = if idx >= 0 && (idx as usize) < y.len() { w * y[idx as usize] as f64 } else { 0.0 };
-            }
-        }
-        self.fft.process_outofplace_with_scratch(&mut scratch.packed, &mut scratch.transformed, &mut scratch.fft_scratch);
+        window_frame(y, t * self.hop, &self.window, as_flat_mut(&mut scratch.packed));
+        scratch.transform(&*self.fft);
     }
 
     /// Split step of the packed real FFT, `X[k] = E[k] + W^k O[k]` with
@@ -270,11 +248,86 @@ impl StftPlan {
     }
 }
 
-/// The interleaved `(re, im)` f64 view of a complex buffer.
-fn as_flat_mut(buf: &mut [Complex<f64>]) -> &mut [f64] {
-    // SAFETY: `Complex<f64>` is `#[repr(C)] { re: f64, im: f64 }` (no padding), so `n`
-    // complex values are exactly `2n` f64 values with the same alignment.
-    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f64>(), buf.len() * 2) }
+/// The interleaved `(re, im)` view of a complex buffer.
+pub(super) fn as_flat_mut<T>(buf: &mut [Complex<T>]) -> &mut [T] {
+    // SAFETY: `Complex<T>` is `#[repr(C)] { re: T, im: T }` (no padding), so `n` complex
+    // values are exactly `2n` values of `T` with the same alignment.
+    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<T>(), buf.len() * 2) }
+}
+
+/// Number of centred frames (`1 + len // hop`, as librosa; none for an empty signal).
+pub fn centred_frame_count(len: usize, hop: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        1 + len / hop
+    }
+}
+
+/// Twiddles of the packed real FFT's split step for `n_fft` points: `W^k = exp(-2πik/n_fft)`
+/// for `k = 0..=n_fft/2`, interleaved `(re, im)`, built so that `W^(M-k) = (-re_k, im_k)` holds
+/// exactly (M = n_fft/2), which the paired split relies on; and `(-im_k, -re_k)` per `k` for
+/// the vectorised split.
+pub(super) fn split_twiddles(n_fft: usize) -> (Vec<f64>, Vec<f64>) {
+    let half = n_fft / 2;
+    let mut twiddle = vec![0.0f64; 2 * (half + 1)];
+    for k in 0..=half / 2 {
+        // Exact values where sin/cos are exactly 0 or ±1, so bins 0 and n/2 come out
+        // purely real as the definition requires.
+        let (re, im) = if k == 0 {
+            (1.0, 0.0)
+        } else if 4 * k == n_fft {
+            (0.0, -1.0)
+        } else {
+            let angle = -2.0 * std::f64::consts::PI * k as f64 / n_fft as f64;
+            (angle.cos(), angle.sin())
+        };
+        twiddle[2 * k] = re;
+        twiddle[2 * k + 1] = im;
+        twiddle[2 * (half - k)] = -re;
+        twiddle[2 * (half - k) + 1] = im;
+    }
+    let swapped_neg = twiddle.chunks_exact(2).flat_map(|w| [-w[1], -w[0]]).collect();
+    (twiddle, swapped_neg)
+}
+
+/// A sample type of a transform buffer (f32 or f64).
+pub(super) trait Sample: Copy + Default + std::ops::Mul<Output = Self> {
+    fn from_f32(v: f32) -> Self;
+}
+
+impl Sample for f32 {
+    #[inline(always)]
+    fn from_f32(v: f32) -> Self {
+        v
+    }
+}
+
+impl Sample for f64 {
+    #[inline(always)]
+    fn from_f32(v: f32) -> Self {
+        v as f64
+    }
+}
+
+/// The frame of `y` centred on sample `start` (samples `start - n/2 .. start + n/2`, zeros
+/// outside the signal), times the window, into `out`.
+#[inline(always)]
+pub(super) fn window_frame<T: Sample>(y: &[f32], start: usize, window: &[T], out: &mut [T]) {
+    let (n, half) = (window.len(), window.len() / 2);
+    if start >= half && start - half + n <= y.len() {
+        // Fully inside the signal: no padding checks (vectorises).
+        let src = &y[start - half..start - half + n];
+        for ((slot, &w), &v) in out.iter_mut().zip(window).zip(src) {
+            *slot = w * T::from_f32(v);
+        }
+    } else {
+        let offset = start as isize - half as isize;
+        for (i, (slot, &w)) in out.iter_mut().zip(window).enumerate() {
+            let idx = offset + i as isize;
+            *slot = if idx >= 0 && (idx as usize) < y.len() { w * T::from_f32(y[idx as usize]) } else { T::default() };
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 
-use super::stft::hann_periodic;
+use super::stft::{as_flat_mut, centred_frame_count, hann_periodic, split_twiddles, window_frame, FftBuffers};
 
 /// A planned float32 STFT: periodic Hann window, real FFT of `n_fft` points done as a complex
 /// FFT of `n_fft / 2` points plus a split step (as [`super::stft::StftPlan`]).
@@ -26,33 +26,16 @@ pub struct StftPlanF32 {
 }
 
 /// Per-worker buffers for [`StftPlanF32`].
-pub struct StftScratchF32 {
-    packed: Vec<Complex<f32>>,
-    transformed: Vec<Complex<f32>>,
-    fft_scratch: Vec<Complex<f32>>,
-}
+pub type StftScratchF32 = FftBuffers<f32>;
 
 impl StftPlanF32 {
     pub fn new(n_fft: usize, hop: usize) -> Self {
         assert!(n_fft >= 4 && n_fft % 2 == 0, "n_fft must be even");
-        let half = n_fft / 2;
-        let fft = FftPlanner::<f32>::new().plan_fft_forward(half);
-        let mut twiddle = vec![0.0f32; 2 * (half + 1)];
-        for k in 0..=half / 2 {
-            let (re, im) = if k == 0 {
-                (1.0, 0.0)
-            } else if 4 * k == n_fft {
-                (0.0, -1.0)
-            } else {
-                let angle = -2.0 * std::f64::consts::PI * k as f64 / n_fft as f64;
-                (angle.cos() as f32, angle.sin() as f32)
-            };
-            twiddle[2 * k] = re;
-            twiddle[2 * k + 1] = im;
-            twiddle[2 * (half - k)] = -re;
-            twiddle[2 * (half - k) + 1] = im;
-        }
-        let twiddle_swapped_neg = twiddle.chunks_exact(2).flat_map(|w| [-w[1], -w[0]]).collect();
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(n_fft / 2);
+        // Rounding commutes with negation, so the f64 table's exact symmetries survive.
+        let (twiddle, swapped_neg) = split_twiddles(n_fft);
+        let twiddle = twiddle.into_iter().map(|w| w as f32).collect();
+        let twiddle_swapped_neg = swapped_neg.into_iter().map(|w| w as f32).collect();
         let window = hann_periodic(n_fft).into_iter().map(|w| w as f32).collect();
         StftPlanF32 { n_fft, hop, window, fft, twiddle, twiddle_swapped_neg }
     }
@@ -63,21 +46,11 @@ impl StftPlanF32 {
 
     /// Number of centred frames (`1 + len // hop`, as librosa).
     pub fn n_frames(&self, len: usize) -> usize {
-        if len == 0 {
-            0
-        } else {
-            1 + len / self.hop
-        }
+        centred_frame_count(len, self.hop)
     }
 
     pub fn make_scratch(&self) -> StftScratchF32 {
-        let half = self.n_fft / 2;
-        let zero = Complex::new(0.0, 0.0);
-        StftScratchF32 {
-            packed: vec![zero; half],
-            transformed: vec![zero; half],
-            fft_scratch: vec![zero; self.fft.get_outofplace_scratch_len()],
-        }
+        FftBuffers::for_fft(&*self.fft)
     }
 
     /// `re² + im²` of every bin of frame `t` of `y` (centred, zero padded), into `power`.
@@ -95,22 +68,8 @@ impl StftPlanF32 {
 
     #[inline(always)]
     fn transform_frame(&self, y: &[f32], t: usize, scratch: &mut StftScratchF32) {
-        let half = self.n_fft / 2;
-        let start = t * self.hop;
-        let packed = as_flat_mut(&mut scratch.packed);
-        if start >= half && start - half + self.n_fft <= y.len() {
-            let src = &y[start - half..start - half + self.n_fft];
-            for ((slot, &w), &v) in packed.iter_mut().zip(&self.window).zip(src) {
-                *slot = w * v;
-            }
-        } else {
-            let offset = start as isize - half as isize;
-            for (i, (slot, &w)) in packed.iter_mut().zip(&self.window).enumerate() {
-                let idx = offset + i as isize;
-                *slot = if idx >= 0 && (idx as usize) < y.len() { w * y[idx as usize] } else { 0.0 };
-            }
-        }
-        self.fft.process_outofplace_with_scratch(&mut scratch.packed, &mut scratch.transformed, &mut scratch.fft_scratch);
+        window_frame(y, t * self.hop, &self.window, as_flat_mut(&mut scratch.packed));
+        scratch.transform(&*self.fft);
     }
 
     /// Split step (see `StftPlan::split`) and `re² + im²` per bin.
@@ -203,11 +162,7 @@ pub struct PairedStftPlanF32 {
 }
 
 /// Per-worker buffers for [`PairedStftPlanF32`].
-pub struct PairedStftScratchF32 {
-    packed: Vec<Complex<f32>>,
-    transformed: Vec<Complex<f32>>,
-    fft_scratch: Vec<Complex<f32>>,
-}
+pub type PairedStftScratchF32 = FftBuffers<f32>;
 
 impl PairedStftPlanF32 {
     pub fn new(n_fft: usize, hop: usize) -> Self {
@@ -223,20 +178,11 @@ impl PairedStftPlanF32 {
 
     /// Number of centred frames (`1 + len // hop`, as librosa).
     pub fn n_frames(&self, len: usize) -> usize {
-        if len == 0 {
-            0
-        } else {
-            1 + len / self.hop
-        }
+        centred_frame_count(len, self.hop)
     }
 
     pub fn make_scratch(&self) -> PairedStftScratchF32 {
-        let zero = Complex::new(0.0, 0.0);
-        PairedStftScratchF32 {
-            packed: vec![zero; self.n_fft],
-            transformed: vec![zero; self.n_fft],
-            fft_scratch: vec![zero; self.fft.get_outofplace_scratch_len()],
-        }
+        FftBuffers::for_fft(&*self.fft)
     }
 
     /// `re² + im²` of every bin of frames `t` (into `power_a`) and `t + 1` (into `power_b`)
@@ -260,7 +206,7 @@ impl PairedStftPlanF32 {
                 slot[1] = w * sample(start_b + i as isize);
             }
         }
-        self.fft.process_outofplace_with_scratch(&mut scratch.packed, &mut scratch.transformed, &mut scratch.fft_scratch);
+        scratch.transform(&*self.fft);
         self.separate(&scratch.transformed, power_a, power_b);
     }
 
@@ -320,13 +266,6 @@ unsafe fn separate_quads_avx2(z: &[Complex<f32>], power_a: &mut [f32], power_b: 
         k += 4;
     }
     k
-}
-
-/// The interleaved `(re, im)` f32 view of a complex buffer.
-fn as_flat_mut(buf: &mut [Complex<f32>]) -> &mut [f32] {
-    // SAFETY: `Complex<f32>` is `#[repr(C)] { re: f32, im: f32 }` (no padding), so `n`
-    // complex values are exactly `2n` f32 values with the same alignment.
-    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f32>(), buf.len() * 2) }
 }
 
 #[cfg(test)]
