@@ -8,6 +8,7 @@
 //! Self-contained and approximate by design: it only has to tell two voices apart.
 
 use super::cepstra::{Cepstra, CepstraConfig};
+use super::span_feeder::SpanFeeder;
 use super::utterances::TimeSpan;
 use super::vad::FrameTrack;
 
@@ -101,12 +102,15 @@ pub fn plan_chunks(utterances: &[TimeSpan], chunk_s: f64) -> Vec<ChunkSpec> {
 /// Streaming embedder: fed the samples of the channel in order, it embeds each planned chunk
 /// while holding only that chunk's samples.
 pub struct ChunkEmbedder<'a> {
-    embedder: Cepstra,
     chunks: &'a [ChunkSpec],
+    feeder: SpanFeeder,
+    embedding: Embedding<'a>,
+}
+
+/// Everything [`ChunkEmbedder`] needs and accumulates besides the stream position.
+struct Embedding<'a> {
+    embedder: Cepstra,
     sample_rate: f64,
-    next: usize,
-    position: u64,
-    buffer: Vec<f32>,
     frames: Vec<([f32; FRAME_DIM], f32)>,
     out: Vec<[f32; EMBED_DIM]>,
     track: &'a FrameTrack,
@@ -116,34 +120,43 @@ pub struct ChunkEmbedder<'a> {
 impl<'a> ChunkEmbedder<'a> {
     pub fn new(sample_rate: u32, chunks: &'a [ChunkSpec], track: &'a FrameTrack, voicing_threshold: f32) -> Self {
         Self {
-            embedder: Cepstra::new(sample_rate, CEPSTRA),
             chunks,
-            sample_rate: sample_rate as f64,
-            next: 0,
-            position: 0,
-            buffer: Vec::new(),
-            frames: Vec::new(),
-            out: Vec::with_capacity(chunks.len()),
-            track,
-            voicing_threshold,
+            feeder: SpanFeeder::from_seconds(chunks.iter().map(|c| (c.span.start_s, c.span.end_s)), sample_rate as f64),
+            embedding: Embedding {
+                embedder: Cepstra::new(sample_rate, CEPSTRA),
+                sample_rate: sample_rate as f64,
+                frames: Vec::new(),
+                out: Vec::with_capacity(chunks.len()),
+                track,
+                voicing_threshold,
+            },
         }
     }
 
-    fn bounds(&self, k: usize) -> (u64, u64) {
-        let c = self.chunks[k].span;
-        ((c.start_s * self.sample_rate) as u64, (c.end_s * self.sample_rate) as u64)
+    /// Feeds the next samples of the channel.
+    pub fn push(&mut self, samples: &[f32]) {
+        let (chunks, embedding) = (self.chunks, &mut self.embedding);
+        self.feeder.push(samples, |k, start, buffer| embedding.add_chunk(chunks[k], start, buffer));
     }
 
-    fn emit(&mut self) {
-        let spec = self.chunks[self.next];
-        self.frames = cepstral_frames(&mut self.embedder, &self.buffer);
+    /// Embeds the chunks the stream did not reach (cut-off audio) and returns all embeddings.
+    fn finish(mut self) -> Vec<[f32; EMBED_DIM]> {
+        let (chunks, embedding) = (self.chunks, &mut self.embedding);
+        self.feeder.finish(|k, start, buffer| embedding.add_chunk(chunks[k], start, buffer));
+        self.embedding.out
+    }
+}
+
+impl Embedding<'_> {
+    /// Embeds one chunk whose samples start at sample `start`.
+    fn add_chunk(&mut self, spec: ChunkSpec, start: u64, samples: &[f32]) {
+        self.frames = cepstral_frames(&mut self.embedder, samples);
         // Keep voiced frames only (vowels carry the voice; pauses carry the line noise), unless
         // the chunk has too few of them.
-        let (a, _) = self.bounds(self.next);
         let track = self.track;
         let voiced: Vec<bool> = (0..self.frames.len())
             .map(|j| {
-                let centre = a as f64 + (j * self.embedder.hop()) as f64 + self.embedder.frame_len() as f64 / 2.0;
+                let centre = start as f64 + (j * self.embedder.hop()) as f64 + self.embedder.frame_len() as f64 / 2.0;
                 let centre_track = centre * track.sample_rate as f64 / self.sample_rate;
                 let i = ((centre_track - track.frame_len as f64 / 2.0) / track.hop as f64).round().max(0.0) as usize;
                 track.periodicity.get(i).is_some_and(|p| *p >= self.voicing_threshold)
@@ -158,36 +171,6 @@ impl<'a> ChunkEmbedder<'a> {
         }
         let pitch = mean_log_pitch(self.track, spec.span, self.voicing_threshold);
         self.out.push(embed_chunk(&self.frames, pitch));
-        self.buffer.clear();
-        self.next += 1;
-    }
-
-    /// Feeds the next samples of the channel.
-    pub fn push(&mut self, samples: &[f32]) {
-        let chunk_start = self.position;
-        let chunk_end = chunk_start + samples.len() as u64;
-        while self.next < self.chunks.len() {
-            let (a, b) = self.bounds(self.next);
-            let from = a.max(chunk_start);
-            let to = b.min(chunk_end);
-            if from < to {
-                self.buffer.extend_from_slice(&samples[(from - chunk_start) as usize..(to - chunk_start) as usize]);
-            }
-            if b <= chunk_end {
-                self.emit();
-            } else {
-                break;
-            }
-        }
-        self.position = chunk_end;
-    }
-
-    /// Embeds the chunks the stream did not reach (cut-off audio) and returns all embeddings.
-    fn finish(mut self) -> Vec<[f32; EMBED_DIM]> {
-        while self.next < self.chunks.len() {
-            self.emit();
-        }
-        self.out
     }
 }
 
@@ -199,7 +182,7 @@ pub fn diarize_two_speakers(
     chunk_s: f64,
 ) -> Vec<LabelledSpan> {
     let specs = embedder.chunks;
-    let track = embedder.track;
+    let track = embedder.embedding.track;
     let embeddings = embedder.finish();
     if utterances.is_empty() {
         return Vec::new();

@@ -33,6 +33,7 @@ pub mod noise_floor;
 pub mod params;
 pub mod resegment;
 pub mod segments_csv;
+pub mod span_feeder;
 pub mod speech_frames;
 pub mod split_long;
 pub mod utterances;

@@ -6,6 +6,7 @@
 
 use super::cepstra::{Cepstra, CepstraConfig};
 use super::gmm::Frames;
+use super::span_feeder::SpanFeeder;
 use super::utterances::TimeSpan;
 
 /// Quantisation step of the stored values.
@@ -89,12 +90,15 @@ fn quantise(v: f32) -> i16 {
 /// Streaming collector: fed the channel's samples in order, it analyses each utterance once its
 /// samples are complete, holding one utterance's samples at most.
 pub struct SpeechFrameCollector<'a> {
-    cepstra: Cepstra,
     utterances: &'a [TimeSpan],
+    feeder: SpanFeeder,
+    analysis: Analysis,
+}
+
+/// Everything [`SpeechFrameCollector`] accumulates besides the stream position.
+struct Analysis {
+    cepstra: Cepstra,
     sample_rate: f64,
-    next: usize,
-    position: u64,
-    buffer: Vec<f32>,
     out: SpeechFrames,
     sums: Vec<f64>,
     squares: Vec<f64>,
@@ -110,38 +114,58 @@ impl<'a> SpeechFrameCollector<'a> {
         let dim = cepstra.dim();
         let expected = ((speech_s / step_s) as usize).min(max_frames.saturating_mul(2));
         Self {
-            cepstra,
             utterances,
-            sample_rate: sample_rate as f64,
-            next: 0,
-            position: 0,
-            buffer: Vec::new(),
-            out: SpeechFrames {
-                dim,
-                data: Vec::with_capacity(expected * dim),
-                log_energy: Vec::with_capacity(expected),
-                utterances: Vec::with_capacity(utterances.len()),
-                step_s: cepstra_step_s(sample_rate, step_s),
-                mean: vec![0.0; dim],
-                inv_sd: vec![1.0; dim],
+            feeder: SpanFeeder::from_seconds(utterances.iter().map(|s| (s.start_s, s.end_s)), sample_rate as f64),
+            analysis: Analysis {
+                cepstra,
+                sample_rate: sample_rate as f64,
+                out: SpeechFrames {
+                    dim,
+                    data: Vec::with_capacity(expected * dim),
+                    log_energy: Vec::with_capacity(expected),
+                    utterances: Vec::with_capacity(utterances.len()),
+                    step_s: cepstra_step_s(sample_rate, step_s),
+                    mean: vec![0.0; dim],
+                    inv_sd: vec![1.0; dim],
+                },
+                sums: vec![0.0; dim],
+                squares: vec![0.0; dim],
             },
-            sums: vec![0.0; dim],
-            squares: vec![0.0; dim],
         }
     }
 
-    fn bounds(&self, k: usize) -> (u64, u64) {
-        let s = self.utterances[k];
-        ((s.start_s * self.sample_rate) as u64, (s.end_s * self.sample_rate) as u64)
+    /// Feeds the next samples of the channel.
+    pub fn push(&mut self, samples: &[f32]) {
+        let (utterances, analysis) = (self.utterances, &mut self.analysis);
+        self.feeder.push(samples, |k, start, buffer| analysis.add_utterance(utterances[k], start, buffer));
     }
 
-    fn emit(&mut self) {
-        let span = self.utterances[self.next];
-        let first = self.out.log_energy.len();
-        let (start, _) = self.bounds(self.next);
+    /// Analyses what the stream did not reach (cut-off audio) and normalises the store.
+    pub fn finish(mut self) -> SpeechFrames {
+        let (utterances, analysis) = (self.utterances, &mut self.analysis);
+        self.feeder.finish(|k, start, buffer| analysis.add_utterance(utterances[k], start, buffer));
+        let Analysis { mut out, sums, squares, .. } = self.analysis;
+        let n = out.log_energy.len().max(1) as f64;
+        for j in 0..out.dim {
+            let mean = sums[j] / n;
+            let var = (squares[j] / n - mean * mean).max(1e-8);
+            out.mean[j] = mean as f32;
+            out.inv_sd[j] = (1.0 / var.sqrt()) as f32;
+        }
+        out.data.shrink_to_fit();
+        out.log_energy.shrink_to_fit();
+        out
+    }
+}
+
+impl Analysis {
+    /// Appends one utterance's quantised frames (its samples start at sample `start`), adding
+    /// them to the running sums.
+    fn add_utterance(&mut self, span: TimeSpan, start: u64, samples: &[f32]) {
         let out = &mut self.out;
         let (sums, squares) = (&mut self.sums, &mut self.squares);
-        self.cepstra.for_each_frame(&self.buffer, |f| {
+        let first = out.log_energy.len();
+        self.cepstra.for_each_frame(samples, |f| {
             for (j, v) in f.features.iter().enumerate() {
                 let q = quantise(*v);
                 out.data.push(q);
@@ -154,45 +178,6 @@ impl<'a> SpeechFrameCollector<'a> {
         let len = out.log_energy.len() - first;
         let first_centre_s = (start as f64 + self.cepstra.frame_len() as f64 / 2.0) / self.sample_rate;
         out.utterances.push(UtteranceFrames { span, first, len, first_centre_s });
-        self.buffer.clear();
-        self.next += 1;
-    }
-
-    /// Feeds the next samples of the channel.
-    pub fn push(&mut self, samples: &[f32]) {
-        let chunk_start = self.position;
-        let chunk_end = chunk_start + samples.len() as u64;
-        while self.next < self.utterances.len() {
-            let (a, b) = self.bounds(self.next);
-            let from = a.max(chunk_start);
-            let to = b.min(chunk_end);
-            if from < to {
-                self.buffer.extend_from_slice(&samples[(from - chunk_start) as usize..(to - chunk_start) as usize]);
-            }
-            if b <= chunk_end {
-                self.emit();
-            } else {
-                break;
-            }
-        }
-        self.position = chunk_end;
-    }
-
-    /// Analyses what the stream did not reach (cut-off audio) and normalises the store.
-    pub fn finish(mut self) -> SpeechFrames {
-        while self.next < self.utterances.len() {
-            self.emit();
-        }
-        let n = self.out.log_energy.len().max(1) as f64;
-        for j in 0..self.out.dim {
-            let mean = self.sums[j] / n;
-            let var = (self.squares[j] / n - mean * mean).max(1e-8);
-            self.out.mean[j] = mean as f32;
-            self.out.inv_sd[j] = (1.0 / var.sqrt()) as f32;
-        }
-        self.out.data.shrink_to_fit();
-        self.out.log_energy.shrink_to_fit();
-        self.out
     }
 }
 
