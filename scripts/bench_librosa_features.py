@@ -8,8 +8,9 @@ The Rust binary synthesises the signal and writes it as .npy (--write-signal); t
 loads that file, so both sides see identical samples. The reference code per 10-s window is
 `reference_features` from scripts/gen_feature_fixtures.py (MFCC39 with deltas, piptrack pitch
 track interpolated and normalised, normalised audio). librosa is warmed up (numba JIT) on one
-window before timing. Both sides report their best of --repeat runs; the Rust bench runs
-before and after librosa so that both see similar machine load.
+window before timing. Both sides report their best: librosa of --repeat passes, Rust of a
+bench before librosa and one after each librosa pass (best of 3 passes each), so that both see
+the same machine over the same stretch of time.
 """
 import argparse
 import os
@@ -33,8 +34,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
 
-    def run_rust(extra):
-        cmd = [args.binary, "bench", "features", "--repeat", str(args.repeat)] + extra
+    def run_rust(extra, repeat):
+        cmd = [args.binary, "bench", "features", "--repeat", str(repeat)] + extra
         print("$", " ".join(cmd), f"   # load {os.getloadavg()}", flush=True)
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         print(out.strip(), flush=True)
@@ -42,26 +43,30 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         sig_path = os.path.join(tmp, "signal.npy")
-        # Rust before and after librosa (same signal file), so both see similar machine load.
-        rust_times = [run_rust(["--minutes", str(args.minutes), "--write-signal", sig_path])]
+        rust_times = [run_rust(["--minutes", str(args.minutes), "--write-signal", sig_path], args.repeat)]
         y = np.load(sig_path)
 
         windows = [y[i:i + SEGMENT] for i in range(0, len(y), SEGMENT)]
         reference_features(windows[0])  # numba JIT warm-up
         times = []
         print(f"librosa reference on {len(windows)} windows   # load {os.getloadavg()}", flush=True)
+        # The two sides alternate (a librosa pass, then a short Rust bench), so both take their
+        # best over the same stretch of time: this machine's speed drifts by +-15% from minute
+        # to minute, and a Rust sample taken only before and after librosa can miss the quiet
+        # moments librosa's long passes catch.
         for _ in range(args.repeat):
             t0 = time.perf_counter()
             for w in windows:
                 reference_features(w)
             times.append(time.perf_counter() - t0)
+            print(f"librosa pass: {times[-1]:.3f} s", flush=True)
+            rust_times.append(run_rust(["--input", sig_path], 3))
         py_s = min(times)
         print(f"librosa reference: best {py_s:.3f} s over {args.repeat} runs ({', '.join(f'{t:.2f}' for t in times)})")
-        rust_times.append(run_rust(["--input", sig_path]))
 
     rust_s = min(rust_times)
-    print(f"rust: best {rust_s:.3f} s; librosa: best {py_s:.3f} s; speed-up {py_s / rust_s:.1f}x "
-          f"(load at end: {os.getloadavg()})")
+    print(f"rust: best {rust_s:.3f} s over {len(rust_times)} bench runs; librosa: best {py_s:.3f} s; "
+          f"speed-up {py_s / rust_s:.1f}x (load at end: {os.getloadavg()})")
 
 
 if __name__ == "__main__":
