@@ -15,7 +15,6 @@ pub mod stft;
 pub mod stft_f32;
 
 use std::path::PathBuf;
-
 use std::sync::Mutex;
 
 use rayon::prelude::*;
