@@ -89,7 +89,7 @@ impl Drop for PooledBuffers<'_> {
 pub struct FeatureScratch {
     mfcc: mfcc::MfccScratch,
     pitch: pitch::PitchScratch,
-    /// Copy of a nearly constant pitch track for NumPy's exact normalisation.
+    /// NumPy's exact normalisation of a nearly constant pitch track, before it is copied back.
     spare: Vec<f32>,
 }
 

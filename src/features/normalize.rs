@@ -162,8 +162,8 @@ pub fn zero_mean_unit_var(x: &[f32], out: &mut Vec<f32>) {
     }
 }
 
-/// [`zero_mean_unit_var`] in place (one buffer instead of two; `spare` is only used for
-/// nearly constant input).
+/// [`zero_mean_unit_var`] in place (one buffer instead of two; `spare` receives NumPy's
+/// output for nearly constant input before it is copied back).
 pub fn zero_mean_unit_var_in_place(x: &mut [f32], spare: &mut Vec<f32>) {
     match scaling(x) {
         Some((mean, denom)) => {
@@ -175,11 +175,8 @@ pub fn zero_mean_unit_var_in_place(x: &mut [f32], spare: &mut Vec<f32>) {
             scale(x, mean, denom)
         }
         None => {
-            spare.clear();
-            spare.extend_from_slice(x);
-            let mut out = Vec::with_capacity(x.len());
-            zero_mean_unit_var_numpy(spare, &mut out);
-            x.copy_from_slice(&out);
+            zero_mean_unit_var_numpy(x, spare);
+            x.copy_from_slice(spare);
         }
     }
 }

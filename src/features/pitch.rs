@@ -30,9 +30,9 @@ pub struct PitchScratch {
     stft: StftScratch,
     stft_f32: StftScratchF32,
     power: Vec<f32>,
-    /// Frames decided by the float32 transform / redone in f64 (diagnostics and tests).
-    pub frames_f32: usize,
-    pub frames_f64: usize,
+    /// Frames decided by the float32 transform / redone in f64 (checked by the tests).
+    frames_f32: usize,
+    frames_f64: usize,
 }
 
 /// One frame's float32 `re² + im²` per bin, and its complex64 bins on demand (only a few

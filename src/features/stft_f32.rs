@@ -172,10 +172,6 @@ impl PairedStftPlanF32 {
         PairedStftPlanF32 { n_fft, hop, window, fft }
     }
 
-    pub fn n_bins(&self) -> usize {
-        self.n_fft / 2 + 1
-    }
-
     /// Number of centred frames (`1 + len // hop`, as librosa).
     pub fn n_frames(&self, len: usize) -> usize {
         centred_frame_count(len, self.hop)
