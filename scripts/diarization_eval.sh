@@ -4,7 +4,7 @@
 # pairs (speakers never used while tuning) give the figures the README reports.
 #
 # Usage:
-#   scripts/diarization_eval.sh [--set heldout|tuning] [--conditions "local telephony line"]
+#   scripts/diarization_eval.sh [--set heldout|heldout2|tuning] [--conditions "local telephony line"]
 #                               [--minutes 5] [--out DIR] [--bin PATH] [-- extra `segment` flags]
 # Conditions: local = 16 kHz, no line; telephony = caller through a simulated phone line
 # (300-3400 Hz, 8 kHz μ-law recorder; make-call's default); line = both voices through the line
@@ -51,6 +51,18 @@ HELDOUT_PAIRS=(
   "ravdess Actor_21 Actor_24"  # M F
   "turev-db 1984 6783"
 )
+# A second draw of held-out pairs (other pairings and seeds), to see how much one set's figures
+# owe to its particular calls.
+HELDOUT2_PAIRS=(
+  "emodb 13 14"                # F F
+  "emodb 16 15"                # F M
+  "emodb 12 16"                # M F
+  "ravdess Actor_16 Actor_19"  # F M
+  "ravdess Actor_22 Actor_23"  # F M
+  "ravdess Actor_20 Actor_18"  # F F
+  "ravdess Actor_24 Actor_13"  # F M
+  "turev-db 7895 1984"
+)
 TUNING_PAIRS=(
   "casia liuchanhg wangzhe"    # F M
   "casia wangzhe ZhaoZuoxiang" # M M
@@ -63,8 +75,9 @@ TUNING_PAIRS=(
 )
 case "$SET" in
   heldout) PAIRS=("${HELDOUT_PAIRS[@]}"); SEED0=100 ;;
+  heldout2) PAIRS=("${HELDOUT2_PAIRS[@]}"); SEED0=300 ;;
   tuning) PAIRS=("${TUNING_PAIRS[@]}"); SEED0=200 ;;
-  *) echo "--set must be heldout or tuning" >&2; exit 2 ;;
+  *) echo "--set must be heldout, heldout2 or tuning" >&2; exit 2 ;;
 esac
 
 printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s\n" pair condition snr DER missed FA conf DER.25 caller ovP ovR

@@ -14,6 +14,7 @@ mod make_call_cmd;
 mod score_cmd;
 mod segment_cmd;
 mod train_cmd;
+mod train_voiceprint_cmd;
 mod eval_cmd;
 
 use std::path::PathBuf;
@@ -69,6 +70,9 @@ pub enum Command {
     Score(score_cmd::ScoreArgs),
     /// Train a model bundle on labelled clips (speaker-held-out validation, resumable).
     Train(train_cmd::TrainArgs),
+    /// Rebuild the diarizer's voiceprint projection from synthetic calls of the labelled
+    /// corpora (developers: the shipped one is models/diarization/voiceprint.json).
+    TrainVoiceprint(train_voiceprint_cmd::TrainVoiceprintArgs),
     /// Measure a model bundle on labelled clips: negative-class and macro metrics, per speaker.
     Eval(eval_cmd::EvalArgs),
     /// Open the review window (the same as running emotrace without a subcommand).
@@ -94,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Score(args)) => score_cmd::run(args),
         Some(Command::Train(args)) => train_cmd::run(args),
         Some(Command::Eval(args)) => eval_cmd::run(args),
+        Some(Command::TrainVoiceprint(args)) => train_voiceprint_cmd::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }

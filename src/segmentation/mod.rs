@@ -38,6 +38,8 @@ pub mod speech_frames;
 pub mod split_long;
 pub mod utterances;
 pub mod vad;
+pub mod voiceprint;
+pub mod voiceprint_training;
 
 pub use params::SegmentationParams;
 pub use utterances::TimeSpan;

@@ -5,6 +5,7 @@ use super::mono_overlap::mark_overlaps;
 use super::resegment::{self, ResegmentSettings, SpeakerRun};
 use super::speech_frames::SpeechFrameCollector;
 use super::utterances::{self, TimeSpan};
+use super::voiceprint::VoiceprintModel;
 use super::{vad, AudioSource, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams};
 
 /// Cepstral frames kept for resegmentation at most (500k × 17 values × 2 bytes ≈ 17 MB): about
@@ -95,6 +96,8 @@ fn diarize_spans(
         }
     })?;
     let frames = collector.finish();
+    // Without the model (never the case for the shipped binary) the other guesses remain.
+    let voiceprint = VoiceprintModel::shipped().ok();
     let settings = ResegmentSettings {
         iterations: params.diarize_iterations as usize,
         min_run_ms: params.diarize_min_run_ms,
@@ -111,5 +114,5 @@ fn diarize_spans(
             speaker: l.cluster,
         })
         .collect();
-    Ok(resegment::diarize(&frames, &settings, Some(&chunk_runs)).unwrap_or(chunk_runs))
+    Ok(resegment::diarize(&frames, &settings, Some(&chunk_runs), voiceprint.as_ref()).unwrap_or(chunk_runs))
 }

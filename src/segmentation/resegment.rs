@@ -5,7 +5,10 @@
 //! 2. Every utterance is cut into pieces of at most 2 s; each piece's fingerprint is the
 //!    background MAP-adapted to the piece (a mean supervector, scaled so that distances
 //!    approximate a KL divergence).
-//! 3. The fingerprints are split in two by 2-means (the best of several k-means++ starts).
+//! 3. The fingerprints are split in two by 2-means (the best of several k-means++ starts); so
+//!    are the pieces' voiceprints ([`super::voiceprint`]: a projection learned on other
+//!    speakers that keeps what tells two voices apart and scales down how one voice varies
+//!    with emotion), giving another first guess.
 //! 4. A few rounds of resegmentation: a GMM per speaker (the background adapted to that
 //!    speaker's frames) scores every frame, and a two-state Viterbi with a minimum run length
 //!    and a switch penalty relabels each utterance frame by frame, so speaker changes inside an
@@ -18,6 +21,7 @@ use rayon::prelude::*;
 use super::gmm::{viterbi_two_states, DiagGmm, Frames};
 use super::speech_frames::SpeechFrames;
 use super::utterances::TimeSpan;
+use super::voiceprint::{piece_statistics, VoiceprintModel};
 
 /// Components of the call-level background GMM.
 const BACKGROUND_COMPONENTS: usize = 32;
@@ -43,6 +47,9 @@ const SEED: u64 = 0x5eed_d1a7;
 /// (voices only) and two strengths at which a phone line versus a local microphone splits the
 /// pieces (tuned on the tuning speakers of `scripts/diarization_eval.sh`).
 const PATH_WEIGHTS: [f32; 3] = [0.0, 0.5, 1.0];
+/// Voiceprint axes clustered for the voiceprint first guess (of 34; chosen on the tuning
+/// speakers of `scripts/diarization_eval.sh` among 8, 12 and 16).
+const VOICEPRINT_DIMS: usize = 8;
 
 /// Settings of the resegmentation (see [`super::SegmentationParams`] for their defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,10 +72,16 @@ pub struct SpeakerRun {
 }
 
 /// Diarizes the stored frames into two speakers; `None` when there is too little speech.
-/// `alternative` is another first guess (speaker runs from a different clustering): both it and
-/// the fingerprint clustering are refined, and the result the refined speaker models explain
-/// better (higher total log-likelihood) wins.
-pub fn diarize(frames: &SpeechFrames, settings: &ResegmentSettings, alternative: Option<&[SpeakerRun]>) -> Option<Vec<SpeakerRun>> {
+/// `alternative` is another first guess (speaker runs from a different clustering) and
+/// `voiceprint` gives one more (2-means of the pieces' voiceprints): every first guess is
+/// refined, and the result the refined speaker models explain best (highest total
+/// log-likelihood) wins.
+pub fn diarize(
+    frames: &SpeechFrames,
+    settings: &ResegmentSettings,
+    alternative: Option<&[SpeakerRun]>,
+    voiceprint: Option<&VoiceprintModel>,
+) -> Option<Vec<SpeakerRun>> {
     let active = active_frames(frames);
     if active.len() < MIN_FRAMES {
         return None;
@@ -122,8 +135,8 @@ pub fn diarize(frames: &SpeechFrames, settings: &ResegmentSettings, alternative:
         }
         (labels, score)
     };
-    // First guesses: the fingerprints with the path cue weighted 0, 0.5 and 1, and the
-    // alternative; each is refined and the best explained wins.
+    // First guesses: the fingerprints with the path cue weighted 0, 0.5 and 1, the
+    // alternative and the voiceprints; each is refined and the best explained wins.
     let mut best: Option<(Vec<u8>, f64)> = None;
     let mut consider = |candidate: (Vec<u8>, f64)| {
         if best.as_ref().is_none_or(|b| candidate.1 > b.1) {
@@ -136,17 +149,26 @@ pub fn diarize(frames: &SpeechFrames, settings: &ResegmentSettings, alternative:
             .zip(&path)
             .map(|(f, p)| f.iter().copied().chain(std::iter::once(p * weight)).collect())
             .collect();
-        let piece_labels = two_means(&points, &piece_weights);
-        let mut labels = vec![0u8; frames.len()];
-        for (p, &l) in pieces.iter().zip(&piece_labels) {
-            labels[p.range.clone()].fill(l);
-        }
-        consider(refine(labels));
+        consider(refine(spread_piece_labels(&pieces, &two_means(&points, &piece_weights), frames.len())));
     }
     if let Some(alt) = alternative {
         consider(refine(frame_labels(frames, alt)));
     }
+    if let Some(vp) = voiceprint {
+        let points: Vec<Vec<f32>> =
+            pieces.iter().map(|p| vp.pieces.project(&piece_statistics(frames, &p.frames), VOICEPRINT_DIMS)).collect();
+        consider(refine(spread_piece_labels(&pieces, &two_means(&points, &piece_weights), frames.len())));
+    }
     best.map(|(labels, _)| runs(frames, &labels))
+}
+
+/// Frame labels from piece labels (every frame of a piece takes its label).
+fn spread_piece_labels(pieces: &[Piece], piece_labels: &[u8], n_frames: usize) -> Vec<u8> {
+    let mut labels = vec![0u8; n_frames];
+    for (p, &l) in pieces.iter().zip(piece_labels) {
+        labels[p.range.clone()].fill(l);
+    }
+    labels
 }
 
 /// Per piece, the mean low-band ratio (the last feature: the recording path's cue), z-scored
@@ -204,7 +226,7 @@ fn labelled_score(frames: &SpeechFrames, models: &[DiagGmm; 2], is_active: &[boo
 }
 
 /// Indices of the frames within [`ACTIVE_RANGE_NATS`] of their utterance's loudest frame.
-fn active_frames(frames: &SpeechFrames) -> Vec<usize> {
+pub(crate) fn active_frames(frames: &SpeechFrames) -> Vec<usize> {
     let mut out = Vec::with_capacity(frames.len());
     for u in frames.utterances() {
         let range = u.first..u.first + u.len;
@@ -214,15 +236,15 @@ fn active_frames(frames: &SpeechFrames) -> Vec<usize> {
     out
 }
 
-struct Piece {
+pub(crate) struct Piece {
     /// All frames of the piece.
-    range: std::ops::Range<usize>,
+    pub range: std::ops::Range<usize>,
     /// Its active frames.
-    frames: Vec<usize>,
+    pub frames: Vec<usize>,
 }
 
 /// Cuts every utterance into equal pieces of at most [`PIECE_S`].
-fn plan_pieces(frames: &SpeechFrames, is_active: &[bool]) -> Vec<Piece> {
+pub(crate) fn plan_pieces(frames: &SpeechFrames, is_active: &[bool]) -> Vec<Piece> {
     let per_piece = ((PIECE_S / frames.step_s()).round() as usize).max(1);
     let mut out = Vec::new();
     for u in frames.utterances() {

@@ -14,10 +14,13 @@ const STEP: f32 = 1.0 / 256.0;
 /// Frame hop before decimation.
 const BASE_HOP_S: f64 = 0.010;
 
+/// Values per stored frame: 16 cepstra and the low-band ratio.
+pub const FRAME_FEATURES: usize = 17;
+
 /// The cepstral analysis of the diarizer: 24 mel bands over the telephone band (the same for 8
 /// and 16 kHz input, so a call resampled for the pipeline diarizes like the file), 16 cepstra.
 pub fn cepstra_config(hop_s: f64) -> CepstraConfig {
-    CepstraConfig { n_mels: 24, n_ceps: 16, low_hz: 250.0, high_hz: 3600.0, frame_s: 0.025, hop_s: hop_s as f32 }
+    CepstraConfig { n_mels: 24, n_ceps: FRAME_FEATURES - 1, low_hz: 250.0, high_hz: 3600.0, frame_s: 0.025, hop_s: hop_s as f32 }
 }
 
 /// The frames of one utterance: a contiguous range of the store.
@@ -60,6 +63,14 @@ impl SpeechFrames {
     /// Time (s) of the centre of frame `j` of utterance `u`.
     pub fn frame_time(&self, u: usize, j: usize) -> f64 {
         self.utterances[u].first_centre_s + j as f64 * self.step_s
+    }
+
+    /// Frame `i` as analysed (not normalised by the call's statistics).
+    pub fn raw_frame(&self, i: usize, out: &mut [f32]) {
+        let row = &self.data[i * self.dim..(i + 1) * self.dim];
+        for (o, q) in out.iter_mut().zip(row) {
+            *o = *q as f32 * STEP;
+        }
     }
 
     /// Heap bytes held (for the memory budget).
