@@ -61,13 +61,23 @@ fn voiceprints_tell_unseen_voices_apart_better_than_raw_statistics() {
     let model = VoiceprintModel::shipped().unwrap();
     let held_out = model.provenance["held_out"].as_array().map(|a| a.len()).unwrap_or(0);
     assert!(held_out > 0, "the shipped model must name the speakers it was not trained on");
-    let spec = spec(root);
-    // Same-gender pairs on a shared path: the hard case (EmoDB 14/16 are both female, 15/12 male).
-    let mut raw_sum = 0.0;
-    let mut vp_sum = 0.0;
-    let cases = [("14", "16", LinePath::Local, 11), ("15", "12", LinePath::BothViaLine, 12), ("13", "14", LinePath::Local, 13)];
-    for (first, second, path, seed) in cases {
-        let call = TrainingCall { corpus: "emodb".into(), first: first.into(), second: second.into(), path, seed };
+    let spec = VoiceprintTrainingSpec { minutes: 4.0, ..spec(root) };
+    let (mut raw_sum, mut vp_sum) = (0.0, 0.0);
+    // The held-out pairs of scripts/diarization_eval.sh, both voices on one path (the case the
+    // recording-path cue cannot help with).
+    let cases = [
+        ("emodb", "12", "13"),
+        ("emodb", "14", "16"),
+        ("emodb", "15", "12"),
+        ("ravdess", "Actor_13", "Actor_14"),
+        ("ravdess", "Actor_15", "Actor_17"),
+        ("ravdess", "Actor_18", "Actor_20"),
+        ("ravdess", "Actor_21", "Actor_24"),
+        ("turev-db", "1984", "6783"),
+    ];
+    for (k, (corpus, first, second)) in cases.iter().enumerate() {
+        let path = if k % 2 == 0 { LinePath::Local } else { LinePath::BothViaLine };
+        let call = TrainingCall { corpus: corpus.to_string(), first: first.to_string(), second: second.to_string(), path, seed: 40 + k as u64 };
         let pieces = call_pieces(&call, &spec).unwrap();
         assert!(pieces.len() > 40, "{} pieces", pieces.len());
         let speakers: Vec<u8> = pieces.iter().map(|p| p.0).collect();
@@ -75,12 +85,14 @@ fn voiceprints_tell_unseen_voices_apart_better_than_raw_statistics() {
         let voiceprints: Vec<Vec<f32>> = stats.iter().map(|s| model.pieces.project(s, 8)).collect();
         let raw = pair_auc(&standardised(&stats), &speakers);
         let vp = pair_auc(&voiceprints, &speakers);
-        eprintln!("emodb {first}/{second} {path:?}: pair AUC raw {raw:.3}, voiceprint {vp:.3}");
+        eprintln!("{corpus} {first}/{second} {path:?}: pair AUC raw {raw:.3}, voiceprint {vp:.3}");
+        assert!(vp > raw - 0.02, "{corpus} {first}/{second}: voiceprints worse than raw statistics");
         raw_sum += raw;
         vp_sum += vp;
     }
     let (raw, vp) = (raw_sum / cases.len() as f64, vp_sum / cases.len() as f64);
-    assert!(vp > raw + 0.05 && vp > 0.65, "mean pair AUC raw {raw:.3}, voiceprint {vp:.3}");
+    // Measured when the shipped model was trained: raw 0.651, voiceprint 0.712.
+    assert!(vp > raw + 0.04 && vp > 0.65, "mean pair AUC raw {raw:.3}, voiceprint {vp:.3}");
 }
 
 #[test]

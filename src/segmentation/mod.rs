@@ -12,9 +12,10 @@
 //!   first" was rejected as a default because the operator's greeting is often clipped or the
 //!   recording starts mid-call. A segment is marked `overlap` when the other channel is active.
 //! - **Mono**: utterances are diarized into two speakers labelled `A` (the speaker of the first
-//!   utterance) and `B` ([`resegment`]: call-level GMM fingerprints of <=2-s pieces, 2-means,
-//!   then GMM/Viterbi resegmentation frame by frame; the chunk clustering of [`diarize`] is one
-//!   of the first guesses and the fallback when there is too little speech). The default caller
+//!   utterance) and `B` ([`resegment`]: call-level GMM fingerprints of <=2-s pieces and their
+//!   learned [`voiceprint`]s, 2-means, then GMM/Viterbi resegmentation frame by frame; the chunk
+//!   clustering of [`diarize`] is one of the first guesses and the fallback when there is too
+//!   little speech). The default caller
 //!   (`Auto`) is again the speaker with more total speech; `--caller a|b` overrides it;
 //!   `--caller all` skips diarization and keeps every utterance whole as the caller's. A
 //!   speaker change inside an utterance without a pause is marked as overlap ([`mono_overlap`]).
