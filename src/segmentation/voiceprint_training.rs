@@ -229,7 +229,7 @@ pub fn fit_discriminant(calls: &[Vec<(u8, Vec<f32>)>]) -> Result<LinearProjectio
         }
     }
     for row in 0..dim {
-        let solved = forward_substitute(&lower, dim, &m[row * dim..(row + 1) * dim].to_vec());
+        let solved = forward_substitute(&lower, dim, &m[row * dim..(row + 1) * dim]);
         m[row * dim..(row + 1) * dim].copy_from_slice(&solved);
     }
     let (values, vectors) = symmetric_eigen(&m, dim);
