@@ -25,8 +25,8 @@ pub struct TrainVoiceprintArgs {
     /// scripts/diarization_eval.sh.
     #[arg(long, value_delimiter = ',')]
     pub hold_out: Vec<String>,
-    /// Training calls opened by each speaker.
-    #[arg(long, default_value_t = 3)]
+    /// Training calls opened by each speaker (at least 1).
+    #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub calls_per_speaker: usize,
     /// Length of each training call in minutes.
     #[arg(long, default_value_t = 3.0)]
