@@ -8,7 +8,9 @@ use super::ops::{self, LayerNorm, Linear};
 /// PyTorch's `nn.LayerNorm` default.
 const NORM_EPS: f64 = 1e-5;
 
-/// `nn.MultiheadAttention` with packed input projection, no mask, inference (no dropout).
+/// Multi-head scaled dot-product attention, no mask, inference (no dropout): PyTorch's
+/// `nn.MultiheadAttention` (packed input projection, [`MultiheadAttention::load`]) or HF's
+/// `Wav2Vec2Attention` (separate projections, [`MultiheadAttention::load_separate`]).
 #[derive(Debug, Clone)]
 pub struct MultiheadAttention {
     pub(crate) q_proj: Linear,
@@ -32,6 +34,19 @@ impl MultiheadAttention {
             q_proj: part(0)?,
             k_proj: part(1)?,
             v_proj: part(2)?,
+            out_proj: Linear::load(vb.pp("out_proj"), d, d)?,
+            num_heads,
+            head_dim: d / num_heads,
+        })
+    }
+
+    /// The same attention stored with separate projections (`q_proj`, `k_proj`, `v_proj`,
+    /// `out_proj`, each with weight and bias), as HF's `Wav2Vec2Attention` names them.
+    pub fn load_separate(vb: VarBuilder, d: usize, num_heads: usize) -> Result<Self> {
+        Ok(Self {
+            q_proj: Linear::load(vb.pp("q_proj"), d, d)?,
+            k_proj: Linear::load(vb.pp("k_proj"), d, d)?,
+            v_proj: Linear::load(vb.pp("v_proj"), d, d)?,
             out_proj: Linear::load(vb.pp("out_proj"), d, d)?,
             num_heads,
             head_dim: d / num_heads,

@@ -5,47 +5,8 @@ use candle_nn::VarBuilder;
 
 use super::pos_conv::PositionalConvEmbedding;
 use crate::model::config::Wav2Vec2Config;
-use crate::model::ops::{self, Activation, LayerNorm, Linear};
-
-/// `Wav2Vec2Attention` (separate q/k/v projections), without mask.
-#[derive(Debug, Clone)]
-pub(crate) struct SelfAttention {
-    pub(crate) q_proj: Linear,
-    pub(crate) k_proj: Linear,
-    pub(crate) v_proj: Linear,
-    pub(crate) out_proj: Linear,
-    pub(crate) num_heads: usize,
-    pub(crate) head_dim: usize,
-}
-
-impl SelfAttention {
-    fn load(vb: VarBuilder, cfg: &Wav2Vec2Config) -> Result<Self> {
-        let h = cfg.hidden_size;
-        Ok(Self {
-            q_proj: Linear::load(vb.pp("q_proj"), h, h)?,
-            k_proj: Linear::load(vb.pp("k_proj"), h, h)?,
-            v_proj: Linear::load(vb.pp("v_proj"), h, h)?,
-            out_proj: Linear::load(vb.pp("out_proj"), h, h)?,
-            num_heads: cfg.num_attention_heads,
-            head_dim: h / cfg.num_attention_heads,
-        })
-    }
-
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let (b, t, h) = xs.dims3()?;
-        let split = |x: Tensor| -> Result<Tensor> {
-            x.reshape((b, t, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous()
-        };
-        let scale = (self.head_dim as f64).powf(-0.5);
-        let q = split((self.q_proj.forward(xs)? * scale)?)?;
-        let k = split(self.k_proj.forward(xs)?)?;
-        let v = split(self.v_proj.forward(xs)?)?;
-        let scores = q.matmul(&k.t()?.contiguous()?)?;
-        let weights = ops::softmax_last_dim(&scores)?;
-        let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
-        self.out_proj.forward(&out)
-    }
-}
+use crate::model::attention::MultiheadAttention;
+use crate::model::ops::{Activation, LayerNorm, Linear};
 
 #[derive(Debug, Clone)]
 pub(crate) struct FeedForward {
@@ -73,7 +34,8 @@ impl FeedForward {
 
 #[derive(Debug, Clone)]
 pub(crate) struct EncoderLayer {
-    pub(crate) attention: SelfAttention,
+    /// `Wav2Vec2Attention`: the same attention as the fused head's, with separate q/k/v names.
+    pub(crate) attention: MultiheadAttention,
     pub(crate) layer_norm: LayerNorm,
     pub(crate) feed_forward: FeedForward,
     pub(crate) final_layer_norm: LayerNorm,
@@ -83,7 +45,7 @@ pub(crate) struct EncoderLayer {
 impl EncoderLayer {
     fn load(vb: VarBuilder, cfg: &Wav2Vec2Config) -> Result<Self> {
         Ok(Self {
-            attention: SelfAttention::load(vb.pp("attention"), cfg)?,
+            attention: MultiheadAttention::load_separate(vb.pp("attention"), cfg.hidden_size, cfg.num_attention_heads)?,
             layer_norm: LayerNorm::load(vb.pp("layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
             feed_forward: FeedForward::load(vb.pp("feed_forward"), cfg)?,
             final_layer_norm: LayerNorm::load(vb.pp("final_layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
@@ -93,10 +55,11 @@ impl EncoderLayer {
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         if self.pre_norm {
-            let xs = (xs + self.attention.forward(&self.layer_norm.forward(xs)?)?)?;
+            let normed = self.layer_norm.forward(xs)?;
+            let xs = (xs + self.attention.forward(&normed, &normed)?)?;
             &xs + self.feed_forward.forward(&self.final_layer_norm.forward(&xs)?)?
         } else {
-            let xs = self.layer_norm.forward(&(xs + self.attention.forward(xs)?)?)?;
+            let xs = self.layer_norm.forward(&(xs + self.attention.forward(xs, xs)?)?)?;
             let xs = (&xs + self.feed_forward.forward(&xs)?)?;
             self.final_layer_norm.forward(&xs)
         }
