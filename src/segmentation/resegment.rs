@@ -101,13 +101,7 @@ pub fn diarize(
     };
     let background = DiagGmm::fit(frames, &training, BACKGROUND_COMPONENTS, BACKGROUND_ITERATIONS, SEED)?;
 
-    let is_active = {
-        let mut mask = vec![false; frames.len()];
-        for &i in &active {
-            mask[i] = true;
-        }
-        mask
-    };
+    let is_active = active_mask(frames, &active);
     let pieces = plan_pieces(frames, &is_active);
     if pieces.len() < 2 {
         return None;
@@ -234,6 +228,15 @@ pub(crate) fn active_frames(frames: &SpeechFrames) -> Vec<usize> {
         out.extend(range.filter(|&i| frames.log_energy(i) >= loudest - ACTIVE_RANGE_NATS));
     }
     out
+}
+
+/// One flag per frame: is it among `active` (from [`active_frames`])?
+pub(crate) fn active_mask(frames: &SpeechFrames, active: &[usize]) -> Vec<bool> {
+    let mut mask = vec![false; frames.len()];
+    for &i in active {
+        mask[i] = true;
+    }
+    mask
 }
 
 pub(crate) struct Piece {

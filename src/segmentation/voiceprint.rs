@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::gmm::Frames;
-use super::speech_frames::SpeechFrames;
+use super::speech_frames::{SpeechFrames, FRAME_FEATURES};
 
 /// The shipped projection (trained on the tuning speakers of `scripts/diarization_eval.sh`).
 const DEFAULT_JSON: &str = include_str!("../../models/diarization/voiceprint.json");
@@ -63,15 +63,11 @@ impl LinearProjection {
         Ok(())
     }
 
-    /// The first `dims` axes (all when `dims` is larger).
-    pub fn leading_axes(&self, dims: usize) -> &[Vec<f32>] {
-        &self.axes[..dims.min(self.axes.len())]
-    }
-
-    /// `input` projected on the first `dims` axes.
+    /// `input` projected on the first `dims` axes (all when `dims` is larger).
     pub fn project(&self, input: &[f32], dims: usize) -> Vec<f32> {
-        self.leading_axes(dims)
+        self.axes
             .iter()
+            .take(dims)
             .map(|axis| axis.iter().zip(input).zip(&self.mean).map(|((w, x), m)| w * (x - m)).sum())
             .collect()
     }
@@ -100,9 +96,6 @@ impl VoiceprintModel {
         Ok(m)
     }
 }
-
-/// Features of a stored frame: the diarizer's cepstra plus the low-band ratio.
-pub const FRAME_FEATURES: usize = super::speech_frames::FRAME_FEATURES;
 
 /// Statistics of a piece: per frame feature the mean, then the standard deviation, of the
 /// un-normalised frames `indices` (raw values, so that they do not depend on the rest of the

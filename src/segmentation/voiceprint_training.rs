@@ -12,8 +12,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use serde_json::json;
 
-use super::gmm::Frames;
-use super::resegment::{active_frames, plan_pieces};
+use super::resegment::{active_frames, active_mask, plan_pieces};
 use super::speech_frames::SpeechFrameCollector;
 use super::utterances::TimeSpan;
 use super::voiceprint::{piece_statistics, LinearProjection, VoiceprintError, VoiceprintModel, MIN_PIECE_FRAMES};
@@ -21,7 +20,7 @@ use crate::synth::manifest::{read_manifest, speakers};
 use crate::synth::rng::Rng;
 use crate::synth::{build_call, CallSpec};
 
-/// The recording paths of the training calls, used in turn.
+/// The recording paths of a training call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinePath {
     /// Both voices recorded locally (16 kHz, no line).
@@ -32,7 +31,8 @@ pub enum LinePath {
     BothViaLine,
 }
 
-const PATHS: [LinePath; 3] = [LinePath::Local, LinePath::CallerViaLine, LinePath::BothViaLine];
+/// The paths each speaker's calls take in turn.
+const PATHS: [LinePath; 3] = [LinePath::Local, LinePath::BothViaLine, LinePath::CallerViaLine];
 
 /// What to train on.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ pub fn plan_calls(spec: &VoiceprintTrainingSpec) -> Result<Vec<TrainingCall>, Vo
                     corpus: corpus.clone(),
                     first: first.clone(),
                     second: pool[j].clone(),
-                    path: PATHS[(out.len() + k) % PATHS.len()],
+                    path: PATHS[k % PATHS.len()],
                     seed: rng.next_u64() >> 1,
                 });
             }
@@ -113,11 +113,7 @@ pub fn call_pieces(call: &TrainingCall, spec: &VoiceprintTrainingSpec) -> Result
     let mut collector = SpeechFrameCollector::new(built.sample_rate, &spans, usize::MAX / 4);
     collector.push(audio);
     let frames = collector.finish();
-    let active = active_frames(&frames);
-    let mut is_active = vec![false; frames.len()];
-    for i in active {
-        is_active[i] = true;
-    }
+    let is_active = active_mask(&frames, &active_frames(&frames));
     let firsts: Vec<usize> = frames.utterances().iter().map(|u| u.first).collect();
     let mut out = Vec::new();
     for piece in plan_pieces(&frames, &is_active) {
