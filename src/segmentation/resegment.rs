@@ -13,6 +13,8 @@
 //!    speaker's frames) scores every frame, and a two-state Viterbi with a minimum run length
 //!    and a switch penalty relabels each utterance frame by frame, so speaker changes inside an
 //!    utterance land where the voices change rather than on piece edges.
+//! 5. Of the refined first guesses, the one best on likelihood and voiceprint separation
+//!    together is kept.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -50,6 +52,9 @@ const PATH_WEIGHTS: [f32; 3] = [0.0, 0.5, 1.0];
 /// Voiceprint axes clustered for the voiceprint first guess (of 34; chosen on the tuning
 /// speakers of `scripts/diarization_eval.sh` among 8, 12 and 16).
 const VOICEPRINT_DIMS: usize = 8;
+/// Voiceprint axes over which the refined first guesses' speaker separation is measured when
+/// choosing among them (chosen on the tuning speakers among 4, 8, 16 and 34).
+const SELECTION_VOICEPRINT_DIMS: usize = 16;
 
 /// Settings of the resegmentation (see [`super::SegmentationParams`] for their defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,8 +79,8 @@ pub struct SpeakerRun {
 /// Diarizes the stored frames into two speakers; `None` when there is too little speech.
 /// `alternative` is another first guess (speaker runs from a different clustering) and
 /// `voiceprint` gives one more (2-means of the pieces' voiceprints): every first guess is
-/// refined, and the result the refined speaker models explain best (highest total
-/// log-likelihood) wins.
+/// refined, and the one kept is best on likelihood (how well the refined speaker models
+/// explain the frames) and voiceprint separation together ([`choose_candidate`]).
 pub fn diarize(
     frames: &SpeechFrames,
     settings: &ResegmentSettings,
@@ -130,30 +135,99 @@ pub fn diarize(
         (labels, score)
     };
     // First guesses: the fingerprints with the path cue weighted 0, 0.5 and 1, the
-    // alternative and the voiceprints; each is refined and the best explained wins.
-    let mut best: Option<(Vec<u8>, f64)> = None;
-    let mut consider = |candidate: (Vec<u8>, f64)| {
-        if best.as_ref().is_none_or(|b| candidate.1 > b.1) {
-            best = Some(candidate);
-        }
-    };
+    // alternative and the voiceprints; each is refined, then one is chosen.
+    let mut candidates: Vec<(Vec<u8>, f64)> = Vec::new();
     for weight in PATH_WEIGHTS {
         let points: Vec<Vec<f32>> = fingerprints
             .iter()
             .zip(&path)
             .map(|(f, p)| f.iter().copied().chain(std::iter::once(p * weight)).collect())
             .collect();
-        consider(refine(spread_piece_labels(&pieces, &two_means(&points, &piece_weights), frames.len())));
+        candidates.push(refine(spread_piece_labels(&pieces, &two_means(&points, &piece_weights), frames.len())));
     }
     if let Some(alt) = alternative {
-        consider(refine(frame_labels(frames, alt)));
+        candidates.push(refine(frame_labels(frames, alt)));
     }
-    if let Some(vp) = voiceprint {
-        let points: Vec<Vec<f32>> =
-            pieces.iter().map(|p| vp.pieces.project(&piece_statistics(frames, &p.frames), VOICEPRINT_DIMS)).collect();
-        consider(refine(spread_piece_labels(&pieces, &two_means(&points, &piece_weights), frames.len())));
+    let voiceprints: Option<Vec<Vec<f32>>> = voiceprint.map(|vp| {
+        pieces.iter().map(|p| vp.pieces.project(&piece_statistics(frames, &p.frames), SELECTION_VOICEPRINT_DIMS)).collect()
+    });
+    if let Some(points) = &voiceprints {
+        let clustered: Vec<Vec<f32>> = points.iter().map(|v| v[..VOICEPRINT_DIMS.min(v.len())].to_vec()).collect();
+        candidates.push(refine(spread_piece_labels(&pieces, &two_means(&clustered, &piece_weights), frames.len())));
     }
-    best.map(|(labels, _)| runs(frames, &labels))
+    let separations: Option<Vec<f64>> = voiceprints.as_ref().map(|points| {
+        candidates
+            .iter()
+            .map(|(labels, _)| voiceprint_separation(points, &piece_weights, &piece_majority_labels(&pieces, labels)))
+            .collect()
+    });
+    let scores: Vec<f64> = candidates.iter().map(|c| c.1).collect();
+    let chosen = choose_candidate(&scores, separations.as_deref())?;
+    let labels = candidates.swap_remove(chosen).0;
+    Some(runs(frames, &labels))
+}
+
+/// Index of the first guess to keep: the best sum of the two criteria, each measured in units
+/// of its spread over the candidates, so neither needs a scale of its own. `scores` is the
+/// refined speaker models' total log-likelihood (which alone favours whatever split explains
+/// the most spectral variance, often a caller's calm against agitated speech);
+/// `separations` (when there is a voiceprint model) how far apart the two speakers' pieces lie
+/// in voiceprint space, where one voice's emotions were scaled down. `None` when no candidate
+/// has two speaker models.
+fn choose_candidate(scores: &[f64], separations: Option<&[f64]>) -> Option<usize> {
+    let usable: Vec<usize> = (0..scores.len()).filter(|&i| scores[i].is_finite()).collect();
+    let standardised = |values: &[f64]| -> Vec<f64> {
+        let n = usable.len() as f64;
+        let mean = usable.iter().map(|&i| values[i]).sum::<f64>() / n;
+        let sd = (usable.iter().map(|&i| (values[i] - mean).powi(2)).sum::<f64>() / n).sqrt();
+        values.iter().map(|v| if sd > 1e-12 { (v - mean) / sd } else { 0.0 }).collect()
+    };
+    let mut merit = standardised(scores);
+    if let Some(sep) = separations.filter(|s| s.len() == scores.len() && usable.iter().all(|&i| s[i].is_finite())) {
+        for (m, s) in merit.iter_mut().zip(standardised(sep)) {
+            *m += s;
+        }
+    }
+    // Ties keep the earlier candidate.
+    usable.into_iter().reduce(|best, i| if merit[i] > merit[best] { i } else { best })
+}
+
+/// Per piece, the label most of its active frames carry.
+fn piece_majority_labels(pieces: &[Piece], frame_labels: &[u8]) -> Vec<u8> {
+    pieces
+        .iter()
+        .map(|p| {
+            let ones = p.frames.iter().filter(|&&i| frame_labels[i] == 1).count();
+            u8::from(2 * ones > p.frames.len())
+        })
+        .collect()
+}
+
+/// Fisher separation of a two-way labelling of `points` (weighted): the squared distance
+/// between the two means over the pooled within-group variance per axis. 0 when a group is empty.
+fn voiceprint_separation(points: &[Vec<f32>], weights: &[f32], labels: &[u8]) -> f64 {
+    let Some(dim) = points.first().map(Vec::len).filter(|&d| d > 0) else { return 0.0 };
+    let mut sums = [vec![0.0f64; dim], vec![0.0f64; dim]];
+    let mut mass = [0.0f64; 2];
+    for ((p, &l), &w) in points.iter().zip(labels).zip(weights) {
+        let l = l.min(1) as usize;
+        mass[l] += w as f64;
+        for (s, x) in sums[l].iter_mut().zip(p) {
+            *s += (*x * w) as f64;
+        }
+    }
+    if mass.iter().any(|&m| m <= 0.0) {
+        return 0.0;
+    }
+    let means: Vec<Vec<f64>> = (0..2).map(|c| sums[c].iter().map(|s| s / mass[c]).collect()).collect();
+    let mut within = 0.0f64;
+    for ((p, &l), &w) in points.iter().zip(labels).zip(weights) {
+        let m = &means[l.min(1) as usize];
+        within += w as f64 * p.iter().zip(m).map(|(x, mu)| (*x as f64 - mu).powi(2)).sum::<f64>();
+    }
+    within /= (mass[0] + mass[1]) * dim as f64;
+    let between: f64 = means[0].iter().zip(&means[1]).map(|(a, b)| (a - b).powi(2)).sum();
+    if within > 1e-12 { between / within } else { 0.0 }
 }
 
 /// Frame labels from piece labels (every frame of a piece takes its label).
@@ -414,5 +488,36 @@ mod tests {
         let labels = two_means(&pts, &vec![1.0; 60]);
         assert!(labels[..40].iter().all(|&l| l == labels[0]));
         assert!(labels[40..].iter().all(|&l| l != labels[0]));
+    }
+
+    #[test]
+    fn candidate_choice_weighs_likelihood_and_voiceprint_separation_by_their_spreads() {
+        // Likelihood alone: the highest score; ties keep the earlier candidate.
+        assert_eq!(choose_candidate(&[-10.0, -5.0, -7.0], None), Some(1));
+        assert_eq!(choose_candidate(&[-5.0, -5.0], None), Some(0));
+        // A slightly better likelihood loses to a much better separation, whatever the units.
+        let scores = [-1000.0, -990.0, -1100.0];
+        assert_eq!(choose_candidate(&scores, Some(&[0.5, 0.1, 0.2])), Some(0));
+        assert_eq!(choose_candidate(&scores, Some(&[50.0, 10.0, 20.0])), Some(0));
+        // Equal separations change nothing.
+        assert_eq!(choose_candidate(&scores, Some(&[1.0, 1.0, 1.0])), Some(1));
+        // Candidates without two speaker models are skipped; none usable, no choice.
+        assert_eq!(choose_candidate(&[f64::NEG_INFINITY, -3.0], Some(&[9.0, 0.0])), Some(1));
+        assert_eq!(choose_candidate(&[f64::NEG_INFINITY], None), None);
+    }
+
+    #[test]
+    fn voiceprint_separation_is_large_for_the_true_split_only() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let pts: Vec<Vec<f32>> =
+            (0..80).map(|i| (0..4).map(|_| if i < 40 { 0.0 } else { 3.0 } + rng.random_range(-1.0f32..1.0)).collect()).collect();
+        let weights = vec![1.0; 80];
+        let truth: Vec<u8> = (0..80).map(|i| u8::from(i >= 40)).collect();
+        let interleaved: Vec<u8> = (0..80).map(|i| (i % 2) as u8).collect();
+        let right = voiceprint_separation(&pts, &weights, &truth);
+        let wrong = voiceprint_separation(&pts, &weights, &interleaved);
+        // 4 axes, means 3 apart, uniform noise of variance 1/3 per axis: 36 / (1/3) = 108.
+        assert!(right > 80.0 && wrong < 1.0, "right {right}, wrong {wrong}");
+        assert_eq!(voiceprint_separation(&pts, &weights, &[0; 80]), 0.0);
     }
 }
