@@ -207,19 +207,7 @@ fn piece_majority_labels(pieces: &[Piece], frame_labels: &[u8]) -> Vec<u8> {
 /// between the two means over the pooled within-group variance per axis. 0 when a group is empty.
 fn voiceprint_separation(points: &[Vec<f32>], weights: &[f32], labels: &[u8]) -> f64 {
     let Some(dim) = points.first().map(Vec::len).filter(|&d| d > 0) else { return 0.0 };
-    let mut sums = [vec![0.0f64; dim], vec![0.0f64; dim]];
-    let mut mass = [0.0f64; 2];
-    for ((p, &l), &w) in points.iter().zip(labels).zip(weights) {
-        let l = l.min(1) as usize;
-        mass[l] += w as f64;
-        for (s, x) in sums[l].iter_mut().zip(p) {
-            *s += (*x * w) as f64;
-        }
-    }
-    if mass.iter().any(|&m| m <= 0.0) {
-        return 0.0;
-    }
-    let means: Vec<Vec<f64>> = (0..2).map(|c| sums[c].iter().map(|s| s / mass[c]).collect()).collect();
+    let Some((means, mass)) = group_means(points, weights, labels) else { return 0.0 };
     let mut within = 0.0f64;
     for ((p, &l), &w) in points.iter().zip(labels).zip(weights) {
         let m = &means[l.min(1) as usize];
@@ -228,6 +216,28 @@ fn voiceprint_separation(points: &[Vec<f32>], weights: &[f32], labels: &[u8]) ->
     within /= (mass[0] + mass[1]) * dim as f64;
     let between: f64 = means[0].iter().zip(&means[1]).map(|(a, b)| (a - b).powi(2)).sum();
     if within > 1e-12 { between / within } else { 0.0 }
+}
+
+/// Weighted means of the points labelled 0 and of those labelled 1, and each group's total
+/// weight; `None` when a group has no weight.
+fn group_means(points: &[Vec<f32>], weights: &[f32], labels: &[u8]) -> Option<([Vec<f64>; 2], [f64; 2])> {
+    let dim = points.first().map_or(0, Vec::len);
+    let mut sums = [vec![0.0f64; dim], vec![0.0f64; dim]];
+    let mut mass = [0.0f64; 2];
+    for ((p, &l), &w) in points.iter().zip(labels).zip(weights) {
+        let l = l.min(1) as usize;
+        mass[l] += w as f64;
+        for (s, x) in sums[l].iter_mut().zip(p) {
+            *s += (x * w) as f64;
+        }
+    }
+    if mass.iter().any(|&m| m <= 0.0) {
+        return None;
+    }
+    for (sum, m) in sums.iter_mut().zip(mass) {
+        sum.iter_mut().for_each(|s| *s /= m);
+    }
+    Some((sums, mass))
 }
 
 /// Frame labels from piece labels (every frame of a piece takes its label).
@@ -381,19 +391,9 @@ pub fn two_means(points: &[Vec<f32>], weights: &[f32]) -> Vec<u8> {
                 if !changed && round > 0 {
                     break;
                 }
-                let mut sums = [vec![0.0f64; points[0].len()], vec![0.0f64; points[0].len()]];
-                let mut mass = [0.0f64; 2];
-                for ((p, &l), &w) in points.iter().zip(&labels).zip(weights) {
-                    mass[l as usize] += w as f64;
-                    for (s, x) in sums[l as usize].iter_mut().zip(p) {
-                        *s += (x * w) as f64;
-                    }
-                }
-                if mass.contains(&0.0) {
-                    break;
-                }
-                for c in 0..2 {
-                    centres[c] = sums[c].iter().map(|s| (s / mass[c]) as f32).collect();
+                let Some((means, _)) = group_means(points, weights, &labels) else { break };
+                for (centre, mean) in centres.iter_mut().zip(&means) {
+                    *centre = mean.iter().map(|&m| m as f32).collect();
                 }
             }
             (inertia, labels)
