@@ -7,7 +7,9 @@ cuts each into equal pieces of at most 2 s (as the diarizer does), embeds every 
 Resemblyzer's GE2E speaker encoder (PyPI `resemblyzer`, Apache-2.0, which ships its pretrained
 weights inside the wheel; no network), splits the pieces in two by 2-means, calls the speaker with
 more speech the caller, and scores the result with `emotrace eval-segments`. It prints the DER per
-call and the mean, to compare with the product's figures on the same calls.
+call and the mean, to compare with the product's figures on the same calls. (The product now does
+this itself once the encoder is imported: `emotrace import-speaker-encoder`; this script stays as
+the independent reference: Python, librosa resampling, scikit-learn's k-means.)
 
 Usage:
     python scripts/speaker_encoder_baseline.py DIR [DIR ...] [--bin target/release/emotrace]

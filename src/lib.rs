@@ -16,3 +16,4 @@ pub mod model;
 pub mod segmentation;
 pub mod synth;
 pub mod training;
+pub mod user_dirs;

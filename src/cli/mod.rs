@@ -9,6 +9,7 @@ mod bench_model;
 mod cohort_cmd;
 mod eval_segments_cmd;
 mod import_model_cmd;
+mod import_speaker_encoder_cmd;
 mod info_cmd;
 mod make_call_cmd;
 mod score_cmd;
@@ -65,6 +66,9 @@ pub enum Command {
     Cohort(cohort_cmd::CohortArgs),
     /// Build a model bundle from an HF wav2vec2 directory (fresh head) or a fused checkpoint.
     ImportModel(import_model_cmd::ImportModelArgs),
+    /// Install a pretrained GE2E speaker encoder (e.g. Resemblyzer's pretrained.pt) for mono
+    /// diarization; not shipped with emotrace (third-party weights).
+    ImportSpeakerEncoder(import_speaker_encoder_cmd::ImportSpeakerEncoderArgs),
     /// Score audio files with a model bundle, each file as one segment: CSV file,logit,p_nonnegative
     /// (p = P(non-negative)) or JSON.
     Score(score_cmd::ScoreArgs),
@@ -95,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::EvalSegments(args)) => eval_segments_cmd::run(args),
         Some(Command::Cohort(args)) => cohort_cmd::run(args),
         Some(Command::ImportModel(args)) => import_model_cmd::run(args),
+        Some(Command::ImportSpeakerEncoder(args)) => import_speaker_encoder_cmd::run(args),
         Some(Command::Score(args)) => score_cmd::run(args),
         Some(Command::Train(args)) => train_cmd::run(args),
         Some(Command::Eval(args)) => eval_cmd::run(args),

@@ -87,6 +87,10 @@ pub struct SegmentParamArgs {
     /// Mono: a speaker change without a pause this many dB below the speech is marked overlap.
     #[arg(long, default_value_t = SegmentationParams::default().diarize_overlap_pause_db)]
     pub diarize_overlap_pause_db: f32,
+    /// Speaker encoder of mono diarization: auto (the one imported with `emotrace
+    /// import-speaker-encoder`, if any), none, or an encoder folder.
+    #[arg(long, default_value_t = SegmentationParams::default().speaker_encoder)]
+    pub speaker_encoder: String,
 }
 
 impl From<&SegmentParamArgs> for SegmentationParams {
@@ -117,6 +121,7 @@ impl From<&SegmentParamArgs> for SegmentationParams {
             diarize_min_run_ms: a.diarize_min_run_ms,
             diarize_switch_penalty: a.diarize_switch_penalty,
             diarize_overlap_pause_db: a.diarize_overlap_pause_db,
+            speaker_encoder: a.speaker_encoder.clone(),
         }
     }
 }

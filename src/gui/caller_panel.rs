@@ -50,6 +50,12 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView) -> Option<CallerPane
     let can_choose = view.phase != Phase::Running && view.previous.is_some();
     ui.strong(lang.text(Key::CallerTitle));
     ui.small(lang.text(if mono { Key::CallerMonoNote } else { Key::CallerStereoNote }));
+    if mono {
+        // The analysis used the encoder installed when it ran; importing one is rare enough that
+        // checking the folder now tells the same.
+        let imported = crate::model::speaker_encoder_store::installed_dir().is_some();
+        ui.small(lang.text(if imported { Key::CallerEncoderNote } else { Key::CallerNoEncoderNote }));
+    }
     let disabled_tip = lang.text(Key::CallerWhenFinished);
     {
         egui::Grid::new("caller-choice").num_columns(4).striped(true).show(ui, |ui| {

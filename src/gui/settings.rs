@@ -1,7 +1,7 @@
 //! The window's settings, kept as JSON in the OS config directory (or EMOTRACE_CONFIG_DIR, which
 //! tests use so they never touch a user's settings).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -37,21 +37,7 @@ impl Default for Settings {
     }
 }
 
-/// Where settings live: EMOTRACE_CONFIG_DIR if set, else the OS config dir for emotrace.
-pub fn config_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("EMOTRACE_CONFIG_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    directories::ProjectDirs::from("", "", "emotrace").map(|dirs| dirs.config_dir().to_path_buf())
-}
-
-/// Where user data (imported and fine-tuned models) lives.
-pub fn data_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("EMOTRACE_DATA_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    directories::ProjectDirs::from("", "", "emotrace").map(|dirs| dirs.data_dir().to_path_buf())
-}
+pub use crate::user_dirs::{config_dir, data_dir};
 
 impl Settings {
     /// Reads the settings; a missing or unreadable file gives the defaults (a damaged settings
@@ -96,6 +82,7 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
     use super::*;
 
     #[test]

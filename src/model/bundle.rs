@@ -86,6 +86,23 @@ pub fn write_bundle(
 ) -> Result<BundleMeta, ModelError> {
     config.validate()?;
     build_checked(tensors.clone(), &Device::Cpu, |vb| FusedModel::load(vb, config))?;
+    write_dir_atomically(out, overwrite, |temp| {
+        let weights = temp.join(WEIGHTS_FILE);
+        save_safetensors(tensors, &weights)?;
+        meta.weights_sha256 = sha256_file(&weights)?;
+        write_json(&temp.join(CONFIG_FILE), config)?;
+        write_json(&temp.join(META_FILE), &meta)
+    })?;
+    Ok(meta)
+}
+
+/// Writes the folder `out` as a whole: `fill` writes into a temporary sibling, which then
+/// replaces `out` (refused when `out` exists unless `overwrite`); on failure nothing changes.
+pub(crate) fn write_dir_atomically(
+    out: &Path,
+    overwrite: bool,
+    fill: impl FnOnce(&Path) -> Result<(), ModelError>,
+) -> Result<(), ModelError> {
     if out.exists() && !overwrite {
         return Err(ModelError::Bundle {
             path: out.display().to_string(),
@@ -104,21 +121,23 @@ pub fn write_bundle(
             fs::remove_dir_all(&temp).map_err(|e| ModelError::io(&temp, e))?;
         }
         fs::create_dir(&temp).map_err(|e| ModelError::io(&temp, e))?;
-        let weights = temp.join(WEIGHTS_FILE);
-        let cpu: HashMap<String, Tensor> = tensors
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?.contiguous()?)))
-            .collect::<Result<_, candle_core::Error>>()?;
-        candle_core::safetensors::save(&cpu, &weights)?;
-        meta.weights_sha256 = sha256_file(&weights)?;
-        write_json(&temp.join(CONFIG_FILE), config)?;
-        write_json(&temp.join(META_FILE), &meta)?;
+        fill(&temp)?;
         replace_dir(&temp, out)
     })();
     if result.is_err() {
         let _ = fs::remove_dir_all(&temp);
     }
-    result.map(|()| meta)
+    result
+}
+
+/// Saves `tensors` (moved to the CPU, made contiguous) as `.safetensors`.
+pub(crate) fn save_safetensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<(), ModelError> {
+    let cpu: HashMap<String, Tensor> = tensors
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?.contiguous()?)))
+        .collect::<Result<_, candle_core::Error>>()?;
+    candle_core::safetensors::save(&cpu, path)?;
+    Ok(())
 }
 
 /// Moves `from` to `to`, replacing an existing `to` (old copy removed only after the new one is in
@@ -142,7 +161,7 @@ fn replace_dir(from: &Path, to: &Path) -> Result<(), ModelError> {
     }
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ModelError> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ModelError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| ModelError::Internal(e.to_string()))?;
     fs::write(path, text + "\n").map_err(|e| ModelError::io(path, e))
 }

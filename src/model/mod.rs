@@ -12,7 +12,10 @@ pub mod import;
 pub mod lstm;
 pub mod ops;
 pub mod scoring;
+pub mod speaker_encoder;
+pub mod speaker_encoder_store;
 pub mod wav2vec2;
+pub mod torch_legacy;
 pub mod weights;
 
 use std::path::Path;

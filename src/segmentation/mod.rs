@@ -32,6 +32,7 @@ mod mono;
 pub mod mono_overlap;
 pub mod noise_floor;
 pub mod params;
+pub mod piece_embeddings;
 pub mod resegment;
 pub mod segments_csv;
 pub mod span_feeder;
@@ -63,6 +64,8 @@ pub enum SegmentationError {
     Csv(String),
     #[error("I/O error on {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("speaker encoder {path}: {message} (import it again with `emotrace import-speaker-encoder`, or segment without it: --speaker-encoder none)")]
+    SpeakerEncoder { path: String, message: String },
 }
 
 /// Which party is the caller.

@@ -2,6 +2,8 @@
 
 use super::diarize;
 use super::mono_overlap::mark_overlaps;
+use super::piece_embeddings::PieceEmbedder;
+use crate::model::speaker_encoder_store;
 use super::resegment::{self, ResegmentSettings, SpeakerRun};
 use super::speech_frames::SpeechFrameCollector;
 use super::utterances::{self, TimeSpan};
@@ -89,13 +91,30 @@ fn diarize_spans(
     let plan = diarize::plan_chunks(spans, chunk_s);
     let mut embedder = diarize::ChunkEmbedder::new(source.sample_rate(), &plan, track, params.voicing_threshold);
     let mut collector = SpeechFrameCollector::new(source.sample_rate(), spans, MAX_STORED_FRAMES);
+    let encoder = match params.speaker_encoder_dir() {
+        Some(dir) => Some(speaker_encoder_store::load(&dir, &candle_core::Device::Cpu).map_err(|e| {
+            SegmentationError::SpeakerEncoder { path: dir.display().to_string(), message: e.to_string() }
+        })?),
+        None => None,
+    };
+    let mut piece_embedder = encoder.as_ref().map(|e| PieceEmbedder::new(e, source.sample_rate(), spans));
     source.stream(&mut |chunk: &[&[f32]]| {
         if let Some(first) = chunk.first() {
             embedder.push(first);
             collector.push(first);
+            if let Some(p) = piece_embedder.as_mut() {
+                p.push(first);
+            }
         }
     })?;
     let frames = collector.finish();
+    let embeddings = match piece_embedder {
+        Some(p) => Some(p.finish().map_err(|e| SegmentationError::SpeakerEncoder {
+            path: params.speaker_encoder_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+            message: e.to_string(),
+        })?),
+        None => None,
+    };
     // Without the model (never the case for the shipped binary) the other guesses remain.
     let voiceprint = VoiceprintModel::shipped().ok();
     let settings = ResegmentSettings {
@@ -114,5 +133,6 @@ fn diarize_spans(
             speaker: l.cluster,
         })
         .collect();
-    Ok(resegment::diarize(&frames, &settings, Some(&chunk_runs), voiceprint.as_ref()).unwrap_or(chunk_runs))
+    Ok(resegment::diarize(&frames, &settings, Some(&chunk_runs), voiceprint.as_ref(), embeddings.as_deref())
+        .unwrap_or(chunk_runs))
 }

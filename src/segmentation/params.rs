@@ -3,7 +3,13 @@
 //! Every field has a documented default (see [`SegmentationParams::default`]) and a matching
 //! `emotrace segment` flag of the same name in kebab-case (e.g. `onset_db` -> `--onset-db`).
 
+use std::path::PathBuf;
+
 use super::SegmentationError;
+
+/// [`SegmentationParams::speaker_encoder`] values besides a folder.
+pub const AUTO_SPEAKER_ENCODER: &str = "auto";
+pub const NO_SPEAKER_ENCODER: &str = "none";
 
 /// Parameters of the energy/periodicity VAD, utterance building and diarization.
 /// Fields missing from a saved copy (older versions) take their defaults.
@@ -80,6 +86,9 @@ pub struct SegmentationParams {
     /// Mono: a speaker change inside an utterance with no pause at least this many dB below
     /// the surrounding speech is taken as both talking at once and marked `overlap`. Default 20 dB.
     pub diarize_overlap_pause_db: f32,
+    /// Speaker encoder of mono diarization: `auto` (the one imported with `emotrace
+    /// import-speaker-encoder`, when there is one), `none`, or an encoder folder. Default auto.
+    pub speaker_encoder: String,
 }
 
 impl Default for SegmentationParams {
@@ -110,11 +119,21 @@ impl Default for SegmentationParams {
             diarize_min_run_ms: 300.0,
             diarize_switch_penalty: 20.0,
             diarize_overlap_pause_db: 20.0,
+            speaker_encoder: AUTO_SPEAKER_ENCODER.to_string(),
         }
     }
 }
 
 impl SegmentationParams {
+    /// The speaker-encoder folder mono diarization will use, if any.
+    pub fn speaker_encoder_dir(&self) -> Option<PathBuf> {
+        match self.speaker_encoder.trim() {
+            "" | AUTO_SPEAKER_ENCODER => crate::model::speaker_encoder_store::installed_dir(),
+            NO_SPEAKER_ENCODER => None,
+            dir => Some(PathBuf::from(dir)),
+        }
+    }
+
     /// Checks that the parameters are mutually consistent for audio at `sample_rate`.
     pub fn validate(&self, sample_rate: u32) -> Result<(), SegmentationError> {
         let bad = |msg: &str| Err(SegmentationError::InvalidParams(msg.to_string()));

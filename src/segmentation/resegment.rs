@@ -15,6 +15,9 @@
 //!    utterance land where the voices change rather than on piece edges.
 //! 5. Of the refined first guesses, the one best on likelihood and voiceprint separation
 //!    together is kept.
+//!
+//! With an imported speaker encoder ([`super::piece_embeddings`]) steps 2-3 and 5 give way to
+//! the 2-means of the pieces' speaker embeddings, refined as in step 4.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -23,6 +26,7 @@ use rayon::prelude::*;
 use super::gmm::{viterbi_two_states, DiagGmm, Frames};
 use super::speech_frames::SpeechFrames;
 use super::utterances::TimeSpan;
+use super::piece_embeddings::PieceEmbedding;
 use super::voiceprint::{piece_statistics, VoiceprintModel};
 
 /// Components of the call-level background GMM.
@@ -35,7 +39,7 @@ const BACKGROUND_MAX_FRAMES: usize = 60_000;
 /// MAP relevance factor (Reynolds et al. 2000 use 16).
 const RELEVANCE: f32 = 16.0;
 /// Longest piece fingerprinted as one unit.
-const PIECE_S: f64 = 2.0;
+pub(crate) const PIECE_S: f64 = 2.0;
 /// k-means++ starts of the 2-means; the split with the least within-cluster spread wins.
 const KMEANS_STARTS: u64 = 11;
 const KMEANS_ROUNDS: usize = 100;
@@ -77,6 +81,8 @@ pub struct SpeakerRun {
 }
 
 /// Diarizes the stored frames into two speakers; `None` when there is too little speech.
+/// With `embeddings` (a speaker encoder's, per piece of the utterances) their 2-means, refined,
+/// is the answer; otherwise the first guesses below are refined and one is chosen.
 /// `alternative` is another first guess (speaker runs from a different clustering) and
 /// `voiceprint` gives one more (2-means of the pieces' voiceprints): every first guess is
 /// refined, and the one kept is best on likelihood (how well the refined speaker models
@@ -86,6 +92,7 @@ pub fn diarize(
     settings: &ResegmentSettings,
     alternative: Option<&[SpeakerRun]>,
     voiceprint: Option<&VoiceprintModel>,
+    embeddings: Option<&[PieceEmbedding]>,
 ) -> Option<Vec<SpeakerRun>> {
     let active = active_frames(frames);
     if active.len() < MIN_FRAMES {
@@ -111,15 +118,7 @@ pub fn diarize(
     if pieces.len() < 2 {
         return None;
     }
-    let fingerprints: Vec<Vec<f32>> = pieces
-        .par_iter()
-        .map(|p| {
-            let stats = background.accumulate(frames, &p.frames);
-            background.supervector(&background.map_adapt(&stats, RELEVANCE, false))
-        })
-        .collect();
     let piece_weights: Vec<f32> = pieces.iter().map(|p| p.frames.len() as f32).collect();
-    let path = piece_path_cue(frames, &pieces, &fingerprints);
     let min_run = ((settings.min_run_ms as f64 / 1000.0 / frames.step_s()).round() as usize).max(1);
     let refine = |mut labels: Vec<u8>| -> (Vec<u8>, f64) {
         let mut score = f64::NEG_INFINITY;
@@ -134,6 +133,22 @@ pub fn diarize(
         }
         (labels, score)
     };
+    // A speaker encoder trained on thousands of voices separates two voices far better than
+    // anything below, which would only be chosen instead of it where it is right (README,
+    // `--set heldout3`): its 2-means, refined, is the answer.
+    if let Some(embedded) = embeddings.filter(|e| !e.is_empty()) {
+        let points = piece_embeddings(&pieces, embedded);
+        let (labels, _) = refine(spread_piece_labels(&pieces, &two_means(&points, &piece_weights), frames.len()));
+        return Some(runs(frames, &labels));
+    }
+    let fingerprints: Vec<Vec<f32>> = pieces
+        .par_iter()
+        .map(|p| {
+            let stats = background.accumulate(frames, &p.frames);
+            background.supervector(&background.map_adapt(&stats, RELEVANCE, false))
+        })
+        .collect();
+    let path = piece_path_cue(frames, &pieces, &fingerprints);
     // First guesses: the fingerprints with the path cue weighted 0, 0.5 and 1, the
     // alternative and the voiceprints; each is refined, then one is chosen.
     let mut candidates: Vec<(Vec<u8>, f64)> = Vec::new();
@@ -190,6 +205,20 @@ fn choose_candidate(scores: &[f64], separations: Option<&[f64]>) -> Option<usize
     }
     // Ties keep the earlier candidate.
     usable.into_iter().reduce(|best, i| if merit[i] > merit[best] { i } else { best })
+}
+
+/// Per piece of the diarizer, the embedding of the embedded piece its middle lies in (or the
+/// nearest one: both plans cut the same utterances, but frame and sample rounding differ).
+fn piece_embeddings(pieces: &[Piece], embedded: &[PieceEmbedding]) -> Vec<Vec<f32>> {
+    let gap = |e: &PieceEmbedding, t: f64| (e.span.start_s - t).max(t - e.span.end_s).max(0.0);
+    pieces
+        .iter()
+        .map(|p| {
+            let k = embedded.partition_point(|e| e.span.end_s <= p.mid_s).min(embedded.len() - 1);
+            let nearest = if k > 0 && gap(&embedded[k - 1], p.mid_s) < gap(&embedded[k], p.mid_s) { k - 1 } else { k };
+            embedded[nearest].embedding.clone()
+        })
+        .collect()
 }
 
 /// Per piece, the label most of its active frames carry.
@@ -328,13 +357,15 @@ pub(crate) struct Piece {
     pub range: std::ops::Range<usize>,
     /// Its active frames.
     pub frames: Vec<usize>,
+    /// Time of its middle frame (s).
+    pub mid_s: f64,
 }
 
 /// Cuts every utterance into equal pieces of at most [`PIECE_S`].
 pub(crate) fn plan_pieces(frames: &SpeechFrames, is_active: &[bool]) -> Vec<Piece> {
     let per_piece = ((PIECE_S / frames.step_s()).round() as usize).max(1);
     let mut out = Vec::new();
-    for u in frames.utterances() {
+    for (ui, u) in frames.utterances().iter().enumerate() {
         if u.len == 0 {
             continue;
         }
@@ -343,7 +374,8 @@ pub(crate) fn plan_pieces(frames: &SpeechFrames, is_active: &[bool]) -> Vec<Piec
             let range = u.first + p * u.len / n_pieces..u.first + (p + 1) * u.len / n_pieces;
             let active: Vec<usize> = range.clone().filter(|&i| is_active[i]).collect();
             if !active.is_empty() {
-                out.push(Piece { range, frames: active });
+                let mid_s = frames.frame_time(ui, (range.start + range.end) / 2 - u.first);
+                out.push(Piece { range, frames: active, mid_s });
             }
         }
     }
@@ -476,6 +508,15 @@ fn runs(frames: &SpeechFrames, labels: &[u8]) -> Vec<SpeakerRun> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_piece_takes_the_embedding_of_the_embedded_piece_at_its_middle_or_the_nearest() {
+        let piece = |mid_s: f64| Piece { range: 0..1, frames: vec![0], mid_s };
+        let embedded = |a: f64, b: f64, v: f32| PieceEmbedding { span: TimeSpan { start_s: a, end_s: b }, embedding: vec![v] };
+        let spans = [embedded(0.0, 2.0, 1.0), embedded(2.0, 3.5, 2.0), embedded(5.0, 6.0, 3.0)];
+        let got = piece_embeddings(&[piece(0.5), piece(2.5), piece(3.9), piece(4.8), piece(9.0), piece(-1.0)], &spans);
+        assert_eq!(got, vec![vec![1.0], vec![2.0], vec![2.0], vec![3.0], vec![3.0], vec![1.0]]);
+    }
 
     #[test]
     fn two_means_separates_two_clouds_whatever_the_start() {
