@@ -210,7 +210,8 @@ pub fn segment_call(
 }
 
 /// Segments a streamed call and marks the caller. Memory is a few bytes per 10-ms frame plus
-/// one diarization chunk: the samples are never held whole.
+/// one diarization chunk (and, with a speaker encoder, one batch of pieces and an embedding per
+/// piece): the samples are never held whole.
 pub fn segment_source(
     source: &dyn AudioSource,
     params: &SegmentationParams,

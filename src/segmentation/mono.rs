@@ -3,12 +3,12 @@
 use super::diarize;
 use super::mono_overlap::mark_overlaps;
 use super::piece_embeddings::PieceEmbedder;
-use crate::model::speaker_encoder_store;
 use super::resegment::{self, ResegmentSettings, SpeakerRun};
 use super::speech_frames::SpeechFrameCollector;
 use super::utterances::{self, TimeSpan};
 use super::voiceprint::VoiceprintModel;
 use super::{vad, AudioSource, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams};
+use crate::model::speaker_encoder_store;
 
 /// Cepstral frames kept for resegmentation at most (500k × 17 values × 2 bytes ≈ 17 MB): about
 /// 83 minutes of speech at a 10-ms hop; longer calls are analysed at a coarser hop.
@@ -91,10 +91,13 @@ fn diarize_spans(
     let plan = diarize::plan_chunks(spans, chunk_s);
     let mut embedder = diarize::ChunkEmbedder::new(source.sample_rate(), &plan, track, params.voicing_threshold);
     let mut collector = SpeechFrameCollector::new(source.sample_rate(), spans, MAX_STORED_FRAMES);
-    let encoder = match params.speaker_encoder_dir() {
-        Some(dir) => Some(speaker_encoder_store::load(&dir, &candle_core::Device::Cpu).map_err(|e| {
-            SegmentationError::SpeakerEncoder { path: dir.display().to_string(), message: e.to_string() }
-        })?),
+    let encoder_dir = params.speaker_encoder_dir();
+    let encoder_error = |e: crate::model::ModelError| SegmentationError::SpeakerEncoder {
+        path: encoder_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+        message: e.to_string(),
+    };
+    let encoder = match &encoder_dir {
+        Some(dir) => Some(speaker_encoder_store::load(dir, &candle_core::Device::Cpu).map_err(encoder_error)?),
         None => None,
     };
     let mut piece_embedder = encoder.as_ref().map(|e| PieceEmbedder::new(e, source.sample_rate(), spans));
@@ -109,10 +112,7 @@ fn diarize_spans(
     })?;
     let frames = collector.finish();
     let embeddings = match piece_embedder {
-        Some(p) => Some(p.finish().map_err(|e| SegmentationError::SpeakerEncoder {
-            path: params.speaker_encoder_dir().map(|d| d.display().to_string()).unwrap_or_default(),
-            message: e.to_string(),
-        })?),
+        Some(p) => Some(p.finish().map_err(encoder_error)?),
         None => None,
     };
     // Without the model (never the case for the shipped binary) the other guesses remain.

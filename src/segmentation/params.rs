@@ -130,7 +130,7 @@ impl SegmentationParams {
         match self.speaker_encoder.trim() {
             "" | AUTO_SPEAKER_ENCODER => crate::model::speaker_encoder_store::installed_dir(),
             NO_SPEAKER_ENCODER => None,
-            dir => Some(PathBuf::from(dir)),
+            _ => Some(PathBuf::from(&self.speaker_encoder)),
         }
     }
 

@@ -24,9 +24,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::gmm::{viterbi_two_states, DiagGmm, Frames};
+use super::piece_embeddings::PieceEmbedding;
 use super::speech_frames::SpeechFrames;
 use super::utterances::TimeSpan;
-use super::piece_embeddings::PieceEmbedding;
 use super::voiceprint::{piece_statistics, VoiceprintModel};
 
 /// Components of the call-level background GMM.
