@@ -12,8 +12,12 @@ use emotrace::model::FusedConfig;
 use emotrace::segmentation::segments_csv::read_segments;
 use emotrace::synth::{locate_shared_data, write_call, CallSpec};
 
+/// The binary, blind to this machine's user data: a speaker encoder a developer imported must
+/// not change what these tests see (an empty, never-created data directory).
 fn emotrace() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_emotrace"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_emotrace"));
+    command.env("EMOTRACE_DATA_DIR", std::env::temp_dir().join(format!("emotrace-tests-no-user-data-{}", std::process::id())));
+    command
 }
 
 fn data() -> Option<PathBuf> {
