@@ -61,6 +61,30 @@ fn events_arrive_in_pipeline_order() {
 }
 
 #[test]
+fn segment_stage_progress_climbs_from_zero_to_its_total() {
+    use emotrace::pipeline::PipelineStage;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("call.wav");
+    gui_support::write_synthetic_call(&path, 1.0, 8000);
+    let (sender, receiver) = mpsc::channel();
+    quick().launch(path, &LaunchSettings::default(), sender, Arc::new(AtomicBool::new(false)));
+    let segment: Vec<(u64, u64)> = receiver
+        .iter()
+        .filter_map(|event| match event {
+            AnalysisEvent::Progress { stage: PipelineStage::Segment, done, total } => Some((done, total)),
+            _ => None,
+        })
+        .collect();
+    // A 60-s call: reports every 10 s of audio read, on top of the first and the last.
+    assert!(segment.len() >= 4, "{segment:?}");
+    let total = segment[0].1;
+    assert!(total >= 60 && segment.iter().all(|&(_, t)| t == total), "{segment:?}");
+    assert_eq!(segment[0].0, 0);
+    assert_eq!(segment[segment.len() - 1].0, total);
+    assert!(segment.windows(2).all(|w| w[1].0 >= w[0].0), "{segment:?}");
+}
+
+#[test]
 fn cancel_ends_with_cancelled_and_nothing_after() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("call.wav");

@@ -1,7 +1,11 @@
 //! Segmentation on synthetic signals with known answers (no corpus data needed).
 
 use emotrace::segmentation::eval::boundary_scores;
-use emotrace::segmentation::{segment_call, CallerChoice, SegmentationParams};
+use emotrace::segmentation::{
+    segment_call, segment_call_watched, CallerChoice, SegmentationError, SegmentationParams, SegmentationProgress,
+    SegmentationWatch, PROGRESS_EVERY_S,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
 use emotrace::synth::rng::Rng;
 use emotrace::synth::telephony::mu_law_round_trip;
 
@@ -150,4 +154,55 @@ fn stereo_crosstalk_is_not_the_other_partys_speech() {
     let off = SegmentationParams { crosstalk_db: 0.0, ..params };
     let seg = segment_call(&[left, right], SR, &off, CallerChoice::Right).unwrap();
     assert_eq!(seg.segments.iter().filter(|s| s.channel == 1).count(), 2);
+}
+
+/// A 60-s mono call of 1.5-s bursts every 2.5 s over line noise, segmented without any
+/// speaker encoder a developer may have imported.
+fn mono_bursts() -> (Vec<f32>, SegmentationParams) {
+    let n = 60 * SR as usize;
+    let mut x = white(n, 0.003, 6);
+    let mut start = SR as usize / 2;
+    while start + 3 * SR as usize / 2 < n {
+        let len = 3 * SR as usize / 2;
+        for (dst, v) in x[start..start + len].iter_mut().zip(voice(len, 0.15, start)) {
+            *dst += v;
+        }
+        start += 5 * SR as usize / 2;
+    }
+    (x, SegmentationParams { speaker_encoder: "none".to_string(), ..SegmentationParams::default() })
+}
+
+#[test]
+fn a_watched_mono_segmentation_reports_both_passes_and_finds_the_same_segments() {
+    let (x, params) = mono_bursts();
+    let cancel = AtomicBool::new(false);
+    let mut seen: Vec<SegmentationProgress> = Vec::new();
+    let mut progress = |p: SegmentationProgress| seen.push(p);
+    let mut watch = SegmentationWatch { cancel: &cancel, progress: &mut progress };
+    let watched = segment_call_watched(std::slice::from_ref(&x), SR, &params, CallerChoice::Auto, &mut watch).unwrap();
+    let plain = segment_call(&[x], SR, &params, CallerChoice::Auto).unwrap();
+    assert!(!plain.segments.is_empty());
+    assert_eq!(watched.segments, plain.segments);
+    for pass in [1, 2] {
+        let read: Vec<f64> = seen.iter().filter(|p| p.pass == pass).map(|p| p.seconds_read).collect();
+        // A report every PROGRESS_EVERY_S seconds of the 60-s call, in order.
+        assert_eq!(read.len(), (60.0 / PROGRESS_EVERY_S) as usize, "pass {pass}: {seen:?}");
+        assert!(read.windows(2).all(|w| w[1] > w[0]), "pass {pass}: {read:?}");
+        assert!((read[read.len() - 1] - 60.0).abs() < 1.0, "pass {pass}: {read:?}");
+    }
+}
+
+#[test]
+fn a_cancelled_segmentation_stops_at_once_with_cancelled() {
+    let (x, params) = mono_bursts();
+    let cancel = AtomicBool::new(false);
+    let mut reports = 0;
+    let mut progress = |_: SegmentationProgress| {
+        reports += 1;
+        cancel.store(true, Ordering::Relaxed);
+    };
+    let mut watch = SegmentationWatch { cancel: &cancel, progress: &mut progress };
+    let result = segment_call_watched(&[x], SR, &params, CallerChoice::Auto, &mut watch);
+    assert!(matches!(result, Err(SegmentationError::Cancelled)), "{result:?}");
+    assert_eq!(reports, 1, "nothing more is read once cancelled");
 }

@@ -91,11 +91,15 @@ impl StageBars {
         let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
+        // The Segment stage counts seconds of audio read (two passes for a mono call), not segments.
+        let percent_style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {percent}% {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
         let bars = PipelineStage::ALL
             .into_iter()
             .map(|stage| {
                 let bar = group.add(ProgressBar::new(1));
-                bar.set_style(style.clone());
+                bar.set_style(if stage == PipelineStage::Segment { percent_style.clone() } else { style.clone() });
                 bar.set_prefix(stage.as_str());
                 (stage, bar)
             })

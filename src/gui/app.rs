@@ -504,7 +504,8 @@ impl ReviewApp {
             let width = ((ui.available_width() - 90.0) / 4.0 - 8.0).max(60.0);
             for (stage, key) in stages {
                 let progress = view.progress_of(stage).unwrap_or_default();
-                let counts = if progress.total > 1 { format!(" {}/{}", progress.done, progress.total) } else { String::new() };
+                // Counts are segments; the Segment stage counts seconds of audio read, shown as % only.
+                let counts = if progress.total > 1 && stage != PipelineStage::Segment { format!(" {}/{}", progress.done, progress.total) } else { String::new() };
                 let text = format!("{} {:.0}%{counts}", self.t(key), progress.fraction() * 100.0);
                 ui.add(egui::ProgressBar::new(progress.fraction()).desired_width(width).text(text));
             }

@@ -161,9 +161,7 @@ impl SyntheticLauncher {
         check()?;
         let mut timings = vec![(PipelineStage::Decode, decode_seconds)];
         let started = Instant::now();
-        send(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 0, total: 1 });
-        let (segmentation, spans, assignment) = segment_decoded(audio, settings)?;
-        send(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 1, total: 1 });
+        let (segmentation, spans, assignment) = segment_decoded(audio, settings, send, cancel)?;
         send(AnalysisEvent::Segmented { spans: spans.clone(), assignment: assignment.clone() });
         timings.push((PipelineStage::Segment, started.elapsed().as_secs_f64()));
         check()?;

@@ -19,7 +19,7 @@ use crate::features::{FeatureError, FeatureExtractor, SegmentFeatures};
 use crate::model::bundle::Bundle;
 use crate::model::scoring::{score_segments, sigmoid, SegmentInput};
 use crate::model::{select_device, DeviceChoice, FusedModel, ModelError};
-use crate::segmentation::{segment_call, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams};
+use crate::segmentation::{segment_call_watched, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams, SegmentationProgress, SegmentationWatch};
 
 /// Segments whose features are computed together (in parallel) and queued as one unit.
 const FEATURE_CHUNK: usize = 4;
@@ -32,7 +32,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Audio(#[from] AudioError),
     #[error("segmentation: {0}")]
-    Segmentation(#[from] SegmentationError),
+    Segmentation(SegmentationError),
     #[error("features: {0}")]
     Features(#[from] FeatureError),
     #[error("model: {0}")]
@@ -42,6 +42,15 @@ pub enum PipelineError {
     ModelLoad(String),
     #[error("the analysis was cancelled")]
     Cancelled,
+}
+
+impl From<SegmentationError> for PipelineError {
+    fn from(e: SegmentationError) -> Self {
+        match e {
+            SegmentationError::Cancelled => PipelineError::Cancelled,
+            other => PipelineError::Segmentation(other),
+        }
+    }
 }
 
 /// How to analyse a call (everything but the model).
@@ -196,12 +205,26 @@ fn memo_key(channel: usize, start_s: f64, end_s: f64) -> (usize, i64, i64) {
 }
 
 /// Segmentation of decoded audio, as the pipeline reports it: every speech span and who the
-/// caller is. Shared by the model pipeline and the window's demo driver.
+/// caller is. Shared by the model pipeline and the window's demo driver. Reports the Segment
+/// stage's progress (in seconds of audio read, over the two passes a mono call may need) and
+/// stops when `cancel` is set.
 pub fn segment_decoded(
     audio: &Audio16k,
     settings: &AnalysisSettings,
+    report: &mut dyn FnMut(AnalysisEvent),
+    cancel: &AtomicBool,
 ) -> Result<(CallSegmentation, Vec<SpeakerSpan>, CallerAssignment), PipelineError> {
-    let segmentation = segment_call(&audio.channels, ANALYSIS_RATE, &settings.segmentation, settings.caller)?;
+    let call_s = audio.duration_s().ceil().max(1.0) as u64;
+    let total = 2 * call_s;
+    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 0, total });
+    let mut progress = |p: SegmentationProgress| {
+        let done = (p.pass.saturating_sub(1) as u64 * call_s + p.seconds_read as u64).min(total - 1);
+        report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done, total });
+    };
+    let mut watch = SegmentationWatch { cancel, progress: &mut progress };
+    let segmentation =
+        segment_call_watched(&audio.channels, ANALYSIS_RATE, &settings.segmentation, settings.caller, &mut watch)?;
+    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: total, total });
     let spans: Vec<SpeakerSpan> = segmentation
         .segments
         .iter()
@@ -287,9 +310,7 @@ pub fn analyze_decoded(
     let mut timings = vec![(PipelineStage::Decode, decode_seconds)];
 
     let started = Instant::now();
-    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 0, total: 1 });
-    let (segmentation, spans, assignment) = segment_decoded(audio, settings)?;
-    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 1, total: 1 });
+    let (segmentation, spans, assignment) = segment_decoded(audio, settings, report, cancel)?;
     report(AnalysisEvent::Segmented { spans: spans.clone(), assignment: assignment.clone() });
     timings.push((PipelineStage::Segment, started.elapsed().as_secs_f64()));
     check_cancel()?;

@@ -46,8 +46,10 @@ pub mod voiceprint_training;
 pub use params::SegmentationParams;
 pub use utterances::TimeSpan;
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Errors of the segmentation stage.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,8 @@ pub enum SegmentationError {
     Io { path: String, source: std::io::Error },
     #[error("speaker encoder {path}: {message} (import it again with `emotrace import-speaker-encoder`, or segment without it: --speaker-encoder none)")]
     SpeakerEncoder { path: String, message: String },
+    #[error("the segmentation was cancelled")]
+    Cancelled,
 }
 
 /// Which party is the caller.
@@ -207,6 +211,80 @@ pub fn segment_call(
     caller: CallerChoice,
 ) -> Result<CallSegmentation, SegmentationError> {
     segment_source(&InMemorySource { channels, sample_rate }, params, caller)
+}
+
+/// [`segment_call`] watched from another thread: `watch` hears how far it has read and can
+/// stop it.
+pub fn segment_call_watched(
+    channels: &[Vec<f32>],
+    sample_rate: u32,
+    params: &SegmentationParams,
+    caller: CallerChoice,
+    watch: &mut SegmentationWatch<'_>,
+) -> Result<CallSegmentation, SegmentationError> {
+    let watched = WatchedSource { inner: &InMemorySource { channels, sample_rate }, watch: RefCell::new(watch), pass: Cell::new(0) };
+    segment_source(&watched, params, caller)
+}
+
+/// How far a segmentation has read: the audio is read once for the voice activity, and a mono
+/// call once more for the speakers (the long part with a speaker encoder).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SegmentationProgress {
+    /// 1 or 2.
+    pub pass: u32,
+    pub seconds_read: f64,
+}
+
+/// Lets a caller on another thread follow a segmentation and stop it.
+pub struct SegmentationWatch<'a> {
+    /// When set, the segmentation stops at its next chunk of audio with
+    /// [`SegmentationError::Cancelled`].
+    pub cancel: &'a AtomicBool,
+    /// Told every [`PROGRESS_EVERY_S`] seconds of audio read.
+    pub progress: &'a mut dyn FnMut(SegmentationProgress),
+}
+
+/// Seconds of audio between two progress reports.
+pub const PROGRESS_EVERY_S: f64 = 10.0;
+
+/// An [`AudioSource`] that reports each pass's progress and stops feeding its reader once
+/// cancelled (a pass then ends with [`SegmentationError::Cancelled`]).
+struct WatchedSource<'a, 'w> {
+    inner: &'a dyn AudioSource,
+    watch: RefCell<&'a mut SegmentationWatch<'w>>,
+    pass: Cell<u32>,
+}
+
+impl AudioSource for WatchedSource<'_, '_> {
+    fn sample_rate(&self) -> u32 {
+        self.inner.sample_rate()
+    }
+    fn stream(&self, sink: &mut dyn FnMut(&[&[f32]])) -> Result<(), SegmentationError> {
+        let pass = self.pass.get() + 1;
+        self.pass.set(pass);
+        let mut watch = self.watch.borrow_mut();
+        if watch.cancel.load(Ordering::Relaxed) {
+            return Err(SegmentationError::Cancelled);
+        }
+        let rate = self.inner.sample_rate().max(1) as f64;
+        let every = (PROGRESS_EVERY_S * rate) as usize;
+        let (mut read, mut reported) = (0usize, 0usize);
+        self.inner.stream(&mut |chunk: &[&[f32]]| {
+            if watch.cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            sink(chunk);
+            read += chunk.first().map_or(0, |c| c.len());
+            if read - reported >= every {
+                reported = read;
+                (watch.progress)(SegmentationProgress { pass, seconds_read: read as f64 / rate });
+            }
+        })?;
+        if watch.cancel.load(Ordering::Relaxed) {
+            return Err(SegmentationError::Cancelled);
+        }
+        Ok(())
+    }
 }
 
 /// Segments a streamed call and marks the caller. Memory is a few bytes per 10-ms frame plus

@@ -115,8 +115,9 @@ fn diarize_spans(
         Some(p) => Some(p.finish().map_err(encoder_error)?),
         None => None,
     };
-    // Without the model (never the case for the shipped binary) the other guesses remain.
-    let voiceprint = VoiceprintModel::shipped().ok();
+    // The voiceprints only matter without an encoder. Without the model (never the case for the
+    // shipped binary) the other guesses remain.
+    let voiceprint = if embeddings.is_none() { VoiceprintModel::shipped().ok() } else { None };
     let settings = ResegmentSettings {
         iterations: params.diarize_iterations as usize,
         min_run_ms: params.diarize_min_run_ms,
