@@ -134,6 +134,9 @@ impl LstmLayer {
             .matmul(&self.weight_ih_t)?
             .broadcast_add(&self.bias)?
             .reshape((b, t, 4 * h))?;
+        if xs.device().is_cpu() && xs.dtype() == DType::F32 {
+            return self.recur_cpu(&gates_x, keep_all);
+        }
         let mut hidden = Tensor::zeros((b, h), xs.dtype(), xs.device())?;
         let mut cell = hidden.clone();
         let mut all = Vec::with_capacity(if keep_all { t } else { 0 });
@@ -150,6 +153,44 @@ impl LstmLayer {
         }
         let all = if keep_all { Some(Tensor::stack(&all, 1)?) } else { None };
         Ok((all, hidden))
+    }
+
+    /// The recurrence on the CPU: per step one matmul and one pass over the gates. Written with
+    /// tensor ops it takes ~12 small ops per step, whose allocations and thread hand-offs cost
+    /// as much as the matmul. Same formulas (sigmoid as 1 / (1 + e^-x), f32 tanh).
+    fn recur_cpu(&self, gates_x: &Tensor, keep_all: bool) -> candle_core::Result<(Option<Tensor>, Tensor)> {
+        let (b, t, four_h) = gates_x.dims3()?;
+        let h = self.hidden;
+        let gx: Vec<f32> = gates_x.flatten_all()?.to_vec1()?;
+        let mut hidden = vec![0f32; b * h];
+        let mut cell = vec![0f32; b * h];
+        let mut all = vec![0f32; if keep_all { b * t * h } else { 0 }];
+        let sigmoid = |x: f32| 1.0 / (1.0 + (-x).exp());
+        for step in 0..t {
+            let recurrent: Vec<f32> =
+                Tensor::from_slice(&hidden, (b, h), gates_x.device())?.matmul(&self.weight_hh_t)?.flatten_all()?.to_vec1()?;
+            // The gates' exp and tanh cost about half as much as the matmul: rows in parallel.
+            hidden.par_chunks_mut(h).zip(cell.par_chunks_mut(h)).enumerate().for_each(|(r, (hs, cs))| {
+                let x = &gx[(r * t + step) * four_h..(r * t + step + 1) * four_h];
+                let rec = &recurrent[r * four_h..(r + 1) * four_h];
+                for j in 0..h {
+                    let i = sigmoid(x[j] + rec[j]);
+                    let f = sigmoid(x[h + j] + rec[h + j]);
+                    let g = (x[2 * h + j] + rec[2 * h + j]).tanh();
+                    let o = sigmoid(x[3 * h + j] + rec[3 * h + j]);
+                    cs[j] = f * cs[j] + i * g;
+                    hs[j] = o * cs[j].tanh();
+                }
+            });
+            if keep_all {
+                for (r, hs) in hidden.chunks_exact(h).enumerate() {
+                    all[(r * t + step) * h..(r * t + step + 1) * h].copy_from_slice(hs);
+                }
+            }
+        }
+        let device = gates_x.device();
+        let all = if keep_all { Some(Tensor::from_vec(all, (b, t, h), device)?) } else { None };
+        Ok((all, Tensor::from_vec(hidden, (b, h), device)?))
     }
 }
 
