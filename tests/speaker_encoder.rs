@@ -49,6 +49,7 @@ fn check_against(encoder: &SpeakerEncoder, io: &HashMap<String, Tensor>, mel_tol
         assert_eq!(partials[k].len(), p_ref.dim(0).unwrap(), "clip {k}: number of partials");
         let flat: Vec<f32> = partials[k].iter().flatten().copied().collect();
         let excess = max_excess(&flat, &vec1(p_ref), embedding_tolerance, 0.0);
+        eprintln!("clip {k}: largest partial-embedding difference {:.1e}", excess + embedding_tolerance);
         assert!(excess <= 0.0, "clip {k}: partial embeddings differ beyond tolerance by {excess}");
         let excess = max_excess(&embeddings[k], &vec1(&io[&format!("embedding_{k}")]), embedding_tolerance, 0.0);
         assert!(excess <= 0.0, "clip {k}: utterance embedding differs beyond tolerance by {excess}");

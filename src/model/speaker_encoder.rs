@@ -176,10 +176,10 @@ impl LstmLayer {
                 for j in 0..h {
                     let i = sigmoid(x[j] + rec[j]);
                     let f = sigmoid(x[h + j] + rec[h + j]);
-                    let g = (x[2 * h + j] + rec[2 * h + j]).tanh();
+                    let g = tanh(x[2 * h + j] + rec[2 * h + j]);
                     let o = sigmoid(x[3 * h + j] + rec[3 * h + j]);
                     cs[j] = f * cs[j] + i * g;
-                    hs[j] = o * cs[j].tanh();
+                    hs[j] = o * tanh(cs[j]);
                 }
             });
             if keep_all {
@@ -192,6 +192,20 @@ impl LstmLayer {
         let all = if keep_all { Some(Tensor::from_vec(all, (b, t, h), device)?) } else { None };
         Ok((all, Tensor::from_vec(hidden, (b, h), device)?))
     }
+}
+
+/// `tanh` through `exp`: libm's `tanhf` goes through `expm1f`, which took a third of the
+/// encoder's time. Within ~1e-6 relative of `f32::tanh` (an odd Taylor polynomial near 0, where
+/// `1 - e^-2|x|` would lose digits).
+#[inline]
+fn tanh(x: f32) -> f32 {
+    let a = x.abs();
+    if a < 0.1 {
+        let x2 = x * x;
+        return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0))));
+    }
+    let e = (-2.0 * a).exp();
+    ((1.0 - e) / (1.0 + e)).copysign(x)
 }
 
 pub struct SpeakerEncoder {
@@ -337,6 +351,20 @@ fn normalised_mean(vectors: &[Vec<f32>]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tanh_through_exp_matches_the_library_tanh() {
+        let mut worst = 0.0f64;
+        for k in -200_000..=200_000 {
+            let x = k as f32 * 1e-4;
+            let (ours, reference) = (tanh(x) as f64, (x as f64).tanh());
+            worst = worst.max((ours - reference).abs() / reference.abs().max(1e-30));
+        }
+        assert!(worst < 2e-6, "largest relative error {worst}");
+        assert_eq!(tanh(0.0), 0.0);
+        assert_eq!(tanh(60.0), 1.0);
+        assert_eq!(tanh(-60.0), -1.0);
+    }
 
     #[test]
     fn partial_slices_follow_resemblyzer() {
