@@ -157,7 +157,7 @@ impl LstmLayer {
 
     /// The recurrence on the CPU: per step one matmul and one pass over the gates. Written with
     /// tensor ops it takes ~12 small ops per step, whose allocations and thread hand-offs cost
-    /// as much as the matmul. Same formulas (sigmoid as 1 / (1 + e^-x), f32 tanh).
+    /// as much as the matmul. Sigmoid is 1 / (1 + e^-x) as before; tanh goes through exp ([`tanh`]).
     fn recur_cpu(&self, gates_x: &Tensor, keep_all: bool) -> candle_core::Result<(Option<Tensor>, Tensor)> {
         let (b, t, four_h) = gates_x.dims3()?;
         let h = self.hidden;
