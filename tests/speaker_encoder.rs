@@ -200,3 +200,45 @@ fn segment_uses_an_imported_encoder_and_refuses_a_broken_one_clearly() {
     assert!(!out.status.success() && stderr.contains("speaker encoder") && !stderr.contains("panicked"), "{stderr}");
     assert!(!csv2.exists());
 }
+
+/// A broken imported encoder (`auto`) must not stop mono analyses (the window has no flag to
+/// get round it): the call is diarized without it, with a warning, and report.json says so.
+#[test]
+fn a_broken_imported_encoder_only_makes_diarization_go_without_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rate = 8000;
+    let mut call = Vec::new();
+    for turn in 0..16 {
+        call.extend(voice(1.6 + 0.3 * (turn % 3) as f64, if turn % 2 == 0 { 110.0 } else { 230.0 }, rate));
+        call.extend(std::iter::repeat_n(0.0f32, (0.6 * rate as f64) as usize));
+    }
+    let wav = tmp.path().join("来电 mono.wav");
+    emotrace::audio::wav::write_wav_i16(&wav, rate, &[call]).unwrap();
+    let data = tmp.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_emotrace");
+    let run = |args: &[&std::ffi::OsStr]| std::process::Command::new(bin).args(args).env("EMOTRACE_DATA_DIR", &data).output().unwrap();
+    let out = run(&["import-speaker-encoder".as_ref(), fixture_dir().join("encoder_legacy.pt").as_os_str(), "--config".as_ref(), fixture_dir().join("config.json").as_os_str()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let weights = data.join("speaker-encoder").join("model.safetensors");
+    assert!(weights.is_file(), "imported into the data dir");
+    std::fs::write(&weights, b"not safetensors").unwrap();
+
+    let (auto_csv, none_csv) = (tmp.path().join("auto.csv"), tmp.path().join("none.csv"));
+    let out = run(&["segment".as_ref(), wav.as_os_str(), "--out".as_ref(), auto_csv.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: the imported speaker encoder could not be loaded"), "{stderr}");
+    let out = run(&["segment".as_ref(), wav.as_os_str(), "--out".as_ref(), none_csv.as_os_str(), "--speaker-encoder".as_ref(), "none".as_ref()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!std::fs::read_to_string(&none_csv).unwrap().is_empty());
+    assert_eq!(std::fs::read_to_string(&auto_csv).unwrap(), std::fs::read_to_string(&none_csv).unwrap());
+
+    let report_dir = tmp.path().join("report");
+    let out = run(&["analyze".as_ref(), wav.as_os_str(), "--out".as_ref(), report_dir.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: speaker encoder unusable"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap()).unwrap();
+    let used = report["caller_assignment"]["speaker_encoder"].as_str().unwrap_or_default().to_string();
+    assert!(used.starts_with("unusable") && used.contains("model.safetensors"), "{used}");
+}

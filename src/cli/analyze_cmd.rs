@@ -42,6 +42,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     for warning in &analysis.audio_info.warnings {
         eprintln!("warning: {warning}");
     }
+    if analysis.assignment.speaker_encoder.starts_with("unusable") {
+        eprintln!(
+            "warning: speaker encoder {} (import it again with `emotrace import-speaker-encoder --force`)",
+            analysis.assignment.speaker_encoder
+        );
+    }
     if analysis.segments.is_empty() {
         eprintln!("notice: no caller speech was found in {}; the report has no segments", args.file.display());
     }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::segmentation::{
-    segment_source, segments_csv, AudioSource, CallerChoice, SegmentationError, SegmentationParams,
+    segment_source, segments_csv, AudioSource, CallerChoice, EncoderUse, SegmentationError, SegmentationParams,
 };
 
 /// Every [`SegmentationParams`] field as a flag (defaults and meaning documented there).
@@ -168,6 +168,9 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot segment {}", args.file.display()))?;
     segments_csv::write_segments(&args.out, &result.segments)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
+    if let EncoderUse::Unusable(why) = &result.encoder {
+        eprintln!("warning: the imported speaker encoder could not be loaded, so the speakers were told apart without it ({why}); import it again with `emotrace import-speaker-encoder --force`");
+    }
     if result.segments.is_empty() {
         eprintln!(
             "notice: no speech found in {} (silence or noise only); wrote an empty segments file",

@@ -51,10 +51,18 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView) -> Option<CallerPane
     ui.strong(lang.text(Key::CallerTitle));
     ui.small(lang.text(if mono { Key::CallerMonoNote } else { Key::CallerStereoNote }));
     if mono {
-        // The analysis used the encoder installed when it ran; importing one is rare enough that
-        // checking the folder now tells the same.
-        let imported = crate::model::speaker_encoder_store::installed_dir().is_some();
-        ui.small(lang.text(if imported { Key::CallerEncoderNote } else { Key::CallerNoEncoderNote }));
+        match assignment.speaker_encoder.as_str() {
+            "used" => {
+                ui.small(lang.text(Key::CallerEncoderNote));
+            }
+            why if why.starts_with("unusable") => {
+                ui.small(RichText::new(lang.text(Key::CallerEncoderUnusable)).color(ui.visuals().warn_fg_color))
+                    .on_hover_text(why);
+            }
+            _ => {
+                ui.small(lang.text(Key::CallerNoEncoderNote));
+            }
+        }
     }
     let disabled_tip = lang.text(Key::CallerWhenFinished);
     {

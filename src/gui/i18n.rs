@@ -145,6 +145,7 @@ keys! {
     CallerTitle => ("Caller", "来电者"),
     CallerMonoNote => ("One channel: the two speakers were told apart automatically. Confirm who the caller is; only the caller's segments are scored.", "单声道：两位说话人由程序自动区分。请确认谁是来电者；只对来电者的片段评分。"),
     CallerEncoderNote => ("Voices were told apart with the imported speaker encoder.", "已使用导入的说话人编码器区分声音。"),
+    CallerEncoderUnusable => ("The imported speaker encoder could not be loaded, so the voices were told apart without it (hover for why; import it again with emotrace import-speaker-encoder --force).", "导入的说话人编码器无法加载，本次未使用它区分声音（悬停查看原因；可用 emotrace import-speaker-encoder --force 重新导入）。"),
     CallerNoEncoderNote => ("No speaker encoder is imported: two voices of the same sex on one line are often confused (see emotrace import-speaker-encoder).", "未导入说话人编码器：同一线路上两位同性别说话人常被混淆（见 emotrace import-speaker-encoder）。"),
     CallerStereoNote => ("One party per channel. Confirm which channel carries the caller; only the caller's segments are scored.", "每个声道一方。请确认来电者在哪个声道；只对来电者的片段评分。"),
     SpeakerA => ("Speaker A", "说话人 A"),

@@ -72,6 +72,9 @@ pub struct CallerAssignment {
     pub layout: String,
     /// The party scored as the caller: "left", "right", "A", "B" or "all".
     pub caller: String,
+    /// Mono diarization's speaker encoder: "used", "none", "not needed", or "unusable, …" with
+    /// why (a broken imported encoder: the call was diarized without it).
+    pub speaker_encoder: String,
 }
 
 /// The finished analysis of one call: what `analyze` writes and the review window shows.

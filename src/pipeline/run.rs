@@ -240,7 +240,11 @@ pub fn segment_decoded(
         })
         .collect();
     let assignment =
-        CallerAssignment { layout: segmentation.layout.to_string(), caller: segmentation.caller.clone() };
+        CallerAssignment {
+            layout: segmentation.layout.to_string(),
+            caller: segmentation.caller.clone(),
+            speaker_encoder: segmentation.encoder.to_string(),
+        };
     Ok((segmentation, spans, assignment))
 }
 

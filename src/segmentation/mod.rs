@@ -143,6 +143,33 @@ pub struct CallSegmentation {
     pub layout: &'static str,
     /// Speaker label chosen as the caller (`left`, `right`, `A`, `B` or `all`).
     pub caller: String,
+    /// Whether mono diarization had a speaker encoder.
+    pub encoder: EncoderUse,
+}
+
+/// What mono diarization did about a speaker encoder.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum EncoderUse {
+    /// No diarization ran (stereo, `--caller all`, no speech).
+    #[default]
+    NotNeeded,
+    Used,
+    /// None imported, or `--speaker-encoder none`.
+    Absent,
+    /// The imported encoder (`auto`) could not be loaded; the call was diarized without it.
+    /// An encoder folder named explicitly fails the segmentation instead.
+    Unusable(String),
+}
+
+impl fmt::Display for EncoderUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncoderUse::NotNeeded => f.write_str("not needed"),
+            EncoderUse::Used => f.write_str("used"),
+            EncoderUse::Absent => f.write_str("none"),
+            EncoderUse::Unusable(why) => write!(f, "unusable, diarized without it: {why}"),
+        }
+    }
 }
 
 impl CallSegmentation {
@@ -388,6 +415,7 @@ fn segment_stereo(
         segments,
         layout: "stereo",
         caller: caller_channel.map_or_else(|| "all".to_string(), channel_name),
+        encoder: EncoderUse::NotNeeded,
     })
 }
 

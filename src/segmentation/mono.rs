@@ -7,7 +7,7 @@ use super::resegment::{self, ResegmentSettings, SpeakerRun};
 use super::speech_frames::SpeechFrameCollector;
 use super::utterances::{self, TimeSpan};
 use super::voiceprint::VoiceprintModel;
-use super::{vad, AudioSource, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams};
+use super::{vad, AudioSource, CallSegmentation, CallerChoice, EncoderUse, Segment, SegmentationError, SegmentationParams};
 use crate::model::speaker_encoder_store;
 
 /// Cepstral frames kept for resegmentation at most (500k × 17 values × 2 bytes ≈ 17 MB): about
@@ -42,9 +42,9 @@ pub(crate) fn segment_mono(
                 overlap: false,
             })
             .collect();
-        return Ok(CallSegmentation { segments, layout: "mono", caller: "all".to_string() });
+        return Ok(CallSegmentation { segments, layout: "mono", caller: "all".to_string(), encoder: EncoderUse::NotNeeded });
     }
-    let runs = diarize_spans(source, track, &spans, params)?;
+    let (runs, encoder) = diarize_spans(source, track, &spans, params)?;
     let runs = mark_overlaps(&runs, track, &offset_threshold, params.diarize_overlap_pause_db);
 
     // The speaker of the first run is A.
@@ -73,19 +73,20 @@ pub(crate) fn segment_mono(
         })
         .collect();
     super::sort_segments(&mut segments);
-    Ok(CallSegmentation { segments, layout: "mono", caller: caller_name.unwrap_or("all").to_string() })
+    Ok(CallSegmentation { segments, layout: "mono", caller: caller_name.unwrap_or("all").to_string(), encoder })
 }
 
 /// Speaker runs of the utterances: GMM resegmentation ([`resegment`]), or the chunk clustering
 /// of [`diarize`] when there is too little speech for the mixtures. Reads the audio once more.
+/// Also says whether a speaker encoder was used.
 fn diarize_spans(
     source: &dyn AudioSource,
     track: &vad::FrameTrack,
     spans: &[TimeSpan],
     params: &SegmentationParams,
-) -> Result<Vec<SpeakerRun>, SegmentationError> {
+) -> Result<(Vec<SpeakerRun>, EncoderUse), SegmentationError> {
     if spans.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), EncoderUse::NotNeeded));
     }
     let chunk_s = params.diarize_chunk_s as f64;
     let plan = diarize::plan_chunks(spans, chunk_s);
@@ -96,9 +97,17 @@ fn diarize_spans(
         path: encoder_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
         message: e.to_string(),
     };
-    let encoder = match &encoder_dir {
-        Some(dir) => Some(speaker_encoder_store::load(dir, &candle_core::Device::Cpu).map_err(encoder_error)?),
-        None => None,
+    // A folder the user named must load; a broken imported one (`auto`) must not stop every mono
+    // analysis (the window has no way round it): the call is diarized without it, and says so.
+    let (encoder, encoder_use) = match &encoder_dir {
+        Some(dir) => match speaker_encoder_store::load(dir, &candle_core::Device::Cpu) {
+            Ok(encoder) => (Some(encoder), EncoderUse::Used),
+            Err(e) if !params.speaker_encoder_is_explicit() => {
+                (None, EncoderUse::Unusable(format!("{}: {e}", dir.display())))
+            }
+            Err(e) => return Err(encoder_error(e)),
+        },
+        None => (None, EncoderUse::Absent),
     };
     let mut piece_embedder = encoder.as_ref().map(|e| PieceEmbedder::new(e, source.sample_rate(), spans));
     source.stream(&mut |chunk: &[&[f32]]| {
@@ -134,6 +143,7 @@ fn diarize_spans(
             speaker: l.cluster,
         })
         .collect();
-    Ok(resegment::diarize(&frames, &settings, Some(&chunk_runs), voiceprint.as_ref(), embeddings.as_deref())
-        .unwrap_or(chunk_runs))
+    let runs = resegment::diarize(&frames, &settings, Some(&chunk_runs), voiceprint.as_ref(), embeddings.as_deref())
+        .unwrap_or(chunk_runs);
+    Ok((runs, encoder_use))
 }

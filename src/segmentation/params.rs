@@ -134,6 +134,12 @@ impl SegmentationParams {
         }
     }
 
+    /// True when [`Self::speaker_encoder`] names a folder (not `auto` or `none`): a folder the
+    /// user named must work, while a broken imported one only makes diarization go without it.
+    pub fn speaker_encoder_is_explicit(&self) -> bool {
+        !matches!(self.speaker_encoder.trim(), "" | AUTO_SPEAKER_ENCODER | NO_SPEAKER_ENCODER)
+    }
+
     /// Checks that the parameters are mutually consistent for audio at `sample_rate`.
     pub fn validate(&self, sample_rate: u32) -> Result<(), SegmentationError> {
         let bad = |msg: &str| Err(SegmentationError::InvalidParams(msg.to_string()));
