@@ -167,18 +167,23 @@ fn piece_embedder_streams_the_pieces_it_would_embed_whole() {
     }
 }
 
-#[test]
-fn segment_uses_an_imported_encoder_and_refuses_a_broken_one_clearly() {
-    let tmp = tempfile::tempdir().unwrap();
+/// Two alternating "voices" (low and high pitch) with pauses: a 40-s 8-kHz mono call in `dir`.
+fn write_two_voice_call(dir: &std::path::Path) -> PathBuf {
     let rate = 8000;
-    // Two alternating "voices" (low and high pitch) with pauses: a mono call of 40 s.
     let mut call = Vec::new();
     for turn in 0..16 {
         call.extend(voice(1.6 + 0.3 * (turn % 3) as f64, if turn % 2 == 0 { 110.0 } else { 230.0 }, rate));
         call.extend(std::iter::repeat_n(0.0f32, (0.6 * rate as f64) as usize));
     }
-    let wav = tmp.path().join("来电 mono.wav");
+    let wav = dir.join("来电 mono.wav");
     emotrace::audio::wav::write_wav_i16(&wav, rate, &[call]).unwrap();
+    wav
+}
+
+#[test]
+fn segment_uses_an_imported_encoder_and_refuses_a_broken_one_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = write_two_voice_call(tmp.path());
     let encoder_dir = tmp.path().join("encoder");
     let bin = env!("CARGO_BIN_EXE_emotrace");
     let run = |args: &[&std::ffi::OsStr]| std::process::Command::new(bin).args(args).env("EMOTRACE_DATA_DIR", tmp.path().join("data")).output().unwrap();
@@ -206,14 +211,7 @@ fn segment_uses_an_imported_encoder_and_refuses_a_broken_one_clearly() {
 #[test]
 fn a_broken_imported_encoder_only_makes_diarization_go_without_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let rate = 8000;
-    let mut call = Vec::new();
-    for turn in 0..16 {
-        call.extend(voice(1.6 + 0.3 * (turn % 3) as f64, if turn % 2 == 0 { 110.0 } else { 230.0 }, rate));
-        call.extend(std::iter::repeat_n(0.0f32, (0.6 * rate as f64) as usize));
-    }
-    let wav = tmp.path().join("来电 mono.wav");
-    emotrace::audio::wav::write_wav_i16(&wav, rate, &[call]).unwrap();
+    let wav = write_two_voice_call(tmp.path());
     let data = tmp.path().join("data");
     let bin = env!("CARGO_BIN_EXE_emotrace");
     let run = |args: &[&std::ffi::OsStr]| std::process::Command::new(bin).args(args).env("EMOTRACE_DATA_DIR", &data).output().unwrap();
