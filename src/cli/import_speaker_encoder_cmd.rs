@@ -42,9 +42,6 @@ pub fn run(args: ImportSpeakerEncoderArgs) -> anyhow::Result<()> {
             None => bail!("no user data directory on this system: pass --out DIR (and --speaker-encoder DIR when segmenting)"),
         },
     };
-    if dest.exists() && !args.force {
-        bail!("a speaker encoder is already installed in {} (pass --force to replace it)", dest.display());
-    }
     let tensors = import(&args.checkpoint, &config, &dest, args.force)
         .with_context(|| format!("cannot import the speaker encoder {}", args.checkpoint.display()))?;
     println!(

@@ -96,6 +96,15 @@ pub fn write_bundle(
     Ok(meta)
 }
 
+/// Refuses to replace an existing `out` unless `overwrite`: callers with slow work before the
+/// write check first, so the refusal comes at once.
+pub(crate) fn ensure_replaceable(out: &Path, overwrite: bool) -> Result<(), ModelError> {
+    if out.exists() && !overwrite {
+        return Err(ModelError::AlreadyExists { path: out.display().to_string() });
+    }
+    Ok(())
+}
+
 /// Writes the folder `out` as a whole: `fill` writes into a temporary sibling, which then
 /// replaces `out` (refused when `out` exists unless `overwrite`); on failure nothing changes.
 pub(crate) fn write_dir_atomically(
@@ -103,12 +112,7 @@ pub(crate) fn write_dir_atomically(
     overwrite: bool,
     fill: impl FnOnce(&Path) -> Result<(), ModelError>,
 ) -> Result<(), ModelError> {
-    if out.exists() && !overwrite {
-        return Err(ModelError::Bundle {
-            path: out.display().to_string(),
-            message: "already exists (pass --force to replace it)".into(),
-        });
-    }
+    ensure_replaceable(out, overwrite)?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -37,6 +37,9 @@ pub enum ModelError {
     Io { path: String, source: std::io::Error },
     #[error("invalid bundle {path}: {message}")]
     Bundle { path: String, message: String },
+    /// A folder that would be replaced without being asked to.
+    #[error("{path} already exists (pass --force to replace it)")]
+    AlreadyExists { path: String },
     #[error("device: {0}")]
     Device(String),
     #[error("input: {0}")]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
-use super::bundle::{save_safetensors, write_dir_atomically, write_json, CONFIG_FILE, WEIGHTS_FILE};
+use super::bundle::{ensure_replaceable, save_safetensors, write_dir_atomically, write_json, CONFIG_FILE, WEIGHTS_FILE};
 use super::speaker_encoder::{SpeakerEncoder, SpeakerEncoderConfig};
 use super::torch_legacy::{is_legacy_torch_file, read_legacy_state_dict};
 use super::weights::{build_checked, read_safetensors, to_f32};
@@ -73,6 +73,7 @@ pub fn import(
     dest: &Path,
     overwrite: bool,
 ) -> Result<usize, ModelError> {
+    ensure_replaceable(dest, overwrite)?;
     let tensors = read_checkpoint(checkpoint)?;
     build_encoder(tensors.clone(), config, &Device::Cpu)?;
     write_dir_atomically(dest, overwrite, |temp| {
