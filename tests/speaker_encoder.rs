@@ -235,7 +235,7 @@ fn a_broken_imported_encoder_only_makes_diarization_go_without_it() {
     let out = run(&["analyze".as_ref(), wav.as_os_str(), "--out".as_ref(), report_dir.as_os_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("warning: speaker encoder unusable"), "{stderr}");
+    assert!(stderr.contains("warning: the imported speaker encoder could not be loaded"), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap()).unwrap();
     let used = report["caller_assignment"]["speaker_encoder"].as_str().unwrap_or_default().to_string();
     assert!(used.starts_with("unusable") && used.contains("model.safetensors"), "{used}");

@@ -42,11 +42,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     for warning in &analysis.audio_info.warnings {
         eprintln!("warning: {warning}");
     }
-    if analysis.assignment.speaker_encoder.starts_with("unusable") {
-        eprintln!(
-            "warning: speaker encoder {} (import it again with `emotrace import-speaker-encoder --force`)",
-            analysis.assignment.speaker_encoder
-        );
+    if let Some(warning) = analysis.assignment.speaker_encoder.warning() {
+        eprintln!("warning: {warning}");
     }
     if analysis.segments.is_empty() {
         eprintln!("notice: no caller speech was found in {}; the report has no segments", args.file.display());
@@ -94,13 +91,14 @@ impl StageBars {
         } else {
             ProgressDrawTarget::stderr()
         });
-        let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let style_of = |counts: &str| {
+            ProgressStyle::with_template(&format!("{{prefix:>9}} [{{bar:30}}] {counts} {{elapsed}}"))
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ")
+        };
+        let style = style_of("{pos}/{len}");
         // The Segment stage counts seconds of audio read (two passes for a mono call), not segments.
-        let percent_style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {percent}% {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let percent_style = style_of("{percent}%");
         let bars = PipelineStage::ALL
             .into_iter()
             .map(|stage| {

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::segmentation::{
-    segment_source, segments_csv, AudioSource, CallerChoice, EncoderUse, SegmentationError, SegmentationParams,
+    segment_source, segments_csv, AudioSource, CallerChoice, SegmentationError, SegmentationParams,
 };
 
 /// Every [`SegmentationParams`] field as a flag (defaults and meaning documented there).
@@ -168,8 +168,8 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot segment {}", args.file.display()))?;
     segments_csv::write_segments(&args.out, &result.segments)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    if let EncoderUse::Unusable(why) = &result.encoder {
-        eprintln!("warning: the imported speaker encoder could not be loaded, so the speakers were told apart without it ({why}); import it again with `emotrace import-speaker-encoder --force`");
+    if let Some(warning) = result.encoder.warning() {
+        eprintln!("warning: {warning}");
     }
     if result.segments.is_empty() {
         eprintln!(

@@ -6,7 +6,7 @@ use eframe::egui::{self, RichText};
 
 use super::i18n::{Key, Lang};
 use super::state::{CallView, Phase};
-use crate::segmentation::CallerChoice;
+use crate::segmentation::{CallerChoice, EncoderUse};
 
 pub enum CallerPanelAction {
     Choose(CallerChoice),
@@ -51,15 +51,15 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView) -> Option<CallerPane
     ui.strong(lang.text(Key::CallerTitle));
     ui.small(lang.text(if mono { Key::CallerMonoNote } else { Key::CallerStereoNote }));
     if mono {
-        match assignment.speaker_encoder.as_str() {
-            "used" => {
+        match &assignment.speaker_encoder {
+            EncoderUse::Used => {
                 ui.small(lang.text(Key::CallerEncoderNote));
             }
-            why if why.starts_with("unusable") => {
+            EncoderUse::Unusable(why) => {
                 ui.small(RichText::new(lang.text(Key::CallerEncoderUnusable)).color(ui.visuals().warn_fg_color))
                     .on_hover_text(why);
             }
-            _ => {
+            EncoderUse::Absent | EncoderUse::NotNeeded => {
                 ui.small(lang.text(Key::CallerNoEncoderNote));
             }
         }

@@ -406,8 +406,11 @@ mod tests {
             is_caller,
             overlapped: false,
         };
-        let assignment =
-            |caller: &str| CallerAssignment { layout: "mono".into(), caller: caller.into(), speaker_encoder: "none".into() };
+        let assignment = |caller: &str| CallerAssignment {
+            layout: "mono".into(),
+            caller: caller.into(),
+            speaker_encoder: crate::segmentation::EncoderUse::Absent,
+        };
         view.apply_event(AnalysisEvent::Segmented { spans: vec![span("A", 0.0, true), span("B", 2.0, false)], assignment: assignment("A") });
         view.apply_event(AnalysisEvent::Scored { segment: segment(0, 0.0, 0.7) });
         assert_eq!(view.suggested_caller.as_deref(), Some("A"));

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::run::AnalysisSettings;
 use crate::analysis::{ScoredSegment, StageSummary};
 use crate::audio::{Audio16k, AudioInfo};
+use crate::segmentation::EncoderUse;
 
 /// The stages a progress bar is shown for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -72,9 +73,8 @@ pub struct CallerAssignment {
     pub layout: String,
     /// The party scored as the caller: "left", "right", "A", "B" or "all".
     pub caller: String,
-    /// Mono diarization's speaker encoder: "used", "none", "not needed", or "unusable, …" with
-    /// why (a broken imported encoder: the call was diarized without it).
-    pub speaker_encoder: String,
+    /// Whether mono diarization had its speaker encoder (a broken imported one: diarized without it).
+    pub speaker_encoder: EncoderUse,
 }
 
 /// The finished analysis of one call: what `analyze` writes and the review window shows.

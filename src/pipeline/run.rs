@@ -243,7 +243,7 @@ pub fn segment_decoded(
         CallerAssignment {
             layout: segmentation.layout.to_string(),
             caller: segmentation.caller.clone(),
-            speaker_encoder: segmentation.encoder.to_string(),
+            speaker_encoder: segmentation.encoder.clone(),
         };
     Ok((segmentation, spans, assignment))
 }

@@ -161,6 +161,18 @@ pub enum EncoderUse {
     Unusable(String),
 }
 
+impl EncoderUse {
+    /// What the command line tells the user, if anything.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            EncoderUse::Unusable(why) => Some(format!(
+                "the imported speaker encoder could not be loaded, so the speakers were told apart without it ({why}); import it again with `emotrace import-speaker-encoder --force`"
+            )),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for EncoderUse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -169,6 +181,13 @@ impl fmt::Display for EncoderUse {
             EncoderUse::Absent => f.write_str("none"),
             EncoderUse::Unusable(why) => write!(f, "unusable, diarized without it: {why}"),
         }
+    }
+}
+
+/// In `report.json` as its text ("used", "none", "not needed" or "unusable, …").
+impl serde::Serialize for EncoderUse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

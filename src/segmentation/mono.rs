@@ -6,6 +6,7 @@ use super::piece_embeddings::PieceEmbedder;
 use super::resegment::{self, ResegmentSettings, SpeakerRun};
 use super::speech_frames::SpeechFrameCollector;
 use super::utterances::{self, TimeSpan};
+use super::params::EncoderSource;
 use super::voiceprint::VoiceprintModel;
 use super::{vad, AudioSource, CallSegmentation, CallerChoice, EncoderUse, Segment, SegmentationError, SegmentationParams};
 use crate::model::speaker_encoder_store;
@@ -92,18 +93,18 @@ fn diarize_spans(
     let plan = diarize::plan_chunks(spans, chunk_s);
     let mut embedder = diarize::ChunkEmbedder::new(source.sample_rate(), &plan, track, params.voicing_threshold);
     let mut collector = SpeechFrameCollector::new(source.sample_rate(), spans, MAX_STORED_FRAMES);
-    let encoder_dir = params.speaker_encoder_dir();
+    let source_of_encoder = params.speaker_encoder_source();
     let encoder_error = |e: crate::model::ModelError| SegmentationError::SpeakerEncoder {
-        path: encoder_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+        path: source_of_encoder.as_ref().map(|s| s.dir().display().to_string()).unwrap_or_default(),
         message: e.to_string(),
     };
-    // A folder the user named must load; a broken imported one (`auto`) must not stop every mono
-    // analysis (the window has no way round it): the call is diarized without it, and says so.
-    let (encoder, encoder_use) = match &encoder_dir {
-        Some(dir) => match speaker_encoder_store::load(dir, &candle_core::Device::Cpu) {
+    // A broken imported encoder must not stop every mono analysis: the call is diarized without
+    // it, and says so ([`EncoderSource`]).
+    let (encoder, encoder_use) = match &source_of_encoder {
+        Some(source) => match speaker_encoder_store::load(source.dir(), &candle_core::Device::Cpu) {
             Ok(encoder) => (Some(encoder), EncoderUse::Used),
-            Err(e) if !params.speaker_encoder_is_explicit() => {
-                (None, EncoderUse::Unusable(format!("{}: {e}", dir.display())))
+            Err(e) if matches!(source, EncoderSource::Imported(_)) => {
+                (None, EncoderUse::Unusable(format!("{}: {e}", source.dir().display())))
             }
             Err(e) => return Err(encoder_error(e)),
         },

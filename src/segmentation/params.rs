@@ -11,6 +11,24 @@ use super::SegmentationError;
 pub const AUTO_SPEAKER_ENCODER: &str = "auto";
 pub const NO_SPEAKER_ENCODER: &str = "none";
 
+/// Where mono diarization's speaker encoder comes from. A folder the user named must load; a
+/// broken imported one only makes diarization go without it (the window has no way round it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncoderSource {
+    /// The one `emotrace import-speaker-encoder` installed (`auto`).
+    Imported(PathBuf),
+    /// A folder given as `--speaker-encoder DIR`.
+    Named(PathBuf),
+}
+
+impl EncoderSource {
+    pub fn dir(&self) -> &std::path::Path {
+        match self {
+            EncoderSource::Imported(dir) | EncoderSource::Named(dir) => dir,
+        }
+    }
+}
+
 /// Parameters of the energy/periodicity VAD, utterance building and diarization.
 /// Fields missing from a saved copy (older versions) take their defaults.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -126,18 +144,12 @@ impl Default for SegmentationParams {
 
 impl SegmentationParams {
     /// The speaker-encoder folder mono diarization will use, if any.
-    pub fn speaker_encoder_dir(&self) -> Option<PathBuf> {
+    pub fn speaker_encoder_source(&self) -> Option<EncoderSource> {
         match self.speaker_encoder.trim() {
-            "" | AUTO_SPEAKER_ENCODER => crate::model::speaker_encoder_store::installed_dir(),
+            "" | AUTO_SPEAKER_ENCODER => crate::model::speaker_encoder_store::installed_dir().map(EncoderSource::Imported),
             NO_SPEAKER_ENCODER => None,
-            _ => Some(PathBuf::from(&self.speaker_encoder)),
+            _ => Some(EncoderSource::Named(PathBuf::from(&self.speaker_encoder))),
         }
-    }
-
-    /// True when [`Self::speaker_encoder`] names a folder (not `auto` or `none`): a folder the
-    /// user named must work, while a broken imported one only makes diarization go without it.
-    pub fn speaker_encoder_is_explicit(&self) -> bool {
-        !matches!(self.speaker_encoder.trim(), "" | AUTO_SPEAKER_ENCODER | NO_SPEAKER_ENCODER)
     }
 
     /// Checks that the parameters are mutually consistent for audio at `sample_rate`.
