@@ -10,13 +10,8 @@ use emotrace::model::bundle::{write_bundle, BundleMeta};
 use emotrace::model::weights::read_safetensors;
 use emotrace::model::FusedConfig;
 
-/// The binary, blind to this machine's user data: a speaker encoder a developer imported must
-/// not change what these tests see (an empty, never-created data directory).
-fn emotrace() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_emotrace"));
-    command.env("EMOTRACE_DATA_DIR", std::env::temp_dir().join(format!("emotrace-tests-no-user-data-{}", std::process::id())));
-    command
-}
+mod cli_support;
+use cli_support::emotrace;
 
 /// A bundle around the tiny random-weight parity model.
 fn tiny_bundle(dir: &Path) -> PathBuf {

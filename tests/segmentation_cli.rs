@@ -1,14 +1,8 @@
 //! The `segment` and `eval-segments` commands end to end on generated audio.
 
-use std::process::Command;
 
-/// The binary, blind to this machine's user data: a speaker encoder a developer imported must
-/// not change what these tests see (an empty, never-created data directory).
-fn emotrace() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_emotrace"));
-    command.env("EMOTRACE_DATA_DIR", std::env::temp_dir().join(format!("emotrace-tests-no-user-data-{}", std::process::id())));
-    command
-}
+mod cli_support;
+use cli_support::emotrace;
 
 #[test]
 fn silence_only_call_prints_a_notice_and_writes_an_empty_table() {

@@ -4,7 +4,6 @@
 //! fixture, since only which segments get scored matters here.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use emotrace::model::bundle::{write_bundle, BundleMeta};
 use emotrace::model::weights::read_safetensors;
@@ -12,13 +11,8 @@ use emotrace::model::FusedConfig;
 use emotrace::segmentation::segments_csv::read_segments;
 use emotrace::synth::{locate_shared_data, write_call, CallSpec};
 
-/// The binary, blind to this machine's user data: a speaker encoder a developer imported must
-/// not change what these tests see (an empty, never-created data directory).
-fn emotrace() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_emotrace"));
-    command.env("EMOTRACE_DATA_DIR", std::env::temp_dir().join(format!("emotrace-tests-no-user-data-{}", std::process::id())));
-    command
-}
+mod cli_support;
+use cli_support::emotrace;
 
 fn data() -> Option<PathBuf> {
     let found = locate_shared_data(Path::new(env!("CARGO_MANIFEST_DIR")));
