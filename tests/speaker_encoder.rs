@@ -180,13 +180,18 @@ fn write_two_voice_call(dir: &std::path::Path) -> PathBuf {
     wav
 }
 
+/// Runs the binary with `data` as its user data directory (where an import installs).
+fn run_with_data_dir(data: &std::path::Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_emotrace")).args(args).env("EMOTRACE_DATA_DIR", data).output().unwrap()
+}
+
 #[test]
 fn segment_uses_an_imported_encoder_and_refuses_a_broken_one_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let wav = write_two_voice_call(tmp.path());
     let encoder_dir = tmp.path().join("encoder");
-    let bin = env!("CARGO_BIN_EXE_emotrace");
-    let run = |args: &[&std::ffi::OsStr]| std::process::Command::new(bin).args(args).env("EMOTRACE_DATA_DIR", tmp.path().join("data")).output().unwrap();
+    let data = tmp.path().join("data");
+    let run = |args: &[&std::ffi::OsStr]| run_with_data_dir(&data, args);
     let out = run(&["import-speaker-encoder".as_ref(), fixture_dir().join("encoder_legacy.pt").as_os_str(), "--out".as_ref(), encoder_dir.as_os_str(), "--config".as_ref(), fixture_dir().join("config.json").as_os_str()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
@@ -213,8 +218,7 @@ fn a_broken_imported_encoder_only_makes_diarization_go_without_it() {
     let tmp = tempfile::tempdir().unwrap();
     let wav = write_two_voice_call(tmp.path());
     let data = tmp.path().join("data");
-    let bin = env!("CARGO_BIN_EXE_emotrace");
-    let run = |args: &[&std::ffi::OsStr]| std::process::Command::new(bin).args(args).env("EMOTRACE_DATA_DIR", &data).output().unwrap();
+    let run = |args: &[&std::ffi::OsStr]| run_with_data_dir(&data, args);
     let out = run(&["import-speaker-encoder".as_ref(), fixture_dir().join("encoder_legacy.pt").as_os_str(), "--config".as_ref(), fixture_dir().join("config.json").as_os_str()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let weights = data.join("speaker-encoder").join("model.safetensors");
