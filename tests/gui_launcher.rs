@@ -62,26 +62,40 @@ fn events_arrive_in_pipeline_order() {
 
 #[test]
 fn segment_stage_progress_climbs_from_zero_to_its_total() {
-    use emotrace::pipeline::PipelineStage;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("call.wav");
-    gui_support::write_synthetic_call(&path, 1.0, 8000);
+    // A 60-s call read once (stereo) or twice (mono: the second pass for the speakers).
+    for (name, passes) in [("stereo.wav", 1), ("mono.wav", 2)] {
+        let path = dir.path().join(name);
+        if passes == 1 {
+            gui_support::write_synthetic_call(&path, 1.0, 8000);
+        } else {
+            gui_support::write_synthetic_mono_call(&path, 1.0, 8000);
+        }
+        let segment = segment_progress(path);
+        // Reports every 10 s of audio read, on top of the first and the last.
+        assert!(segment.len() >= 4 * passes, "{name}: {segment:?}");
+        let total = segment[0].1;
+        assert!(total >= 60 * passes as u64 && segment.iter().all(|&(_, t)| t == total), "{name}: {segment:?}");
+        assert_eq!(segment[0].0, 0);
+        assert_eq!(segment[segment.len() - 1].0, total);
+        assert!(segment.windows(2).all(|w| w[1].0 >= w[0].0), "{name}: {segment:?}");
+        // The bar fills as the audio is read: no jump to the end from halfway.
+        let before_last = segment[segment.len() - 2].0;
+        assert!(before_last * 10 >= total * 8, "{name}: {segment:?}");
+    }
+}
+
+fn segment_progress(path: std::path::PathBuf) -> Vec<(u64, u64)> {
+    use emotrace::pipeline::PipelineStage;
     let (sender, receiver) = mpsc::channel();
     quick().launch(path, &LaunchSettings::default(), sender, Arc::new(AtomicBool::new(false)));
-    let segment: Vec<(u64, u64)> = receiver
+    receiver
         .iter()
         .filter_map(|event| match event {
             AnalysisEvent::Progress { stage: PipelineStage::Segment, done, total } => Some((done, total)),
             _ => None,
         })
-        .collect();
-    // A 60-s call: reports every 10 s of audio read, on top of the first and the last.
-    assert!(segment.len() >= 4, "{segment:?}");
-    let total = segment[0].1;
-    assert!(total >= 60 && segment.iter().all(|&(_, t)| t == total), "{segment:?}");
-    assert_eq!(segment[0].0, 0);
-    assert_eq!(segment[segment.len() - 1].0, total);
-    assert!(segment.windows(2).all(|w| w[1].0 >= w[0].0), "{segment:?}");
+        .collect()
 }
 
 #[test]

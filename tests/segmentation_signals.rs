@@ -2,7 +2,7 @@
 
 use emotrace::segmentation::eval::boundary_scores;
 use emotrace::segmentation::{
-    segment_call, segment_call_watched, CallerChoice, SegmentationError, SegmentationParams, SegmentationProgress,
+    segment_call, segment_call_watched, segment_source, AudioSource, CallerChoice, InMemorySource, SegmentationError, SegmentationParams, SegmentationProgress,
     SegmentationWatch, PROGRESS_EVERY_S,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -205,4 +205,34 @@ fn a_cancelled_segmentation_stops_at_once_with_cancelled() {
     let result = segment_call_watched(&[x], SR, &params, CallerChoice::Auto, &mut watch);
     assert!(matches!(result, Err(SegmentationError::Cancelled)), "{result:?}");
     assert_eq!(reports, 1, "nothing more is read once cancelled");
+}
+
+/// Audio whose reader asks to stop once both passes have been read: the speaker models, which
+/// come after the passes, must not turn that into an answer.
+struct StopAfterReading {
+    channels: Vec<Vec<f32>>,
+    passes_read: std::cell::Cell<u32>,
+}
+
+impl AudioSource for StopAfterReading {
+    fn sample_rate(&self) -> u32 {
+        SR
+    }
+    fn stream(&self, sink: &mut dyn FnMut(&[&[f32]])) -> Result<(), SegmentationError> {
+        InMemorySource { channels: &self.channels, sample_rate: SR }.stream(sink)?;
+        self.passes_read.set(self.passes_read.get() + 1);
+        Ok(())
+    }
+    fn cancelled(&self) -> bool {
+        self.passes_read.get() >= 2
+    }
+}
+
+#[test]
+fn a_cancel_after_the_passes_still_ends_with_cancelled() {
+    let (x, params) = mono_bursts();
+    let source = StopAfterReading { channels: vec![x], passes_read: std::cell::Cell::new(0) };
+    let result = segment_source(&source, &params, CallerChoice::Auto);
+    assert!(matches!(result, Err(SegmentationError::Cancelled)), "{result:?}");
+    assert_eq!(source.passes_read.get(), 2);
 }

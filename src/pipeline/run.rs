@@ -19,7 +19,7 @@ use crate::features::{FeatureError, FeatureExtractor, SegmentFeatures};
 use crate::model::bundle::Bundle;
 use crate::model::scoring::{score_segments, sigmoid, SegmentInput};
 use crate::model::{select_device, DeviceChoice, FusedModel, ModelError};
-use crate::segmentation::{segment_call_watched, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams, SegmentationProgress, SegmentationWatch};
+use crate::segmentation::{expected_passes, segment_call_watched, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams, SegmentationProgress, SegmentationWatch};
 
 /// Segments whose features are computed together (in parallel) and queued as one unit.
 const FEATURE_CHUNK: usize = 4;
@@ -206,8 +206,8 @@ fn memo_key(channel: usize, start_s: f64, end_s: f64) -> (usize, i64, i64) {
 
 /// Segmentation of decoded audio, as the pipeline reports it: every speech span and who the
 /// caller is. Shared by the model pipeline and the window's demo driver. Reports the Segment
-/// stage's progress (in seconds of audio read, over the two passes a mono call may need) and
-/// stops when `cancel` is set.
+/// stage's progress (in seconds of audio read, over the passes the call needs: two for a mono
+/// call) and stops when `cancel` is set.
 pub fn segment_decoded(
     audio: &Audio16k,
     settings: &AnalysisSettings,
@@ -215,7 +215,7 @@ pub fn segment_decoded(
     cancel: &AtomicBool,
 ) -> Result<(CallSegmentation, Vec<SpeakerSpan>, CallerAssignment), PipelineError> {
     let call_s = audio.duration_s().ceil().max(1.0) as u64;
-    let total = 2 * call_s;
+    let total = u64::from(expected_passes(audio.channels.len())) * call_s;
     report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 0, total });
     let mut progress = |p: SegmentationProgress| {
         let done = (p.pass.saturating_sub(1) as u64 * call_s + p.seconds_read as u64).min(total - 1);

@@ -204,6 +204,11 @@ pub trait AudioSource {
     fn sample_rate(&self) -> u32;
     /// Streams all channels from the start, in chunks of planar samples.
     fn stream(&self, sink: &mut dyn FnMut(&[&[f32]])) -> Result<(), SegmentationError>;
+    /// Whether whoever reads this source has asked to stop: the work after the passes (speaker
+    /// models, a few seconds on a long call) checks it too.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// In-memory planar channels as an [`AudioSource`].
@@ -281,6 +286,17 @@ pub struct SegmentationProgress {
     pub seconds_read: f64,
 }
 
+/// Passes over the audio a segmentation of `channels` channels makes: one for a stereo call,
+/// two for a mono call (the second for the speakers). A stereo file whose two channels are
+/// identical is segmented as mono, so it is read twice too; that only shows once it happens.
+pub fn expected_passes(channels: usize) -> u32 {
+    if channels >= 2 {
+        1
+    } else {
+        2
+    }
+}
+
 /// Lets a caller on another thread follow a segmentation and stop it.
 pub struct SegmentationWatch<'a> {
     /// When set, the segmentation stops at its next chunk of audio with
@@ -330,6 +346,9 @@ impl AudioSource for WatchedSource<'_, '_> {
             return Err(SegmentationError::Cancelled);
         }
         Ok(())
+    }
+    fn cancelled(&self) -> bool {
+        self.watch.try_borrow().is_ok_and(|w| w.cancel.load(Ordering::Relaxed))
     }
 }
 

@@ -144,7 +144,15 @@ fn diarize_spans(
             speaker: l.cluster,
         })
         .collect();
-    let runs = resegment::diarize(&frames, &settings, Some(&chunk_runs), voiceprint.as_ref(), embeddings.as_deref())
+    if source.cancelled() {
+        return Err(SegmentationError::Cancelled);
+    }
+    let stop = || source.cancelled();
+    let runs = resegment::diarize(&frames, &settings, Some(&chunk_runs), voiceprint.as_ref(), embeddings.as_deref(), &stop)
         .unwrap_or(chunk_runs);
+    // The resegmentation gives up early once asked to stop; what it has is then not the answer.
+    if source.cancelled() {
+        return Err(SegmentationError::Cancelled);
+    }
     Ok((runs, encoder_use))
 }

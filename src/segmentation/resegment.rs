@@ -83,6 +83,8 @@ pub struct SpeakerRun {
 /// Diarizes the stored frames into two speakers; `None` when there is too little speech.
 /// With `embeddings` (a speaker encoder's, per piece of the utterances) their 2-means, refined,
 /// is the answer; otherwise the first guesses below are refined and one is chosen.
+/// Once `stop` says so, no more refinement rounds are run (the result is then only a rough one,
+/// for a caller that is about to discard it).
 /// `alternative` is another first guess (speaker runs from a different clustering) and
 /// `voiceprint` gives one more (2-means of the pieces' voiceprints): every first guess is
 /// refined, and the one kept is best on likelihood (how well the refined speaker models
@@ -93,6 +95,7 @@ pub fn diarize(
     alternative: Option<&[SpeakerRun]>,
     voiceprint: Option<&VoiceprintModel>,
     embeddings: Option<&[PieceEmbedding]>,
+    stop: &dyn Fn() -> bool,
 ) -> Option<Vec<SpeakerRun>> {
     let active = active_frames(frames);
     if active.len() < MIN_FRAMES {
@@ -123,6 +126,9 @@ pub fn diarize(
     let refine = |mut labels: Vec<u8>| -> (Vec<u8>, f64) {
         let mut score = f64::NEG_INFINITY;
         for _ in 0..settings.iterations {
+            if stop() {
+                break;
+            }
             let Some(models) = speaker_models(&background, frames, &labels, &is_active) else { break };
             (labels, score) = relabel(frames, &models, &is_active, min_run, settings.switch_penalty);
         }
