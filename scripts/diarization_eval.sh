@@ -93,8 +93,8 @@ case "$SET" in
   *) echo "--set must be heldout, heldout2, heldout3 or tuning" >&2; exit 2 ;;
 esac
 
-printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s\n" pair condition snr DER missed FA conf DER.25 caller ovP ovR
-SUM=0; N=0; OVER=0
+printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s %6s %6s\n" pair condition snr DER missed FA conf DER.25 caller ovP ovR DER.aud miss.aud
+SUM=0; N=0; OVER=0; SUM_AUD=0; OVER_AUD=0
 for i in "${!PAIRS[@]}"; do
   read -r corpus caller operator <<<"${PAIRS[$i]}"
   for cond in $CONDITIONS; do
@@ -107,11 +107,16 @@ for i in "${!PAIRS[@]}"; do
     esac
     name="${corpus}_${caller}_${operator}_${cond}"
     wav="$OUT/$name.wav"; truth="$OUT/$name.truth.csv"; seg="$OUT/$name.segments.csv"
-    snr=$("$BIN" make-call --out "$wav" --truth "$truth" --corpus "$corpus" --caller-speaker "$caller" \
+    audible="$OUT/$name.audible.csv"
+    snr=$("$BIN" make-call --out "$wav" --truth "$truth" --audible-truth "$audible" --corpus "$corpus" --caller-speaker "$caller" \
       --operator-speaker "$operator" --minutes "$MINUTES" --seed $((SEED0 + i)) "${flags[@]}" 2>&1 \
       | sed -n 's/.*SNR \([-0-9.]*\) dB.*/\1/p')
     "$BIN" segment "$wav" --out "$seg" "${EXTRA[@]}" 2>/dev/null
     "$BIN" eval-segments "$truth" "$seg" --json >"$OUT/$name.eval.json"
+    # The same segments against the truth cut to what clears the noise (make-call --audible-truth).
+    "$BIN" eval-segments "$audible" "$seg" --json >"$OUT/$name.audible.eval.json"
+    read -r der_aud missed_aud < <(jq -r '[.diarization.der, .diarization.missed] | map(. * 1000 | round / 10) | @tsv' \
+      "$OUT/$name.audible.eval.json")
     # Is the speaker chosen as the caller (auto) the one mapped to the true caller?
     chosen=$(awk -F, 'NR > 1 && $6 == 1 { print $5; exit }' "$seg")
     read -r der missed fa conf derc ovp ovr caller_ok < <(jq -r --arg c "$chosen" '
@@ -119,12 +124,15 @@ for i in "${!PAIRS[@]}"; do
        .diarization_collar.der, .overlap.precision, .overlap.recall,
        (if ([.diarization.mapping[] | select(.[0] == $c and .[1] == "caller")] | length) > 0 then "yes" else "NO" end)]
       | map(if type == "number" then (. * 1000 | round / 10) else . end) | @tsv' "$OUT/$name.eval.json")
-    printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s\n" "$corpus $caller/$operator" "$cond" "$snr" \
-      "$der" "$missed" "$fa" "$conf" "$derc" "$caller_ok" "$ovp" "$ovr"
+    printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s %6s %6s\n" "$corpus $caller/$operator" "$cond" "$snr" \
+      "$der" "$missed" "$fa" "$conf" "$derc" "$caller_ok" "$ovp" "$ovr" "$der_aud" "$missed_aud"
     SUM=$(awk -v a="$SUM" -v b="$der" 'BEGIN { print a + b }')
     N=$((N + 1))
     OVER=$((OVER + $(awk -v d="$der" 'BEGIN { print (d > 20.0) ? 1 : 0 }')))
+    SUM_AUD=$(awk -v a="$SUM_AUD" -v b="$der_aud" 'BEGIN { print a + b }')
+    OVER_AUD=$((OVER_AUD + $(awk -v d="$der_aud" 'BEGIN { print (d > 20.0) ? 1 : 0 }')))
   done
 done
 awk -v s="$SUM" -v n="$N" -v o="$OVER" 'BEGIN { printf "mean DER %.1f%% over %d calls; %d above 20%%\n", s / n, n, o }'
+awk -v s="$SUM_AUD" -v n="$N" -v o="$OVER_AUD" 'BEGIN { printf "against the audible truth: mean DER %.1f%%; %d above 20%%\n", s / n, o }'
 echo "calls, segments and evaluations in $OUT"

@@ -63,3 +63,25 @@ fn mono_telephone_call_diarization_error_rate() {
         report.diarization.mapping
     );
 }
+
+#[test]
+fn audible_truth_keeps_what_clears_the_noise() {
+    let Some(root) = data() else { return };
+    let total = |rows: &[emotrace::synth::TruthRow]| rows.iter().map(|r| r.end_s - r.start_s).sum::<f64>();
+    let mut kept_share = Vec::new();
+    for snr_db in [5.0, 30.0] {
+        let call = build_call(&CallSpec { snr_db: Some(snr_db), ..spec(root.clone(), false) }).unwrap();
+        assert!(!call.audible_truth.is_empty());
+        // Every audible row lies inside a truth row of the same speaker.
+        for a in &call.audible_truth {
+            assert!(
+                call.truth.iter().any(|t| t.speaker == a.speaker && t.start_s <= a.start_s && a.end_s <= t.end_s && a.start_s < a.end_s),
+                "{a:?} is not inside a truth row"
+            );
+        }
+        kept_share.push(total(&call.audible_truth) / total(&call.truth));
+    }
+    eprintln!("audible share of the truth at 5 and 30 dB: {kept_share:?}");
+    assert!(kept_share[0] < kept_share[1], "{kept_share:?}");
+    assert!(kept_share[1] > 0.9, "at 30 dB almost all speech is audible: {kept_share:?}");
+}

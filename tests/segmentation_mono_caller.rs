@@ -58,7 +58,7 @@ fn analyze_scores_only_the_chosen_mono_speaker() {
         stereo: false,
         ..CallSpec::default()
     };
-    write_call(&spec, &call, &dir.path().join("truth.csv")).unwrap();
+    write_call(&spec, &call, &dir.path().join("truth.csv"), None).unwrap();
     let model = tiny_bundle(dir.path());
     for choice in ["a", "b"] {
         let seg = dir.path().join(format!("segments_{choice}.csv"));

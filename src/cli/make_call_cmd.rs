@@ -15,6 +15,11 @@ pub struct MakeCallArgs {
     /// Output truth CSV: start_s,end_s,speaker,corpus,emotion,label_binary,source_path,channel.
     #[arg(long)]
     pub truth: PathBuf,
+    /// Also write the audible truth (same columns): each utterance cut to the stretch whose
+    /// 10-ms frames are louder than the call's noise, as a listener would mark it; utterances
+    /// buried in the noise are left out.
+    #[arg(long)]
+    pub audible_truth: Option<PathBuf>,
     /// Folder with <corpus>/manifest.csv (default: $EMOTRACE_SHARED_DATA, ../shared/data,
     /// /work/shared/data).
     #[arg(long)]
@@ -103,7 +108,7 @@ pub fn run(args: MakeCallArgs) -> anyhow::Result<()> {
         caller_via_line: !args.operator_via_line,
         crosstalk_db: args.crosstalk_db,
     };
-    let call = write_call(&spec, &args.out, &args.truth)?;
+    let call = write_call(&spec, &args.out, &args.truth, args.audible_truth.as_deref())?;
     let caller_n = call.truth.iter().filter(|t| t.speaker == "caller").count();
     let caller_ch = call.truth.iter().find(|t| t.speaker == "caller").map_or(0, |t| t.channel);
     eprintln!(

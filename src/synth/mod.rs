@@ -109,6 +109,10 @@ pub struct SyntheticCall {
     pub sample_rate: u32,
     pub channels: Vec<Vec<f32>>,
     pub truth: Vec<TruthRow>,
+    /// The truth cut to what can be heard over the call's noise ([`AUDIBLE_LOCAL_SNR_DB`]):
+    /// each utterance from its first to its last audible 10-ms frame; utterances with none are
+    /// left out.
+    pub audible_truth: Vec<TruthRow>,
     pub caller_speaker: String,
     pub operator_speaker: String,
     pub snr_db: f64,
@@ -118,6 +122,11 @@ const SR: u32 = 16000;
 /// Trim threshold: frames quieter than this below the loudest 10-ms frame are leading or
 /// trailing silence (RAVDESS files start with ~1 s of it), so truth boundaries are speech.
 const TRIM_DB: f32 = 35.0;
+/// A 10-ms frame of an utterance is audible when its power, as mixed, is at least this many dB
+/// above the power of the channel's noise. The trimmed truth keeps word tails down to 35 dB below
+/// the peak, which at a low SNR lie far under the noise: no listener could mark them.
+pub const AUDIBLE_LOCAL_SNR_DB: f64 = 0.0;
+const FRAME: usize = (SR / 100) as usize;
 
 /// Locates the shared data folder: `$EMOTRACE_SHARED_DATA`, else `<manifest dir>/../shared/data`,
 /// else `/work/shared/data`; `None` when none holds a corpus manifest.
@@ -225,6 +234,8 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
     let n_out_ch = if spec.stereo { 2 } else { 1 };
     let mut channels = vec![vec![0.0f32; total]; n_out_ch];
     let mut truth = Vec::new();
+    // Per truth row, the power of each 10-ms frame of the utterance as mixed (for the audible truth).
+    let mut frame_powers: Vec<Vec<f64>> = Vec::new();
     let mut speech_energy = vec![0.0f64; n_out_ch];
     let mut speech_samples = vec![0usize; n_out_ch];
 
@@ -278,6 +289,9 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
                     *dst += s * leak;
                 }
             }
+            frame_powers.push(
+                speech.chunks(FRAME).map(|c| c.iter().map(|s| ((s * gain) as f64).powi(2)).sum::<f64>() / c.len() as f64).collect(),
+            );
             truth.push(TruthRow {
                 start_s: t as f64 / SR as f64,
                 end_s: (t + speech.len()) as f64 / SR as f64,
@@ -306,6 +320,7 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
 
     // Noise per channel at the requested SNR (relative to that channel's active speech power):
     // white + low-passed (pinkish) noise + 50-Hz mains hum with harmonics.
+    let mut noise_powers = Vec::with_capacity(channels.len());
     for (ch, x) in channels.iter_mut().enumerate() {
         let p_speech = if speech_samples[ch] > 0 {
             speech_energy[ch] / speech_samples[ch] as f64
@@ -314,6 +329,7 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
             speech_energy.iter().sum::<f64>() / speech_samples.iter().sum::<usize>().max(1) as f64
         };
         let p_noise = p_speech / 10f64.powf(snr_db / 10.0);
+        noise_powers.push(p_noise);
         let white_amp = (0.6 * p_noise).sqrt();
         // One-pole low-pass of unit white noise has variance (1-a)/(1+a).
         let a = 0.97f64;
@@ -344,8 +360,32 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
         let g = 0.95 / peak;
         channels.iter_mut().flat_map(|c| c.iter_mut()).for_each(|v| *v *= g);
     }
+    let mut audible_truth = audible_rows(&truth, &frame_powers, &noise_powers);
     truth.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-    Ok(SyntheticCall { sample_rate, channels, truth, caller_speaker, operator_speaker, snr_db })
+    audible_truth.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    Ok(SyntheticCall { sample_rate, channels, truth, audible_truth, caller_speaker, operator_speaker, snr_db })
+}
+
+/// Each truth row cut to its first..last frame whose power clears its channel's noise power by
+/// [`AUDIBLE_LOCAL_SNR_DB`]; rows with no such frame are dropped. `frame_powers[i]` are row
+/// i's 10-ms frame powers, the first starting at its `start_s`.
+fn audible_rows(truth: &[TruthRow], frame_powers: &[Vec<f64>], noise_powers: &[f64]) -> Vec<TruthRow> {
+    let factor = 10f64.powf(AUDIBLE_LOCAL_SNR_DB / 10.0);
+    truth
+        .iter()
+        .zip(frame_powers)
+        .filter_map(|(row, powers)| {
+            let floor = noise_powers.get(row.channel).copied().unwrap_or(0.0) * factor;
+            let first = powers.iter().position(|&p| p >= floor)?;
+            let last = powers.iter().rposition(|&p| p >= floor)?;
+            let frame_s = FRAME as f64 / SR as f64;
+            Some(TruthRow {
+                start_s: row.start_s + first as f64 * frame_s,
+                end_s: (row.start_s + (last + 1) as f64 * frame_s).min(row.end_s),
+                ..row.clone()
+            })
+        })
+        .collect()
 }
 
 /// Truth CSV text: `start_s,end_s,speaker,corpus,emotion,label_binary,source_path,channel`.
@@ -360,11 +400,47 @@ pub fn truth_csv(truth: &[TruthRow]) -> String {
     out
 }
 
-/// Builds a call and writes `<wav>` and `<truth csv>`.
-pub fn write_call(spec: &CallSpec, wav: &Path, truth_path: &Path) -> Result<SyntheticCall, SynthError> {
+/// Builds a call and writes `<wav>`, `<truth csv>` and, when asked, the audible truth (same
+/// columns).
+pub fn write_call(spec: &CallSpec, wav: &Path, truth_path: &Path, audible_truth_path: Option<&Path>) -> Result<SyntheticCall, SynthError> {
     let call = build_call(spec)?;
     audio_io::write_wav_i16(wav, call.sample_rate, &call.channels)?;
-    crate::segmentation::segments_csv::write_atomic(truth_path, truth_csv(&call.truth).as_bytes())
-        .map_err(|e| SynthError::Write(e.to_string()))?;
+    let write = |path: &Path, rows: &[TruthRow]| {
+        crate::segmentation::segments_csv::write_atomic(path, truth_csv(rows).as_bytes()).map_err(|e| SynthError::Write(e.to_string()))
+    };
+    write(truth_path, &call.truth)?;
+    if let Some(path) = audible_truth_path {
+        write(path, &call.audible_truth)?;
+    }
     Ok(call)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(start_s: f64, end_s: f64, channel: usize) -> TruthRow {
+        TruthRow {
+            start_s,
+            end_s,
+            speaker: "caller".into(),
+            channel,
+            corpus: "c".into(),
+            emotion: "neutral".into(),
+            label_binary: "non-negative".into(),
+            source_path: "c/x.flac".into(),
+        }
+    }
+
+    #[test]
+    fn audible_rows_cut_quiet_edges_and_drop_buried_utterances() {
+        // Row 0: quiet, loud, loud, quiet frames (0.04 s); row 1: all under the noise;
+        // row 2 on channel 1, whose noise is quieter, is kept whole.
+        let truth = [row(1.0, 1.04, 0), row(2.0, 2.03, 0), row(3.0, 3.02, 1)];
+        let powers = vec![vec![0.001, 0.5, 0.2, 0.009], vec![0.001; 3], vec![0.001, 0.002]];
+        let audible = audible_rows(&truth, &powers, &[0.01, 0.0001]);
+        assert_eq!(audible.len(), 2);
+        assert!((audible[0].start_s - 1.01).abs() < 1e-9 && (audible[0].end_s - 1.03).abs() < 1e-9, "{:?}", audible[0]);
+        assert_eq!((audible[1].start_s, audible[1].end_s, audible[1].channel), (3.0, 3.02, 1));
+    }
 }
