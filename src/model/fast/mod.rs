@@ -17,7 +17,7 @@ mod conv;
 mod encoder;
 mod head;
 mod kernels;
-mod matmul;
+pub(crate) mod matmul;
 
 use candle_core::{Device, Result as CandleResult, Tensor};
 use rayon::prelude::*;
