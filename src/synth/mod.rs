@@ -126,6 +126,7 @@ const TRIM_DB: f32 = 35.0;
 /// above the power of the channel's noise. The trimmed truth keeps word tails down to 35 dB below
 /// the peak, which at a low SNR lie far under the noise: no listener could mark them.
 pub const AUDIBLE_LOCAL_SNR_DB: f64 = 0.0;
+/// The 10-ms frame of the trimming and of the audible truth.
 const FRAME: usize = (SR / 100) as usize;
 
 /// Locates the shared data folder: `$EMOTRACE_SHARED_DATA`, else `<manifest dir>/../shared/data`,
@@ -144,16 +145,15 @@ pub fn locate_shared_data(manifest_dir: &Path) -> Option<PathBuf> {
 
 /// Removes leading/trailing silence (relative to the loudest 10-ms frame).
 pub fn trim_silence(x: &[f32]) -> &[f32] {
-    let frame = (SR / 100) as usize;
     let db: Vec<f32> = x
-        .chunks(frame)
+        .chunks(FRAME)
         .map(|c| 10.0 * (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 + 1e-12).log10())
         .collect();
     let max = db.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
     let first = db.iter().position(|&d| d >= max - TRIM_DB);
     let last = db.iter().rposition(|&d| d >= max - TRIM_DB);
     match (first, last) {
-        (Some(a), Some(b)) => &x[a * frame..((b + 1) * frame).min(x.len())],
+        (Some(a), Some(b)) => &x[a * FRAME..((b + 1) * FRAME).min(x.len())],
         _ => &x[0..0],
     }
 }
