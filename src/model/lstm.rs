@@ -10,6 +10,7 @@
 use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
+use super::scoring::sigmoid;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Direction {
@@ -83,10 +84,6 @@ impl BiLstm {
 struct LstmSum {
     hidden: usize,
     reverse: bool,
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 /// `W_hh` `(4H, H)` transposed to `(H, 4H)`, so `W_hh h` is a sum of contiguous rows scaled by

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::fast::matmul::{matmul, Mat, MatMut};
+use super::scoring::sigmoid;
 use super::ModelError;
 use gemm::Parallelism;
 use crate::features::mel::slaney_mel_dense;
@@ -176,7 +177,6 @@ impl LstmLayer {
         } else {
             (0..b.div_ceil(block_rows)).map(|_| None).collect()
         };
-        let sigmoid = |x: f32| 1.0 / (1.0 + (-x).exp());
         hidden
             .par_chunks_mut(block_rows * h)
             .zip(cell.par_chunks_mut(block_rows * h))
