@@ -193,6 +193,23 @@ fn a_watched_mono_segmentation_reports_both_passes_and_finds_the_same_segments()
 }
 
 #[test]
+fn progress_counts_two_passes_for_a_mono_recording_saved_as_stereo_and_one_for_true_stereo() {
+    let (x, params) = mono_bursts();
+    let (quiet_copy, _) = mono_bursts();
+    let quiet_copy: Vec<f32> = quiet_copy.iter().map(|v| 0.5 * v).collect();
+    for (name, channels, passes) in [("dual mono", vec![x.clone(), x.clone()], 2), ("stereo", vec![x.clone(), quiet_copy], 1)] {
+        let cancel = AtomicBool::new(false);
+        let mut seen: Vec<SegmentationProgress> = Vec::new();
+        let mut progress = |p: SegmentationProgress| seen.push(p);
+        let mut watch = SegmentationWatch { cancel: &cancel, progress: &mut progress };
+        let segmentation = segment_call_watched(&channels, SR, &params, CallerChoice::Auto, &mut watch).unwrap();
+        assert_eq!(segmentation.layout, if passes == 2 { "mono" } else { "stereo" }, "{name}");
+        assert!(seen.iter().all(|p| p.passes == passes), "{name}: {seen:?}");
+        assert_eq!(seen.iter().map(|p| p.pass).max(), Some(passes), "{name}: {seen:?}");
+    }
+}
+
+#[test]
 fn a_cancelled_segmentation_stops_at_once_with_cancelled() {
     let (x, params) = mono_bursts();
     let cancel = AtomicBool::new(false);

@@ -2,6 +2,7 @@
 //! to inference through a bounded queue, so feature extraction of the next segments overlaps
 //! scoring of the current ones and memory stays bounded whatever the call's length.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -215,16 +216,19 @@ pub fn segment_decoded(
     cancel: &AtomicBool,
 ) -> Result<(CallSegmentation, Vec<SpeakerSpan>, CallerAssignment), PipelineError> {
     let call_s = audio.duration_s().ceil().max(1.0) as u64;
-    let total = u64::from(expected_passes(audio.channels.len())) * call_s;
-    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 0, total });
+    let first_total = u64::from(expected_passes(audio.channels.len())) * call_s;
+    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: 0, total: first_total });
+    // The reports' own pass count replaces the first guess: a dual-mono stereo file is read twice.
+    let total = Cell::new(first_total);
     let mut progress = |p: SegmentationProgress| {
-        let done = (p.pass.saturating_sub(1) as u64 * call_s + p.seconds_read as u64).min(total - 1);
-        report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done, total });
+        total.set(u64::from(p.passes.max(p.pass)) * call_s);
+        let done = (p.pass.saturating_sub(1) as u64 * call_s + p.seconds_read as u64).min(total.get() - 1);
+        report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done, total: total.get() });
     };
     let mut watch = SegmentationWatch { cancel, progress: &mut progress };
     let segmentation =
         segment_call_watched(&audio.channels, ANALYSIS_RATE, &settings.segmentation, settings.caller, &mut watch)?;
-    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: total, total });
+    report(AnalysisEvent::Progress { stage: PipelineStage::Segment, done: total.get(), total: total.get() });
     let spans: Vec<SpeakerSpan> = segmentation
         .segments
         .iter()

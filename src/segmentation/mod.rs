@@ -273,8 +273,8 @@ pub fn segment_call_watched(
     caller: CallerChoice,
     watch: &mut SegmentationWatch<'_>,
 ) -> Result<CallSegmentation, SegmentationError> {
-    let watched = WatchedSource { inner: &InMemorySource { channels, sample_rate }, watch: RefCell::new(watch), pass: Cell::new(0) };
-    segment_source(&watched, params, caller)
+    let source = InMemorySource { channels, sample_rate };
+    segment_source(&WatchedSource::new(&source, watch), params, caller)
 }
 
 /// How far a segmentation has read: the audio is read once for the voice activity, and a mono
@@ -283,12 +283,17 @@ pub fn segment_call_watched(
 pub struct SegmentationProgress {
     /// 1 or 2.
     pub pass: u32,
+    /// The passes the whole segmentation is expected to make, as far as the audio read so far
+    /// tells: a two-channel file counts two while its channels have been identical (a
+    /// dual-mono file is segmented as mono), one once they differ.
+    pub passes: u32,
     pub seconds_read: f64,
 }
 
-/// Passes over the audio a segmentation of `channels` channels makes: one for a stereo call,
-/// two for a mono call (the second for the speakers). A stereo file whose two channels are
-/// identical is segmented as mono, so it is read twice too; that only shows once it happens.
+/// Passes over the audio a segmentation of `channels` channels is expected to make before any
+/// of it is read: one for a stereo call, two for a mono call (the second for the speakers). A
+/// stereo file whose two channels are identical is segmented as mono and read twice; the
+/// progress reports say so ([`SegmentationProgress::passes`]) once the first chunks are read.
 pub fn expected_passes(channels: usize) -> u32 {
     if channels >= 2 {
         1
@@ -315,6 +320,14 @@ struct WatchedSource<'a, 'w> {
     inner: &'a dyn AudioSource,
     watch: RefCell<&'a mut SegmentationWatch<'w>>,
     pass: Cell<u32>,
+    /// The first pass's channels compared so far, for the passes to expect.
+    channels: RefCell<ChannelComparison>,
+}
+
+impl<'a, 'w> WatchedSource<'a, 'w> {
+    fn new(inner: &'a dyn AudioSource, watch: &'a mut SegmentationWatch<'w>) -> Self {
+        WatchedSource { inner, watch: RefCell::new(watch), pass: Cell::new(0), channels: RefCell::default() }
+    }
 }
 
 impl AudioSource for WatchedSource<'_, '_> {
@@ -331,15 +344,20 @@ impl AudioSource for WatchedSource<'_, '_> {
         let rate = self.inner.sample_rate().max(1) as f64;
         let every = (PROGRESS_EVERY_S * rate) as usize;
         let (mut read, mut reported) = (0usize, 0usize);
+        let mut channels = self.channels.borrow_mut();
         self.inner.stream(&mut |chunk: &[&[f32]]| {
             if watch.cancel.load(Ordering::Relaxed) {
                 return;
             }
             sink(chunk);
+            if pass == 1 {
+                channels.push(chunk);
+            }
             read += chunk.first().map_or(0, |c| c.len());
             if read - reported >= every {
                 reported = read;
-                (watch.progress)(SegmentationProgress { pass, seconds_read: read as f64 / rate });
+                let passes = if channels.is_mono() { pass.max(2) } else { pass };
+                (watch.progress)(SegmentationProgress { pass, passes, seconds_read: read as f64 / rate });
             }
         })?;
         if watch.cancel.load(Ordering::Relaxed) {
@@ -365,7 +383,7 @@ pub fn segment_source(
     // Pass 1: frame features of every channel, and whether the channels differ at all.
     let mut analyzers: Vec<vad::FrameAnalyzer> = Vec::new();
     let mut setup_error = None;
-    let (mut diff, mut energy) = (0.0f64, 0.0f64);
+    let mut channels = ChannelComparison::default();
     source.stream(&mut |chunk: &[&[f32]]| {
         if analyzers.is_empty() && setup_error.is_none() {
             for _ in 0..chunk.len().min(2) {
@@ -378,12 +396,7 @@ pub fn segment_source(
         for (a, samples) in analyzers.iter_mut().zip(chunk) {
             a.push(samples);
         }
-        if chunk.len() >= 2 {
-            for (x, y) in chunk[0].iter().zip(chunk[1]) {
-                diff += ((x - y) as f64).powi(2);
-                energy += (*x as f64).powi(2) + (*y as f64).powi(2);
-            }
-        }
+        channels.push(chunk);
     })?;
     if let Some(e) = setup_error {
         return Err(e);
@@ -391,12 +404,37 @@ pub fn segment_source(
     if analyzers.is_empty() {
         return Err(SegmentationError::NoChannels);
     }
-    let dual_mono = analyzers.len() < 2 || diff <= 1e-6 * energy;
+    let dual_mono = channels.is_mono();
     let tracks: Vec<vad::FrameTrack> = analyzers.into_iter().map(vad::FrameAnalyzer::finish).collect();
     if dual_mono {
         mono::segment_mono(source, &tracks[0], params, caller)
     } else {
         segment_stereo(&tracks, params, caller)
+    }
+}
+
+/// Whether the channels read so far are one signal: a single channel, or two whose difference
+/// is negligible (a mono recording saved as stereo, which is segmented as mono).
+#[derive(Debug, Default)]
+struct ChannelComparison {
+    two_channels: bool,
+    difference: f64,
+    energy: f64,
+}
+
+impl ChannelComparison {
+    fn push(&mut self, chunk: &[&[f32]]) {
+        if let [left, right, ..] = chunk {
+            self.two_channels = true;
+            for (x, y) in left.iter().zip(*right) {
+                self.difference += f64::from(x - y).powi(2);
+                self.energy += f64::from(*x).powi(2) + f64::from(*y).powi(2);
+            }
+        }
+    }
+
+    fn is_mono(&self) -> bool {
+        !self.two_channels || self.difference <= 1e-6 * self.energy
     }
 }
 

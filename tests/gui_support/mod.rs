@@ -29,10 +29,22 @@ pub fn write_synthetic_call(path: &Path, minutes: f64, rate: u32) -> Vec<(f64, f
 
 /// The same call mixed to one channel (both parties on one line, as a mono recorder hears them).
 pub fn write_synthetic_mono_call(path: &Path, minutes: f64, rate: u32) -> Vec<(f64, f64)> {
-    let (caller, operator, turns) = synthetic_parties(minutes, rate);
-    let mixed: Vec<f32> = caller.iter().zip(&operator).map(|(a, b)| a + b).collect();
+    let (mixed, turns) = mixed_parties(minutes, rate);
     emotrace::audio::wav::write_wav_i16(path, rate, &[mixed]).expect("write the synthetic call");
     turns
+}
+
+/// The mono call of [`write_synthetic_mono_call`] saved as stereo: the same mix on both channels,
+/// as some call recorders store a mono line.
+pub fn write_synthetic_dual_mono_call(path: &Path, minutes: f64, rate: u32) {
+    let (mixed, _) = mixed_parties(minutes, rate);
+    emotrace::audio::wav::write_wav_i16(path, rate, &[mixed.clone(), mixed]).expect("write the synthetic call");
+}
+
+/// Both parties of [`synthetic_parties`] on one channel, and the caller's turns.
+fn mixed_parties(minutes: f64, rate: u32) -> (Vec<f32>, Vec<(f64, f64)>) {
+    let (caller, operator, turns) = synthetic_parties(minutes, rate);
+    (caller.iter().zip(&operator).map(|(a, b)| a + b).collect(), turns)
 }
 
 /// The tiny random-weight parity model as a bundle named `tiny-model` under `data/models/`
