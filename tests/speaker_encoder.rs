@@ -3,12 +3,15 @@
 //! `scripts/gen_speaker_encoder_fixtures.py`. Tolerances: mel power |Δ| ≤ 1e-6 + 1e-5·|ref|
 //! (float32 STFT and mel sums in a different order); embeddings |Δ| ≤ 2e-5 (float32 LSTM).
 //! Also: both checkpoint formats read the same tensors, and import/load round-trips.
+mod mono_calls;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
+use mono_calls::{voice, write_two_voice_call};
 use emotrace::model::speaker_encoder::{SpeakerEncoder, SpeakerEncoderConfig};
-use emotrace::model::speaker_encoder_store::{build_encoder, import, load, read_checkpoint};
+use emotrace::model::speaker_encoder_store::{build_encoder, import, load, read_checkpoint, EncoderConfig, ImportedEncoder};
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/speaker_encoder")
@@ -85,17 +88,22 @@ fn embeddings_match_resemblyzer_on_a_random_network() {
 fn import_installs_an_encoder_that_loads_and_refuses_a_mismatched_one() {
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("speaker-encoder");
-    let config = fixture_config();
-    assert_eq!(import(&fixture_dir().join("encoder_zip.pt"), &config, &dest, false).unwrap(), 14);
-    check_against(&load(&dest, &Device::Cpu).unwrap(), &io(&fixture_dir()), (1e-6, 1e-5), 2e-5);
+    let config = EncoderConfig::Ge2e(fixture_config());
+    let (written, _) = import(&fixture_dir().join("encoder_zip.pt"), Some(&config), &dest, false).unwrap();
+    assert_eq!(written, 14);
+    match load(&dest, &Device::Cpu).unwrap() {
+        ImportedEncoder::Ge2e(encoder) => check_against(&encoder, &io(&fixture_dir()), (1e-6, 1e-5), 2e-5),
+        ImportedEncoder::CamPlus(_) => panic!("a GE2E checkpoint loaded as CAM++"),
+    }
     // An existing installation is kept unless replacing is asked for.
-    let again = import(&fixture_dir().join("encoder_zip.pt"), &config, &dest, false).unwrap_err();
+    let again = import(&fixture_dir().join("encoder_zip.pt"), Some(&config), &dest, false).unwrap_err();
     assert!(again.to_string().contains("already exists"), "{again}");
-    assert!(import(&fixture_dir().join("encoder_legacy.pt"), &config, &dest, true).is_ok());
+    assert!(import(&fixture_dir().join("encoder_legacy.pt"), Some(&config), &dest, true).is_ok());
 
-    // The default (Resemblyzer-sized) network does not fit these weights: every problem is named.
+    // The default (Resemblyzer-sized) network, which the tensor names point to, does not fit
+    // these weights: every problem is named.
     let other = tmp.path().join("other");
-    let err = import(&fixture_dir().join("encoder_zip.pt"), &SpeakerEncoderConfig::default(), &other, false)
+    let err = import(&fixture_dir().join("encoder_zip.pt"), None, &other, false)
         .unwrap_err()
         .to_string();
     assert!(err.contains("lstm.weight_hh_l0") && err.contains("linear.weight"), "{err}");
@@ -104,7 +112,7 @@ fn import_installs_an_encoder_that_loads_and_refuses_a_mismatched_one() {
     // A file that is no checkpoint gives a message, not a panic.
     let junk = tmp.path().join("junk.pt");
     std::fs::write(&junk, b"not a checkpoint").unwrap();
-    assert!(import(&junk, &config, &other, false).is_err());
+    assert!(import(&junk, Some(&config), &other, false).is_err());
 }
 
 /// With the real weights (not in the repository): EMOTRACE_SPEAKER_ENCODER_REAL=DIR, where DIR holds
@@ -121,27 +129,14 @@ fn embeddings_match_resemblyzer_with_its_pretrained_weights_when_given() {
     check_against(&encoder, &io(&dir), (1e-6, 1e-5), 1e-4);
 }
 
-/// A voice-like 8-kHz signal: harmonics of a gliding pitch `f0` Hz, amplitude-modulated.
-fn voice(seconds: f64, f0: f64, rate: u32) -> Vec<f32> {
-    let n = (seconds * rate as f64) as usize;
-    let mut phase = 0.0f64;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / rate as f64;
-            phase += 2.0 * std::f64::consts::PI * f0 * (1.0 + 0.1 * (2.0 * t).sin()) / rate as f64;
-            let y: f64 = (1..12).map(|k| (k as f64 * phase).sin() / k as f64).sum();
-            (0.2 * y * (0.6 + 0.4 * (6.0 * t).sin().abs())) as f32
-        })
-        .collect()
-}
-
 #[test]
 fn piece_embedder_streams_the_pieces_it_would_embed_whole() {
     use emotrace::segmentation::piece_embeddings::{plan_piece_spans, PieceEmbedder};
     use emotrace::segmentation::utterances::TimeSpan;
 
-    let encoder = build_encoder(read_checkpoint(&fixture_dir().join("encoder_zip.pt")).unwrap(), &fixture_config(), &Device::Cpu)
-        .unwrap();
+    let encoder = ImportedEncoder::Ge2e(
+        build_encoder(read_checkpoint(&fixture_dir().join("encoder_zip.pt")).unwrap(), &fixture_config(), &Device::Cpu).unwrap(),
+    );
     let rate = 8000;
     let signal = voice(7.0, 140.0, rate);
     let spans = [TimeSpan { start_s: 0.2, end_s: 2.9 }, TimeSpan { start_s: 3.5, end_s: 6.1 }, TimeSpan { start_s: 6.5, end_s: 7.4 }];
@@ -165,19 +160,6 @@ fn piece_embedder_streams_the_pieces_it_would_embed_whole() {
         let norm: f32 = got.embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5);
     }
-}
-
-/// Two alternating "voices" (low and high pitch) with pauses: a 40-s 8-kHz mono call in `dir`.
-fn write_two_voice_call(dir: &std::path::Path) -> PathBuf {
-    let rate = 8000;
-    let mut call = Vec::new();
-    for turn in 0..16 {
-        call.extend(voice(1.6 + 0.3 * (turn % 3) as f64, if turn % 2 == 0 { 110.0 } else { 230.0 }, rate));
-        call.extend(std::iter::repeat_n(0.0f32, (0.6 * rate as f64) as usize));
-    }
-    let wav = dir.join("来电 mono.wav");
-    emotrace::audio::wav::write_wav_i16(&wav, rate, &[call]).unwrap();
-    wav
 }
 
 /// Runs the binary with `data` as its user data directory (where an import installs).

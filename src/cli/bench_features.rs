@@ -22,6 +22,8 @@ pub enum BenchTarget {
     Features(BenchFeaturesArgs),
     /// The fused model's forward pass per 10-s segment (base-size config, random weights).
     Model(super::bench_model::BenchModelArgs),
+    /// Embedding a diarization piece with an imported speaker encoder.
+    SpeakerEncoder(super::bench_speaker_encoder::BenchSpeakerEncoderArgs),
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +46,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchTarget::Features(a) => run_features(a),
         BenchTarget::Model(a) => super::bench_model::run(a),
+        BenchTarget::SpeakerEncoder(a) => super::bench_speaker_encoder::run(a),
     }
 }
 

@@ -6,6 +6,7 @@ mod analysis_args;
 mod analyze_cmd;
 mod batch_cmd;
 mod bench_model;
+mod bench_speaker_encoder;
 mod cohort_cmd;
 mod eval_segments_cmd;
 mod import_model_cmd;

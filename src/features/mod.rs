@@ -6,6 +6,7 @@
 //! parallel with rayon.
 
 pub mod deltas;
+pub mod kaldi_fbank;
 pub mod mel;
 pub mod mfcc;
 pub mod normalize;

@@ -1,10 +1,12 @@
 //! Importing a speaker encoder and finding the imported one.
 //!
-//! `emotrace import-speaker-encoder FILE` reads a PyTorch checkpoint of the GE2E encoder (the
-//! legacy pickle Resemblyzer ships as `pretrained.pt`, a zip `torch.save`, or `.safetensors`;
-//! the state dict may sit under `model_state`), checks every tensor against the network, and
-//! writes `config.json` + `model.safetensors` into the user data directory's `speaker-encoder/`
-//! (atomically, as one folder). Segmentation loads it from there when it exists.
+//! `emotrace import-speaker-encoder FILE` reads a PyTorch checkpoint of a GE2E encoder (the
+//! legacy pickle Resemblyzer ships as `pretrained.pt`) or of a CAM++ network (3D-Speaker's
+//! `campplus_*.pt`) — a legacy or zip `torch.save`, or `.safetensors`; the state dict may sit
+//! under `model_state` — tells the two apart by their tensor names, checks every tensor against
+//! the network, and writes `config.json` + `model.safetensors` into the user data directory's
+//! `speaker-encoder/` (atomically, as one folder). Segmentation loads it from there when it
+//! exists.
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 
 use super::bundle::{ensure_replaceable, save_safetensors, write_dir_atomically, write_json, CONFIG_FILE, WEIGHTS_FILE};
+use super::campplus::{CamPlus, CamPlusConfig, ARCHITECTURE as CAMPLUS};
 use super::speaker_encoder::{SpeakerEncoder, SpeakerEncoderConfig};
 use super::torch_legacy::{is_legacy_torch_file, read_legacy_state_dict};
 use super::weights::{build_checked, read_safetensors, to_f32};
@@ -23,6 +26,81 @@ pub const SPEAKER_ENCODER_DIR: &str = "speaker-encoder";
 const STATE_KEY: &str = "model_state";
 /// Tensors of the GE2E loss (its similarity scale and offset), not of the encoder.
 const LOSS_TENSORS: [&str; 2] = ["similarity_weight", "similarity_bias"];
+/// Batch-norm's count of training batches: bookkeeping, not a weight.
+const BATCH_COUNTER: &str = "num_batches_tracked";
+/// A tensor only CAM++ has.
+const CAMPLUS_MARKER: &str = "head.conv1.weight";
+
+/// The shape of an importable encoder network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EncoderConfig {
+    Ge2e(SpeakerEncoderConfig),
+    CamPlus(CamPlusConfig),
+}
+
+impl EncoderConfig {
+    /// Reads a `config.json`: CAM++ when its `architecture` says so, else GE2E (folders imported
+    /// before CAM++ was supported have no `architecture`).
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        if value.get("architecture").and_then(|a| a.as_str()) == Some(CAMPLUS) {
+            Ok(Self::CamPlus(serde_json::from_value(value)?))
+        } else {
+            Ok(Self::Ge2e(serde_json::from_value(value)?))
+        }
+    }
+
+    /// The published network whose tensors these are.
+    pub fn for_tensors(tensors: &HashMap<String, Tensor>) -> Self {
+        if tensors.contains_key(CAMPLUS_MARKER) {
+            Self::CamPlus(CamPlusConfig::default())
+        } else {
+            Self::Ge2e(SpeakerEncoderConfig::default())
+        }
+    }
+
+    /// One line for people: which network, and its size.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ge2e(c) => format!("GE2E, LSTM {} x {}, embedding {}", c.num_layers, c.hidden_size, c.embedding_size),
+            Self::CamPlus(c) => {
+                let layers: usize = c.blocks.iter().map(|b| b[0]).sum();
+                format!("CAM++, {} dense TDNN layers, embedding {}", layers, c.embedding_size)
+            }
+        }
+    }
+
+    fn write(&self, path: &Path) -> Result<(), ModelError> {
+        match self {
+            Self::Ge2e(c) => write_json(path, c),
+            Self::CamPlus(c) => write_json(path, c),
+        }
+    }
+}
+
+/// An imported speaker encoder, ready to embed utterances.
+pub enum ImportedEncoder {
+    Ge2e(SpeakerEncoder),
+    CamPlus(Box<CamPlus>),
+}
+
+impl ImportedEncoder {
+    /// The audio rate [`Self::embed_utterances`] expects.
+    pub fn sample_rate(&self) -> u32 {
+        match self {
+            Self::Ge2e(e) => e.config().sample_rate,
+            Self::CamPlus(e) => e.config().sample_rate,
+        }
+    }
+
+    /// One unit-length embedding per utterance.
+    pub fn embed_utterances(&self, wavs: &[&[f32]]) -> Result<Vec<Vec<f32>>, ModelError> {
+        match self {
+            Self::Ge2e(e) => e.embed_utterances(wavs),
+            Self::CamPlus(e) => e.embed_utterances(wavs),
+        }
+    }
+}
 
 /// The imported encoder's folder when one is installed under the user data directory.
 pub fn installed_dir() -> Option<PathBuf> {
@@ -49,6 +127,7 @@ pub fn read_checkpoint(path: &Path) -> Result<HashMap<String, Tensor>, ModelErro
     for name in LOSS_TENSORS {
         tensors.remove(name);
     }
+    tensors.retain(|name, _| !name.ends_with(BATCH_COUNTER));
     Ok(tensors)
 }
 
@@ -65,29 +144,45 @@ pub fn build_encoder(
     })
 }
 
+/// Builds a CAM++ network from `tensors`, refusing them with every problem listed when any name
+/// or shape does not fit `config`.
+pub fn build_campplus(tensors: HashMap<String, Tensor>, config: &CamPlusConfig, device: &Device) -> Result<CamPlus, ModelError> {
+    config.validate()?;
+    build_checked(tensors, device, |vb| CamPlus::load(vb, config).map_err(|e| candle_core::Error::Msg(e.to_string())))
+}
+
+/// Builds whichever network `config` names.
+pub fn build(tensors: HashMap<String, Tensor>, config: &EncoderConfig, device: &Device) -> Result<ImportedEncoder, ModelError> {
+    Ok(match config {
+        EncoderConfig::Ge2e(c) => ImportedEncoder::Ge2e(build_encoder(tensors, c, device)?),
+        EncoderConfig::CamPlus(c) => ImportedEncoder::CamPlus(Box::new(build_campplus(tensors, c, device)?)),
+    })
+}
+
 /// Checks `checkpoint` and installs it as the encoder folder `dest` (replacing an existing one
-/// only with `overwrite`). Returns the number of tensors written.
+/// only with `overwrite`). `config` defaults to the published network the tensor names point to.
+/// Returns the number of tensors written and the network's config.
 pub fn import(
     checkpoint: &Path,
-    config: &SpeakerEncoderConfig,
+    config: Option<&EncoderConfig>,
     dest: &Path,
     overwrite: bool,
-) -> Result<usize, ModelError> {
+) -> Result<(usize, EncoderConfig), ModelError> {
     ensure_replaceable(dest, overwrite)?;
     let tensors = read_checkpoint(checkpoint)?;
-    build_encoder(tensors.clone(), config, &Device::Cpu)?;
+    let config = config.cloned().unwrap_or_else(|| EncoderConfig::for_tensors(&tensors));
+    build(tensors.clone(), &config, &Device::Cpu)?;
     write_dir_atomically(dest, overwrite, |temp| {
         save_safetensors(&tensors, &temp.join(WEIGHTS_FILE))?;
-        write_json(&temp.join(CONFIG_FILE), config)
+        config.write(&temp.join(CONFIG_FILE))
     })?;
-    Ok(tensors.len())
+    Ok((tensors.len(), config))
 }
 
 /// Loads an encoder folder written by [`import`].
-pub fn load(dir: &Path, device: &Device) -> Result<SpeakerEncoder, ModelError> {
+pub fn load(dir: &Path, device: &Device) -> Result<ImportedEncoder, ModelError> {
     let config_path = dir.join(CONFIG_FILE);
     let text = fs::read_to_string(&config_path).map_err(|e| ModelError::io(&config_path, e))?;
-    let config: SpeakerEncoderConfig =
-        serde_json::from_str(&text).map_err(|e| ModelError::io_like(&config_path, e))?;
-    build_encoder(read_safetensors(&dir.join(WEIGHTS_FILE))?, &config, device)
+    let config = EncoderConfig::from_json(&text).map_err(|e| ModelError::io_like(&config_path, e))?;
+    build(read_safetensors(&dir.join(WEIGHTS_FILE))?, &config, device)
 }

@@ -3,7 +3,7 @@
 //! finished ones are held, so a 4-hour call stays in bounded memory.
 
 use crate::audio::resample::resample;
-use crate::model::speaker_encoder::SpeakerEncoder;
+use crate::model::speaker_encoder_store::ImportedEncoder;
 use crate::model::ModelError;
 
 use super::resegment::PIECE_S;
@@ -35,7 +35,7 @@ pub struct PieceEmbedding {
 
 /// Feeds on the call's samples (one channel, in order) and embeds every planned piece.
 pub struct PieceEmbedder<'a> {
-    encoder: &'a SpeakerEncoder,
+    encoder: &'a ImportedEncoder,
     sample_rate: u32,
     pieces: Vec<TimeSpan>,
     /// Sample ranges of the pieces at the source rate.
@@ -52,7 +52,7 @@ pub struct PieceEmbedder<'a> {
 }
 
 impl<'a> PieceEmbedder<'a> {
-    pub fn new(encoder: &'a SpeakerEncoder, sample_rate: u32, spans: &[TimeSpan]) -> Self {
+    pub fn new(encoder: &'a ImportedEncoder, sample_rate: u32, spans: &[TimeSpan]) -> Self {
         let pieces = plan_piece_spans(spans);
         let at = |t: f64| (t * sample_rate as f64).round().max(0.0) as usize;
         let ranges = pieces.iter().map(|p| (at(p.start_s), at(p.end_s))).collect();
@@ -97,7 +97,7 @@ impl<'a> PieceEmbedder<'a> {
         if samples.is_empty() || self.error.is_some() {
             return;
         }
-        let target = self.encoder.config().sample_rate;
+        let target = self.encoder.sample_rate();
         match resample(&[samples], self.sample_rate, target) {
             Ok(mut channels) => self.pending.push((index, channels.swap_remove(0))),
             Err(e) => self.error = Some(ModelError::Input(e.to_string())),
