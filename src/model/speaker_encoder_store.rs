@@ -78,10 +78,12 @@ impl EncoderConfig {
     }
 }
 
-/// An imported speaker encoder, ready to embed utterances.
+/// An imported speaker encoder, ready to embed utterances. One exists per analysis, so the
+/// variants' different sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ImportedEncoder {
     Ge2e(SpeakerEncoder),
-    CamPlus(Box<CamPlus>),
+    CamPlus(CamPlus),
 }
 
 impl ImportedEncoder {
@@ -155,7 +157,7 @@ pub fn build_campplus(tensors: HashMap<String, Tensor>, config: &CamPlusConfig, 
 pub fn build(tensors: HashMap<String, Tensor>, config: &EncoderConfig, device: &Device) -> Result<ImportedEncoder, ModelError> {
     Ok(match config {
         EncoderConfig::Ge2e(c) => ImportedEncoder::Ge2e(build_encoder(tensors, c, device)?),
-        EncoderConfig::CamPlus(c) => ImportedEncoder::CamPlus(Box::new(build_campplus(tensors, c, device)?)),
+        EncoderConfig::CamPlus(c) => ImportedEncoder::CamPlus(build_campplus(tensors, c, device)?),
     })
 }
 
