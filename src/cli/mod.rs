@@ -67,8 +67,9 @@ pub enum Command {
     Cohort(cohort_cmd::CohortArgs),
     /// Build a model bundle from an HF wav2vec2 directory (fresh head) or a fused checkpoint.
     ImportModel(import_model_cmd::ImportModelArgs),
-    /// Install a pretrained GE2E speaker encoder (e.g. Resemblyzer's pretrained.pt) for mono
-    /// diarization; not shipped with emotrace (third-party weights).
+    /// Install a pretrained speaker encoder for mono diarization: CAM++ (3D-Speaker's
+    /// campplus_*.pt, recommended) or GE2E (Resemblyzer's pretrained.pt); not shipped with
+    /// emotrace (third-party weights).
     ImportSpeakerEncoder(import_speaker_encoder_cmd::ImportSpeakerEncoderArgs),
     /// Score audio files with a model bundle, each file as one segment: CSV file,logit,p_nonnegative
     /// (p = P(non-negative)) or JSON.

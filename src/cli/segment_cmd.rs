@@ -78,6 +78,10 @@ pub struct SegmentParamArgs {
     /// Mono: rounds of frame-level resegmentation (per-speaker GMMs + Viterbi); 0 = none.
     #[arg(long, default_value_t = SegmentationParams::default().diarize_iterations)]
     pub diarize_iterations: u32,
+    /// Mono with a speaker encoder: resegmentation rounds after the embeddings' 2-means
+    /// [default: 0 for CAM++, 3 for GE2E].
+    #[arg(long)]
+    pub diarize_encoder_iterations: Option<u32>,
     /// Mono: shortest speaker turn inside an utterance (ms).
     #[arg(long, default_value_t = SegmentationParams::default().diarize_min_run_ms)]
     pub diarize_min_run_ms: f32,
@@ -118,6 +122,7 @@ impl From<&SegmentParamArgs> for SegmentationParams {
             diarize_chunk_s: a.diarize_chunk_s,
             crosstalk_db: a.crosstalk_db,
             diarize_iterations: a.diarize_iterations,
+            diarize_encoder_iterations: a.diarize_encoder_iterations,
             diarize_min_run_ms: a.diarize_min_run_ms,
             diarize_switch_penalty: a.diarize_switch_penalty,
             diarize_overlap_pause_db: a.diarize_overlap_pause_db,

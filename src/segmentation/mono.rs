@@ -9,7 +9,7 @@ use super::utterances::{self, TimeSpan};
 use super::params::EncoderSource;
 use super::voiceprint::VoiceprintModel;
 use super::{vad, AudioSource, CallSegmentation, CallerChoice, EncoderUse, Segment, SegmentationError, SegmentationParams};
-use crate::model::speaker_encoder_store;
+use crate::model::speaker_encoder_store::{self, ImportedEncoder};
 
 /// Cepstral frames kept for resegmentation at most (500k × 17 values × 2 bytes ≈ 17 MB): about
 /// 83 minutes of speech at a 10-ms hop; longer calls are analysed at a coarser hop.
@@ -130,6 +130,9 @@ fn diarize_spans(
     let voiceprint = if embeddings.is_none() { VoiceprintModel::shipped().ok() } else { None };
     let settings = ResegmentSettings {
         iterations: params.diarize_iterations as usize,
+        encoder_iterations: params
+            .diarize_encoder_iterations
+            .map_or_else(|| encoder.as_ref().map_or(0, ImportedEncoder::refinement_rounds), |n| n as usize),
         min_run_ms: params.diarize_min_run_ms,
         switch_penalty: params.diarize_switch_penalty,
     };
