@@ -65,6 +65,9 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
+# The same voice-like clips as the GE2E fixture (this script's folder is on sys.path when run).
+from gen_speaker_encoder_fixtures import voice_like
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "fixtures", "campplus")
 SR = 16000
@@ -78,17 +81,6 @@ SMALL_CONFIG = OrderedDict(architecture="campplus", sample_rate=SR, feat_dim=80,
 REAL_CONFIG = OrderedDict(architecture="campplus", sample_rate=SR, feat_dim=80, embedding_size=192, growth_rate=32,
                           bn_size=4, init_channels=128, m_channels=32, blocks=[[12, 3, 1], [24, 3, 2], [16, 3, 2]],
                           seg_len=100)
-
-
-def voice_like(seconds, seed):
-    """Harmonics of a gliding pitch with a formant-like envelope, plus a little noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    f0 = 110 + 60 * rng.random() + 25 * np.sin(2 * np.pi * (0.7 + rng.random()) * t)
-    phase = 2 * np.pi * np.cumsum(f0) / SR
-    y = sum(np.sin(k * phase) / k * np.exp(-(((k * f0) - 700 - 300 * rng.random()) / 900) ** 2) for k in range(1, 30))
-    y = y * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2) + 0.01 * rng.standard_normal(len(t))
-    return (0.3 * y / np.abs(y).max()).astype(np.float32)
 
 
 def load_kaldi(path):
