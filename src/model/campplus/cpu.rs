@@ -213,8 +213,7 @@ impl CamPlusCpu {
 impl DenseLayerCpu {
     /// The `growth × len` channels this layer adds to `x` (`in × len`).
     fn forward(&self, x: &[f32], len: usize, seg_len: usize) -> Vec<f32> {
-        let h = product(&self.bottleneck, &self.bn_in.applied(x, len, true), len);
-        let mut h = h;
+        let mut h = product(&self.bottleneck, &self.bn_in.applied(x, len, true), len);
         self.bn_mid.apply(&mut h, len, true);
         let k = self.local.kernel.1;
         let (mut y, _) = conv1d(&h, len, &self.local, (k - 1) / 2 * self.dilation, 1, self.dilation);
