@@ -81,6 +81,27 @@ fn bursts_are_found_at_their_boundaries() {
     assert!(scores.f1 >= 0.99, "F1 {} found {found:?}", scores.f1);
 }
 
+/// The minimum length is that of the segment as written, pre-roll and hangover included: a
+/// 0.2-s word is kept (its detected core alone is shorter than the 250-ms minimum), a 0.1-s
+/// burst is not, and no written segment is shorter than the minimum.
+#[test]
+fn minimum_length_counts_the_padding() {
+    let params = SegmentationParams::default();
+    let n = 8 * SR as usize;
+    let mut x = white(n, 0.01, 11);
+    for (start, len) in [(2.0, 0.2), (5.0, 0.1)] {
+        let (a, b) = ((start * SR as f64) as usize, ((start + len) * SR as f64) as usize);
+        for (dst, v) in x[a..b].iter_mut().zip(voice(b - a, 0.1, a)) {
+            *dst += v;
+        }
+    }
+    let found = segments(x);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (s, e) = found[0];
+    assert!((s - 2.0).abs() < 0.1 && (e - 2.2).abs() < 0.1, "{found:?}");
+    assert!(e - s >= params.min_segment_ms as f64 / 1000.0 - 1e-9, "{found:?}");
+}
+
 #[test]
 fn long_speech_is_split_to_at_most_ten_seconds() {
     // A 35-s monologue without pauses, with 10 s of line noise on either side.

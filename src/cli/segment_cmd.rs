@@ -60,7 +60,7 @@ pub struct SegmentParamArgs {
     /// Pauses shorter than this are merged into one utterance (ms).
     #[arg(long, default_value_t = SegmentationParams::default().merge_gap_ms)]
     pub merge_gap_ms: f32,
-    /// Shorter segments are dropped (ms).
+    /// Shorter segments (pre-roll and hangover included) are dropped (ms).
     #[arg(long, default_value_t = SegmentationParams::default().min_segment_ms)]
     pub min_segment_ms: f32,
     /// Longer segments are split at a quiet point (s).

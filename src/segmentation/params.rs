@@ -77,7 +77,8 @@ pub struct SegmentationParams {
     /// Speech regions separated by a pause shorter than this (ms) are merged into one utterance.
     /// Default 250 ms (shorter pauses are inside sentences).
     pub merge_gap_ms: f32,
-    /// Segments shorter than this (ms) after merging are dropped. Default 250 ms.
+    /// Segments shorter than this (ms) after merging, pre-roll and hangover included, are
+    /// dropped. Default 250 ms.
     pub min_segment_ms: f32,
     /// Segments longer than this (s) are split. Default 10 s: the model sees at most 10 s.
     pub max_segment_s: f32,

@@ -108,11 +108,14 @@ pub fn detect_spans_and_threshold(track: &FrameTrack, params: &SegmentationParam
         }
     }
 
-    // 3. Voicing evidence and minimum length.
+    // 3. Voicing evidence and minimum length. The length limit applies to the segment as
+    // written, i.e. with its pre-roll and hangover: a short word at a low SNR shows only its
+    // loudest part above the noise, and that part alone is what the detector measures.
     let min_voiced = frames(params.min_voiced_ms, track);
     let min_len = frames(params.min_segment_ms, track).max(1);
+    let pad = frames(params.pre_roll_ms, track) + frames(params.hangover_ms, track);
     merged.retain(|s| {
-        if s.len() < min_len {
+        if s.len() + pad < min_len {
             return false;
         }
         if min_voiced == 0 {
@@ -125,7 +128,6 @@ pub fn detect_spans_and_threshold(track: &FrameTrack, params: &SegmentationParam
     });
 
     // 4. Split utterances that would exceed the maximum length once padded.
-    let pad = frames(params.pre_roll_ms, track) + frames(params.hangover_ms, track);
     let max_frames = ((params.max_segment_s as f64 / track.hop_s()).floor() as usize).saturating_sub(pad + 1);
     let search = frames(params.split_search_s * 1000.0, track);
     let spans = split_long_spans(&merged, e, &th.low, max_frames.max(min_len * 2 + 1), search, min_len);
