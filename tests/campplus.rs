@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use emotrace::features::kaldi_fbank::KaldiFbank;
+use emotrace::gui::encoder_import::install;
 use emotrace::model::campplus::{CamPlus, CamPlusConfig};
 use emotrace::model::speaker_encoder_store::{build_campplus, import, load, read_checkpoint, EncoderConfig, ImportedEncoder};
 
@@ -114,6 +115,28 @@ fn import_recognises_campplus_and_the_installed_folder_loads_as_campplus() {
     let err = import(&dir.join("campplus_zip.pt"), None, &other, false).unwrap_err().to_string();
     assert!(err.contains("head.conv1.weight") && err.contains("xvector.dense.linear.weight"), "{err}");
     assert!(!other.exists(), "nothing is installed from a refused checkpoint");
+}
+
+/// The window's import (Model → Import speaker encoder…): it replaces an encoder installed
+/// earlier (the user picked the file), and a checkpoint that does not fit leaves the installed
+/// encoder as it was.
+#[test]
+fn the_windows_import_replaces_an_installed_encoder_and_a_refused_one_keeps_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture_dir();
+    let config = EncoderConfig::CamPlus(config_in(&dir));
+    let dest = tmp.path().join("speaker-encoder");
+    let checkpoint = dir.join("campplus_zip.pt");
+    for _ in 0..2 {
+        let network = install(&checkpoint, Some(&config), &dest).unwrap();
+        assert!(network.starts_with("CAM++"), "{network}");
+    }
+    let before = std::fs::read(dest.join("model.safetensors")).unwrap();
+    // Without the small network's config the published shape is assumed, which does not fit.
+    let refused = install(&checkpoint, None, &dest).unwrap_err();
+    assert!(refused.contains("campplus_zip.pt") && refused.contains("head.conv1.weight"), "{refused}");
+    assert_eq!(std::fs::read(dest.join("model.safetensors")).unwrap(), before);
+    assert!(matches!(load(&dest, &Device::Cpu).unwrap(), ImportedEncoder::CamPlus(_)));
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Instant;
 
+use eframe::egui::containers::menu::{MenuButton, MenuConfig};
 use eframe::egui::{self, Color32, RichText};
 use serde::Serialize;
 
@@ -16,7 +17,8 @@ use super::metrics_panel::{self, ShownStage};
 use super::playback::{Player, MAX_SPEED, MIN_SPEED};
 use super::settings::Settings;
 use super::state::{CallView, FrameTimes, Incoming, Job, Phase};
-use super::caller_panel::{self, CallerPanelAction};
+use super::caller_panel::{self, CallerPanelAction, EncoderState};
+use super::encoder_import::{self, EncoderImport};
 use super::{models, segment_table, trajectory_view, waveform};
 use crate::pipeline::{AnalysisEvent, PipelineStage, SpeakerStats};
 use crate::segmentation::CallerChoice;
@@ -36,6 +38,10 @@ enum Action {
     TogglePlay,
     SetLanguage(Option<Lang>),
     SetModel(Option<String>),
+    ImportEncoderDialog,
+    ImportEncoder(PathBuf),
+    /// Analyse the open call again from the file (after a speaker encoder was imported).
+    Reanalyse,
     SettingsChanged,
     ShowFrameTimes(bool),
     OpenSettings,
@@ -45,6 +51,7 @@ enum Action {
 enum DialogRequest {
     Open,
     Export(ExportKind),
+    ImportEncoder,
 }
 
 /// Test hooks read from the environment: EMOTRACE_GUI_STATE_DUMP=path writes the window's state
@@ -156,10 +163,17 @@ pub struct ReviewApp {
     view_duration_s: f64,
     /// The File menu's typed path (for desktops without a file dialog).
     typed_path: String,
+    /// The Model menu's typed checkpoint path (likewise).
+    typed_encoder_path: String,
     /// Playing a party's sample: pause when the playhead passes this time.
     sample_until: Option<f64>,
     /// The model notices drawn in the last frame (for the state dump).
     last_model_notices: Vec<String>,
+    /// A speaker-encoder import running on its worker.
+    encoder_import: Option<EncoderImport>,
+    /// A speaker encoder was imported since the window opened: mono calls analysed before it
+    /// can be analysed again with it.
+    encoder_imported: bool,
 }
 
 impl ReviewApp {
@@ -189,8 +203,11 @@ impl ReviewApp {
             show_settings: false,
             view_duration_s: -1.0,
             typed_path: String::new(),
+            typed_encoder_path: String::new(),
             sample_until: None,
             last_model_notices: Vec::new(),
+            encoder_import: None,
+            encoder_imported: false,
         }
     }
 
@@ -281,16 +298,42 @@ impl ReviewApp {
         }
     }
 
-    fn poll_dialogs(&mut self, actions: &mut Vec<Action>) {
+    fn poll_dialogs(&mut self, actions: &mut Vec<Action>, ctx: &egui::Context) {
         while let Ok((request, chosen)) = self.dialog_results.try_recv() {
             self.dialog_open = false;
             match (request, chosen) {
                 (DialogRequest::Open, Some(path)) => actions.push(Action::Open(path)),
                 (DialogRequest::Export(kind), Some(dir)) => self.export_to(kind, dir),
+                (DialogRequest::ImportEncoder, Some(path)) => self.start_encoder_import(path, ctx),
                 (DialogRequest::Open, None) => self.status = Some((self.t(Key::DialogUnavailable).to_string(), false)),
                 (DialogRequest::Export(_), None) => self.status = Some((self.t(Key::ExportDialogUnavailable).to_string(), false)),
+                (DialogRequest::ImportEncoder, None) => {
+                    self.status = Some((self.t(Key::EncoderDialogUnavailable).to_string(), false))
+                }
             }
         }
+    }
+
+    fn start_encoder_import(&mut self, checkpoint: PathBuf, ctx: &egui::Context) {
+        let Some(dest) = encoder_import::default_destination() else {
+            self.status = Some((self.t(Key::EncoderNoDataDir).to_string(), true));
+            return;
+        };
+        let ctx = ctx.clone();
+        self.encoder_import = Some(EncoderImport::start(checkpoint, dest, move || ctx.request_repaint()));
+        self.status = Some((self.t(Key::EncoderImporting).to_string(), false));
+    }
+
+    fn poll_encoder_import(&mut self) {
+        let Some(outcome) = self.encoder_import.as_ref().and_then(EncoderImport::poll) else { return };
+        self.encoder_import = None;
+        self.status = Some(match outcome {
+            Ok(network) => {
+                self.encoder_imported = true;
+                (self.t(Key::EncoderImported).replace("{}", &network), false)
+            }
+            Err(error) => (format!("{} {error}", self.t(Key::EncoderImportFailed)), true),
+        });
     }
 
     fn spawn_dialog(&mut self, request: DialogRequest, ctx: &egui::Context) {
@@ -314,6 +357,10 @@ impl ReviewApp {
                     .add_filter("*", &["*"])
                     .pick_file(),
                 DialogRequest::Export(_) => dialog.pick_folder(),
+                DialogRequest::ImportEncoder => dialog
+                    .add_filter("checkpoint", &["pt", "pth", "bin", "safetensors"])
+                    .add_filter("*", &["*"])
+                    .pick_file(),
             };
             let _ = sender.send((request, chosen));
             ctx.request_repaint();
@@ -368,10 +415,12 @@ impl ReviewApp {
     fn menu_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let lang = self.lang;
         let mut typed_path = std::mem::take(&mut self.typed_path);
+        let mut typed_encoder_path = std::mem::take(&mut self.typed_encoder_path);
         egui::MenuBar::new().ui(ui, |ui| {
-            ui.menu_button(self.t(Key::MenuFile), |ui| {
+            menu_with_text_field(ui, self.t(Key::MenuFile), |ui| {
                 if ui.button(self.t(Key::MenuOpen)).clicked() {
                     actions.push(Action::OpenDialog);
+                    ui.close();
                 }
                 // Where no file dialog exists (no desktop portal), a path can be typed instead.
                 ui.horizontal(|ui| {
@@ -390,6 +439,7 @@ impl ReviewApp {
                     for path in self.settings.recent.iter() {
                         if ui.button(path.display().to_string()).clicked() {
                             actions.push(Action::Open(path.to_path_buf()));
+                            ui.close();
                         }
                     }
                 });
@@ -398,14 +448,17 @@ impl ReviewApp {
                 for (key, kind) in [(Key::MenuExportCsv, ExportKind::Csv), (Key::MenuExportPng, ExportKind::Png), (Key::MenuExportSvg, ExportKind::Svg)] {
                     if ui.add_enabled(can_export, egui::Button::new(self.t(key))).clicked() {
                         actions.push(Action::ExportDialog(kind));
+                        ui.close();
                     }
                 }
                 if ui.add_enabled(can_export, egui::Button::new(self.t(Key::MenuExportBeside))).clicked() {
                     actions.push(Action::ExportBeside);
+                    ui.close();
                 }
                 ui.separator();
                 if ui.button(self.t(Key::MenuQuit)).clicked() {
                     actions.push(Action::Quit);
+                    ui.close();
                 }
             });
             ui.menu_button(self.t(Key::MenuView), |ui| {
@@ -424,9 +477,10 @@ impl ReviewApp {
                     actions.push(Action::OpenSettings);
                 }
             });
-            ui.menu_button(lang.text(Key::MenuModel), |ui| {
+            menu_with_text_field(ui, lang.text(Key::MenuModel), |ui| {
                 if ui.radio(self.settings.model.is_none(), self.t(Key::MenuModelDefault)).clicked() {
                     actions.push(Action::SetModel(None));
+                    ui.close();
                 }
                 if self.model_bundles.is_empty() {
                     ui.weak(self.t(Key::MenuModelNone));
@@ -434,11 +488,36 @@ impl ReviewApp {
                 for name in &self.model_bundles {
                     if ui.radio(self.settings.model.as_deref() == Some(name.as_str()), name).clicked() {
                         actions.push(Action::SetModel(Some(name.clone())));
+                        ui.close();
                     }
                 }
+                ui.separator();
+                let idle = self.encoder_import.is_none();
+                if ui
+                    .add_enabled(idle, egui::Button::new(self.t(Key::MenuImportEncoder)))
+                    .on_hover_text(self.t(Key::MenuImportEncoderTip))
+                    .clicked()
+                {
+                    actions.push(Action::ImportEncoderDialog);
+                    ui.close();
+                }
+                ui.horizontal(|ui| {
+                    let field = ui.add_enabled(
+                        idle,
+                        egui::TextEdit::singleline(&mut typed_encoder_path).hint_text(lang.text(Key::EncoderPathHint)).desired_width(260.0),
+                    );
+                    let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    let clicked = ui.add_enabled(idle, egui::Button::new(lang.text(Key::EncoderImportPath))).clicked();
+                    if (clicked || entered) && idle && !typed_encoder_path.trim().is_empty() {
+                        actions.push(Action::ImportEncoder(PathBuf::from(typed_encoder_path.trim())));
+                        typed_encoder_path.clear();
+                        ui.close();
+                    }
+                });
             });
         });
         self.typed_path = typed_path;
+        self.typed_encoder_path = typed_encoder_path;
     }
 
     /// The model line: loading (with an animated bar and the seconds so far), or which model
@@ -723,6 +802,21 @@ impl ReviewApp {
                     self.open_with_caller(path, caller, ctx);
                 }
             }
+            Action::ImportEncoderDialog => {
+                if self.encoder_import.is_none() {
+                    self.spawn_dialog(DialogRequest::ImportEncoder, ctx);
+                }
+            }
+            Action::ImportEncoder(path) => {
+                if self.encoder_import.is_none() {
+                    self.start_encoder_import(path, ctx);
+                }
+            }
+            Action::Reanalyse => {
+                if let Some(path) = self.view.as_ref().map(|v| v.path.clone()) {
+                    self.open_with_caller(path, CallerChoice::Auto, ctx);
+                }
+            }
             Action::SettingsChanged => self.save_settings(),
             Action::ShowFrameTimes(show) => {
                 self.settings.show_frame_times = show;
@@ -732,6 +826,14 @@ impl ReviewApp {
             Action::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         }
     }
+}
+
+/// A menu of the menu bar that holds a text field. egui closes a menu on any click inside it,
+/// which would close it as soon as the field is clicked; this one closes only on a click outside,
+/// so its buttons close it themselves.
+fn menu_with_text_field(ui: &mut egui::Ui, title: &str, add_contents: impl FnOnce(&mut egui::Ui)) {
+    let config = MenuConfig::new().close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+    MenuButton::new(title).config(config).ui(ui, add_contents);
 }
 
 impl eframe::App for ReviewApp {
@@ -745,8 +847,9 @@ impl eframe::App for ReviewApp {
             }
         }
         let mut actions = Vec::new();
-        self.poll_dialogs(&mut actions);
+        self.poll_dialogs(&mut actions, &ctx);
         self.poll_job();
+        self.poll_encoder_import();
         if let Some(path) = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf())) {
             actions.push(Action::Open(path));
         }
@@ -778,9 +881,12 @@ impl eframe::App for ReviewApp {
             egui::Panel::right("details").default_size(440.0).resizable(true).show(ui, |ui| {
                 let partial = view.phase == Phase::Running;
                 if view.assignment.is_some() {
-                    match caller_panel::show(ui, lang, view) {
+                    let encoder = EncoderState { importing: self.encoder_import.is_some(), imported: self.encoder_imported };
+                    match caller_panel::show(ui, lang, view, encoder) {
                         Some(CallerPanelAction::Choose(choice)) => actions.push(Action::SetCaller(choice)),
                         Some(CallerPanelAction::Listen(from, until)) => actions.push(Action::PlaySample(from, until)),
+                        Some(CallerPanelAction::ImportEncoder) => actions.push(Action::ImportEncoderDialog),
+                        Some(CallerPanelAction::Reanalyse) => actions.push(Action::Reanalyse),
                         None => {}
                     }
                     ui.separator();

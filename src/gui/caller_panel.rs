@@ -12,6 +12,19 @@ pub enum CallerPanelAction {
     Choose(CallerChoice),
     /// Play from the first time to the second.
     Listen(f64, f64),
+    /// Pick a speaker-encoder checkpoint to import.
+    ImportEncoder,
+    /// Analyse the call again (a speaker encoder has been imported since it was analysed).
+    Reanalyse,
+}
+
+/// The window's speaker-encoder import, as far as this panel is concerned.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EncoderState {
+    /// An import is running.
+    pub importing: bool,
+    /// An import succeeded since the window opened.
+    pub imported: bool,
 }
 
 /// The choice a party's label stands for.
@@ -42,25 +55,36 @@ fn speech_time(seconds: f64) -> String {
 }
 
 /// Draws the panel once segmentation has told who speaks; returns what the user asked for.
-pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView) -> Option<CallerPanelAction> {
+pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView, encoder: EncoderState) -> Option<CallerPanelAction> {
     let assignment = view.assignment.as_ref()?;
     let mono = assignment.layout == "mono";
     let mut action = None;
+    let mut action_from_encoder = None;
     // A re-analysis needs the finished one it starts from.
     let can_choose = view.phase != Phase::Running && view.previous.is_some();
     ui.strong(lang.text(Key::CallerTitle));
     ui.small(lang.text(if mono { Key::CallerMonoNote } else { Key::CallerStereoNote }));
     if mono {
-        match &assignment.speaker_encoder {
+        let without_encoder = match &assignment.speaker_encoder {
             EncoderUse::Used => {
                 ui.small(lang.text(Key::CallerEncoderNote));
+                false
             }
             EncoderUse::Unusable(why) => {
                 ui.small(RichText::new(lang.text(Key::CallerEncoderUnusable)).color(ui.visuals().warn_fg_color))
                     .on_hover_text(why);
+                true
             }
-            EncoderUse::Absent | EncoderUse::NotNeeded => {
+            EncoderUse::Absent => {
                 ui.small(lang.text(Key::CallerNoEncoderNote));
+                true
+            }
+            // "All speech": the voices were not told apart, so no encoder was wanted.
+            EncoderUse::NotNeeded => false,
+        };
+        if without_encoder {
+            if let Some(action) = encoder_buttons(ui, lang, view, encoder) {
+                action_from_encoder = Some(action);
             }
         }
     }
@@ -105,6 +129,31 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView) -> Option<CallerPane
     if view.phase == Phase::Running && view.previous.is_some() {
         ui.label(RichText::new(lang.text(Key::Rescoring)).italics());
     }
+    action.or(action_from_encoder)
+}
+
+/// Under a mono call diarized without an encoder: import one, or (once imported) analyse the
+/// call again with it.
+fn encoder_buttons(ui: &mut egui::Ui, lang: Lang, view: &CallView, encoder: EncoderState) -> Option<CallerPanelAction> {
+    let finished = view.phase != Phase::Running;
+    let mut action = None;
+    ui.horizontal(|ui| {
+        if encoder.imported {
+            if ui
+                .add_enabled(finished, egui::Button::new(lang.text(Key::ReanalyseWithEncoder)).small())
+                .on_disabled_hover_text(lang.text(Key::CallerWhenFinished))
+                .clicked()
+            {
+                action = Some(CallerPanelAction::Reanalyse);
+            }
+        } else if ui
+            .add_enabled(!encoder.importing, egui::Button::new(lang.text(Key::MenuImportEncoder)).small())
+            .on_hover_text(lang.text(Key::MenuImportEncoderTip))
+            .clicked()
+        {
+            action = Some(CallerPanelAction::ImportEncoder);
+        }
+    });
     action
 }
 

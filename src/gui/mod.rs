@@ -3,6 +3,7 @@
 
 mod app;
 mod caller_panel;
+pub mod encoder_import;
 pub mod export;
 mod fonts;
 pub mod i18n;
