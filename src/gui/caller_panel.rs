@@ -83,9 +83,7 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView, encoder: EncoderStat
             EncoderUse::NotNeeded => false,
         };
         if without_encoder {
-            if let Some(action) = encoder_buttons(ui, lang, view, encoder) {
-                action_from_encoder = Some(action);
-            }
+            action_from_encoder = encoder_buttons(ui, lang, view, encoder);
         }
     }
     let disabled_tip = lang.text(Key::CallerWhenFinished);
