@@ -1,7 +1,9 @@
-//! Model bundles the Model menu lists: folders under `models/` (beside the working directory)
-//! and under the OS data directory's `models/`. Names only for now: loading is the pipeline's.
+//! Model bundles the Model menu lists: bundle folders under `models/` (beside the working
+//! directory) and under the OS data directory's `models/`. Names only: loading is the pipeline's.
 
 use std::path::{Path, PathBuf};
+
+use crate::model::{bundle, default_model};
 
 /// Where bundles are looked for, in menu order.
 pub fn bundle_roots() -> Vec<PathBuf> {
@@ -12,37 +14,70 @@ pub fn bundle_roots() -> Vec<PathBuf> {
     roots
 }
 
-/// Sorted, de-duplicated names of the folders directly under `roots`.
+/// Sorted, de-duplicated names of the model bundles directly under `roots`: folders holding a
+/// bundle's config, weights and meta. Other folders (run from a source checkout, `models/` also
+/// holds the diarizer's `diarization/`) and copies of the built-in default model (the menu's first
+/// entry already) are left out.
 pub fn find_bundles(roots: &[PathBuf]) -> Vec<String> {
-    let mut names: Vec<String> = roots.iter().flat_map(|root| folder_names(root)).collect();
+    let builtin = default_model::default_bundle().map(|b| b.meta.weights_sha256).ok();
+    let mut names: Vec<String> = roots
+        .iter()
+        .flat_map(|root| bundle_folders(root))
+        .filter(|dir| builtin.is_none() || weights_digest(dir) != builtin)
+        .filter_map(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
     names.sort();
     names.dedup();
     names
 }
 
-fn folder_names(root: &Path) -> Vec<String> {
+fn bundle_folders(root: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
     entries
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with('.'))
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .map(|entry| entry.path())
+        .filter(|dir| [bundle::CONFIG_FILE, bundle::WEIGHTS_FILE, bundle::META_FILE].iter().all(|f| dir.join(f).is_file()))
         .collect()
+}
+
+/// The weights digest a bundle's meta.json records (read without loading the weights).
+fn weights_digest(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(bundle::META_FILE)).ok()?;
+    let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
+    meta.get("weights_sha256")?.as_str().map(str::to_ascii_lowercase)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A folder with a bundle's three files; `digest` is what its meta.json records.
+    fn bundle_at(dir: &Path, digest: &str) {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join(bundle::CONFIG_FILE), b"{}").unwrap();
+        std::fs::write(dir.join(bundle::WEIGHTS_FILE), b"").unwrap();
+        std::fs::write(dir.join(bundle::META_FILE), format!(r#"{{"weights_sha256": "{digest}"}}"#)).unwrap();
+    }
+
     #[test]
     fn lists_bundle_folders_from_every_root_once() {
         let first = tempfile::tempdir().unwrap();
         let second = tempfile::tempdir().unwrap();
-        std::fs::create_dir(first.path().join("default-v1")).unwrap();
-        std::fs::create_dir(first.path().join(".hidden")).unwrap();
+        bundle_at(&first.path().join("default-v1"), "aa");
+        bundle_at(&first.path().join(".hidden"), "bb");
         std::fs::write(first.path().join("notes.txt"), b"x").unwrap();
-        std::fs::create_dir(second.path().join("fine-tuned-2026")).unwrap();
-        std::fs::create_dir(second.path().join("default-v1")).unwrap();
+        bundle_at(&second.path().join("fine-tuned-2026"), "cc");
+        bundle_at(&second.path().join("default-v1"), "aa");
+        // Not bundles: the diarizer's folder in a source checkout, a half-copied bundle.
+        std::fs::create_dir(first.path().join("diarization")).unwrap();
+        std::fs::write(first.path().join("diarization/voiceprint.json"), b"{}").unwrap();
+        std::fs::create_dir(second.path().join("copying")).unwrap();
+        std::fs::write(second.path().join("copying").join(bundle::CONFIG_FILE), b"{}").unwrap();
+        // A copy of the built-in default model (e.g. the checkout's models/default).
+        let builtin = default_model::default_bundle().unwrap().meta.weights_sha256;
+        bundle_at(&second.path().join("default"), &builtin.to_uppercase());
         let roots = vec![first.path().to_path_buf(), second.path().to_path_buf(), PathBuf::from("/no/such/dir")];
         assert_eq!(find_bundles(&roots), vec!["default-v1".to_string(), "fine-tuned-2026".to_string()]);
     }
