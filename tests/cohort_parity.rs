@@ -165,3 +165,77 @@ fn cohort_command_reads_batch_and_analyze_outputs() {
         assert!((p - row.p_welch.unwrap()).abs() <= 1e-6, "{:?}", row.key);
     }
 }
+
+/// `calls.csv` rows of `n` calls of `group` (ids `{prefix}{i}`), the fixture's values.
+fn calls_rows(values: &BTreeMap<Key, Vec<f64>>, group: &str, prefix: &str, n: usize) -> String {
+    let mut rows = String::new();
+    for i in 0..n {
+        for stage in ["assessment", "full"] {
+            let v = |m: &str| values[&(group.into(), stage.into(), m.into())][i];
+            rows += &format!(
+                "{prefix}{i},/calls/{prefix}{i}.wav,{group},{stage},40,{},{},{},100.0,1800.0\n",
+                v("nss"),
+                v("ecr_binary"),
+                v("ecr_prob")
+            );
+        }
+    }
+    rows
+}
+
+fn cohort(args: &[std::ffi::OsString]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_emotrace")).arg("cohort").args(args).output().unwrap()
+}
+
+/// One batch whose manifest named the groups gives the same table as the groups given as two
+/// batch folders; a call without a group is refused by name.
+#[test]
+fn cohort_by_the_manifests_group_column_equals_the_groups_given_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = groups();
+    let header = "call_id,path,group,stage,n_segments,nss,ecr_binary,ecr_prob,speech_s,duration_s\n";
+    let (suicide, non_suicide) = (calls_rows(&values, "suicide", "s", 23), calls_rows(&values, "non-suicide", "n", 31));
+    let write = |name: &str, body: &str| {
+        let folder = dir.path().join(name);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("calls.csv"), format!("{header}{body}")).unwrap();
+        folder
+    };
+    let together = write("together", &format!("{suicide}{non_suicide}"));
+    let (apart_s, apart_n) = (write("apart_s", &suicide), write("apart_n", &non_suicide));
+    let (by_column, given) = (dir.path().join("by_column.csv"), dir.path().join("given.csv"));
+    let out = cohort(&["--by-group".into(), together.clone().into(), "--out".into(), by_column.clone().into(), "--seed".into(), "5".into()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // --by-group takes the groups in name order: the same order here.
+    let out = cohort(&[
+        "--group".into(),
+        format!("non-suicide={}", apart_n.display()).into(),
+        "--group".into(),
+        format!("suicide={}", apart_s.display()).into(),
+        "--out".into(),
+        given.clone().into(),
+        "--seed".into(),
+        "5".into(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = std::fs::read_to_string(&by_column).unwrap();
+    assert_eq!(table, std::fs::read_to_string(&given).unwrap());
+    // Welch p-values as scipy's, so the split really is by group.
+    let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 12);
+    for row in expected().into_iter().filter(|r| r.key.0 != "tiny") {
+        let got = rows.iter().find(|r| r[0] == row.key.0 && r[1] == row.key.1 && r[2] == row.key.2).unwrap();
+        assert_eq!(got[3].parse::<usize>().unwrap(), row.n);
+        assert!((got[7].parse::<f64>().unwrap() - row.p_welch.unwrap()).abs() <= 1e-6, "{:?}", row.key);
+    }
+
+    let ungrouped = write("ungrouped", &format!("{suicide}x9,/calls/x9.wav,,full,40,3,0.1,0.2,100.0,1800.0\n"));
+    let out = cohort(&["--by-group".into(), ungrouped.into(), "--out".into(), dir.path().join("no.csv").into()]);
+    assert!(!out.status.success());
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(message.contains("x9") && message.contains("no group"), "{message}");
+    assert!(!dir.path().join("no.csv").exists());
+    // Both ways at once is a usage error.
+    let out = cohort(&["--by-group".into(), together.into(), "--group".into(), format!("a={}", apart_s.display()).into(), "--out".into(), dir.path().join("no.csv").into()]);
+    assert!(!out.status.success());
+}

@@ -19,6 +19,8 @@ pub const TABLE_COLUMNS: [&str; 8] = ["group", "stage", "metric", "n", "mean", "
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallStageMetrics {
     pub call_id: String,
+    /// The batch manifest's group of the call (`calls.csv`'s `group` column), if it names one.
+    pub group: Option<String>,
     pub stage: String,
     pub nss: Option<f64>,
     pub ecr_binary: Option<f64>,
@@ -75,18 +77,50 @@ fn read_metrics(path: &Path, call_id: Option<String>) -> Result<Vec<CallStageMet
         Some(id) => vec![id; frame.height()],
         None => string_column(&frame, path, "call_id")?,
     };
+    // Only batch outputs have groups; an empty cell is no group.
+    let groups = match frame.column("group") {
+        Ok(_) => string_column(&frame, path, "group")?.into_iter().map(|g| Some(g).filter(|g| !g.is_empty())).collect(),
+        Err(_) => vec![None; frame.height()],
+    };
     let nss = float_column(&frame, path, "nss")?;
     let ecr_binary = float_column(&frame, path, "ecr_binary")?;
     let ecr_prob = float_column(&frame, path, "ecr_prob")?;
     Ok((0..frame.height())
         .map(|i| CallStageMetrics {
             call_id: ids[i].clone(),
+            group: groups[i].clone(),
             stage: stages[i].clone(),
             nss: nss[i],
             ecr_binary: ecr_binary[i],
             ecr_prob: ecr_prob[i],
         })
         .collect())
+}
+
+/// The calls of one batch output split by the manifest's `group` column, groups in name order.
+/// Every call must name a group (otherwise which side it belongs to is a guess).
+pub fn load_groups_by_column(path: &Path) -> Result<Vec<(String, Vec<CallStageMetrics>)>, ReportError> {
+    let rows = load_group(path)?;
+    let mut ungrouped: Vec<&str> = rows.iter().filter(|r| r.group.is_none()).map(|r| r.call_id.as_str()).collect();
+    ungrouped.dedup();
+    if !ungrouped.is_empty() {
+        let shown: Vec<&str> = ungrouped.iter().take(5).copied().collect();
+        let more = if ungrouped.len() > shown.len() { format!(" and {} more", ungrouped.len() - shown.len()) } else { String::new() };
+        return Err(ReportError::Read {
+            path: path.to_path_buf(),
+            detail: format!(
+                "{} call(s) have no group ({}{more}): give every manifest row a group, or name the groups with --group",
+                ungrouped.len(),
+                shown.join(", ")
+            ),
+        });
+    }
+    let mut groups: std::collections::BTreeMap<String, Vec<CallStageMetrics>> = std::collections::BTreeMap::new();
+    for row in rows {
+        let name = row.group.clone().unwrap_or_default();
+        groups.entry(name).or_default().push(row);
+    }
+    Ok(groups.into_iter().collect())
 }
 
 /// A group's values per (stage, metric), undefined values left out, stages in report order.
