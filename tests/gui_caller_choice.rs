@@ -18,6 +18,7 @@ use emotrace::pipeline::{
     analyze_call, decode_call, reanalyze_call, speaker_stats, AnalysisEvent, AnalysisSettings, CallAnalysis,
     PipelineStage, ScoringModel,
 };
+use emotrace::report::figure::FigureLanguage;
 use emotrace::segmentation::CallerChoice;
 
 fn settings(caller: CallerChoice) -> AnalysisSettings {
@@ -155,7 +156,7 @@ fn window_export_writes_exactly_the_files_analyze_writes() {
 
     let cli_out = dir.path().join("cli");
     let status = Command::new(env!("CARGO_BIN_EXE_emotrace"))
-        .args(["analyze", "--quiet", "--assessment-minutes", "1", "--model"])
+        .args(["analyze", "--quiet", "--assessment-minutes", "1", "--figure-language", "zh", "--model"])
         .arg(&bundle)
         .arg("--out")
         .arg(&cli_out)
@@ -170,7 +171,8 @@ fn window_export_writes_exactly_the_files_analyze_writes() {
     let launch = LaunchSettings { assessment_end_s: 60.0, model: Some("tiny-model".into()), ..LaunchSettings::default() };
     let analysis = run_to_end(&launcher, &call, &launch).unwrap();
     let gui_out = dir.path().join("gui");
-    export::export(ExportKind::All, &analysis, 0.5, &gui_out).unwrap();
+    // The window in Chinese labels its figures as `analyze --figure-language zh` does.
+    export::export(ExportKind::All, &analysis, 0.5, &gui_out, FigureLanguage::Chinese).unwrap();
 
     let names = |folder: &Path| {
         let mut names: Vec<String> =
@@ -187,6 +189,7 @@ fn window_export_writes_exactly_the_files_analyze_writes() {
             "{same} differs"
         );
     }
+    assert!(std::fs::read_to_string(gui_out.join(export::FIGURE_SVG)).unwrap().contains("通话时间 (分钟)"));
     let read_json = |folder: &Path| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(folder.join(export::REPORT_JSON)).unwrap()).unwrap()
     };
@@ -215,7 +218,7 @@ fn window_export_writes_exactly_the_files_analyze_writes() {
 
     // A single export (the CSV button) writes its files and the provenance beside them.
     let csv_only = dir.path().join("csv-only");
-    let written = export::export(ExportKind::Csv, &analysis, 0.5, &csv_only).unwrap();
+    let written = export::export(ExportKind::Csv, &analysis, 0.5, &csv_only, FigureLanguage::English).unwrap();
     let written: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(written, vec![export::SEGMENTS_CSV, export::SUMMARY_CSV, export::REPORT_JSON]);
 }

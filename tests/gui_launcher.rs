@@ -7,6 +7,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use emotrace::report::figure::FigureLanguage;
 use emotrace::analysis::summarise_call;
 use emotrace::gui::export::{self, ExportKind};
 use emotrace::gui::launcher::{run_to_end, AnalysisLauncher, LaunchSettings, SyntheticLauncher, DEMO_MODEL_NAME};
@@ -130,7 +131,7 @@ fn export_writes_the_report_files() {
     let analysis = run_to_end(&quick(), &path, &LaunchSettings::default()).unwrap();
     let out = export::beside_recording(&path);
     assert_eq!(out, dir.path().join("来电 1.emotrace"));
-    let written = export::export(ExportKind::All, &analysis, 0.0, &out).unwrap();
+    let written = export::export(ExportKind::All, &analysis, 0.0, &out, FigureLanguage::English).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec![export::SEGMENTS_CSV, export::SUMMARY_CSV, export::FIGURE_PNG, export::FIGURE_SVG, export::REPORT_JSON]);
     let segments_csv = std::fs::read_to_string(out.join(export::SEGMENTS_CSV)).unwrap();

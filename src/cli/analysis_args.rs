@@ -9,6 +9,7 @@ use super::segment_cmd::SegmentParamArgs;
 use crate::analysis::DEFAULT_ASSESSMENT_MINUTES;
 use crate::model::DeviceChoice;
 use crate::pipeline::{AnalysisSettings, ScoringModel};
+use crate::report::figure::FigureLanguage;
 use crate::segmentation::{CallerChoice, SegmentationParams};
 
 #[derive(Debug, Args)]
@@ -26,6 +27,9 @@ pub struct AnalysisArgs {
     /// Where the model runs: auto|cpu|cuda|metal (auto falls back to the CPU with a notice).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Language of the trajectory figure's labels: en or zh (the title is the file name).
+    #[arg(long, default_value = "en")]
+    pub figure_language: String,
     #[command(flatten)]
     pub segmentation: SegmentParamArgs,
 }
@@ -47,6 +51,10 @@ impl AnalysisArgs {
             );
         }
         Ok(model)
+    }
+
+    pub fn figure_language(&self) -> anyhow::Result<FigureLanguage> {
+        self.figure_language.parse::<FigureLanguage>().map_err(anyhow::Error::msg)
     }
 
     pub fn device(&self) -> anyhow::Result<DeviceChoice> {

@@ -30,6 +30,7 @@ pub struct AnalyzeArgs {
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let settings = args.analysis.settings()?;
+    let figure_language = args.analysis.figure_language()?;
     let started = Instant::now();
     let model = args.analysis.load_model()?;
     let load_seconds = started.elapsed().as_secs_f64();
@@ -49,7 +50,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         eprintln!("notice: no caller speech was found in {}; the report has no segments", args.file.display());
     }
 
-    let timings = write_call_report(&analysis, load_seconds, &args.out)?;
+    let timings = write_call_report(&analysis, load_seconds, &args.out, figure_language)?;
     if args.timings {
         for (stage, seconds) in &timings.stages {
             eprintln!("{stage:>12}: {seconds:8.2} s");

@@ -32,6 +32,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     let manifest = read_manifest(&args.manifest)?;
     let shard = args.shard.unwrap_or_else(Shard::all);
     let settings = args.analysis.settings()?;
+    let figure_language = args.analysis.figure_language()?;
     let started = Instant::now();
     let model = args.analysis.load_model()?;
     let load_seconds = started.elapsed().as_secs_f64();
@@ -52,7 +53,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         let outcome = analyze_call(&call.path, &settings, &model, &mut |_| {}, &cancel)
             .map_err(anyhow::Error::from)
             .and_then(|analysis| {
-                write_call_report(&analysis, load_seconds, &folder).map_err(anyhow::Error::from)
+                write_call_report(&analysis, load_seconds, &folder, figure_language).map_err(anyhow::Error::from)
             });
         match outcome {
             Ok(_) => {

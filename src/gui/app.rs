@@ -21,6 +21,7 @@ use super::caller_panel::{self, CallerPanelAction, EncoderState};
 use super::encoder_import::{self, EncoderImport};
 use super::{models, segment_table, trajectory_view, waveform};
 use crate::pipeline::{AnalysisEvent, PipelineStage, SpeakerStats};
+use crate::report::figure::FigureLanguage;
 use crate::segmentation::CallerChoice;
 
 /// What a frame's widgets asked for; carried out after drawing.
@@ -373,7 +374,11 @@ impl ReviewApp {
             return;
         };
         let load_seconds = self.view.as_ref().and_then(|v| v.model.as_ref()).map_or(0.0, |(_, seconds)| *seconds);
-        self.status = Some(match export::export(kind, &analysis, load_seconds, &dir) {
+        let language = match self.lang {
+            Lang::En => FigureLanguage::English,
+            Lang::Zh => FigureLanguage::Chinese,
+        };
+        self.status = Some(match export::export(kind, &analysis, load_seconds, &dir, language) {
             Ok(paths) => {
                 let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 (format!("{} {}", self.t(Key::Exported), names.join(", ")), false)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::pipeline::CallAnalysis;
 use crate::report::call_report::{write_call_report_files, ReportFiles};
+use crate::report::figure::FigureLanguage;
 use crate::report::ReportError;
 
 pub use crate::report::call_report::{
@@ -38,7 +39,14 @@ pub fn beside_recording(recording: &Path) -> PathBuf {
 }
 
 /// Writes the chosen files and report.json into `dir` (created if needed); returns the paths
-/// written. `model_load_seconds` is what the window measured when it loaded the model.
-pub fn export(kind: ExportKind, analysis: &CallAnalysis, model_load_seconds: f64, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    write_call_report_files(analysis, model_load_seconds, dir, kind.files()).map(|(_, written)| written)
+/// written. `model_load_seconds` is what the window measured when it loaded the model; the
+/// figures are labelled in `language` (the window's).
+pub fn export(
+    kind: ExportKind,
+    analysis: &CallAnalysis,
+    model_load_seconds: f64,
+    dir: &Path,
+    language: FigureLanguage,
+) -> Result<Vec<PathBuf>, ReportError> {
+    write_call_report_files(analysis, model_load_seconds, dir, kind.files().in_language(language)).map(|(_, written)| written)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::figure::{write_png, write_svg, TrajectoryFigure};
+use super::figure::{write_png, write_svg, FigureLanguage, TrajectoryFigure};
 use super::provenance::{write_json, InputFile};
 use super::tables::{segments_frame, summary_frame, write_csv};
 use super::ReportError;
@@ -47,13 +47,21 @@ pub struct ReportFiles {
     pub tables: bool,
     pub png: bool,
     pub svg: bool,
+    /// The language of the figures' labels.
+    pub figure_language: FigureLanguage,
 }
 
 impl ReportFiles {
-    pub const ALL: ReportFiles = ReportFiles { tables: true, png: true, svg: true };
-    pub const TABLES: ReportFiles = ReportFiles { tables: true, png: false, svg: false };
-    pub const PNG: ReportFiles = ReportFiles { tables: false, png: true, svg: false };
-    pub const SVG: ReportFiles = ReportFiles { tables: false, png: false, svg: true };
+    const NONE: ReportFiles = ReportFiles { tables: false, png: false, svg: false, figure_language: FigureLanguage::English };
+    pub const ALL: ReportFiles = ReportFiles { tables: true, png: true, svg: true, ..Self::NONE };
+    pub const TABLES: ReportFiles = ReportFiles { tables: true, ..Self::NONE };
+    pub const PNG: ReportFiles = ReportFiles { png: true, ..Self::NONE };
+    pub const SVG: ReportFiles = ReportFiles { svg: true, ..Self::NONE };
+
+    /// The same files, with the figures' labels in `language`.
+    pub const fn in_language(self, language: FigureLanguage) -> ReportFiles {
+        ReportFiles { figure_language: language, ..self }
+    }
 }
 
 /// Writes the chosen CSVs and figures for an analysis into `dir` (created if needed); returns
@@ -80,6 +88,7 @@ pub fn write_tables_and_figures(analysis: &CallAnalysis, dir: &Path, files: Repo
         summaries: &analysis.summaries,
         assessment_end_s: analysis.assessment_end_s,
         call_duration_s: analysis.call_duration_s,
+        language: files.figure_language,
     };
     if files.png {
         let png = dir.join(FIGURE_PNG);
@@ -111,8 +120,13 @@ pub struct ReportTimings {
 /// Writes all five files of one analysed call into `dir`; report.json goes last, so its presence
 /// marks a complete report (batch `--resume` relies on that). `analyze`, `batch` and the
 /// window's Export all write through here.
-pub fn write_call_report(analysis: &CallAnalysis, model_load_seconds: f64, dir: &Path) -> Result<ReportTimings, ReportError> {
-    write_call_report_files(analysis, model_load_seconds, dir, ReportFiles::ALL).map(|(timings, _)| timings)
+pub fn write_call_report(
+    analysis: &CallAnalysis,
+    model_load_seconds: f64,
+    dir: &Path,
+    figure_language: FigureLanguage,
+) -> Result<ReportTimings, ReportError> {
+    write_call_report_files(analysis, model_load_seconds, dir, ReportFiles::ALL.in_language(figure_language)).map(|(timings, _)| timings)
 }
 
 /// Writes the chosen files of one analysed call and its report.json (last); returns the

@@ -20,6 +20,62 @@ const NON_NEGATIVE_COLOUR: RGBColor = RGBColor(30, 90, 200);
 const ASSESSMENT_SHADE: RGBColor = RGBColor(255, 226, 170);
 const FONT: &str = "sans-serif";
 
+/// The language of the figure's labels (the title is the recording's name either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FigureLanguage {
+    #[default]
+    English,
+    /// Simplified Chinese, in the review window's terms.
+    Chinese,
+}
+
+impl std::str::FromStr for FigureLanguage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "en" | "english" => Ok(Self::English),
+            "zh" | "zh-cn" | "chinese" => Ok(Self::Chinese),
+            other => Err(format!("unknown figure language '{other}' (en or zh)")),
+        }
+    }
+}
+
+/// The figure's words in one language.
+struct Words {
+    time_axis: &'static str,
+    p_axis: &'static str,
+    negative: &'static str,
+    non_negative: &'static str,
+    negative_points: &'static str,
+    non_negative_points: &'static str,
+    not_defined: &'static str,
+}
+
+impl FigureLanguage {
+    fn words(self) -> Words {
+        match self {
+            Self::English => Words {
+                time_axis: "Call time (min)",
+                p_axis: "p(non-negative)",
+                negative: "Negative",
+                non_negative: "Non-negative",
+                negative_points: "Negative segment (p ≤ 0.5)",
+                non_negative_points: "Non-negative segment (p > 0.5)",
+                not_defined: "n/a",
+            },
+            Self::Chinese => Words {
+                time_axis: "通话时间 (分钟)",
+                p_axis: "p(非负性)",
+                negative: "负性",
+                non_negative: "非负性",
+                negative_points: "负性片段 (p ≤ 0.5)",
+                non_negative_points: "非负性片段 (p > 0.5)",
+                not_defined: "无",
+            },
+        }
+    }
+}
+
 /// What the figure shows.
 pub struct TrajectoryFigure<'a> {
     /// Usually the recording's file name; Chinese renders (bundled CJK font).
@@ -28,6 +84,7 @@ pub struct TrajectoryFigure<'a> {
     pub summaries: &'a [StageSummary],
     pub assessment_end_s: f64,
     pub call_duration_s: f64,
+    pub language: FigureLanguage,
 }
 
 /// Writes the figure as PNG, atomically.
@@ -75,23 +132,29 @@ fn register_fonts() -> Result<(), ReportError> {
 }
 
 /// The legend line for one stage, e.g. "Assessment (0–30 min): NSS 12 · ECR 0.21 (binary) / 0.18 (prob) · 40 segments".
-pub fn stage_legend(summary: &StageSummary, assessment_end_s: f64) -> String {
-    let format_ecr = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
-    let name = match summary.stage {
-        SummaryStage::Assessment => format!("Assessment (0–{:.0} min)", assessment_end_s / 60.0),
-        SummaryStage::Full => "Full call".to_string(),
-    };
-    format!(
-        "{name}: NSS {} · ECR {} (binary) / {} (prob) · {} segments",
-        summary.nss,
-        format_ecr(summary.ecr_binary),
-        format_ecr(summary.ecr_prob),
-        summary.n_segments
-    )
+pub fn stage_legend(summary: &StageSummary, assessment_end_s: f64, language: FigureLanguage) -> String {
+    let format_ecr = |v: Option<f64>| v.map_or(language.words().not_defined.to_string(), |v| format!("{v:.2}"));
+    let minutes = assessment_end_s / 60.0;
+    let (nss, binary, prob, n) = (summary.nss, format_ecr(summary.ecr_binary), format_ecr(summary.ecr_prob), summary.n_segments);
+    match (language, summary.stage) {
+        (FigureLanguage::English, SummaryStage::Assessment) => {
+            format!("Assessment (0–{minutes:.0} min): NSS {nss} · ECR {binary} (binary) / {prob} (prob) · {n} segments")
+        }
+        (FigureLanguage::English, SummaryStage::Full) => {
+            format!("Full call: NSS {nss} · ECR {binary} (binary) / {prob} (prob) · {n} segments")
+        }
+        (FigureLanguage::Chinese, SummaryStage::Assessment) => {
+            format!("评估阶段 (0–{minutes:.0} 分钟): NSS {nss} · ECR {binary} (二值) / {prob} (概率) · {n} 个片段")
+        }
+        (FigureLanguage::Chinese, SummaryStage::Full) => {
+            format!("全部通话: NSS {nss} · ECR {binary} (二值) / {prob} (概率) · {n} 个片段")
+        }
+    }
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &TrajectoryFigure) -> Result<(), ReportError> {
     let fail = |e: DrawingAreaErrorKind<DB::ErrorType>| ReportError::Figure(e.to_string());
+    let words = figure.language.words();
     root.fill(&WHITE).map_err(fail)?;
     // The header holds the title, both stages' metrics and the legend, so nothing covers a point.
     let (header, body) = root.split_vertically(HEADER_HEIGHT);
@@ -109,12 +172,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &TrajectoryFi
         .map_err(fail)?;
     chart
         .configure_mesh()
-        .x_desc("Call time (min)")
-        .y_desc("p(non-negative)")
+        .x_desc(words.time_axis)
+        .y_desc(words.p_axis)
         .y_labels(3)
         .y_label_formatter(&|y| match *y {
-            y if y < 0.25 => "Negative".to_string(),
-            y if y > 0.75 => "Non-negative".to_string(),
+            y if y < 0.25 => words.negative.to_string(),
+            y if y > 0.75 => words.non_negative.to_string(),
             _ => "0.5".to_string(),
         })
         .label_style((FONT, 16))
@@ -185,13 +248,11 @@ fn draw_header<DB: DrawingBackend>(
             area.draw(&Rectangle::new([(left, y + 2), (left + 16, y + 14)], ASSESSMENT_SHADE.filled()))?;
             area.draw(&Rectangle::new([(left, y + 2), (left + 16, y + 14)], BOUNDARY_COLOUR.stroke_width(1)))?;
         }
-        area.draw(&Text::new(stage_legend(summary, figure.assessment_end_s), (left + 26, y), text.clone()))?;
+        area.draw(&Text::new(stage_legend(summary, figure.assessment_end_s, figure.language), (left + 26, y), text.clone()))?;
     }
     let legend_x = width as i32 - 330;
-    for (row, (colour, label)) in [
-        (NEGATIVE_COLOUR, "Negative segment (p ≤ 0.5)"),
-        (NON_NEGATIVE_COLOUR, "Non-negative segment (p > 0.5)"),
-    ]
+    let words = figure.language.words();
+    for (row, (colour, label)) in [(NEGATIVE_COLOUR, words.negative_points), (NON_NEGATIVE_COLOUR, words.non_negative_points)]
     .into_iter()
     .enumerate()
     {
@@ -231,6 +292,7 @@ mod tests {
             summaries: &summaries,
             assessment_end_s: 1800.0,
             call_duration_s: 2820.0,
+            language: FigureLanguage::English,
         };
         let svg = svg_string(&figure).unwrap();
         // One circle per segment plus the two legend markers.
@@ -239,6 +301,30 @@ mod tests {
         assert!(svg.contains("来电 2026-03-01.wav"));
         assert!(svg.contains(&format!("NSS {}", summaries[0].nss)));
         assert!(svg.contains("Full call: NSS"));
+    }
+
+    #[test]
+    fn chinese_labels_replace_the_english_ones() {
+        let (segments, summaries) = example();
+        let figure = TrajectoryFigure {
+            title: "来电.wav".into(),
+            segments: &segments,
+            summaries: &summaries,
+            assessment_end_s: 1800.0,
+            call_duration_s: 2820.0,
+            language: FigureLanguage::Chinese,
+        };
+        let svg = svg_string(&figure).unwrap();
+        for words in ["通话时间 (分钟)", "负性片段", "非负性片段", "评估阶段 (0–30 分钟): NSS", "全部通话: NSS", "个片段"] {
+            assert!(svg.contains(words), "{words}");
+        }
+        for english in ["Call time", "Negative", "Full call", "segments"] {
+            assert!(!svg.contains(english), "{english}");
+        }
+        assert_eq!(svg.matches("<circle").count(), segments.len() + 2);
+        assert_eq!("zh".parse::<FigureLanguage>(), Ok(FigureLanguage::Chinese));
+        assert_eq!("EN".parse::<FigureLanguage>(), Ok(FigureLanguage::English));
+        assert!("fr".parse::<FigureLanguage>().is_err());
     }
 
     #[test]
@@ -252,6 +338,7 @@ mod tests {
             summaries: &summaries,
             assessment_end_s: 1800.0,
             call_duration_s: 2820.0,
+            language: FigureLanguage::English,
         };
         write_png(&figure, &path).unwrap();
         let bytes = std::fs::read(&path).unwrap();
