@@ -222,3 +222,35 @@ fn window_export_writes_exactly_the_files_analyze_writes() {
     let written: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(written, vec![export::SEGMENTS_CSV, export::SUMMARY_CSV, export::REPORT_JSON]);
 }
+
+/// Changing the assessment-stage length in Settings re-summarises the open call at once, as a
+/// fresh analysis with that length would (and leaves a running analysis alone).
+#[test]
+fn another_assessment_length_resummarises_the_open_call_like_a_fresh_analysis() {
+    use emotrace::gui::state::{CallView, Incoming, Phase};
+    let dir = tempfile::tempdir().unwrap();
+    let call = dir.path().join("长.wav");
+    gui_support::write_synthetic_call(&call, 2.0, 8000);
+    let bundle = gui_support::write_tiny_bundle(&dir.path().join("data"));
+    let model = ScoringModel::load(&bundle, DeviceChoice::Cpu).unwrap();
+    let analyse = |minutes: f64| {
+        let settings = AnalysisSettings { assessment_minutes: minutes, ..settings(CallerChoice::Auto) };
+        analyze_call(&call, &settings, &model, &mut |_| {}, &AtomicBool::new(false)).unwrap()
+    };
+    let (short, long) = (analyse(0.5), analyse(1.5));
+    // The stage boundary falls among the segments, so the two lengths give different metrics.
+    assert_ne!(short.summaries[0].n_segments, long.summaries[0].n_segments);
+
+    let mut view = CallView::new(call.clone(), false, 30.0);
+    assert!(!view.set_assessment_minutes(1.5), "nothing to re-summarise while running");
+    view.apply(Incoming::Event(AnalysisEvent::Finished { analysis: std::sync::Arc::new(short.clone()) }));
+    assert_eq!(view.phase, Phase::Finished);
+    assert!(view.set_assessment_minutes(1.5));
+    let updated = view.analysis.clone().unwrap();
+    assert_eq!(view.summaries, long.summaries);
+    assert_eq!(updated.summaries, long.summaries);
+    assert_eq!(view.assessment_end_s, 90.0);
+    assert_eq!(updated.settings.assessment_minutes, 1.5);
+    assert_eq!(updated.segments, short.segments, "nothing scored again");
+    assert!(std::sync::Arc::ptr_eq(&updated, view.previous.as_ref().unwrap()), "a re-analysis starts from it");
+}

@@ -41,6 +41,8 @@ enum Action {
     SetModel(Option<String>),
     ImportEncoderDialog,
     ImportEncoder(PathBuf),
+    /// The assessment-stage length changed in Settings.
+    AssessmentChanged,
     /// Analyse the open call again from the file (after a speaker encoder was imported).
     Reanalyse,
     SettingsChanged,
@@ -654,7 +656,7 @@ impl ReviewApp {
             ui.horizontal(|ui| {
                 ui.label(self.lang.text(Key::AssessmentMinutes));
                 if ui.add(egui::DragValue::new(&mut self.settings.assessment_minutes).range(1.0..=240.0).speed(1.0)).changed() {
-                    actions.push(Action::SettingsChanged);
+                    actions.push(Action::AssessmentChanged);
                 }
             });
             ui.weak(self.lang.text(Key::AssessmentAppliesNext));
@@ -823,6 +825,12 @@ impl ReviewApp {
                 }
             }
             Action::SettingsChanged => self.save_settings(),
+            Action::AssessmentChanged => {
+                self.save_settings();
+                if let Some(view) = &mut self.view {
+                    view.set_assessment_minutes(self.settings.assessment_minutes);
+                }
+            }
             Action::ShowFrameTimes(show) => {
                 self.settings.show_frame_times = show;
                 self.save_settings();

@@ -79,7 +79,7 @@ keys! {
     MenuModelNone => ("No model bundles found in models/ or the data folder", "在 models/ 或数据文件夹中未找到模型包"),
     MenuSettings => ("Settings", "设置"),
     AssessmentMinutes => ("Assessment stage length (min)", "评估阶段时长（分钟）"),
-    AssessmentAppliesNext => ("Applies to the next analysis.", "将用于下一次分析。"),
+    AssessmentAppliesNext => ("Applies to the open call at once (stage metrics, exports) and to every later analysis.", "立即用于当前通话（阶段指标、导出），并用于之后的每次分析。"),
     Welcome => ("Open a call recording: File › Open…, drop a file on this window, or run `emotrace CALL.wav`.", "打开通话录音：文件 › 打开…，把文件拖到窗口中，或运行 `emotrace CALL.wav`。"),
     StageDecode => ("Decode", "解码"),
     StageSegment => ("Segment", "分段"),

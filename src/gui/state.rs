@@ -169,6 +169,23 @@ impl CallView {
         }
     }
 
+    /// Applies another assessment-stage length to the finished analysis at once: its stage
+    /// metrics, the table's stage column and what Export writes, exactly as a fresh analysis
+    /// with that length would give them (nothing is scored again). While an analysis runs it
+    /// does nothing (the setting reaches the next analysis); returns whether it applied.
+    pub fn set_assessment_minutes(&mut self, minutes: f64) -> bool {
+        if self.phase == Phase::Running {
+            return false;
+        }
+        let Some(analysis) = &self.analysis else { return false };
+        let updated = Arc::new(analysis.with_assessment_minutes(minutes));
+        self.summaries = updated.summaries.clone();
+        self.assessment_end_s = updated.assessment_end_s;
+        self.previous = Some(updated.clone());
+        self.analysis = Some(updated);
+        true
+    }
+
     /// Clears the results for a re-analysis with another caller choice; keeps the audio, the
     /// waveform, the decode progress, the model and the per-party figures.
     pub fn begin_reanalysis(&mut self, caller_choice: CallerChoice) {

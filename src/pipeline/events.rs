@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::run::AnalysisSettings;
-use crate::analysis::{ScoredSegment, StageSummary};
+use crate::analysis::{summarise_call, ScoredSegment, StageSummary};
 use crate::audio::{Audio16k, AudioInfo};
 use crate::segmentation::EncoderUse;
 
@@ -104,6 +104,19 @@ impl CallAnalysis {
     /// Seconds the decode stage took (0 when not recorded).
     pub fn decode_seconds(&self) -> f64 {
         self.timings.iter().find(|(stage, _)| *stage == PipelineStage::Decode).map_or(0.0, |(_, s)| *s)
+    }
+
+    /// The same analysis with another assessment-stage length: only the stage metrics (and the
+    /// recorded setting) change, as `analyze --assessment-minutes` would give them; nothing is
+    /// scored again.
+    pub fn with_assessment_minutes(&self, minutes: f64) -> CallAnalysis {
+        let assessment_end_s = minutes * 60.0;
+        CallAnalysis {
+            summaries: summarise_call(&self.segments, assessment_end_s, self.call_duration_s),
+            assessment_end_s,
+            settings: AnalysisSettings { assessment_minutes: minutes, ..self.settings.clone() },
+            ..self.clone()
+        }
     }
 }
 
