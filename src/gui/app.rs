@@ -19,7 +19,10 @@ use super::settings::Settings;
 use super::state::{CallView, FrameTimes, Incoming, Job, Phase};
 use super::caller_panel::{self, CallerPanelAction, EncoderState};
 use super::encoder_import::{self, EncoderImport};
+use super::segment_table::{annotation_text, TableAction};
 use super::{models, segment_table, trajectory_view, waveform};
+use crate::training::call_labels::{labels_path, CallLabels};
+use crate::training::dataset::{NEGATIVE, NON_NEGATIVE};
 use crate::pipeline::{AnalysisEvent, PipelineStage, SpeakerStats};
 use crate::report::figure::FigureLanguage;
 use crate::segmentation::CallerChoice;
@@ -43,6 +46,8 @@ enum Action {
     ImportEncoder(PathBuf),
     /// The assessment-stage length changed in Settings.
     AssessmentChanged,
+    /// Annotate a caller segment (`None` clears its label).
+    Label(usize, Option<u8>),
     /// Analyse the open call again from the file (after a speaker encoder was imported).
     Reanalyse,
     SettingsChanged,
@@ -177,6 +182,9 @@ pub struct ReviewApp {
     /// A speaker encoder was imported since the window opened: mono calls analysed before it
     /// can be analysed again with it.
     encoder_imported: bool,
+    /// The open call's annotations; `None` when its labels file could not be read (labelling is
+    /// then off, so the file is not overwritten).
+    labels: Option<CallLabels>,
 }
 
 impl ReviewApp {
@@ -211,6 +219,7 @@ impl ReviewApp {
             last_model_notices: Vec::new(),
             encoder_import: None,
             encoder_imported: false,
+            labels: None,
         }
     }
 
@@ -240,6 +249,13 @@ impl ReviewApp {
         self.view = Some(view);
         self.job = Some(Job::start(self.launcher.as_ref(), path.clone(), &settings, ctx.clone()));
         self.status = Some((format!("{} {}", self.t(Key::Opening), path.display()), false));
+        self.labels = match CallLabels::load(&path) {
+            Ok(labels) => Some(labels),
+            Err(error) => {
+                self.status = Some((format!("{} {error}", self.t(Key::LabelsUnreadable)), true));
+                None
+            }
+        };
         self.last_playing_row = None;
         let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         ctx.send_viewport_cmd(egui::ViewportCommand::Title(format!("{name} — emotrace")));
@@ -389,6 +405,29 @@ impl ReviewApp {
         });
     }
 
+    /// Saves an annotation of a caller segment and says where.
+    fn label_segment(&mut self, row: usize, label: Option<u8>) {
+        let Some(segment) = self.view.as_ref().and_then(|v| v.segments.get(row)).cloned() else { return };
+        let lang = self.lang;
+        let path = labels_path(&self.view.as_ref().map(|v| v.path.clone()).unwrap_or_default());
+        let Some(labels) = self.labels.as_mut() else {
+            self.status = Some((lang.text(Key::LabelsOff).to_string(), true));
+            return;
+        };
+        self.status = Some(match labels.set(segment.start_s, segment.end_s, &segment.speaker, label) {
+            Ok(()) => {
+                let text = lang
+                    .text(Key::LabelSaved)
+                    .replacen("{}", &(row + 1).to_string(), 1)
+                    .replacen("{}", annotation_text(lang, label), 1)
+                    .replacen("{}", &labels.len().to_string(), 1)
+                    .replacen("{}", &path.display().to_string(), 1);
+                (text, false)
+            }
+            Err(error) => (format!("{} {error}", lang.text(Key::LabelNotSaved)), true),
+        });
+    }
+
     fn play_segment(&mut self, row: usize, now: Instant) {
         if let Some(segment) = self.view.as_ref().and_then(|v| v.segments.get(row)) {
             let start = segment.start_s;
@@ -414,6 +453,14 @@ impl ReviewApp {
             if input.consume_key(egui::Modifiers::NONE, egui::Key::ArrowLeft) {
                 if let Some(row) = view.previous_segment(position) {
                     actions.push(Action::PlaySegment(row));
+                }
+            }
+            // Annotation of the segment being played (or last played).
+            if let Some(row) = view.segment_at(position) {
+                for (key, label) in [(egui::Key::N, Some(NEGATIVE)), (egui::Key::P, Some(NON_NEGATIVE)), (egui::Key::Backspace, None)] {
+                    if input.consume_key(egui::Modifiers::NONE, key) {
+                        actions.push(Action::Label(row, label));
+                    }
                 }
             }
         });
@@ -825,6 +872,7 @@ impl ReviewApp {
                 }
             }
             Action::SettingsChanged => self.save_settings(),
+            Action::Label(row, label) => self.label_segment(row, label),
             Action::AssessmentChanged => {
                 self.save_settings();
                 if let Some(view) = &mut self.view {
@@ -906,8 +954,10 @@ impl eframe::App for ReviewApp {
                 }
                 self.last_shown_stages = metrics_panel::show(ui, lang, &view.summaries, view.assessment_end_s, partial);
                 ui.separator();
-                if let Some(row) = segment_table::show(ui, lang, &view.segments, view.assessment_end_s, playing_row, scroll_to) {
-                    actions.push(Action::PlaySegment(row));
+                match segment_table::show(ui, lang, &view.segments, view.assessment_end_s, playing_row, scroll_to, self.labels.as_ref()) {
+                    Some(TableAction::Play(row)) => actions.push(Action::PlaySegment(row)),
+                    Some(TableAction::Label(row, label)) => actions.push(Action::Label(row, label)),
+                    None => {}
                 }
             });
         }

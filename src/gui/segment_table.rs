@@ -1,14 +1,34 @@
 //! The caller segments as a table: click a row to play from it; the playing row is highlighted
 //! and kept in view while playback runs. Only visible rows are laid out (long calls have
-//! hundreds of segments).
+//! hundreds of segments). The last column is the annotator's label (right-click a row, or N / P /
+//! Backspace on the segment being played), saved beside the recording as a training manifest.
 
 use eframe::egui;
 
 use super::i18n::{Key, Lang};
 use super::trajectory_view::{NEGATIVE_COLOUR, NON_NEGATIVE_COLOUR};
 use crate::analysis::{EmotionLabel, ScoredSegment, SegmentStage};
+use crate::training::call_labels::CallLabels;
+use crate::training::dataset::{NEGATIVE, NON_NEGATIVE};
 
-const COLUMN_WIDTHS: [f32; 6] = [34.0, 58.0, 48.0, 40.0, 86.0, 80.0];
+const COLUMN_WIDTHS: [f32; 7] = [34.0, 58.0, 48.0, 40.0, 70.0, 56.0, 70.0];
+
+/// What the user did in the table.
+pub enum TableAction {
+    /// Play from this row.
+    Play(usize),
+    /// Give this row an annotation (`None`: clear it).
+    Label(usize, Option<u8>),
+}
+
+/// The annotation's text: "Negative", "Non-negative" or a dash.
+pub fn annotation_text(lang: Lang, label: Option<u8>) -> &'static str {
+    match label {
+        Some(NEGATIVE) => lang.text(Key::Negative),
+        Some(_) => lang.text(Key::NonNegative),
+        None => "—",
+    }
+}
 
 /// `m:ss` (or `h:mm:ss`).
 pub fn clock(seconds: f64) -> String {
@@ -21,7 +41,8 @@ pub fn clock(seconds: f64) -> String {
     }
 }
 
-/// Draws the table; returns the row clicked. `scroll_to` brings a row into view this frame.
+/// Draws the table; returns what the user did. `scroll_to` brings a row into view this frame;
+/// without `labels` (no labels file could be read) the annotation column is empty and read-only.
 pub fn show(
     ui: &mut egui::Ui,
     lang: Lang,
@@ -29,9 +50,11 @@ pub fn show(
     assessment_end_s: f64,
     playing: Option<usize>,
     scroll_to: Option<usize>,
-) -> Option<usize> {
+    labels: Option<&CallLabels>,
+) -> Option<TableAction> {
     ui.strong(format!("{} ({})", lang.text(Key::TableTitle), segments.len()));
-    let headers = [Key::TableIndex, Key::TableStart, Key::TableDuration, Key::TableP, Key::TableLabel, Key::TableStage];
+    let headers =
+        [Key::TableIndex, Key::TableStart, Key::TableDuration, Key::TableP, Key::TableLabel, Key::TableStage, Key::TableAnnotation];
     let gap = ui.spacing().item_spacing.x;
     let width: f32 = COLUMN_WIDTHS.iter().sum::<f32>() + gap * COLUMN_WIDTHS.len() as f32;
     let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 18.0), egui::Sense::hover());
@@ -49,7 +72,7 @@ pub fn show(
         // Keep the row a few rows below the top so its neighbours stay visible.
         area = area.vertical_scroll_offset(((row as f32 - 3.0).max(0.0)) * (row_height + spacing));
     }
-    let mut clicked = None;
+    let mut action = None;
     area.show_rows(ui, row_height, segments.len(), |ui, rows| {
         for row in rows {
             let segment = &segments[row];
@@ -64,6 +87,12 @@ pub fn show(
                 SegmentStage::Intervention => lang.text(Key::StageInterventionShort),
             };
             let default_colour = ui.visuals().text_color();
+            let annotation = labels.and_then(|l| l.get(segment.start_s, segment.end_s, &segment.speaker));
+            let annotation_colour = match annotation {
+                Some(NEGATIVE) => NEGATIVE_COLOUR,
+                Some(_) => NON_NEGATIVE_COLOUR,
+                None => ui.visuals().weak_text_color(),
+            };
             let cells = [
                 ((row + 1).to_string(), default_colour),
                 (clock(segment.start_s), default_colour),
@@ -71,6 +100,7 @@ pub fn show(
                 (format!("{:.2}", segment.p_nonnegative), colour),
                 (label_text.to_string(), colour),
                 (stage_text.to_string(), default_colour),
+                (annotation_text(lang, annotation).to_string(), annotation_colour),
             ];
             let (rect, response) = ui.allocate_exact_size(egui::vec2(width, row_height), egui::Sense::click());
             if playing == Some(row) {
@@ -85,11 +115,21 @@ pub fn show(
                 x += column_width + gap;
             }
             if response.clicked() {
-                clicked = Some(row);
+                action = Some(TableAction::Play(row));
+            }
+            if labels.is_some() {
+                response.context_menu(|ui| {
+                    for (key, label) in [(Key::LabelNegative, Some(NEGATIVE)), (Key::LabelNonNegative, Some(NON_NEGATIVE)), (Key::LabelClear, None)] {
+                        if ui.add_enabled(annotation != label, egui::Button::new(lang.text(key))).clicked() {
+                            action = Some(TableAction::Label(row, label));
+                            ui.close();
+                        }
+                    }
+                });
             }
         }
     });
-    clicked
+    action
 }
 
 #[cfg(test)]

@@ -40,22 +40,63 @@ pub fn write_segments(path: &Path, segments: &[Segment]) -> Result<(), Segmentat
     write_atomic(path, to_csv_string(segments).as_bytes())
 }
 
-/// A parsed CSV table: header names and rows of fields (simple CSV: no quoted commas).
+/// A parsed CSV table: header names and rows of fields (one record per line).
 pub struct CsvTable {
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
 
+/// The fields of one CSV line: a field wrapped in double quotes may hold commas, and `""` inside
+/// it stands for one quote (RFC 4180, without line breaks inside fields). Unquoted fields are
+/// trimmed.
+pub fn split_csv_line(line: &str) -> Vec<String> {
+    let finish = |field: String, was_quoted: bool| if was_quoted { field } else { field.trim().to_string() };
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let (mut quoted, mut was_quoted) = (false, false);
+    let mut chars = line.trim_end_matches('\r').chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                other => field.push(other),
+            }
+        } else if c == ',' {
+            fields.push(finish(std::mem::take(&mut field), was_quoted));
+            was_quoted = false;
+        } else if c == '"' && !was_quoted && field.trim().is_empty() {
+            field.clear();
+            (quoted, was_quoted) = (true, true);
+        } else if !was_quoted {
+            field.push(c);
+        }
+        // Characters between a closing quote and the next comma are dropped.
+    }
+    fields.push(finish(field, was_quoted));
+    fields
+}
+
+/// `value` as one CSV field: quoted (quotes doubled) when it holds a comma, a quote or spaces at
+/// its ends.
+pub fn csv_field(value: &str) -> String {
+    if value.contains([',', '"']) || value.trim() != value {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
 impl CsvTable {
-    /// Parses CSV text; fields may be wrapped in double quotes but must not contain commas.
+    /// Parses CSV text (see [`split_csv_line`]).
     pub fn parse(text: &str) -> Result<Self, SegmentationError> {
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());
         let header_line = lines.next().ok_or_else(|| SegmentationError::Csv("empty file".into()))?;
-        let split = |l: &str| -> Vec<String> {
-            l.trim_end_matches('\r').split(',').map(|f| f.trim().trim_matches('"').to_string()).collect()
-        };
-        let header = split(header_line.trim_start_matches('\u{feff}'));
-        let rows = lines.map(split).collect();
+        let header = split_csv_line(header_line.trim_start_matches('\u{feff}'));
+        let rows = lines.map(split_csv_line).collect();
         Ok(Self { header, rows })
     }
 
@@ -117,6 +158,16 @@ pub fn read_segments(path: &Path) -> Result<Vec<Segment>, SegmentationError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn quoted_fields_hold_commas_and_quotes_and_round_trip() {
+        let line = r#"a, "b,c" ,"say ""hi""",, "  padded  ",last"#;
+        assert_eq!(split_csv_line(line), vec!["a", "b,c", "say \"hi\"", "", "  padded  ", "last"]);
+        assert_eq!(split_csv_line("x,y,\r"), vec!["x", "y", ""]);
+        for value in ["plain", "来电, 第二通.wav", "He said \"no\"", " edge ", ""] {
+            assert_eq!(split_csv_line(&format!("{},z", csv_field(value))), vec![value, "z"], "{value}");
+        }
+    }
     use super::*;
 
     #[test]

@@ -1,0 +1,153 @@
+//! An annotator's labels for one call's segments, kept beside the recording as
+//! `<stem>.labels.csv` in training-manifest form (`path,label_binary,speaker,start_s,end_s`), so
+//! `emotrace train --data <stem>.labels.csv` trains on them as they are. A segment is identified
+//! by its times (to the millisecond) and its party; the file is rewritten atomically on every
+//! change, so an annotation is never half saved.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::dataset::{parse_label, NEGATIVE, NON_NEGATIVE};
+use super::TrainingError;
+use crate::segmentation::segments_csv::{csv_field, CsvTable};
+
+/// Columns of a labels file (a training manifest).
+pub const LABEL_COLUMNS: [&str; 5] = ["path", "label_binary", "speaker", "start_s", "end_s"];
+
+/// (start ms, end ms, party) of a labelled segment.
+type SegmentKey = (i64, i64, String);
+
+/// The labels of one recording's segments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallLabels {
+    recording: PathBuf,
+    labels: BTreeMap<SegmentKey, u8>,
+}
+
+/// `<dir>/<stem>.labels.csv` beside `recording`.
+pub fn labels_path(recording: &Path) -> PathBuf {
+    let stem = recording.file_stem().map_or_else(|| "call".into(), |s| s.to_string_lossy().into_owned());
+    recording.parent().unwrap_or(Path::new(".")).join(format!("{stem}.labels.csv"))
+}
+
+fn key(start_s: f64, end_s: f64, party: &str) -> SegmentKey {
+    ((start_s * 1000.0).round() as i64, (end_s * 1000.0).round() as i64, party.to_string())
+}
+
+impl CallLabels {
+    /// The labels saved beside `recording`, or none when there is no labels file yet.
+    pub fn load(recording: &Path) -> Result<Self, TrainingError> {
+        let path = labels_path(recording);
+        let mut labels = BTreeMap::new();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let where_ = |msg: String| TrainingError::Dataset(format!("{}: {msg}", path.display()));
+                let table = CsvTable::parse(&text).map_err(|e| where_(e.to_string()))?;
+                let col = |name: &str| table.column(name).map_err(|e| where_(e.to_string()));
+                let (c_label, c_speaker, c_start, c_end) = (col("label_binary")?, col("speaker")?, col("start_s")?, col("end_s")?);
+                for row in 0..table.rows.len() {
+                    let label = parse_label(table.get(row, c_label))
+                        .ok_or_else(|| where_(format!("row {}: label_binary is neither negative nor non-negative", row + 2)))?;
+                    let number = |c| table.get_f64(row, c).map_err(|e| where_(e.to_string()));
+                    let party = party_of(table.get(row, c_speaker));
+                    labels.insert(key(number(c_start)?, number(c_end)?, party), label);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(TrainingError::io(&path, e)),
+        }
+        Ok(Self { recording: recording.to_path_buf(), labels })
+    }
+
+    /// The label of a segment (1 = non-negative, 0 = negative), if it has one.
+    pub fn get(&self, start_s: f64, end_s: f64, party: &str) -> Option<u8> {
+        self.labels.get(&key(start_s, end_s, party)).copied()
+    }
+
+    /// Labels a segment (`None` clears its label) and saves the file; on a failed save the
+    /// labels stay as they were.
+    pub fn set(&mut self, start_s: f64, end_s: f64, party: &str, label: Option<u8>) -> Result<(), TrainingError> {
+        let mut changed = self.labels.clone();
+        match label {
+            Some(label) => changed.insert(key(start_s, end_s, party), label),
+            None => changed.remove(&key(start_s, end_s, party)),
+        };
+        let path = labels_path(&self.recording);
+        crate::fsutil::atomic_write(&path, self.render(&changed).as_bytes()).map_err(|e| TrainingError::io(&path, e))?;
+        self.labels = changed;
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The file's text: the recording by file name (the labels file sits beside it), the
+    /// speaker keyed by recording and party (a caller is one speaker for the speaker split).
+    fn render(&self, labels: &BTreeMap<SegmentKey, u8>) -> String {
+        let file_name = self.recording.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let stem = self.recording.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let mut text = LABEL_COLUMNS.join(",") + "\n";
+        for ((start_ms, end_ms, party), label) in labels {
+            let label = if *label == NON_NEGATIVE { "non-negative" } else { debug_assert_eq!(*label, NEGATIVE); "negative" };
+            text += &format!(
+                "{},{label},{},{:.3},{:.3}\n",
+                csv_field(&file_name),
+                csv_field(&format!("{stem}/{party}")),
+                *start_ms as f64 / 1000.0,
+                *end_ms as f64 / 1000.0
+            );
+        }
+        text
+    }
+}
+
+/// The party of a saved speaker key `<stem>/<party>`.
+fn party_of(speaker: &str) -> &str {
+    speaker.rsplit_once('/').map_or(speaker, |(_, party)| party)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::training::dataset::read_manifest;
+
+    #[test]
+    fn labels_round_trip_and_read_as_a_training_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("来电, 第二通.wav");
+        std::fs::write(&recording, b"").unwrap();
+        let mut labels = CallLabels::load(&recording).unwrap();
+        assert!(labels.is_empty());
+        labels.set(12.3456, 15.0, "left", Some(NEGATIVE)).unwrap();
+        labels.set(20.0, 22.5, "left", Some(NON_NEGATIVE)).unwrap();
+        labels.set(30.0, 31.0, "B", Some(NEGATIVE)).unwrap();
+        labels.set(30.0, 31.0, "B", None).unwrap();
+        labels.set(20.0, 22.5, "left", Some(NEGATIVE)).unwrap();
+
+        let back = CallLabels::load(&recording).unwrap();
+        assert_eq!(back, labels);
+        assert_eq!(back.get(12.3456, 15.0, "left"), Some(NEGATIVE));
+        assert_eq!(back.get(20.0, 22.5, "left"), Some(NEGATIVE), "relabelled");
+        assert_eq!(back.get(30.0, 31.0, "B"), None, "cleared");
+        assert_eq!(back.get(12.3456, 15.0, "right"), None, "the party is part of the segment");
+
+        let clips = read_manifest(&labels_path(&recording)).unwrap();
+        assert_eq!(clips.len(), 2);
+        assert!(clips.iter().all(|c| c.path == recording && c.label == NEGATIVE && c.speaker == "来电, 第二通/left"));
+        assert_eq!((clips[0].start_s, clips[0].end_s), (Some(12.346), Some(15.0)));
+    }
+
+    #[test]
+    fn a_damaged_labels_file_is_an_error_not_an_empty_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("call.wav");
+        std::fs::write(labels_path(&recording), "path,label_binary,speaker,start_s,end_s\ncall.wav,maybe,call/A,1,2\n").unwrap();
+        let message = CallLabels::load(&recording).unwrap_err().to_string();
+        assert!(message.contains("call.labels.csv") && message.contains("row 2"), "{message}");
+    }
+}
