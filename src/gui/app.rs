@@ -20,6 +20,7 @@ use super::state::{CallView, FrameTimes, Incoming, Job, Phase};
 use super::caller_panel::{self, CallerPanelAction, EncoderState};
 use super::encoder_import::{self, EncoderImport};
 use super::segment_table::{annotation_text, TableAction};
+use super::training_window::{TrainingAction, TrainingWindow};
 use super::{models, segment_table, trajectory_view, waveform};
 use crate::training::call_labels::{labels_path, CallLabels};
 use crate::training::dataset::{NEGATIVE, NON_NEGATIVE};
@@ -48,6 +49,7 @@ enum Action {
     AssessmentChanged,
     /// Annotate a caller segment (`None` clears its label).
     Label(usize, Option<u8>),
+    OpenFineTune,
     /// Analyse the open call again from the file (after a speaker encoder was imported).
     Reanalyse,
     SettingsChanged,
@@ -185,6 +187,7 @@ pub struct ReviewApp {
     /// The open call's annotations; `None` when its labels file could not be read (labelling is
     /// then off, so the file is not overwritten).
     labels: Option<CallLabels>,
+    training: TrainingWindow,
 }
 
 impl ReviewApp {
@@ -220,6 +223,7 @@ impl ReviewApp {
             encoder_import: None,
             encoder_imported: false,
             labels: None,
+            training: TrainingWindow::default(),
         }
     }
 
@@ -544,6 +548,11 @@ impl ReviewApp {
                         actions.push(Action::SetModel(Some(name.clone())));
                         ui.close();
                     }
+                }
+                ui.separator();
+                if ui.button(self.t(Key::MenuFineTune)).clicked() {
+                    actions.push(Action::OpenFineTune);
+                    ui.close();
                 }
                 ui.separator();
                 let idle = self.encoder_import.is_none();
@@ -873,6 +882,10 @@ impl ReviewApp {
             }
             Action::SettingsChanged => self.save_settings(),
             Action::Label(row, label) => self.label_segment(row, label),
+            Action::OpenFineTune => {
+                let labels = self.view.as_ref().map(|v| labels_path(&v.path));
+                self.training.open_with(labels);
+            }
             Action::AssessmentChanged => {
                 self.save_settings();
                 if let Some(view) = &mut self.view {
@@ -911,6 +924,12 @@ impl eframe::App for ReviewApp {
         self.poll_dialogs(&mut actions, &ctx);
         self.poll_job();
         self.poll_encoder_import();
+        if let Some(TrainingAction::Ended { bundle, message, is_error }) = self.training.poll(self.lang) {
+            self.model_bundles = models::find_bundles(&models::bundle_roots());
+            // A finished run's bundle is listed at once.
+            debug_assert!(bundle.as_ref().is_none_or(|b| self.model_bundles.contains(b)));
+            self.status = Some((message, is_error));
+        }
         if let Some(path) = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf())) {
             actions.push(Action::Open(path));
         }
@@ -1005,6 +1024,14 @@ impl eframe::App for ReviewApp {
             painter.text(screen.center(), egui::Align2::CENTER_CENTER, lang.text(Key::DropHere), egui::FontId::proportional(24.0), Color32::WHITE);
         }
         self.settings_window(&ctx, &mut actions);
+        if self.training.open {
+            // The run starts from the model in use: the bundle picked in the Model menu, or the
+            // built-in default model.
+            let init = self.settings.model.as_deref().and_then(models::bundle_dir);
+            let init_name = self.settings.model.clone().unwrap_or_else(|| self.t(Key::MenuModelDefault).to_string());
+            let models_dir = crate::user_dirs::data_dir().map(|d| d.join("models"));
+            self.training.show(&ctx, self.lang, models_dir, init, &init_name);
+        }
 
         for action in actions {
             self.perform(action, &ctx, now);

@@ -16,6 +16,7 @@ pub mod recent;
 mod segment_table;
 pub mod settings;
 pub mod state;
+mod training_window;
 mod trajectory_view;
 pub mod waveform;
 

@@ -14,6 +14,11 @@ pub fn bundle_roots() -> Vec<PathBuf> {
     roots
 }
 
+/// The bundle folder of that name under the first bundle root that has it.
+pub fn bundle_dir(name: &str) -> Option<PathBuf> {
+    bundle_roots().into_iter().map(|root| root.join(name)).find(|dir| dir.is_dir())
+}
+
 /// Sorted, de-duplicated names of the model bundles directly under `roots`: folders holding a
 /// bundle's config, weights and meta. Other folders (run from a source checkout, `models/` also
 /// holds the diarizer's `diarization/`) and copies of the built-in default model (the menu's first

@@ -72,10 +72,6 @@ impl AnalysisLauncher for ProductLauncher {
     }
 }
 
-/// The bundle folder of that name under the first bundle root that has it.
-fn bundle_dir(name: &str) -> Option<PathBuf> {
-    models::bundle_roots().into_iter().map(|root| root.join(name)).find(|dir| dir.is_dir())
-}
 
 /// The model of that name (`None`: the built-in default), from the cache or loaded now; reports
 /// `ModelLoading` (only when it must load) and `ModelLoaded` on `events`.
@@ -88,7 +84,7 @@ fn load_cached(
     // `None`: the built-in default model, cached under its label.
     let bundle = match name {
         None => None,
-        Some(name) => Some(bundle_dir(name).ok_or_else(|| {
+        Some(name) => Some(models::bundle_dir(name).ok_or_else(|| {
             let roots: Vec<String> = models::bundle_roots().iter().map(|r| r.display().to_string()).collect();
             format!("model bundle '{name}' not found in {}", roots.join(", "))
         })?),

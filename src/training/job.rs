@@ -91,6 +91,34 @@ fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize]) -
         .collect()
 }
 
+/// The fine-tuning the window starts on annotators' labels files: the reference recipe
+/// ([`TrainOptions::default`]) for `epochs` epochs from the bundle `init` (`None`: the built-in
+/// default model), a fifth of the labelled speakers (each a call's party) held out for
+/// validation when there are two or more, and checkpoints beside `out` so a stopped run resumes.
+pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBuf, epochs: usize) -> Result<TrainJob, TrainingError> {
+    let mut checkpoint = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    checkpoint.push(".checkpoint");
+    let options = TrainOptions { epochs, checkpoint_dir: Some(out.with_file_name(checkpoint)), ..TrainOptions::default() };
+    Ok(TrainJob {
+        command: format!(
+            "fine-tuning in the window: {} epochs from {} on {}",
+            epochs,
+            init.as_ref().map_or("the built-in default model".to_string(), |p| p.display().to_string()),
+            manifests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        ),
+        manifests,
+        out,
+        init: Some(init.unwrap_or_else(|| PathBuf::from("default"))),
+        // The starting model's config wins; this one is only recorded.
+        config: super::presets::preset("small")?,
+        config_name: "fine-tune".to_string(),
+        options,
+        val: ValSpeakers::Fraction(0.2),
+        max_clips: None,
+        overwrite: false,
+    })
+}
+
 /// `--init default` (when no folder of that name exists) means the built-in default model.
 pub fn is_default_init(path: &Path) -> bool {
     path == Path::new("default") && !path.exists()
