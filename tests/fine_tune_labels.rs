@@ -19,10 +19,10 @@ fn labels_saved_in_the_window_fine_tune_a_new_bundle() {
     let init = gui_support::write_tiny_bundle(&dir.path().join("data"));
     let mut labels = CallLabels::load(&recording).unwrap();
     // Two parties, so one can be held out for validation.
-    for (i, party) in ["left", "left", "left", "right", "right", "right"].into_iter().enumerate() {
+    for (i, (party, channel)) in [("left", 0), ("left", 0), ("left", 0), ("right", 1), ("right", 1), ("right", 1)].into_iter().enumerate() {
         let start = 2.0 + 4.0 * i as f64;
         let label = if i % 2 == 0 { NEGATIVE } else { NON_NEGATIVE };
-        labels.set(start, start + 1.5, party, Some(label)).unwrap();
+        labels.set(start, start + 1.5, party, channel, Some(label)).unwrap();
     }
 
     let out = dir.path().join("models").join("fine-tuned");

@@ -418,7 +418,7 @@ impl ReviewApp {
             self.status = Some((lang.text(Key::LabelsOff).to_string(), true));
             return;
         };
-        self.status = Some(match labels.set(segment.start_s, segment.end_s, &segment.speaker, label) {
+        self.status = Some(match labels.set(segment.start_s, segment.end_s, &segment.speaker, segment.channel, label) {
             Ok(()) => {
                 let text = lang
                     .text(Key::LabelSaved)

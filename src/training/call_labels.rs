@@ -1,8 +1,9 @@
 //! An annotator's labels for one call's segments, kept beside the recording as
-//! `<stem>.labels.csv` in training-manifest form (`path,label_binary,speaker,start_s,end_s`), so
-//! `emotrace train --data <stem>.labels.csv` trains on them as they are. A segment is identified
-//! by its times (to the millisecond) and its party; the file is rewritten atomically on every
-//! change, so an annotation is never half saved.
+//! `<stem>.labels.csv` in training-manifest form (`path,label_binary,speaker,start_s,end_s,
+//! channel`), so `emotrace train --data <stem>.labels.csv` trains on them as they are, each clip
+//! cut from the channel the segment was scored on (the caller's side of a stereo call, not the
+//! mix). A segment is identified by its times (to the millisecond) and its party; the file is
+//! rewritten atomically on every change, so an annotation is never half saved.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use super::TrainingError;
 use crate::segmentation::segments_csv::{csv_field, CsvTable};
 
 /// Columns of a labels file (a training manifest).
-pub const LABEL_COLUMNS: [&str; 5] = ["path", "label_binary", "speaker", "start_s", "end_s"];
+pub const LABEL_COLUMNS: [&str; 6] = ["path", "label_binary", "speaker", "start_s", "end_s", "channel"];
 
 /// (start ms, end ms, party) of a labelled segment.
 type SegmentKey = (i64, i64, String);
@@ -21,7 +22,8 @@ type SegmentKey = (i64, i64, String);
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallLabels {
     recording: PathBuf,
-    labels: BTreeMap<SegmentKey, u8>,
+    /// Label (1 = non-negative) and channel per segment.
+    labels: BTreeMap<SegmentKey, (u8, usize)>,
 }
 
 /// `<dir>/<stem>.labels.csv` beside `recording`.
@@ -45,12 +47,17 @@ impl CallLabels {
                 let table = CsvTable::parse(&text).map_err(|e| where_(e.to_string()))?;
                 let col = |name: &str| table.column(name).map_err(|e| where_(e.to_string()));
                 let (c_label, c_speaker, c_start, c_end) = (col("label_binary")?, col("speaker")?, col("start_s")?, col("end_s")?);
+                let c_channel = table.column("channel").ok();
                 for row in 0..table.rows.len() {
                     let label = parse_label(table.get(row, c_label))
                         .ok_or_else(|| where_(format!("row {}: label_binary is neither negative nor non-negative", row + 2)))?;
                     let number = |c| table.get_f64(row, c).map_err(|e| where_(e.to_string()));
                     let party = party_of(table.get(row, c_speaker));
-                    labels.insert(key(number(c_start)?, number(c_end)?, party), label);
+                    let channel = match c_channel.map(|c| table.get(row, c)).filter(|v| !v.is_empty()) {
+                        None => 0,
+                        Some(v) => v.parse().map_err(|_| where_(format!("row {}: channel {v:?} is not a channel number", row + 2)))?,
+                    };
+                    labels.insert(key(number(c_start)?, number(c_end)?, party), (label, channel));
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -61,15 +68,15 @@ impl CallLabels {
 
     /// The label of a segment (1 = non-negative, 0 = negative), if it has one.
     pub fn get(&self, start_s: f64, end_s: f64, party: &str) -> Option<u8> {
-        self.labels.get(&key(start_s, end_s, party)).copied()
+        self.labels.get(&key(start_s, end_s, party)).map(|(label, _)| *label)
     }
 
-    /// Labels a segment (`None` clears its label) and saves the file; on a failed save the
-    /// labels stay as they were.
-    pub fn set(&mut self, start_s: f64, end_s: f64, party: &str, label: Option<u8>) -> Result<(), TrainingError> {
+    /// Labels a segment scored on `channel` (`None` clears its label) and saves the file; on a
+    /// failed save the labels stay as they were.
+    pub fn set(&mut self, start_s: f64, end_s: f64, party: &str, channel: usize, label: Option<u8>) -> Result<(), TrainingError> {
         let mut changed = self.labels.clone();
         match label {
-            Some(label) => changed.insert(key(start_s, end_s, party), label),
+            Some(label) => changed.insert(key(start_s, end_s, party), (label, channel)),
             None => changed.remove(&key(start_s, end_s, party)),
         };
         let path = labels_path(&self.recording);
@@ -88,14 +95,14 @@ impl CallLabels {
 
     /// The file's text: the recording by file name (the labels file sits beside it), the
     /// speaker keyed by recording and party (a caller is one speaker for the speaker split).
-    fn render(&self, labels: &BTreeMap<SegmentKey, u8>) -> String {
+    fn render(&self, labels: &BTreeMap<SegmentKey, (u8, usize)>) -> String {
         let file_name = self.recording.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let stem = self.recording.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let mut text = LABEL_COLUMNS.join(",") + "\n";
-        for ((start_ms, end_ms, party), label) in labels {
+        for ((start_ms, end_ms, party), (label, channel)) in labels {
             let label = if *label == NON_NEGATIVE { "non-negative" } else { debug_assert_eq!(*label, NEGATIVE); "negative" };
             text += &format!(
-                "{},{label},{},{:.3},{:.3}\n",
+                "{},{label},{},{:.3},{:.3},{channel}\n",
                 csv_field(&file_name),
                 csv_field(&format!("{stem}/{party}")),
                 *start_ms as f64 / 1000.0,
@@ -123,11 +130,11 @@ mod tests {
         std::fs::write(&recording, b"").unwrap();
         let mut labels = CallLabels::load(&recording).unwrap();
         assert!(labels.is_empty());
-        labels.set(12.3456, 15.0, "left", Some(NEGATIVE)).unwrap();
-        labels.set(20.0, 22.5, "left", Some(NON_NEGATIVE)).unwrap();
-        labels.set(30.0, 31.0, "B", Some(NEGATIVE)).unwrap();
-        labels.set(30.0, 31.0, "B", None).unwrap();
-        labels.set(20.0, 22.5, "left", Some(NEGATIVE)).unwrap();
+        labels.set(12.3456, 15.0, "left", 0, Some(NEGATIVE)).unwrap();
+        labels.set(20.0, 22.5, "left", 0, Some(NON_NEGATIVE)).unwrap();
+        labels.set(30.0, 31.0, "B", 0, Some(NEGATIVE)).unwrap();
+        labels.set(30.0, 31.0, "B", 0, None).unwrap();
+        labels.set(20.0, 22.5, "left", 0, Some(NEGATIVE)).unwrap();
 
         let back = CallLabels::load(&recording).unwrap();
         assert_eq!(back, labels);
@@ -138,7 +145,7 @@ mod tests {
 
         let clips = read_manifest(&labels_path(&recording)).unwrap();
         assert_eq!(clips.len(), 2);
-        assert!(clips.iter().all(|c| c.path == recording && c.label == NEGATIVE && c.speaker == "来电, 第二通/left"));
+        assert!(clips.iter().all(|c| c.path == recording && c.label == NEGATIVE && c.speaker == "来电, 第二通/left" && c.channel == Some(0)));
         assert_eq!((clips[0].start_s, clips[0].end_s), (Some(12.346), Some(15.0)));
     }
 

@@ -1,7 +1,8 @@
 //! Labelled clips from manifests and the speaker-grouped train/validation split.
 //!
 //! Manifest: CSV with a header and at least `path,label_binary`; optional `speaker`, `corpus`,
-//! `start_s`, `end_s` (other columns are ignored). `path` is relative to the manifest's folder.
+//! `start_s`, `end_s`, `channel` (0-based: that channel of a multi-channel file instead of the
+//! mix, e.g. the caller's side of a stereo call; other columns are ignored). `path` is relative to the manifest's folder.
 //! When a `corpus` column exists, speakers are keyed `corpus/speaker` so that corpora cannot share
 //! a speaker id by accident.
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +28,8 @@ pub struct LabelledClip {
     pub speaker: String,
     pub start_s: Option<f64>,
     pub end_s: Option<f64>,
+    /// The channel to take (0-based); `None`: all channels mixed to mono.
+    pub channel: Option<usize>,
 }
 
 /// "non-negative" / "positive" / "1" -> 1, "negative" / "0" -> 0.
@@ -47,7 +50,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<LabelledClip>, TrainingError> {
     let optional = |name: &str| table.column(name).ok();
     let (c_path, c_label) = (col("path")?, col("label_binary")?);
     let (c_speaker, c_corpus) = (optional("speaker"), optional("corpus"));
-    let (c_start, c_end) = (optional("start_s"), optional("end_s"));
+    let (c_start, c_end, c_channel) = (optional("start_s"), optional("end_s"), optional("channel"));
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut clips = Vec::with_capacity(table.rows.len());
     for row in 0..table.rows.len() {
@@ -83,9 +86,13 @@ pub fn read_manifest(path: &Path) -> Result<Vec<LabelledClip>, TrainingError> {
                 return Err(where_(format!("row {}: end_s {e} is not after start_s {s}", row + 2)));
             }
         }
+        let channel = match c_channel.map(|c| table.get(row, c)).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => Some(v.parse::<usize>().map_err(|_| where_(format!("row {}: channel {v:?} is not a channel number", row + 2)))?),
+        };
         let rel_path = Path::new(rel);
         let full = if rel_path.is_absolute() { rel_path.to_path_buf() } else { base.join(rel_path) };
-        clips.push(LabelledClip { path: full, label, speaker, start_s, end_s });
+        clips.push(LabelledClip { path: full, label, speaker, start_s, end_s, channel });
     }
     Ok(clips)
 }
@@ -201,19 +208,51 @@ pub fn subsample(clips: Vec<LabelledClip>, max: usize, seed: u64) -> Vec<Labelle
 pub fn load_clip(clip: &LabelledClip) -> Result<Vec<f32>, TrainingError> {
     let audio = crate::audio::load_16k(&clip.path)
         .map_err(|source| TrainingError::Audio { path: clip.path.display().to_string(), source })?;
-    let mono = audio.mono();
+    cut_clip(&audio, clip)
+}
+
+/// The clip's span of its channel (or of the mono mix) in decoded audio.
+fn cut_clip(audio: &crate::audio::Audio16k, clip: &LabelledClip) -> Result<Vec<f32>, TrainingError> {
+    let mixed;
+    let samples: &[f32] = match clip.channel {
+        Some(c) => audio.channels.get(c).ok_or_else(|| {
+            TrainingError::Dataset(format!("{}: no channel {c} (the file has {})", clip.path.display(), audio.channels.len()))
+        })?,
+        None => {
+            mixed = audio.mono();
+            &mixed
+        }
+    };
     let rate = crate::features::SAMPLE_RATE as f64;
-    let start = clip.start_s.map_or(0, |s| (s * rate).round() as usize).min(mono.len());
-    let end = clip.end_s.map_or(mono.len(), |e| (e * rate).round() as usize).min(mono.len());
+    let start = clip.start_s.map_or(0, |s| (s * rate).round() as usize).min(samples.len());
+    let end = clip.end_s.map_or(samples.len(), |e| (e * rate).round() as usize).min(samples.len());
     if end <= start {
         return Err(TrainingError::Dataset(format!("{}: the selected span is empty", clip.path.display())));
     }
-    Ok(mono[start..end].to_vec())
+    Ok(samples[start..end].to_vec())
 }
 
-/// Decodes many clips in parallel, in input order.
+/// Decodes many clips, in input order: each file once (a labelled call holds many segments),
+/// files in parallel.
 pub fn load_clips(clips: &[LabelledClip]) -> Result<Vec<Vec<f32>>, TrainingError> {
-    clips.par_iter().map(load_clip).collect()
+    let mut by_file: BTreeMap<&Path, Vec<usize>> = BTreeMap::new();
+    for (i, clip) in clips.iter().enumerate() {
+        by_file.entry(clip.path.as_path()).or_default().push(i);
+    }
+    let files: Vec<(&Path, Vec<usize>)> = by_file.into_iter().collect();
+    let cut: Vec<Vec<(usize, Vec<f32>)>> = files
+        .par_iter()
+        .map(|(path, members)| {
+            let audio = crate::audio::load_16k(path)
+                .map_err(|source| TrainingError::Audio { path: path.display().to_string(), source })?;
+            members.iter().map(|&i| cut_clip(&audio, &clips[i]).map(|samples| (i, samples))).collect()
+        })
+        .collect::<Result<_, TrainingError>>()?;
+    let mut out = vec![Vec::new(); clips.len()];
+    for (i, samples) in cut.into_iter().flatten() {
+        out[i] = samples;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -221,7 +260,34 @@ mod tests {
     use super::*;
 
     fn clip(speaker: &str, label: u8) -> LabelledClip {
-        LabelledClip { path: PathBuf::from("x.wav"), label, speaker: speaker.into(), start_s: None, end_s: None }
+        LabelledClip { path: PathBuf::from("x.wav"), label, speaker: speaker.into(), start_s: None, end_s: None, channel: None }
+    }
+
+    #[test]
+    fn clips_come_from_their_channel_and_each_file_is_decoded_for_all_its_clips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stereo.wav");
+        let left: Vec<f32> = (0..16_000 * 3).map(|t| 0.3 * (2.0 * std::f32::consts::PI * 200.0 * t as f32 / 16_000.0).sin()).collect();
+        crate::audio::wav::write_wav_f32(&path, 16_000, &[left, vec![0.0; 16_000 * 3]]).unwrap();
+        let at = |channel: Option<usize>, start: f64| LabelledClip {
+            path: path.clone(),
+            label: NEGATIVE,
+            speaker: "call/left".into(),
+            start_s: Some(start),
+            end_s: Some(start + 1.0),
+            channel,
+        };
+        let clips = vec![at(Some(0), 0.5), at(Some(1), 0.5), at(None, 1.5), at(Some(0), 2.0)];
+        let loaded = load_clips(&clips).unwrap();
+        let one_by_one: Vec<Vec<f32>> = clips.iter().map(|c| load_clip(c).unwrap()).collect();
+        assert_eq!(loaded, one_by_one);
+        let peak = |x: &[f32]| x.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!((peak(&loaded[0]) - 0.3).abs() < 0.02, "the caller's channel: {}", peak(&loaded[0]));
+        assert_eq!(peak(&loaded[1]), 0.0, "the silent channel");
+        assert!((peak(&loaded[2]) - 0.15).abs() < 0.02, "the mix: {}", peak(&loaded[2]));
+        assert!(loaded.iter().all(|c| c.len() == 16_000));
+        let message = load_clips(&[at(Some(2), 0.0)]).unwrap_err().to_string();
+        assert!(message.contains("no channel 2"), "{message}");
     }
 
     #[test]
