@@ -924,10 +924,9 @@ impl eframe::App for ReviewApp {
         self.poll_dialogs(&mut actions, &ctx);
         self.poll_job();
         self.poll_encoder_import();
-        if let Some(TrainingAction::Ended { bundle, message, is_error }) = self.training.poll(self.lang) {
-            self.model_bundles = models::find_bundles(&models::bundle_roots());
+        if let Some(TrainingAction::Ended { message, is_error }) = self.training.poll(self.lang) {
             // A finished run's bundle is listed at once.
-            debug_assert!(bundle.as_ref().is_none_or(|b| self.model_bundles.contains(b)));
+            self.model_bundles = models::find_bundles(&models::bundle_roots());
             self.status = Some((message, is_error));
         }
         if let Some(path) = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf())) {

@@ -29,8 +29,8 @@ struct Run {
 
 /// What the window asks of the app.
 pub enum TrainingAction {
-    /// A run ended: the new bundle's folder name (`None`: stopped or failed), and what to say.
-    Ended { bundle: Option<String>, message: String, is_error: bool },
+    /// A run ended (finished, stopped or failed): what to say.
+    Ended { message: String, is_error: bool },
 }
 
 #[derive(Default)]
@@ -89,10 +89,10 @@ impl TrainingWindow {
                 let message = lang.text(Key::TrainDone).replace("{}", &bundle);
                 // The next run gets a fresh name.
                 self.name.clear();
-                TrainingAction::Ended { bundle: Some(bundle), message, is_error: false }
+                TrainingAction::Ended { message, is_error: false }
             }
-            Ok(None) => TrainingAction::Ended { bundle: None, message: lang.text(Key::TrainStopped).to_string(), is_error: false },
-            Err(error) => TrainingAction::Ended { bundle: None, message: format!("{} {error}", lang.text(Key::TrainFailed)), is_error: true },
+            Ok(None) => TrainingAction::Ended { message: lang.text(Key::TrainStopped).to_string(), is_error: false },
+            Err(error) => TrainingAction::Ended { message: format!("{} {error}", lang.text(Key::TrainFailed)), is_error: true },
         })
     }
 
