@@ -4,6 +4,12 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// `<folder>/<stem><suffix>` beside `recording` (its outputs and annotations live next to it).
+pub fn beside(recording: &Path, suffix: &str) -> PathBuf {
+    let stem = recording.file_stem().map_or_else(|| "call".into(), |s| s.to_string_lossy().into_owned());
+    recording.parent().unwrap_or(Path::new(".")).join(format!("{stem}{suffix}"))
+}
+
 /// A temporary sibling of `path` (same directory, so the final rename stays on one file system).
 fn temporary_sibling(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use crate::model::speaker_encoder_store::{import, EncoderConfig, SPEAKER_ENCODER_DIR};
+use crate::model::speaker_encoder_store::{default_dir, import, EncoderConfig};
 
 #[derive(Debug, Args)]
 pub struct ImportSpeakerEncoderArgs {
@@ -38,8 +38,8 @@ pub fn run(args: ImportSpeakerEncoderArgs) -> anyhow::Result<()> {
     };
     let dest = match &args.out {
         Some(dir) => dir.clone(),
-        None => match crate::user_dirs::data_dir() {
-            Some(data) => data.join(SPEAKER_ENCODER_DIR),
+        None => match default_dir() {
+            Some(dir) => dir,
             None => bail!("no user data directory on this system: pass --out DIR (and --speaker-encoder DIR when segmenting)"),
         },
     };

@@ -132,11 +132,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "focal" => LossKind::Focal { gamma: args.focal_gamma },
         other => bail!("unknown --loss {other:?} (bce, focal)"),
     };
-    let checkpoint_dir = args.checkpoint_dir.clone().unwrap_or_else(|| {
-        let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        name.push(".checkpoint");
-        out.with_file_name(name)
-    });
+    let checkpoint_dir = args.checkpoint_dir.clone().unwrap_or_else(|| crate::training::job::checkpoint_beside(&out));
     let mut options = TrainOptions {
         epochs: args.epochs,
         batch: args.batch,

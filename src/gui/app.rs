@@ -18,7 +18,7 @@ use super::playback::{Player, MAX_SPEED, MIN_SPEED};
 use super::settings::Settings;
 use super::state::{CallView, FrameTimes, Incoming, Job, Phase};
 use super::caller_panel::{self, CallerPanelAction, EncoderState};
-use super::encoder_import::{self, EncoderImport};
+use super::encoder_import::EncoderImport;
 use super::segment_table::{annotation_text, TableAction};
 use super::training_window::{TrainingAction, TrainingWindow};
 use super::{models, segment_table, trajectory_view, waveform};
@@ -338,7 +338,7 @@ impl ReviewApp {
     }
 
     fn start_encoder_import(&mut self, checkpoint: PathBuf, ctx: &egui::Context) {
-        let Some(dest) = encoder_import::default_destination() else {
+        let Some(dest) = crate::model::speaker_encoder_store::default_dir() else {
             self.status = Some((self.t(Key::EncoderNoDataDir).to_string(), true));
             return;
         };

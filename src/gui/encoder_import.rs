@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 
-use crate::model::speaker_encoder_store::{self, EncoderConfig, SPEAKER_ENCODER_DIR};
+use crate::model::speaker_encoder_store::{self, EncoderConfig};
 
 /// What an import ended with: the installed network's description, or why it failed.
 pub type ImportOutcome = Result<String, String>;
@@ -18,11 +18,6 @@ pub fn install(checkpoint: &Path, config: Option<&EncoderConfig>, dest: &Path) -
     speaker_encoder_store::import(checkpoint, config, dest, true)
         .map(|(_, config)| config.describe())
         .map_err(|e| format!("{}: {e}", checkpoint.display()))
-}
-
-/// The folder the app's analyses read the imported encoder from.
-pub fn default_destination() -> Option<PathBuf> {
-    crate::user_dirs::data_dir().map(|data| data.join(SPEAKER_ENCODER_DIR))
 }
 
 /// An import running on its own thread.

@@ -34,8 +34,7 @@ impl ExportKind {
 
 /// The folder "Export all beside the recording" writes to: `<dir>/<stem>.emotrace/`.
 pub fn beside_recording(recording: &Path) -> PathBuf {
-    let stem = recording.file_stem().map_or_else(|| "call".into(), |s| s.to_string_lossy().into_owned());
-    recording.parent().unwrap_or(Path::new(".")).join(format!("{stem}.emotrace"))
+    crate::fsutil::beside(recording, ".emotrace")
 }
 
 /// Writes the chosen files and report.json into `dir` (created if needed); returns the paths

@@ -113,10 +113,15 @@ impl ImportedEncoder {
     }
 }
 
+/// Where `import-speaker-encoder` (and the window's import) installs by default, and where
+/// analyses look: the user data directory's `speaker-encoder/`.
+pub fn default_dir() -> Option<PathBuf> {
+    Some(crate::user_dirs::data_dir()?.join(SPEAKER_ENCODER_DIR))
+}
+
 /// The imported encoder's folder when one is installed under the user data directory.
 pub fn installed_dir() -> Option<PathBuf> {
-    let dir = crate::user_dirs::data_dir()?.join(SPEAKER_ENCODER_DIR);
-    dir.join(WEIGHTS_FILE).is_file().then_some(dir)
+    default_dir().filter(|dir| dir.join(WEIGHTS_FILE).is_file())
 }
 
 /// Reads the encoder tensors of a checkpoint, whichever of the supported formats it is in.

@@ -28,8 +28,7 @@ pub struct CallLabels {
 
 /// `<dir>/<stem>.labels.csv` beside `recording`.
 pub fn labels_path(recording: &Path) -> PathBuf {
-    let stem = recording.file_stem().map_or_else(|| "call".into(), |s| s.to_string_lossy().into_owned());
-    recording.parent().unwrap_or(Path::new(".")).join(format!("{stem}.labels.csv"))
+    crate::fsutil::beside(recording, ".labels.csv")
 }
 
 fn key(start_s: f64, end_s: f64, party: &str) -> SegmentKey {

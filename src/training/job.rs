@@ -91,14 +91,19 @@ fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize]) -
         .collect()
 }
 
+/// `OUT.checkpoint` beside the bundle `out`: where a run's epochs are kept for resuming.
+pub fn checkpoint_beside(out: &Path) -> PathBuf {
+    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".checkpoint");
+    out.with_file_name(name)
+}
+
 /// The fine-tuning the window starts on annotators' labels files: the reference recipe
 /// ([`TrainOptions::default`]) for `epochs` epochs from the bundle `init` (`None`: the built-in
 /// default model), a fifth of the labelled speakers (each a call's party) held out for
 /// validation when there are two or more, and checkpoints beside `out` so a stopped run resumes.
 pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBuf, epochs: usize) -> Result<TrainJob, TrainingError> {
-    let mut checkpoint = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    checkpoint.push(".checkpoint");
-    let options = TrainOptions { epochs, checkpoint_dir: Some(out.with_file_name(checkpoint)), ..TrainOptions::default() };
+    let options = TrainOptions { epochs, checkpoint_dir: Some(checkpoint_beside(&out)), ..TrainOptions::default() };
     Ok(TrainJob {
         command: format!(
             "fine-tuning in the window: {} epochs from {} on {}",
