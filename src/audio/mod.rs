@@ -48,14 +48,14 @@ impl Audio16k {
 }
 
 /// The per-sample mean of planar channels.
-pub fn mix_to_mono(channels: &[Vec<f32>]) -> Vec<f32> {
+pub fn mix_to_mono<C: AsRef<[f32]>>(channels: &[C]) -> Vec<f32> {
     match channels {
         [] => Vec::new(),
-        [only] => only.clone(),
+        [only] => only.as_ref().to_vec(),
         _ => {
-            let len = channels.iter().map(Vec::len).min().unwrap_or(0);
+            let len = channels.iter().map(|c| c.as_ref().len()).min().unwrap_or(0);
             let scale = 1.0 / channels.len() as f32;
-            (0..len).map(|i| channels.iter().map(|c| c[i]).sum::<f32>() * scale).collect()
+            (0..len).map(|i| channels.iter().map(|c| c.as_ref()[i]).sum::<f32>() * scale).collect()
         }
     }
 }

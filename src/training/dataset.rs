@@ -204,32 +204,24 @@ pub fn subsample(clips: Vec<LabelledClip>, max: usize, seed: u64) -> Vec<Labelle
     clips.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, c)| c).collect()
 }
 
-/// Decodes a clip to 16 kHz mono and cuts `[start_s, end_s)` when given.
-pub fn load_clip(clip: &LabelledClip) -> Result<Vec<f32>, TrainingError> {
-    let audio = crate::audio::load_16k(&clip.path)
-        .map_err(|source| TrainingError::Audio { path: clip.path.display().to_string(), source })?;
-    cut_clip(&audio, clip)
-}
-
-/// The clip's span of its channel (or of the mono mix) in decoded audio.
+/// The clip's span of its channel, or of the mono mix (only the span is mixed: a call file
+/// holds many clips).
 fn cut_clip(audio: &crate::audio::Audio16k, clip: &LabelledClip) -> Result<Vec<f32>, TrainingError> {
-    let mixed;
-    let samples: &[f32] = match clip.channel {
-        Some(c) => audio.channels.get(c).ok_or_else(|| {
+    let channels: &[Vec<f32>] = match clip.channel {
+        Some(c) => std::slice::from_ref(audio.channels.get(c).ok_or_else(|| {
             TrainingError::Dataset(format!("{}: no channel {c} (the file has {})", clip.path.display(), audio.channels.len()))
-        })?,
-        None => {
-            mixed = audio.mono();
-            &mixed
-        }
+        })?),
+        None => &audio.channels,
     };
+    let len = channels.iter().map(Vec::len).min().unwrap_or(0);
     let rate = crate::features::SAMPLE_RATE as f64;
-    let start = clip.start_s.map_or(0, |s| (s * rate).round() as usize).min(samples.len());
-    let end = clip.end_s.map_or(samples.len(), |e| (e * rate).round() as usize).min(samples.len());
+    let start = clip.start_s.map_or(0, |s| (s * rate).round() as usize).min(len);
+    let end = clip.end_s.map_or(len, |e| (e * rate).round() as usize).min(len);
     if end <= start {
         return Err(TrainingError::Dataset(format!("{}: the selected span is empty", clip.path.display())));
     }
-    Ok(samples[start..end].to_vec())
+    let spans: Vec<&[f32]> = channels.iter().map(|c| &c[start..end]).collect();
+    Ok(crate::audio::mix_to_mono(&spans))
 }
 
 /// Decodes many clips, in input order: each file once (a labelled call holds many segments),
@@ -279,8 +271,11 @@ mod tests {
         };
         let clips = vec![at(Some(0), 0.5), at(Some(1), 0.5), at(None, 1.5), at(Some(0), 2.0)];
         let loaded = load_clips(&clips).unwrap();
-        let one_by_one: Vec<Vec<f32>> = clips.iter().map(|c| load_clip(c).unwrap()).collect();
+        let one_by_one: Vec<Vec<f32>> = clips.iter().map(|c| load_clips(std::slice::from_ref(c)).unwrap().remove(0)).collect();
         assert_eq!(loaded, one_by_one);
+        // The mix of a span is the span of the mix.
+        let audio = crate::audio::load_16k(&path).unwrap();
+        assert_eq!(loaded[2], audio.mono()[24_000..40_000].to_vec());
         let peak = |x: &[f32]| x.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert!((peak(&loaded[0]) - 0.3).abs() < 0.02, "the caller's channel: {}", peak(&loaded[0]));
         assert_eq!(peak(&loaded[1]), 0.0, "the silent channel");
