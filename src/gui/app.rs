@@ -413,7 +413,6 @@ impl ReviewApp {
     fn label_segment(&mut self, row: usize, label: Option<u8>) {
         let Some(segment) = self.view.as_ref().and_then(|v| v.segments.get(row)).cloned() else { return };
         let lang = self.lang;
-        let path = labels_path(&self.view.as_ref().map(|v| v.path.clone()).unwrap_or_default());
         let Some(labels) = self.labels.as_mut() else {
             self.status = Some((lang.text(Key::LabelsOff).to_string(), true));
             return;
@@ -425,7 +424,7 @@ impl ReviewApp {
                     .replacen("{}", &(row + 1).to_string(), 1)
                     .replacen("{}", annotation_text(lang, label), 1)
                     .replacen("{}", &labels.len().to_string(), 1)
-                    .replacen("{}", &path.display().to_string(), 1);
+                    .replacen("{}", &labels.path().display().to_string(), 1);
                 (text, false)
             }
             Err(error) => (format!("{} {error}", lang.text(Key::LabelNotSaved)), true),

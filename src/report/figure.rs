@@ -136,18 +136,20 @@ pub fn stage_legend(summary: &StageSummary, assessment_end_s: f64, language: Fig
     let format_ecr = |v: Option<f64>| v.map_or(language.words().not_defined.to_string(), |v| format!("{v:.2}"));
     let minutes = assessment_end_s / 60.0;
     let (nss, binary, prob, n) = (summary.nss, format_ecr(summary.ecr_binary), format_ecr(summary.ecr_prob), summary.n_segments);
-    match (language, summary.stage) {
-        (FigureLanguage::English, SummaryStage::Assessment) => {
-            format!("Assessment (0–{minutes:.0} min): NSS {nss} · ECR {binary} (binary) / {prob} (prob) · {n} segments")
+    match language {
+        FigureLanguage::English => {
+            let stage = match summary.stage {
+                SummaryStage::Assessment => format!("Assessment (0–{minutes:.0} min)"),
+                SummaryStage::Full => "Full call".to_string(),
+            };
+            format!("{stage}: NSS {nss} · ECR {binary} (binary) / {prob} (prob) · {n} segments")
         }
-        (FigureLanguage::English, SummaryStage::Full) => {
-            format!("Full call: NSS {nss} · ECR {binary} (binary) / {prob} (prob) · {n} segments")
-        }
-        (FigureLanguage::Chinese, SummaryStage::Assessment) => {
-            format!("评估阶段 (0–{minutes:.0} 分钟): NSS {nss} · ECR {binary} (二值) / {prob} (概率) · {n} 个片段")
-        }
-        (FigureLanguage::Chinese, SummaryStage::Full) => {
-            format!("全部通话: NSS {nss} · ECR {binary} (二值) / {prob} (概率) · {n} 个片段")
+        FigureLanguage::Chinese => {
+            let stage = match summary.stage {
+                SummaryStage::Assessment => format!("评估阶段 (0–{minutes:.0} 分钟)"),
+                SummaryStage::Full => "全部通话".to_string(),
+            };
+            format!("{stage}: NSS {nss} · ECR {binary} (二值) / {prob} (概率) · {n} 个片段")
         }
     }
 }

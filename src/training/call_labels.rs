@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::dataset::{parse_label, NEGATIVE, NON_NEGATIVE};
+use super::dataset::{read_manifest, NEGATIVE, NON_NEGATIVE};
 use super::TrainingError;
-use crate::segmentation::segments_csv::{csv_field, CsvTable};
+use crate::segmentation::segments_csv::csv_field;
 
 /// Columns of a labels file (a training manifest).
 pub const LABEL_COLUMNS: [&str; 6] = ["path", "label_binary", "speaker", "start_s", "end_s", "channel"];
@@ -36,33 +36,25 @@ fn key(start_s: f64, end_s: f64, party: &str) -> SegmentKey {
 }
 
 impl CallLabels {
-    /// The labels saved beside `recording`, or none when there is no labels file yet.
+    /// The labels saved beside `recording`, or none when there is no labels file yet. The file
+    /// is read as the training manifest it is ([`read_manifest`]), so what loads here trains.
     pub fn load(recording: &Path) -> Result<Self, TrainingError> {
         let path = labels_path(recording);
         let mut labels = BTreeMap::new();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let where_ = |msg: String| TrainingError::Dataset(format!("{}: {msg}", path.display()));
-                let table = CsvTable::parse(&text).map_err(|e| where_(e.to_string()))?;
-                let col = |name: &str| table.column(name).map_err(|e| where_(e.to_string()));
-                let (c_label, c_speaker, c_start, c_end) = (col("label_binary")?, col("speaker")?, col("start_s")?, col("end_s")?);
-                let c_channel = table.column("channel").ok();
-                for row in 0..table.rows.len() {
-                    let label = parse_label(table.get(row, c_label))
-                        .ok_or_else(|| where_(format!("row {}: label_binary is neither negative nor non-negative", row + 2)))?;
-                    let number = |c| table.get_f64(row, c).map_err(|e| where_(e.to_string()));
-                    let party = party_of(table.get(row, c_speaker));
-                    let channel = match c_channel.map(|c| table.get(row, c)).filter(|v| !v.is_empty()) {
-                        None => 0,
-                        Some(v) => v.parse().map_err(|_| where_(format!("row {}: channel {v:?} is not a channel number", row + 2)))?,
-                    };
-                    labels.insert(key(number(c_start)?, number(c_end)?, party), (label, channel));
-                }
+        if path.exists() {
+            for clip in read_manifest(&path)? {
+                let (Some(start_s), Some(end_s)) = (clip.start_s, clip.end_s) else {
+                    return Err(TrainingError::Dataset(format!("{}: a label without start_s and end_s", path.display())));
+                };
+                labels.insert(key(start_s, end_s, party_of(&clip.speaker)), (clip.label, clip.channel.unwrap_or(0)));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(TrainingError::io(&path, e)),
         }
         Ok(Self { recording: recording.to_path_buf(), labels })
+    }
+
+    /// The labels file (beside the recording).
+    pub fn path(&self) -> PathBuf {
+        labels_path(&self.recording)
     }
 
     /// The label of a segment (1 = non-negative, 0 = negative), if it has one.
@@ -78,7 +70,7 @@ impl CallLabels {
             Some(label) => changed.insert(key(start_s, end_s, party), (label, channel)),
             None => changed.remove(&key(start_s, end_s, party)),
         };
-        let path = labels_path(&self.recording);
+        let path = self.path();
         crate::fsutil::atomic_write(&path, self.render(&changed).as_bytes()).map_err(|e| TrainingError::io(&path, e))?;
         self.labels = changed;
         Ok(())
@@ -120,7 +112,6 @@ fn party_of(speaker: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::dataset::read_manifest;
 
     #[test]
     fn labels_round_trip_and_read_as_a_training_manifest() {
