@@ -147,6 +147,7 @@ keys! {
     LabelNegative => ("Label negative (N)", "标注为负性 (N)"),
     LabelNonNegative => ("Label non-negative (P)", "标注为非负性 (P)"),
     LabelClear => ("Clear the label (Backspace)", "清除标注 (退格)"),
+    LabelCarriedOver => ("Annotation saved for {}–{} in an earlier segmentation of this call; labelling this segment replaces it", "此标注来自本通话先前的分段（{}–{}）；标注本片段将替换它"),
     LabelSaved => ("Segment {} labelled {}; {} labels in {}", "片段 {} 已标注为{}；{} 个标注保存在 {}"),
     LabelNotSaved => ("The label was not saved:", "标注未保存："),
     LabelsUnreadable => ("The call's labels file cannot be read, so labelling is off (the file is left as it is):", "无法读取此通话的标注文件，已关闭标注（文件保持原样）："),

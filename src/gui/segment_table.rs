@@ -30,6 +30,12 @@ pub fn annotation_text(lang: Lang, label: Option<u8>) -> &'static str {
     }
 }
 
+/// `m:ss.s`, to tell apart spans a few tenths of a second apart.
+fn clock_tenths(seconds: f64) -> String {
+    let tenths = (seconds.max(0.0) * 10.0).round() as u64;
+    format!("{}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
+}
+
 /// `m:ss` (or `h:mm:ss`).
 pub fn clock(seconds: f64) -> String {
     let total = seconds.max(0.0).round() as u64;
@@ -87,7 +93,9 @@ pub fn show(
                 SegmentStage::Intervention => lang.text(Key::StageInterventionShort),
             };
             let default_colour = ui.visuals().text_color();
-            let annotation = labels.and_then(|l| l.get(segment.start_s, segment.end_s, &segment.speaker));
+            let found = labels.and_then(|l| l.annotation(segment.start_s, segment.end_s, &segment.speaker, segment.channel));
+            let annotation = found.map(|a| a.label);
+            let carried_from = found.and_then(|a| a.carried_from);
             let annotation_colour = match annotation {
                 Some(NEGATIVE) => NEGATIVE_COLOUR,
                 Some(_) => NON_NEGATIVE_COLOUR,
@@ -100,9 +108,17 @@ pub fn show(
                 (format!("{:.2}", segment.p_nonnegative), colour),
                 (label_text.to_string(), colour),
                 (stage_text.to_string(), default_colour),
-                (annotation_text(lang, annotation).to_string(), annotation_colour),
+                (
+                    // "≈": saved for a segment of an earlier segmentation that shares most of this one's speech.
+                    if carried_from.is_some() { format!("{} ≈", annotation_text(lang, annotation)) } else { annotation_text(lang, annotation).to_string() },
+                    annotation_colour,
+                ),
             ];
-            let (rect, response) = ui.allocate_exact_size(egui::vec2(width, row_height), egui::Sense::click());
+            let (rect, mut response) = ui.allocate_exact_size(egui::vec2(width, row_height), egui::Sense::click());
+            if let Some((from, to)) = carried_from {
+                let tip = lang.text(Key::LabelCarriedOver).replacen("{}", &clock_tenths(from), 1).replacen("{}", &clock_tenths(to), 1);
+                response = response.on_hover_text(tip);
+            }
             if playing == Some(row) {
                 ui.painter().rect_filled(rect, 2.0, ui.visuals().selection.bg_fill.gamma_multiply(0.5));
             } else if response.hovered() {
@@ -120,7 +136,9 @@ pub fn show(
             if labels.is_some() {
                 response.context_menu(|ui| {
                     for (key, label) in [(Key::LabelNegative, Some(NEGATIVE)), (Key::LabelNonNegative, Some(NON_NEGATIVE)), (Key::LabelClear, None)] {
-                        if ui.add_enabled(annotation != label, egui::Button::new(lang.text(key))).clicked() {
+                        // A carried-over label can be confirmed for this segment's own span.
+                        let enabled = annotation != label || carried_from.is_some();
+                        if ui.add_enabled(enabled, egui::Button::new(lang.text(key))).clicked() {
                             action = Some(TableAction::Label(row, label));
                             ui.close();
                         }

@@ -4,6 +4,11 @@
 //! cut from the channel the segment was scored on (the caller's side of a stereo call, not the
 //! mix). A segment is identified by its times (to the millisecond) and its party; the file is
 //! rewritten atomically on every change, so an annotation is never half saved.
+//!
+//! Segmenting the call again with other settings (or with a speaker encoder) moves boundaries a
+//! little and may rename the mono parties, so a saved label also applies to the segment on the
+//! same channel that shares most of its span ([`CARRY_OVER_IOU`]); relabelling that segment
+//! replaces the old entry instead of adding a second one for the same speech.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +22,20 @@ pub const LABEL_COLUMNS: [&str; 6] = ["path", "label_binary", "speaker", "start_
 
 /// (start ms, end ms, party) of a labelled segment.
 type SegmentKey = (i64, i64, String);
+
+/// A saved label applies to a segment of another segmentation when their spans' intersection
+/// over union exceeds this: more than half of the speech is shared, so at most one segment of a
+/// channel can take it over (halves of a split segment reach 0.5 and take none).
+pub const CARRY_OVER_IOU: f64 = 0.5;
+
+/// A segment's annotation as found in the labels file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Annotation {
+    /// 1 = non-negative, 0 = negative.
+    pub label: u8,
+    /// The span (s) of the earlier segment the label was saved for, when it is not this one.
+    pub carried_from: Option<(f64, f64)>,
+}
 
 /// The labels of one recording's segments.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,15 +76,49 @@ impl CallLabels {
         labels_path(&self.recording)
     }
 
-    /// The label of a segment (1 = non-negative, 0 = negative), if it has one.
-    pub fn get(&self, start_s: f64, end_s: f64, party: &str) -> Option<u8> {
-        self.labels.get(&key(start_s, end_s, party)).map(|(label, _)| *label)
+    /// The label of a segment (1 = non-negative, 0 = negative), if it has one: its own, or one
+    /// carried over from an earlier segmentation.
+    pub fn get(&self, start_s: f64, end_s: f64, party: &str, channel: usize) -> Option<u8> {
+        self.annotation(start_s, end_s, party, channel).map(|a| a.label)
+    }
+
+    /// The segment's annotation and whether it was saved for this very segment.
+    pub fn annotation(&self, start_s: f64, end_s: f64, party: &str, channel: usize) -> Option<Annotation> {
+        let found = self.matching_key(start_s, end_s, party, channel)?;
+        let (label, _) = self.labels[&found];
+        let exact = found == key(start_s, end_s, party);
+        Some(Annotation { label, carried_from: (!exact).then(|| (found.0 as f64 / 1000.0, found.1 as f64 / 1000.0)) })
+    }
+
+    /// The saved entry a segment takes its label from: its own, else the one on the same channel
+    /// sharing most of its span (intersection over union above [`CARRY_OVER_IOU`]).
+    fn matching_key(&self, start_s: f64, end_s: f64, party: &str, channel: usize) -> Option<SegmentKey> {
+        let own = key(start_s, end_s, party);
+        if self.labels.contains_key(&own) {
+            return Some(own);
+        }
+        let iou = |(a0, a1): (i64, i64), (b0, b1): (i64, i64)| {
+            let inter = (a1.min(b1) - a0.max(b0)).max(0) as f64;
+            let union = (a1.max(b1) - a0.min(b0)) as f64;
+            if union > 0.0 { inter / union } else { 0.0 }
+        };
+        self.labels
+            .iter()
+            .filter(|(_, (_, ch))| *ch == channel)
+            .map(|(k, _)| (iou((own.0, own.1), (k.0, k.1)), k))
+            .filter(|(overlap, _)| *overlap > CARRY_OVER_IOU)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| k.clone())
     }
 
     /// Labels a segment scored on `channel` (`None` clears its label) and saves the file; on a
-    /// failed save the labels stay as they were.
+    /// failed save the labels stay as they were. A label carried over from an earlier
+    /// segmentation is replaced (or cleared) with it.
     pub fn set(&mut self, start_s: f64, end_s: f64, party: &str, channel: usize, label: Option<u8>) -> Result<(), TrainingError> {
         let mut changed = self.labels.clone();
+        if let Some(previous) = self.matching_key(start_s, end_s, party, channel) {
+            changed.remove(&previous);
+        }
         match label {
             Some(label) => changed.insert(key(start_s, end_s, party), (label, channel)),
             None => changed.remove(&key(start_s, end_s, party)),
@@ -128,15 +181,43 @@ mod tests {
 
         let back = CallLabels::load(&recording).unwrap();
         assert_eq!(back, labels);
-        assert_eq!(back.get(12.3456, 15.0, "left"), Some(NEGATIVE));
-        assert_eq!(back.get(20.0, 22.5, "left"), Some(NEGATIVE), "relabelled");
-        assert_eq!(back.get(30.0, 31.0, "B"), None, "cleared");
-        assert_eq!(back.get(12.3456, 15.0, "right"), None, "the party is part of the segment");
+        assert_eq!(back.get(12.3456, 15.0, "left", 0), Some(NEGATIVE));
+        assert_eq!(back.get(20.0, 22.5, "left", 0), Some(NEGATIVE), "relabelled");
+        assert_eq!(back.get(30.0, 31.0, "B", 0), None, "cleared");
+        assert_eq!(back.get(12.3456, 15.0, "right", 1), None, "the other channel's segment");
 
         let clips = read_manifest(&labels_path(&recording)).unwrap();
         assert_eq!(clips.len(), 2);
         assert!(clips.iter().all(|c| c.path == recording && c.label == NEGATIVE && c.speaker == "来电, 第二通/left" && c.channel == Some(0)));
         assert_eq!((clips[0].start_s, clips[0].end_s), (Some(12.346), Some(15.0)));
+    }
+
+    #[test]
+    fn labels_follow_their_speech_into_another_segmentation() {
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("call.wav");
+        let mut labels = CallLabels::load(&recording).unwrap();
+        labels.set(10.0, 14.0, "A", 0, Some(NEGATIVE)).unwrap();
+        labels.set(20.0, 24.0, "A", 0, Some(NON_NEGATIVE)).unwrap();
+        labels.set(40.0, 44.0, "right", 1, Some(NEGATIVE)).unwrap();
+
+        // Boundaries moved by 0.3 s and the mono parties renamed: the same speech, the same label.
+        let moved = labels.annotation(10.3, 14.2, "B", 0).unwrap();
+        assert_eq!(moved, Annotation { label: NEGATIVE, carried_from: Some((10.0, 14.0)) });
+        assert_eq!(labels.annotation(20.0, 24.0, "A", 0).unwrap().carried_from, None, "its own label");
+        // Half or less of the speech shared, or another channel: not the same segment.
+        assert_eq!(labels.get(10.0, 12.0, "A", 0), None, "half of a split segment");
+        assert_eq!(labels.get(12.0, 18.0, "A", 0), None);
+        assert_eq!(labels.get(40.1, 44.0, "left", 0), None, "the other channel");
+
+        // Relabelling the moved segment replaces the old entry; clearing it removes it.
+        labels.set(10.3, 14.2, "B", 0, Some(NON_NEGATIVE)).unwrap();
+        assert_eq!(labels.len(), 3);
+        assert_eq!(labels.annotation(10.3, 14.2, "B", 0), Some(Annotation { label: NON_NEGATIVE, carried_from: None }));
+        assert_eq!(labels.get(10.0, 14.0, "A", 0), Some(NON_NEGATIVE), "the old span now reads the new entry");
+        labels.set(20.2, 23.9, "A", 0, None).unwrap();
+        assert_eq!(labels.len(), 2);
+        assert_eq!(CallLabels::load(&recording).unwrap(), labels);
     }
 
     #[test]
