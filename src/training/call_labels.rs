@@ -24,8 +24,9 @@ pub const LABEL_COLUMNS: [&str; 6] = ["path", "label_binary", "speaker", "start_
 type SegmentKey = (i64, i64, String);
 
 /// A saved label applies to a segment of another segmentation when their spans' intersection
-/// over union exceeds this: more than half of the speech is shared, so at most one segment of a
-/// channel can take it over (halves of a split segment reach 0.5 and take none).
+/// over union exceeds this: more than half of the speech is shared, so of a channel's segments
+/// that do not overlap one another at most one can take it over (halves of a split segment reach
+/// 0.5 and take none).
 pub const CARRY_OVER_IOU: f64 = 0.5;
 
 /// A segment's annotation as found in the labels file.
