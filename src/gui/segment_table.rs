@@ -30,10 +30,10 @@ pub fn annotation_text(lang: Lang, label: Option<u8>) -> &'static str {
     }
 }
 
-/// `m:ss.s`, to tell apart spans a few tenths of a second apart.
+/// [`clock`] with tenths (`m:ss.s`), to tell apart spans a few tenths of a second apart.
 fn clock_tenths(seconds: f64) -> String {
     let tenths = (seconds.max(0.0) * 10.0).round() as u64;
-    format!("{}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
+    format!("{}.{}", clock((tenths / 10) as f64), tenths % 10)
 }
 
 /// `m:ss` (or `h:mm:ss`).
@@ -108,11 +108,8 @@ pub fn show(
                 (format!("{:.2}", segment.p_nonnegative), colour),
                 (label_text.to_string(), colour),
                 (stage_text.to_string(), default_colour),
-                (
-                    // "≈": saved for a segment of an earlier segmentation that shares most of this one's speech.
-                    if carried_from.is_some() { format!("{} ≈", annotation_text(lang, annotation)) } else { annotation_text(lang, annotation).to_string() },
-                    annotation_colour,
-                ),
+                // "≈": saved for a segment of an earlier segmentation that shares most of this one's speech.
+                (annotation_text(lang, annotation).to_string() + if carried_from.is_some() { " ≈" } else { "" }, annotation_colour),
             ];
             let (rect, mut response) = ui.allocate_exact_size(egui::vec2(width, row_height), egui::Sense::click());
             if let Some((from, to)) = carried_from {

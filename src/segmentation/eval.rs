@@ -68,6 +68,13 @@ pub fn boundary_scores(truth: &[(f64, f64)], pred: &[(f64, f64)], tol: f64) -> B
     BoundaryScores { precision, recall, f1, matched, truth_boundaries: nt, predicted_boundaries: np }
 }
 
+/// Intersection over union of two (start, end) spans; 0 when they do not overlap.
+pub fn span_iou(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let inter = (a.1.min(b.1) - a.0.max(b.0)).max(0.0);
+    let union = (a.1 - a.0) + (b.1 - b.0) - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
 /// Mean over truth segments of the best IoU with any predicted segment (0 when none overlaps).
 pub fn mean_iou(truth: &[(f64, f64)], pred: &[(f64, f64)]) -> f64 {
     if truth.is_empty() {
@@ -84,11 +91,7 @@ pub fn mean_iou(truth: &[(f64, f64)], pred: &[(f64, f64)]) -> f64 {
             sorted[from..]
                 .iter()
                 .take_while(|p| p.0 < t.1)
-                .map(|p| {
-                    let inter = (t.1.min(p.1) - t.0.max(p.0)).max(0.0);
-                    let union = (t.1 - t.0) + (p.1 - p.0) - inter;
-                    if union > 0.0 { inter / union } else { 0.0 }
-                })
+                .map(|p| span_iou(*t, *p))
                 .fold(0.0, f64::max)
         })
         .sum();

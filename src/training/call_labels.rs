@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::dataset::{read_manifest, NEGATIVE, NON_NEGATIVE};
 use super::TrainingError;
+use crate::segmentation::eval::span_iou;
 use crate::segmentation::segments_csv::csv_field;
 
 /// Columns of a labels file (a training manifest).
@@ -98,15 +99,11 @@ impl CallLabels {
         if self.labels.contains_key(&own) {
             return Some(own);
         }
-        let iou = |(a0, a1): (i64, i64), (b0, b1): (i64, i64)| {
-            let inter = (a1.min(b1) - a0.max(b0)).max(0) as f64;
-            let union = (a1.max(b1) - a0.min(b0)) as f64;
-            if union > 0.0 { inter / union } else { 0.0 }
-        };
+        let ms = |k: &SegmentKey| (k.0 as f64, k.1 as f64);
         self.labels
             .iter()
             .filter(|(_, (_, ch))| *ch == channel)
-            .map(|(k, _)| (iou((own.0, own.1), (k.0, k.1)), k))
+            .map(|(k, _)| (span_iou(ms(&own), ms(k)), k))
             .filter(|(overlap, _)| *overlap > CARRY_OVER_IOU)
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, k)| k.clone())
