@@ -13,7 +13,7 @@ use candle_core::{Device, Tensor};
 use emotrace::features::kaldi_fbank::KaldiFbank;
 use emotrace::gui::encoder_import::install;
 use emotrace::model::campplus::{CamPlus, CamPlusConfig};
-use emotrace::model::speaker_encoder_store::{build_campplus, import, load, read_checkpoint, EncoderConfig, ImportedEncoder};
+use emotrace::model::speaker_encoder_store::{build_campplus, import, load, read_checkpoint, EncoderConfig, SpeakerEncoderNet};
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/campplus")
@@ -100,12 +100,12 @@ fn import_recognises_campplus_and_the_installed_folder_loads_as_campplus() {
     assert!(tensors.keys().all(|name| !name.ends_with("num_batches_tracked")));
     let wavs = clips(&io(&dir));
     match load(&dest, &Device::Cpu).unwrap() {
-        ImportedEncoder::CamPlus(encoder) => {
+        SpeakerEncoderNet::CamPlus(encoder) => {
             let reference = build_campplus(tensors.clone(), &config_in(&dir), &Device::Cpu).unwrap();
             let refs: Vec<&[f32]> = wavs.iter().map(Vec::as_slice).collect();
             assert_eq!(encoder.embed_utterances(&refs).unwrap(), reference.embed_utterances(&refs).unwrap());
         }
-        ImportedEncoder::Ge2e(_) => panic!("a CAM++ folder loaded as GE2E"),
+        SpeakerEncoderNet::Ge2e(_) => panic!("a CAM++ folder loaded as GE2E"),
     }
 
     // Without a config the tensor names say CAM++, and the published network's shape is
@@ -136,7 +136,7 @@ fn the_windows_import_replaces_an_installed_encoder_and_a_refused_one_keeps_it()
     let refused = install(&checkpoint, None, &dest).unwrap_err();
     assert!(refused.contains("campplus_zip.pt") && refused.contains("head.conv1.weight"), "{refused}");
     assert_eq!(std::fs::read(dest.join("model.safetensors")).unwrap(), before);
-    assert!(matches!(load(&dest, &Device::Cpu).unwrap(), ImportedEncoder::CamPlus(_)));
+    assert!(matches!(load(&dest, &Device::Cpu).unwrap(), SpeakerEncoderNet::CamPlus(_)));
 }
 
 #[test]
@@ -161,6 +161,29 @@ fn embeddings_match_the_reference_with_the_published_weights_when_given() {
     assert!(matches!(EncoderConfig::for_tensors(&tensors), EncoderConfig::CamPlus(_)));
     let encoder = build_campplus(tensors, &CamPlusConfig::default(), &Device::Cpu).unwrap();
     check_against(&encoder, &io(&dir));
+}
+
+/// The built-in encoder is the published network: its embeddings of four clips match the ones
+/// PyTorch computes with the published float32 checkpoint (`published_io.safetensors`, from
+/// `gen_campplus_fixtures.py --checkpoint campplus_cn_en_common.pt`). The built-in copy stores
+/// its matrices as float16, so the tolerance is that rounding's, not the float32 parity's above.
+#[test]
+fn the_built_in_encoder_reproduces_the_published_embeddings() {
+    let io = candle_core::safetensors::load(fixture_dir().join("published_io.safetensors"), &Device::Cpu).unwrap();
+    let SpeakerEncoderNet::CamPlus(encoder) = emotrace::model::builtin_speaker_encoder::load(&Device::Cpu).unwrap() else {
+        panic!("the built-in encoder is CAM++");
+    };
+    let wavs = clips(&io);
+    let refs: Vec<&[f32]> = wavs.iter().map(Vec::as_slice).collect();
+    let embeddings = encoder.embed_utterances(&refs).unwrap();
+    for (k, ours) in embeddings.iter().enumerate() {
+        let reference = unit(&vec1(&io[&format!("embedding_{k}")]));
+        let cosine: f32 = ours.iter().zip(&reference).map(|(a, b)| a * b).sum();
+        let difference = largest_difference(ours, &reference);
+        eprintln!("clip {k}: cosine to the published network {cosine:.6}, largest unit-embedding difference {difference:.1e}");
+        assert!(cosine >= 0.9999, "clip {k}: cosine {cosine}");
+        assert!(difference <= 3e-3, "clip {k}: unit embedding differs by {difference}");
+    }
 }
 
 /// The whole route a user takes: import a CAM++ checkpoint with the binary, then segment a mono
@@ -188,5 +211,5 @@ fn segment_and_analyze_use_an_imported_campplus_encoder() {
     let out = run(&["analyze".as_ref(), wav.as_os_str(), "--out".as_ref(), report_dir.as_os_str()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report["caller_assignment"]["speaker_encoder"], "used", "{report}");
+    assert_eq!(report["caller_assignment"]["speaker_encoder"], "imported", "{report}");
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use mono_calls::{voice, write_two_voice_call};
 use emotrace::model::speaker_encoder::{SpeakerEncoder, SpeakerEncoderConfig};
-use emotrace::model::speaker_encoder_store::{build_encoder, import, load, read_checkpoint, EncoderConfig, ImportedEncoder};
+use emotrace::model::speaker_encoder_store::{build_encoder, import, load, read_checkpoint, EncoderConfig, SpeakerEncoderNet};
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/speaker_encoder")
@@ -92,8 +92,8 @@ fn import_installs_an_encoder_that_loads_and_refuses_a_mismatched_one() {
     let (written, _) = import(&fixture_dir().join("encoder_zip.pt"), Some(&config), &dest, false).unwrap();
     assert_eq!(written, 14);
     match load(&dest, &Device::Cpu).unwrap() {
-        ImportedEncoder::Ge2e(encoder) => check_against(&encoder, &io(&fixture_dir()), (1e-6, 1e-5), 2e-5),
-        ImportedEncoder::CamPlus(_) => panic!("a GE2E checkpoint loaded as CAM++"),
+        SpeakerEncoderNet::Ge2e(encoder) => check_against(&encoder, &io(&fixture_dir()), (1e-6, 1e-5), 2e-5),
+        SpeakerEncoderNet::CamPlus(_) => panic!("a GE2E checkpoint loaded as CAM++"),
     }
     // An existing installation is kept unless replacing is asked for.
     let again = import(&fixture_dir().join("encoder_zip.pt"), Some(&config), &dest, false).unwrap_err();
@@ -134,7 +134,7 @@ fn piece_embedder_streams_the_pieces_it_would_embed_whole() {
     use emotrace::segmentation::piece_embeddings::{plan_piece_spans, PieceEmbedder};
     use emotrace::segmentation::utterances::TimeSpan;
 
-    let encoder = ImportedEncoder::Ge2e(
+    let encoder = SpeakerEncoderNet::Ge2e(
         build_encoder(read_checkpoint(&fixture_dir().join("encoder_zip.pt")).unwrap(), &fixture_config(), &Device::Cpu).unwrap(),
     );
     let rate = 8000;
@@ -194,9 +194,9 @@ fn segment_uses_an_imported_encoder_and_refuses_a_broken_one_clearly() {
 }
 
 /// A broken imported encoder (`auto`) must not stop mono analyses (the window has no flag to
-/// get round it): the call is diarized without it, with a warning, and report.json says so.
+/// get round it): the built-in encoder stands in, with a warning, and report.json says so.
 #[test]
-fn a_broken_imported_encoder_only_makes_diarization_go_without_it() {
+fn a_broken_imported_encoder_gives_way_to_the_built_in_one() {
     let tmp = tempfile::tempdir().unwrap();
     let wav = write_two_voice_call(tmp.path());
     let data = tmp.path().join("data");
@@ -207,15 +207,15 @@ fn a_broken_imported_encoder_only_makes_diarization_go_without_it() {
     assert!(weights.is_file(), "imported into the data dir");
     std::fs::write(&weights, b"not safetensors").unwrap();
 
-    let (auto_csv, none_csv) = (tmp.path().join("auto.csv"), tmp.path().join("none.csv"));
+    let (auto_csv, builtin_csv) = (tmp.path().join("auto.csv"), tmp.path().join("builtin.csv"));
     let out = run(&["segment".as_ref(), wav.as_os_str(), "--out".as_ref(), auto_csv.as_os_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("warning: the imported speaker encoder could not be loaded"), "{stderr}");
-    let out = run(&["segment".as_ref(), wav.as_os_str(), "--out".as_ref(), none_csv.as_os_str(), "--speaker-encoder".as_ref(), "none".as_ref()]);
+    let out = run(&["segment".as_ref(), wav.as_os_str(), "--out".as_ref(), builtin_csv.as_os_str(), "--speaker-encoder".as_ref(), "builtin".as_ref()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!std::fs::read_to_string(&none_csv).unwrap().is_empty());
-    assert_eq!(std::fs::read_to_string(&auto_csv).unwrap(), std::fs::read_to_string(&none_csv).unwrap());
+    assert!(!std::fs::read_to_string(&builtin_csv).unwrap().is_empty());
+    assert_eq!(std::fs::read_to_string(&auto_csv).unwrap(), std::fs::read_to_string(&builtin_csv).unwrap());
 
     let report_dir = tmp.path().join("report");
     let out = run(&["analyze".as_ref(), wav.as_os_str(), "--out".as_ref(), report_dir.as_os_str()]);
@@ -224,5 +224,5 @@ fn a_broken_imported_encoder_only_makes_diarization_go_without_it() {
     assert!(stderr.contains("warning: the imported speaker encoder could not be loaded"), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap()).unwrap();
     let used = report["caller_assignment"]["speaker_encoder"].as_str().unwrap_or_default().to_string();
-    assert!(used.starts_with("unusable") && used.contains("model.safetensors"), "{used}");
+    assert!(used.starts_with("imported one unusable, built-in CAM++ used") && used.contains("model.safetensors"), "{used}");
 }

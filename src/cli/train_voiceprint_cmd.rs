@@ -11,7 +11,8 @@ use crate::synth::locate_shared_data;
 
 #[derive(Debug, Args)]
 pub struct TrainVoiceprintArgs {
-    /// Output JSON (written atomically), e.g. models/diarization/voiceprint.json.
+    /// Output JSON (written atomically), e.g. models/diarization/voiceprint.json
+    /// (train-encoder-nuisance: models/speaker_encoder/nuisance.json).
     #[arg(long)]
     pub out: PathBuf,
     /// Folder with <corpus>/manifest.csv (default: $EMOTRACE_SHARED_DATA, ../shared/data,
@@ -35,9 +36,10 @@ pub struct TrainVoiceprintArgs {
     pub seed: u64,
 }
 
-pub fn run(args: TrainVoiceprintArgs) -> anyhow::Result<()> {
-    let data_root = match args.data {
-        Some(d) => d,
+/// The training calls the options describe.
+pub fn training_spec(args: &TrainVoiceprintArgs) -> anyhow::Result<VoiceprintTrainingSpec> {
+    let data_root = match &args.data {
+        Some(d) => d.clone(),
         None => locate_shared_data(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
             .context("no corpus data found: pass --data or set EMOTRACE_SHARED_DATA")?,
     };
@@ -52,14 +54,18 @@ pub fn run(args: TrainVoiceprintArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("--hold-out entries are corpus:speaker, not '{s}'"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let spec = VoiceprintTrainingSpec {
+    Ok(VoiceprintTrainingSpec {
         data_root,
-        corpora: args.corpora,
+        corpora: args.corpora.clone(),
         held_out,
         calls_per_speaker: args.calls_per_speaker,
         minutes: args.minutes,
         seed: args.seed,
-    };
+    })
+}
+
+pub fn run(args: TrainVoiceprintArgs) -> anyhow::Result<()> {
+    let spec = training_spec(&args)?;
     let model = train(&spec, &|done, total| {
         if done % 10 == 0 || done == total {
             eprintln!("{done}/{total} training calls analysed");

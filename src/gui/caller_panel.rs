@@ -65,10 +65,15 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView, encoder: EncoderStat
     ui.strong(lang.text(Key::CallerTitle));
     ui.small(lang.text(if mono { Key::CallerMonoNote } else { Key::CallerStereoNote }));
     if mono {
-        let without_encoder = match &assignment.speaker_encoder {
-            EncoderUse::Used => {
+        // Buttons to import an encoder, or to use one imported since this analysis.
+        let offer_encoder = match &assignment.speaker_encoder {
+            EncoderUse::BuiltIn => {
+                ui.small(lang.text(Key::CallerBuiltInEncoderNote));
+                encoder.imported
+            }
+            EncoderUse::Imported => {
                 ui.small(lang.text(Key::CallerEncoderNote));
-                false
+                encoder.imported
             }
             EncoderUse::Unusable(why) => {
                 ui.small(RichText::new(lang.text(Key::CallerEncoderUnusable)).color(ui.visuals().warn_fg_color))
@@ -82,7 +87,7 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView, encoder: EncoderStat
             // "All speech": the voices were not told apart, so no encoder was wanted.
             EncoderUse::NotNeeded => false,
         };
-        if without_encoder {
+        if offer_encoder {
             action_from_encoder = encoder_buttons(ui, lang, view, encoder);
         }
     }

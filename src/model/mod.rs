@@ -3,6 +3,7 @@
 pub mod attention;
 pub mod bench;
 pub mod bundle;
+pub mod builtin_speaker_encoder;
 pub mod campplus;
 pub mod config;
 pub mod default_model;

@@ -78,15 +78,15 @@ impl EncoderConfig {
     }
 }
 
-/// An imported speaker encoder, ready to embed utterances. One exists per analysis, so the
+/// A speaker encoder (the built-in CAM++ or an imported one), ready to embed utterances. One exists per analysis, so the
 /// variants' different sizes do not matter.
 #[allow(clippy::large_enum_variant)]
-pub enum ImportedEncoder {
+pub enum SpeakerEncoderNet {
     Ge2e(SpeakerEncoder),
     CamPlus(CamPlus),
 }
 
-impl ImportedEncoder {
+impl SpeakerEncoderNet {
     /// The audio rate [`Self::embed_utterances`] expects.
     pub fn sample_rate(&self) -> u32 {
         match self {
@@ -168,10 +168,10 @@ pub fn build_campplus(tensors: HashMap<String, Tensor>, config: &CamPlusConfig, 
 }
 
 /// Builds whichever network `config` names.
-pub fn build(tensors: HashMap<String, Tensor>, config: &EncoderConfig, device: &Device) -> Result<ImportedEncoder, ModelError> {
+pub fn build(tensors: HashMap<String, Tensor>, config: &EncoderConfig, device: &Device) -> Result<SpeakerEncoderNet, ModelError> {
     Ok(match config {
-        EncoderConfig::Ge2e(c) => ImportedEncoder::Ge2e(build_encoder(tensors, c, device)?),
-        EncoderConfig::CamPlus(c) => ImportedEncoder::CamPlus(build_campplus(tensors, c, device)?),
+        EncoderConfig::Ge2e(c) => SpeakerEncoderNet::Ge2e(build_encoder(tensors, c, device)?),
+        EncoderConfig::CamPlus(c) => SpeakerEncoderNet::CamPlus(build_campplus(tensors, c, device)?),
     })
 }
 
@@ -196,7 +196,7 @@ pub fn import(
 }
 
 /// Loads an encoder folder written by [`import`].
-pub fn load(dir: &Path, device: &Device) -> Result<ImportedEncoder, ModelError> {
+pub fn load(dir: &Path, device: &Device) -> Result<SpeakerEncoderNet, ModelError> {
     let config_path = dir.join(CONFIG_FILE);
     let text = fs::read_to_string(&config_path).map_err(|e| ModelError::io(&config_path, e))?;
     let config = EncoderConfig::from_json(&text).map_err(|e| ModelError::io_like(&config_path, e))?;

@@ -73,7 +73,7 @@ pub struct CallerAssignment {
     pub layout: String,
     /// The party scored as the caller: "left", "right", "A", "B" or "all".
     pub caller: String,
-    /// Whether mono diarization had its speaker encoder (a broken imported one: diarized without it).
+    /// Which speaker encoder mono diarization used (a broken imported one: the built-in one instead).
     pub speaker_encoder: EncoderUse,
 }
 

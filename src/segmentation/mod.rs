@@ -26,6 +26,8 @@
 
 pub mod cepstra;
 pub mod diarize;
+pub mod encoder_nuisance;
+pub mod encoder_nuisance_training;
 pub mod eval;
 pub mod gmm;
 mod mono;
@@ -50,6 +52,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use crate::model::builtin_speaker_encoder::BUILTIN_ENCODER_LABEL;
 
 /// Errors of the segmentation stage.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +69,7 @@ pub enum SegmentationError {
     Csv(String),
     #[error("I/O error on {path}: {source}")]
     Io { path: String, source: std::io::Error },
-    #[error("speaker encoder {path}: {message} (import it again with `emotrace import-speaker-encoder`, or segment without it: --speaker-encoder none)")]
+    #[error("speaker encoder {path}: {message} (import it again with `emotrace import-speaker-encoder`, or use the built-in one: --speaker-encoder builtin, or none: --speaker-encoder none)")]
     SpeakerEncoder { path: String, message: String },
     #[error("the segmentation was cancelled")]
     Cancelled,
@@ -153,10 +156,13 @@ pub enum EncoderUse {
     /// No diarization ran (stereo, `--caller all`, no speech).
     #[default]
     NotNeeded,
-    Used,
-    /// None imported, or `--speaker-encoder none`.
+    /// The CAM++ network built into emotrace.
+    BuiltIn,
+    /// An imported encoder, or a folder named with `--speaker-encoder DIR`.
+    Imported,
+    /// `--speaker-encoder none`: the voiceprint diarizer.
     Absent,
-    /// The imported encoder (`auto`) could not be loaded; the call was diarized without it.
+    /// The imported encoder (`auto`) could not be loaded; the built-in one was used instead.
     /// An encoder folder named explicitly fails the segmentation instead.
     Unusable(String),
 }
@@ -166,7 +172,7 @@ impl EncoderUse {
     pub fn warning(&self) -> Option<String> {
         match self {
             EncoderUse::Unusable(why) => Some(format!(
-                "the imported speaker encoder could not be loaded, so the speakers were told apart without it ({why}); import it again with `emotrace import-speaker-encoder --force`"
+                "the imported speaker encoder could not be loaded, so the {BUILTIN_ENCODER_LABEL} encoder told the speakers apart ({why}); import it again with `emotrace import-speaker-encoder --force`"
             )),
             _ => None,
         }
@@ -177,14 +183,16 @@ impl fmt::Display for EncoderUse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EncoderUse::NotNeeded => f.write_str("not needed"),
-            EncoderUse::Used => f.write_str("used"),
+            EncoderUse::BuiltIn => f.write_str(BUILTIN_ENCODER_LABEL),
+            EncoderUse::Imported => f.write_str("imported"),
             EncoderUse::Absent => f.write_str("none"),
-            EncoderUse::Unusable(why) => write!(f, "unusable, diarized without it: {why}"),
+            EncoderUse::Unusable(why) => write!(f, "imported one unusable, {BUILTIN_ENCODER_LABEL} used: {why}"),
         }
     }
 }
 
-/// In `report.json` as its text ("used", "none", "not needed" or "unusable, …").
+/// In `report.json` as its text ("built-in CAM++", "imported", "none", "not needed" or
+/// "imported one unusable, …").
 impl serde::Serialize for EncoderUse {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

@@ -1,6 +1,7 @@
 //! Mono calls: utterances diarized into speakers A and B, one of them the caller.
 
 use super::diarize;
+use super::encoder_nuisance::NuisanceDirections;
 use super::mono_overlap::mark_overlaps;
 use super::piece_embeddings::PieceEmbedder;
 use super::resegment::{self, ResegmentSettings, SpeakerRun};
@@ -9,7 +10,8 @@ use super::utterances::{self, TimeSpan};
 use super::params::EncoderSource;
 use super::voiceprint::VoiceprintModel;
 use super::{vad, AudioSource, CallSegmentation, CallerChoice, EncoderUse, Segment, SegmentationError, SegmentationParams};
-use crate::model::speaker_encoder_store::{self, ImportedEncoder};
+use crate::model::builtin_speaker_encoder::BUILTIN_ENCODER_LABEL;
+use crate::model::speaker_encoder_store::SpeakerEncoderNet;
 
 /// Cepstral frames kept for resegmentation at most (500k × 17 values × 2 bytes ≈ 17 MB): about
 /// 83 minutes of speech at a 10-ms hop; longer calls are analysed at a coarser hop.
@@ -95,16 +97,21 @@ fn diarize_spans(
     let mut collector = SpeechFrameCollector::new(source.sample_rate(), spans, MAX_STORED_FRAMES);
     let source_of_encoder = params.speaker_encoder_source();
     let encoder_error = |e: crate::model::ModelError| SegmentationError::SpeakerEncoder {
-        path: source_of_encoder.as_ref().map(|s| s.dir().display().to_string()).unwrap_or_default(),
+        path: match source_of_encoder.as_ref().and_then(EncoderSource::dir) {
+            Some(dir) => dir.display().to_string(),
+            None => BUILTIN_ENCODER_LABEL.to_string(),
+        },
         message: e.to_string(),
     };
-    // A broken imported encoder must not stop every mono analysis: the call is diarized without
-    // it, and says so ([`EncoderSource`]).
+    let device = candle_core::Device::Cpu;
+    // A broken imported encoder must not stop every mono analysis: the built-in one stands in,
+    // and the result says so ([`EncoderSource`]).
     let (encoder, encoder_use) = match &source_of_encoder {
-        Some(source) => match speaker_encoder_store::load(source.dir(), &candle_core::Device::Cpu) {
-            Ok(encoder) => (Some(encoder), EncoderUse::Used),
+        Some(source) => match source.load(&device) {
+            Ok(encoder) => (Some(encoder), if *source == EncoderSource::BuiltIn { EncoderUse::BuiltIn } else { EncoderUse::Imported }),
             Err(e) if matches!(source, EncoderSource::Imported(_)) => {
-                (None, EncoderUse::Unusable(format!("{}: {e}", source.dir().display())))
+                let why = format!("{}: {e}", source.dir().map(|d| d.display().to_string()).unwrap_or_default());
+                (Some(EncoderSource::BuiltIn.load(&device).map_err(encoder_error)?), EncoderUse::Unusable(why))
             }
             Err(e) => return Err(encoder_error(e)),
         },
@@ -121,10 +128,23 @@ fn diarize_spans(
         }
     })?;
     let frames = collector.finish();
-    let embeddings = match piece_embedder {
+    let mut embeddings = match piece_embedder {
         Some(p) => Some(p.finish().map_err(encoder_error)?),
         None => None,
     };
+    // The built-in encoder's nuisance directions (how one voice varies) go before clustering;
+    // they mean nothing in an imported encoder's space.
+    if let (Some(embedded), EncoderUse::BuiltIn | EncoderUse::Unusable(_), dims @ 1..) =
+        (embeddings.as_mut(), &encoder_use, params.diarize_nuisance_dims)
+    {
+        let nuisance = NuisanceDirections::shipped().map_err(|e| SegmentationError::SpeakerEncoder {
+            path: BUILTIN_ENCODER_LABEL.to_string(),
+            message: e.to_string(),
+        })?;
+        for piece in embedded.iter_mut() {
+            nuisance.remove(dims as usize, &mut piece.embedding);
+        }
+    }
     // The voiceprints only matter without an encoder. Without the model (never the case for the
     // shipped binary) the other guesses remain.
     let voiceprint = if embeddings.is_none() { VoiceprintModel::shipped().ok() } else { None };
@@ -132,7 +152,7 @@ fn diarize_spans(
         iterations: params.diarize_iterations as usize,
         encoder_iterations: params
             .diarize_encoder_iterations
-            .map_or_else(|| encoder.as_ref().map_or(0, ImportedEncoder::refinement_rounds), |n| n as usize),
+            .map_or_else(|| encoder.as_ref().map_or(0, SpeakerEncoderNet::refinement_rounds), |n| n as usize),
         min_run_ms: params.diarize_min_run_ms,
         switch_penalty: params.diarize_switch_penalty,
     };

@@ -6,15 +6,21 @@
 use std::path::PathBuf;
 
 use super::SegmentationError;
+use crate::model::speaker_encoder_store::{self, SpeakerEncoderNet};
+use crate::model::{builtin_speaker_encoder, ModelError};
 
 /// [`SegmentationParams::speaker_encoder`] values besides a folder.
 pub const AUTO_SPEAKER_ENCODER: &str = "auto";
 pub const NO_SPEAKER_ENCODER: &str = "none";
+pub const BUILTIN_SPEAKER_ENCODER: &str = "builtin";
 
 /// Where mono diarization's speaker encoder comes from. A folder the user named must load; a
-/// broken imported one only makes diarization go without it (the window has no way round it).
+/// broken imported one makes diarization fall back to the built-in encoder (the window has no
+/// way round it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncoderSource {
+    /// The CAM++ network compiled into emotrace (`auto` with nothing imported).
+    BuiltIn,
     /// The one `emotrace import-speaker-encoder` installed (`auto`).
     Imported(PathBuf),
     /// A folder given as `--speaker-encoder DIR`.
@@ -22,9 +28,19 @@ pub enum EncoderSource {
 }
 
 impl EncoderSource {
-    pub fn dir(&self) -> &std::path::Path {
+    /// The folder the encoder is read from (none for the built-in one).
+    pub fn dir(&self) -> Option<&std::path::Path> {
         match self {
-            EncoderSource::Imported(dir) | EncoderSource::Named(dir) => dir,
+            EncoderSource::BuiltIn => None,
+            EncoderSource::Imported(dir) | EncoderSource::Named(dir) => Some(dir),
+        }
+    }
+
+    /// Loads the network.
+    pub fn load(&self, device: &candle_core::Device) -> Result<SpeakerEncoderNet, ModelError> {
+        match self.dir() {
+            None => builtin_speaker_encoder::load(device),
+            Some(dir) => speaker_encoder_store::load(dir, device),
         }
     }
 }
@@ -101,6 +117,12 @@ pub struct SegmentationParams {
     /// better left as it is, 3 for GE2E, whose split the rounds improve (held-out and tuning
     /// calls, README).
     pub diarize_encoder_iterations: Option<u32>,
+    /// Mono, with the built-in speaker encoder: how many of its nuisance directions (the ones
+    /// along which one voice's embeddings vary most with emotion, words and line, learnt on the
+    /// tuning voices: `models/speaker_encoder/nuisance.json`) are removed before clustering;
+    /// 0 = none, at most 16. Default 1 (chosen on the tuning voices among 0, 1, 2 and 4; README,
+    /// "Speaker encoder").
+    pub diarize_nuisance_dims: u32,
     /// Mono: shortest speaker turn the resegmentation allows inside an utterance, in ms.
     /// Default 300 ms (a back-channel "mm-hm" is about that long).
     pub diarize_min_run_ms: f32,
@@ -111,7 +133,9 @@ pub struct SegmentationParams {
     /// the surrounding speech is taken as both talking at once and marked `overlap`. Default 20 dB.
     pub diarize_overlap_pause_db: f32,
     /// Speaker encoder of mono diarization: `auto` (the one imported with `emotrace
-    /// import-speaker-encoder`, when there is one), `none`, or an encoder folder. Default auto.
+    /// import-speaker-encoder` when there is one, else the built-in CAM++), `builtin` (the
+    /// built-in one even when another is imported), `none` (the voiceprint diarizer), or an
+    /// encoder folder. Default auto.
     pub speaker_encoder: String,
 }
 
@@ -141,6 +165,7 @@ impl Default for SegmentationParams {
             crosstalk_db: 15.0,
             diarize_iterations: 3,
             diarize_encoder_iterations: None,
+            diarize_nuisance_dims: 1,
             diarize_min_run_ms: 300.0,
             diarize_switch_penalty: 20.0,
             diarize_overlap_pause_db: 20.0,
@@ -150,11 +175,14 @@ impl Default for SegmentationParams {
 }
 
 impl SegmentationParams {
-    /// The speaker-encoder folder mono diarization will use, if any.
+    /// The speaker encoder mono diarization will use, if any.
     pub fn speaker_encoder_source(&self) -> Option<EncoderSource> {
         match self.speaker_encoder.trim() {
-            "" | AUTO_SPEAKER_ENCODER => crate::model::speaker_encoder_store::installed_dir().map(EncoderSource::Imported),
+            "" | AUTO_SPEAKER_ENCODER => Some(
+                speaker_encoder_store::installed_dir().map_or(EncoderSource::BuiltIn, EncoderSource::Imported),
+            ),
             NO_SPEAKER_ENCODER => None,
+            BUILTIN_SPEAKER_ENCODER => Some(EncoderSource::BuiltIn),
             _ => Some(EncoderSource::Named(PathBuf::from(&self.speaker_encoder))),
         }
     }
@@ -236,6 +264,9 @@ impl SegmentationParams {
         }
         if self.crosstalk_db < 0.0 {
             return bad("crosstalk_db must not be negative (0 disables the check)");
+        }
+        if self.diarize_nuisance_dims > 16 {
+            return bad("diarize_nuisance_dims must be at most 16 (the directions shipped)");
         }
         if self.diarize_iterations > 20 || self.diarize_encoder_iterations.is_some_and(|n| n > 20) {
             return bad("diarize_iterations and diarize_encoder_iterations must be at most 20");

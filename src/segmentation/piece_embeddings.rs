@@ -3,7 +3,7 @@
 //! finished ones are held, so a 4-hour call stays in bounded memory.
 
 use crate::audio::resample::resample;
-use crate::model::speaker_encoder_store::ImportedEncoder;
+use crate::model::speaker_encoder_store::SpeakerEncoderNet;
 use crate::model::ModelError;
 
 use super::resegment::PIECE_S;
@@ -35,7 +35,7 @@ pub struct PieceEmbedding {
 
 /// Feeds on the call's samples (one channel, in order) and embeds every planned piece.
 pub struct PieceEmbedder<'a> {
-    encoder: &'a ImportedEncoder,
+    encoder: &'a SpeakerEncoderNet,
     sample_rate: u32,
     pieces: Vec<TimeSpan>,
     /// Sample ranges of the pieces at the source rate.
@@ -52,7 +52,7 @@ pub struct PieceEmbedder<'a> {
 }
 
 impl<'a> PieceEmbedder<'a> {
-    pub fn new(encoder: &'a ImportedEncoder, sample_rate: u32, spans: &[TimeSpan]) -> Self {
+    pub fn new(encoder: &'a SpeakerEncoderNet, sample_rate: u32, spans: &[TimeSpan]) -> Self {
         let pieces = plan_piece_spans(spans);
         let at = |t: f64| (t * sample_rate as f64).round().max(0.0) as usize;
         let ranges = pieces.iter().map(|p| (at(p.start_s), at(p.end_s))).collect();

@@ -16,9 +16,9 @@
 //! 5. Of the refined first guesses, the one best on likelihood and voiceprint separation
 //!    together is kept.
 //!
-//! With an imported speaker encoder ([`super::piece_embeddings`]) steps 2-3 and 5 give way to
-//! the 2-means of the pieces' speaker embeddings (centred on the call's mean), refined as in
-//! step 4.
+//! With a speaker encoder (the built-in CAM++ or an imported one, [`super::piece_embeddings`];
+//! the default) steps 2-3 and 5 give way to the 2-means of the pieces' speaker embeddings
+//! (centred on the call's mean), refined as in step 4 for GE2E only.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

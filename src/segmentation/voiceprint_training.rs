@@ -57,6 +57,26 @@ pub struct TrainingCall {
     pub seed: u64,
 }
 
+impl TrainingCall {
+    /// The synthetic mono call to build: no overlap, both speakers in every emotion they recorded.
+    pub fn call_spec(&self, spec: &VoiceprintTrainingSpec) -> CallSpec {
+        CallSpec {
+            data_root: spec.data_root.clone(),
+            corpus: self.corpus.clone(),
+            caller_speaker: Some(self.first.clone()),
+            operator_speaker: Some(self.second.clone()),
+            minutes: spec.minutes,
+            seed: self.seed,
+            overlap_probability: 0.0,
+            telephony: self.path != LinePath::Local,
+            caller_via_line: self.path == LinePath::CallerViaLine,
+            stereo: false,
+            operator_emotions: Vec::new(),
+            ..CallSpec::default()
+        }
+    }
+}
+
 /// The training calls of `spec`: every training speaker opens `calls_per_speaker` calls with
 /// partners drawn (by the seed) from the other training speakers of its corpus, the paths in turn.
 pub fn plan_calls(spec: &VoiceprintTrainingSpec) -> Result<Vec<TrainingCall>, VoiceprintError> {
@@ -93,21 +113,7 @@ pub fn plan_calls(spec: &VoiceprintTrainingSpec) -> Result<Vec<TrainingCall>, Vo
 
 /// Statistics of the pieces of one training call, labelled by speaker (0 = first, 1 = second).
 pub fn call_pieces(call: &TrainingCall, spec: &VoiceprintTrainingSpec) -> Result<Vec<(u8, Vec<f32>)>, VoiceprintError> {
-    let built = build_call(&CallSpec {
-        data_root: spec.data_root.clone(),
-        corpus: call.corpus.clone(),
-        caller_speaker: Some(call.first.clone()),
-        operator_speaker: Some(call.second.clone()),
-        minutes: spec.minutes,
-        seed: call.seed,
-        overlap_probability: 0.0,
-        telephony: call.path != LinePath::Local,
-        caller_via_line: call.path == LinePath::CallerViaLine,
-        stereo: false,
-        operator_emotions: Vec::new(),
-        ..CallSpec::default()
-    })
-    .map_err(|e| VoiceprintError::Training(e.to_string()))?;
+    let built = build_call(&call.call_spec(spec)).map_err(|e| VoiceprintError::Training(e.to_string()))?;
     let Some(audio) = built.channels.first() else { return Ok(Vec::new()) };
     let spans: Vec<TimeSpan> = built.truth.iter().map(|r| TimeSpan { start_s: r.start_s, end_s: r.end_s }).collect();
     let mut collector = SpeechFrameCollector::new(built.sample_rate, &spans, usize::MAX / 4);
@@ -282,7 +288,7 @@ fn back_substitute_transposed(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
 
 /// Eigenvalues and eigenvectors (columns of the row-major result) of a symmetric matrix by
 /// cyclic Jacobi rotations: small matrices only (here 34 × 34).
-fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut m = a.to_vec();
     let mut v = vec![0.0f64; n * n];
     for i in 0..n {
