@@ -78,8 +78,8 @@ impl EncoderConfig {
     }
 }
 
-/// A speaker encoder (the built-in CAM++ or an imported one), ready to embed utterances. One exists per analysis, so the
-/// variants' different sizes do not matter.
+/// A speaker encoder (the built-in CAM++ or an imported one), ready to embed utterances. One
+/// exists per analysis, so the variants' different sizes do not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum SpeakerEncoderNet {
     Ge2e(SpeakerEncoder),

@@ -52,6 +52,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::model::builtin_speaker_encoder::BUILTIN_ENCODER_LABEL;
 
 /// Errors of the segmentation stage.
@@ -168,6 +169,12 @@ pub enum EncoderUse {
 }
 
 impl EncoderUse {
+    /// Whether the embeddings came from the built-in network (also when it stood in for a
+    /// broken import), i.e. live in the space its nuisance directions describe.
+    pub fn built_in_network(&self) -> bool {
+        matches!(self, EncoderUse::BuiltIn | EncoderUse::Unusable(_))
+    }
+
     /// What the command line tells the user, if anything.
     pub fn warning(&self) -> Option<String> {
         match self {

@@ -134,15 +134,14 @@ fn diarize_spans(
     };
     // The built-in encoder's nuisance directions (how one voice varies) go before clustering;
     // they mean nothing in an imported encoder's space.
-    if let (Some(embedded), EncoderUse::BuiltIn | EncoderUse::Unusable(_), dims @ 1..) =
-        (embeddings.as_mut(), &encoder_use, params.diarize_nuisance_dims)
-    {
+    let dims = params.diarize_nuisance_dims as usize;
+    if let Some(embedded) = embeddings.as_mut().filter(|_| dims > 0 && encoder_use.built_in_network()) {
         let nuisance = NuisanceDirections::shipped().map_err(|e| SegmentationError::SpeakerEncoder {
             path: BUILTIN_ENCODER_LABEL.to_string(),
             message: e.to_string(),
         })?;
         for piece in embedded.iter_mut() {
-            nuisance.remove(dims as usize, &mut piece.embedding);
+            nuisance.remove(dims, &mut piece.embedding);
         }
     }
     // The voiceprints only matter without an encoder. Without the model (never the case for the
