@@ -93,8 +93,10 @@ case "$SET" in
   *) echo "--set must be heldout, heldout2, heldout3 or tuning" >&2; exit 2 ;;
 esac
 
-printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s %6s %6s\n" pair condition snr DER missed FA conf DER.25 caller ovP ovR DER.aud miss.aud
+printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s %6s %6s %6s\n" pair condition snr DER missed FA conf DER.25 caller unsure ovP ovR DER.aud miss.aud
 SUM=0; N=0; OVER=0; SUM_AUD=0; OVER_AUD=0
+# Pooled over the calls as NIST's md-eval scores a test set: error seconds / truth speech seconds.
+ERR_S=0; SPEECH_S=0; ERR_COLLAR_S=0; SPEECH_COLLAR_S=0; WRONG=0; UNSURE=0; WRONG_UNSURE=0
 for i in "${!PAIRS[@]}"; do
   read -r corpus caller operator <<<"${PAIRS[$i]}"
   for cond in $CONDITIONS; do
@@ -111,7 +113,11 @@ for i in "${!PAIRS[@]}"; do
     snr=$("$BIN" make-call --out "$wav" --truth "$truth" --audible-truth "$audible" --corpus "$corpus" --caller-speaker "$caller" \
       --operator-speaker "$operator" --minutes "$MINUTES" --seed $((SEED0 + i)) "${flags[@]}" 2>&1 \
       | sed -n 's/.*SNR \([-0-9.]*\) dB.*/\1/p')
-    "$BIN" segment "$wav" --out "$seg" "${EXTRA[@]}" 2>/dev/null
+    # segment says "notice: ... uncertain" when the parties spoke about equally long.
+    unsure=no
+    if "$BIN" segment "$wav" --out "$seg" "${EXTRA[@]}" 2>&1 >/dev/null | grep -q "caller suggestion .* is uncertain"; then
+      unsure=yes
+    fi
     "$BIN" eval-segments "$truth" "$seg" --json >"$OUT/$name.eval.json"
     # The same segments against the truth cut to what clears the noise (make-call --audible-truth).
     "$BIN" eval-segments "$audible" "$seg" --json >"$OUT/$name.audible.eval.json"
@@ -124,8 +130,18 @@ for i in "${!PAIRS[@]}"; do
        .diarization_collar.der, .overlap.precision, .overlap.recall,
        (if ([.diarization.mapping[] | select(.[0] == $c and .[1] == "caller")] | length) > 0 then "yes" else "NO" end)]
       | map(if type == "number" then (. * 1000 | round / 10) else . end) | @tsv' "$OUT/$name.eval.json")
-    printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s %6s %6s\n" "$corpus $caller/$operator" "$cond" "$snr" \
-      "$der" "$missed" "$fa" "$conf" "$derc" "$caller_ok" "$ovp" "$ovr" "$der_aud" "$missed_aud"
+    printf "%-28s %-9s %5s %6s %6s %6s %6s %7s %6s %6s %6s %6s %6s %6s\n" "$corpus $caller/$operator" "$cond" "$snr" \
+      "$der" "$missed" "$fa" "$conf" "$derc" "$caller_ok" "$unsure" "$ovp" "$ovr" "$der_aud" "$missed_aud"
+    read -r err_s speech_s err_collar_s speech_collar_s < <(jq -r '[.diarization.der * .diarization.truth_speech_s,
+      .diarization.truth_speech_s, .diarization_collar.der * .diarization_collar.truth_speech_s,
+      .diarization_collar.truth_speech_s] | @tsv' "$OUT/$name.eval.json")
+    ERR_S=$(awk -v a="$ERR_S" -v b="$err_s" 'BEGIN { print a + b }')
+    SPEECH_S=$(awk -v a="$SPEECH_S" -v b="$speech_s" 'BEGIN { print a + b }')
+    ERR_COLLAR_S=$(awk -v a="$ERR_COLLAR_S" -v b="$err_collar_s" 'BEGIN { print a + b }')
+    SPEECH_COLLAR_S=$(awk -v a="$SPEECH_COLLAR_S" -v b="$speech_collar_s" 'BEGIN { print a + b }')
+    [[ "$caller_ok" == NO ]] && WRONG=$((WRONG + 1))
+    [[ "$unsure" == yes ]] && UNSURE=$((UNSURE + 1))
+    [[ "$caller_ok" == NO && "$unsure" == yes ]] && WRONG_UNSURE=$((WRONG_UNSURE + 1))
     SUM=$(awk -v a="$SUM" -v b="$der" 'BEGIN { print a + b }')
     N=$((N + 1))
     OVER=$((OVER + $(awk -v d="$der" 'BEGIN { print (d > 20.0) ? 1 : 0 }')))
@@ -135,4 +151,7 @@ for i in "${!PAIRS[@]}"; do
 done
 awk -v s="$SUM" -v n="$N" -v o="$OVER" 'BEGIN { printf "mean DER %.1f%% over %d calls; %d above 20%%\n", s / n, n, o }'
 awk -v s="$SUM_AUD" -v n="$N" -v o="$OVER_AUD" 'BEGIN { printf "against the audible truth: mean DER %.1f%%; %d above 20%%\n", s / n, o }'
+awk -v e="$ERR_S" -v s="$SPEECH_S" -v ec="$ERR_COLLAR_S" -v sc="$SPEECH_COLLAR_S" \
+  'BEGIN { printf "pooled DER %.1f%% (with the 0.25-s collar %.1f%%) over %.0f s of speech\n", 100 * e / s, 100 * ec / sc, s }'
+echo "caller offered wrongly on $WRONG of $N calls ($WRONG_UNSURE of them flagged uncertain); $UNSURE flagged uncertain in all"
 echo "calls, segments and evaluations in $OUT"

@@ -116,6 +116,9 @@ fn analyze_writes_five_consistent_files() {
     assert_eq!(report["input"]["name"], "来电.wav");
     assert_eq!(report["input"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(report["settings"]["assessment_minutes"], 0.5);
+    let share = report["caller_assignment"]["auto_choice"]["speech_share"].as_f64().expect("auto's share of the speech");
+    assert!((0.5..=1.0).contains(&share), "{report}");
+    assert_eq!(report["caller_assignment"]["auto_choice"]["uncertain"], share < 0.55);
 }
 
 #[test]
@@ -156,9 +159,16 @@ fn batch_shards_records_failures_resumes_and_feeds_cohort() {
     let (header, calls) = read_rows(&out.join("calls.csv"));
     assert_eq!(
         header.join(","),
-        "call_id,path,group,score,stage,n_segments,nss,ecr_binary,ecr_prob,speech_s,duration_s"
+        "call_id,path,group,score,stage,n_segments,nss,ecr_binary,ecr_prob,speech_s,duration_s,caller,caller_speech_share,caller_uncertain"
     );
     assert_eq!(calls.len(), 6, "3 calls x 2 stages");
+    for row in &calls {
+        // Chosen automatically: the scored party, its share of the speech and whether that is close.
+        assert!(["left", "right", "A", "B"].contains(&row[11].as_str()), "{row:?}");
+        let share: f64 = row[12].parse().unwrap();
+        assert!((0.5..=1.0).contains(&share), "{row:?}");
+        assert_eq!(row[13], (share < 0.55).to_string(), "{row:?}");
+    }
     let (_, failures) = read_rows(&out.join("failures.csv"));
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0][0], "bad");

@@ -236,6 +236,7 @@ fn window_lets_the_user_choose_the_caller_of_a_mono_call_and_flags_an_untrained_
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(export_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["caller_assignment"]["caller"], other_label);
+    assert!(report["caller_assignment"]["auto_choice"].is_null(), "chosen by hand: {report}");
     assert_eq!(report["settings"]["caller"], other_arg);
     let segments_csv = std::fs::read_to_string(export_dir.join("segments.csv")).unwrap();
     assert_eq!(segments_csv.lines().count(), expected.segments.len() + 1);

@@ -97,6 +97,11 @@ fn mono_same_sex_call_through_one_line_with_the_built_in_encoder() {
     eprintln!("mono same-sex DER {:.3} (without an encoder {:.3})", report.diarization.der, report_without.diarization.der);
     assert!(report.diarization.der <= 0.20, "{:?}", report.diarization);
     assert!(report.diarization.confusion < 0.05, "{:?}", report.diarization);
+    // The automatic choice's share is the scored speaker's share of the speech.
+    let choice = seg.auto_choice.expect("auto chose the caller");
+    let speech = |caller: bool| seg.segments.iter().filter(|s| s.is_caller == caller).map(|s| s.end_s - s.start_s).sum::<f64>();
+    let share = speech(true) / (speech(true) + speech(false));
+    assert!((choice.speech_share - share).abs() < 0.02 && choice.speech_share >= 0.5, "{choice:?} vs {share}");
     assert!(
         report.diarization.mapping.iter().any(|(p, t)| *p == seg.caller && t == "caller"),
         "caller {} vs mapping {:?}",

@@ -117,32 +117,53 @@ fn long_speech_is_split_to_at_most_ten_seconds() {
     assert!(covered >= 0.9 * 35.0, "covered {covered} of 35 s: {found:?}");
 }
 
+/// A 12-s stereo call over faint noise: voice on the left channel over `left` (start, end) spans
+/// in seconds, on the right over `right`.
+fn two_party_call(left: &[(f64, f64)], right: &[(f64, f64)], seed: u64) -> Vec<Vec<f32>> {
+    let n = 12 * SR as usize;
+    let mut channels = vec![white(n, 0.002, seed), white(n, 0.002, seed + 1)];
+    for (channel, spans) in channels.iter_mut().zip([left, right]) {
+        for &(start_s, end_s) in spans {
+            let (a, b) = ((start_s * SR as f64) as usize, (end_s * SR as f64) as usize);
+            for (dst, v) in channel[a..b].iter_mut().zip(voice(b - a, 0.1, a)) {
+                *dst += v;
+            }
+        }
+    }
+    channels
+}
+
 #[test]
 fn stereo_caller_is_the_talkative_channel_and_overlap_is_marked() {
-    let n = 12 * SR as usize;
-    let mut left = white(n, 0.002, 6);
-    let mut right = white(n, 0.002, 7);
-    let put = |ch: &mut Vec<f32>, s: f64, e: f64| {
-        let (a, b) = ((s * SR as f64) as usize, (e * SR as f64) as usize);
-        for (dst, v) in ch[a..b].iter_mut().zip(voice(b - a, 0.1, a)) {
-            *dst += v;
-        }
-    };
     // Operator (left) greets briefly; the caller (right) talks more, overlapping once.
-    put(&mut left, 0.5, 1.5);
-    put(&mut right, 2.0, 5.0);
-    put(&mut left, 4.5, 5.5);
-    put(&mut right, 6.0, 11.0);
-    let seg = segment_call(&[left, right], SR, &SegmentationParams::default(), CallerChoice::Auto).unwrap();
+    let call = two_party_call(&[(0.5, 1.5), (4.5, 5.5)], &[(2.0, 5.0), (6.0, 11.0)], 6);
+    let seg = segment_call(&call, SR, &SegmentationParams::default(), CallerChoice::Auto).unwrap();
     assert_eq!(seg.layout, "stereo");
     assert_eq!(seg.caller, "right");
     assert!(seg.segments.iter().all(|s| s.is_caller == (s.channel == 1)));
+    // 8 s against 2 s of speech: a clear-cut suggestion, no notice.
+    let choice = seg.auto_choice.expect("auto chose the caller");
+    assert!((choice.speech_share - 0.8).abs() < 0.03 && !choice.uncertain, "{choice:?}");
+    assert_eq!(choice.notice(&seg.caller), None);
     let overlapping: Vec<_> = seg.segments.iter().filter(|s| s.overlap).collect();
     assert_eq!(overlapping.len(), 2, "{:?}", seg.segments);
     // An explicit choice wins; a mono-only choice is refused.
     let seg2 = segment_call(&[vec![0.0; 100], vec![0.1; 100]], SR, &SegmentationParams::default(), CallerChoice::Left).unwrap();
     assert_eq!(seg2.caller, "left");
+    assert_eq!(seg2.auto_choice, None, "a choice made by hand is not a suggestion");
     assert!(segment_call(&[vec![0.0; 100], vec![0.1; 100]], SR, &SegmentationParams::default(), CallerChoice::A).is_err());
+}
+
+#[test]
+fn parties_speaking_about_equally_long_make_an_uncertain_suggestion() {
+    // 4.5 s against 5 s: the right channel talks a little more, too little to be sure.
+    let call = two_party_call(&[(0.5, 3.0), (6.5, 8.5)], &[(3.5, 6.0), (9.0, 11.5)], 8);
+    let seg = segment_call(&call, SR, &SegmentationParams::default(), CallerChoice::Auto).unwrap();
+    assert_eq!(seg.caller, "right");
+    let choice = seg.auto_choice.expect("auto chose the caller");
+    assert!(choice.uncertain && choice.speech_share > 0.5 && choice.speech_share < 0.55, "{choice:?}");
+    let notice = choice.notice(&seg.caller).expect("an uncertain choice has a notice");
+    assert!(notice.contains("--caller left"), "{notice}");
 }
 
 #[test]

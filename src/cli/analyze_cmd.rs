@@ -46,6 +46,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     if let Some(warning) = analysis.assignment.speaker_encoder.warning() {
         eprintln!("warning: {warning}");
     }
+    if let Some(notice) = analysis.assignment.uncertain_notice() {
+        eprintln!("notice: {notice}");
+    }
     if analysis.segments.is_empty() {
         eprintln!("notice: no caller speech was found in {}; the report has no segments", args.file.display());
     }

@@ -53,6 +53,9 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         let outcome = analyze_call(&call.path, &settings, &model, &mut |_| {}, &cancel)
             .map_err(anyhow::Error::from)
             .and_then(|analysis| {
+                if let Some(notice) = analysis.assignment.uncertain_notice() {
+                    eprintln!("  notice: {notice}");
+                }
                 write_call_report(&analysis, load_seconds, &folder, figure_language).map_err(anyhow::Error::from)
             });
         match outcome {

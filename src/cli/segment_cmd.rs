@@ -182,6 +182,9 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
     if let Some(warning) = result.encoder.warning() {
         eprintln!("warning: {warning}");
     }
+    if let Some(notice) = result.auto_choice.and_then(|c| c.notice(&result.caller)) {
+        eprintln!("notice: {notice}");
+    }
     if result.segments.is_empty() {
         eprintln!(
             "notice: no speech found in {} (silence or noise only); wrote an empty segments file",

@@ -134,6 +134,8 @@ struct StateDump {
     layout: Option<String>,
     caller: Option<String>,
     suggested_caller: Option<String>,
+    /// The suggestion's party spoke under 55 % of the time: the window asks the user to listen.
+    suggestion_uncertain: bool,
     speakers: Vec<SpeakerStats>,
     exported: Vec<String>,
     language: Lang,
@@ -780,6 +782,7 @@ impl ReviewApp {
             layout: view.assignment.as_ref().map(|a| a.layout.clone()),
             caller: view.assignment.as_ref().map(|a| a.caller.clone()),
             suggested_caller: view.suggested_caller.clone(),
+            suggestion_uncertain: view.suggestion_strength.is_some_and(|s| s.uncertain),
             speakers: view.speakers.clone(),
             exported: match &self.status {
                 Some((message, false)) if message.starts_with(self.lang.text(Key::Exported)) => vec![message.clone()],

@@ -91,6 +91,10 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, view: &CallView, encoder: EncoderStat
             action_from_encoder = encoder_buttons(ui, lang, view, encoder);
         }
     }
+    if let Some(strength) = view.suggestion_strength.filter(|s| s.uncertain) {
+        let split = format!("{:.0} % / {:.0} %", 100.0 * strength.speech_share, 100.0 * (1.0 - strength.speech_share));
+        ui.label(RichText::new(lang.text(Key::SuggestionUncertain).replace("{}", &split)).color(ui.visuals().warn_fg_color));
+    }
     let disabled_tip = lang.text(Key::CallerWhenFinished);
     {
         egui::Grid::new("caller-choice").num_columns(4).striped(true).show(ui, |ui| {

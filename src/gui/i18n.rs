@@ -196,6 +196,7 @@ keys! {
     AllSpeechStereo => ("Both channels", "两个声道"),
     Suggested => ("suggested", "建议"),
     SuggestedTip => ("The party with more speech: callers usually talk more than operators.", "语音更多的一方：来电者通常比接线员说得多。"),
+    SuggestionUncertain => ("Both parties speak for about as long ({}): the suggestion is uncertain. Listen to each, then choose the caller.", "双方说话时长相近（{}）：建议不可靠。请分别试听后选择来电者。"),
     ListenSample => ("Listen", "试听"),
     ListenSampleTip => ("Play this party's longest segment.", "播放该方最长的片段。"),
     CallerSegments => ("segments", "个片段"),

@@ -14,7 +14,7 @@ use super::waveform::WaveformPyramid;
 use crate::analysis::{summarise_call, ScoredSegment, StageSummary};
 use crate::audio::Audio16k;
 use crate::pipeline::{speaker_stats, AnalysisEvent, CallAnalysis, CallerAssignment, ModelInfo, PipelineStage, SpeakerSpan, SpeakerStats};
-use crate::segmentation::CallerChoice;
+use crate::segmentation::{AutoCallerChoice, CallerChoice};
 
 /// What the forwarding thread passes to the window.
 pub enum Incoming {
@@ -131,6 +131,8 @@ pub struct CallView {
     pub assignment: Option<CallerAssignment>,
     /// The party `auto` picked on the first analysis (the suggestion shown beside the choice).
     pub suggested_caller: Option<String>,
+    /// How clear-cut that suggestion was (its party's share of the speech).
+    pub suggestion_strength: Option<AutoCallerChoice>,
     /// Segments and speech time per party. For a mono call analysed with `all` (no speaker
     /// separation) the figures of the last separated analysis are kept.
     pub speakers: Vec<SpeakerStats>,
@@ -161,6 +163,7 @@ impl CallView {
             caller_choice: CallerChoice::Auto,
             assignment: None,
             suggested_caller: None,
+            suggestion_strength: None,
             speakers: Vec::new(),
             model_loading: None,
             model: None,
@@ -249,6 +252,7 @@ impl CallView {
                 }
                 if self.caller_choice == CallerChoice::Auto && self.suggested_caller.is_none() {
                     self.suggested_caller = Some(assignment.caller.clone());
+                    self.suggestion_strength = assignment.auto_choice;
                 }
                 self.spans = spans;
                 self.assignment = Some(assignment);
@@ -427,10 +431,12 @@ mod tests {
             layout: "mono".into(),
             caller: caller.into(),
             speaker_encoder: crate::segmentation::EncoderUse::Absent,
+            auto_choice: AutoCallerChoice::from_speech(1.0, 1.0),
         };
         view.apply_event(AnalysisEvent::Segmented { spans: vec![span("A", 0.0, true), span("B", 2.0, false)], assignment: assignment("A") });
         view.apply_event(AnalysisEvent::Scored { segment: segment(0, 0.0, 0.7) });
         assert_eq!(view.suggested_caller.as_deref(), Some("A"));
+        assert!(view.suggestion_strength.is_some_and(|s| s.uncertain), "an even split is an uncertain suggestion");
         view.begin_reanalysis(CallerChoice::All);
         assert!(view.audio.is_some() && view.segments.is_empty() && view.phase == Phase::Running);
         // All speech in mono has no speaker separation: the parties' figures stay those of A/B.

@@ -135,6 +135,7 @@ pub fn clear_failure(batch_dir: &Path, call_id: &str) {
 pub fn collect(batch_dir: &Path, manifest: &[ManifestCall]) -> Result<(usize, usize), ReportError> {
     let mut columns: [Vec<String>; 5] = Default::default(); // call_id, path, group, score, stage
     let mut numbers: [Vec<Option<f64>>; 6] = Default::default();
+    let (mut callers, mut caller_shares, mut caller_uncertain) = (Vec::new(), Vec::new(), Vec::new());
     let (mut failed_ids, mut failed_paths, mut failed_messages) = (Vec::new(), Vec::new(), Vec::new());
     let mut complete = 0;
     for call in manifest {
@@ -148,7 +149,11 @@ pub fn collect(batch_dir: &Path, manifest: &[ManifestCall]) -> Result<(usize, us
                     .iter()
                     .map(|name| float_column(&summary, &summary_path, name))
                     .collect::<Result<_, _>>()?;
+            let choice = CallerRecord::read(&folder.join(REPORT_JSON))?;
             for (row, stage) in stages.iter().enumerate() {
+                callers.push(choice.caller.clone());
+                caller_shares.push(choice.speech_share);
+                caller_uncertain.push(choice.uncertain);
                 columns[0].push(call.call_id.clone());
                 columns[1].push(call.path.display().to_string());
                 columns[2].push(call.group.clone());
@@ -178,11 +183,37 @@ pub fn collect(batch_dir: &Path, manifest: &[ManifestCall]) -> Result<(usize, us
         "ecr_prob" => &numbers[3],
         "speech_s" => &numbers[4],
         "duration_s" => &numbers[5],
+        "caller" => &callers,
+        "caller_speech_share" => &caller_shares,
+        "caller_uncertain" => &caller_uncertain,
     )?;
     write_csv(&mut calls, &batch_dir.join(CALLS_FILE))?;
     let mut failures = df!("call_id" => &failed_ids, "path" => &failed_paths, "error" => &failed_messages)?;
     write_csv(&mut failures, &batch_dir.join(FAILURES_FILE))?;
     Ok((complete, failed_ids.len()))
+}
+
+/// Who was scored as the caller in one call's report.json, and how sure the automatic choice was
+/// (share and flag are empty when the caller was chosen by hand).
+struct CallerRecord {
+    caller: String,
+    speech_share: Option<f64>,
+    uncertain: Option<bool>,
+}
+
+impl CallerRecord {
+    fn read(path: &Path) -> Result<Self, ReportError> {
+        let bad = |detail: String| ReportError::Read { path: path.to_path_buf(), detail };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let report: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let assignment = &report["caller_assignment"];
+        let auto_choice = &assignment["auto_choice"];
+        Ok(CallerRecord {
+            caller: assignment["caller"].as_str().unwrap_or_default().to_string(),
+            speech_share: auto_choice["speech_share"].as_f64().map(|share| (share * 1000.0).round() / 1000.0),
+            uncertain: auto_choice["uncertain"].as_bool(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::run::AnalysisSettings;
 use crate::analysis::{summarise_call, ScoredSegment, StageSummary};
 use crate::audio::{Audio16k, AudioInfo};
-use crate::segmentation::EncoderUse;
+use crate::segmentation::{AutoCallerChoice, EncoderUse};
 
 /// The stages a progress bar is shown for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -75,6 +75,20 @@ pub struct CallerAssignment {
     pub caller: String,
     /// Which speaker encoder mono diarization used (a broken imported one: the built-in one instead).
     pub speaker_encoder: EncoderUse,
+    /// How clear-cut the automatic choice was; `None` when the caller was chosen by hand.
+    pub auto_choice: Option<AutoCallerChoice>,
+}
+
+impl CallerAssignment {
+    /// The automatic caller choice was a near coin flip (the parties spoke about equally long).
+    pub fn uncertain(&self) -> bool {
+        self.auto_choice.is_some_and(|c| c.uncertain)
+    }
+
+    /// What the command line says when the automatic choice is uncertain.
+    pub fn uncertain_notice(&self) -> Option<String> {
+        self.auto_choice.and_then(|c| c.notice(&self.caller))
+    }
 }
 
 /// The finished analysis of one call: what `analyze` writes and the review window shows.

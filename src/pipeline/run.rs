@@ -248,6 +248,7 @@ pub fn segment_decoded(
             layout: segmentation.layout.to_string(),
             caller: segmentation.caller.clone(),
             speaker_encoder: segmentation.encoder.clone(),
+            auto_choice: segmentation.auto_choice,
         };
     Ok((segmentation, spans, assignment))
 }

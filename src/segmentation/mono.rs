@@ -9,7 +9,7 @@ use super::speech_frames::SpeechFrameCollector;
 use super::utterances::{self, TimeSpan};
 use super::params::EncoderSource;
 use super::voiceprint::VoiceprintModel;
-use super::{vad, AudioSource, CallSegmentation, CallerChoice, EncoderUse, Segment, SegmentationError, SegmentationParams};
+use super::{vad, AudioSource, AutoCallerChoice, CallSegmentation, CallerChoice, EncoderUse, Segment, SegmentationError, SegmentationParams};
 use crate::model::builtin_speaker_encoder::BUILTIN_ENCODER_LABEL;
 use crate::model::speaker_encoder_store::SpeakerEncoderNet;
 
@@ -45,7 +45,7 @@ pub(crate) fn segment_mono(
                 overlap: false,
             })
             .collect();
-        return Ok(CallSegmentation { segments, layout: "mono", caller: "all".to_string(), encoder: EncoderUse::NotNeeded });
+        return Ok(CallSegmentation { segments, layout: "mono", caller: "all".to_string(), encoder: EncoderUse::NotNeeded, auto_choice: None });
     }
     let (runs, encoder) = diarize_spans(source, track, &spans, params)?;
     let runs = mark_overlaps(&runs, track, &offset_threshold, params.diarize_overlap_pause_db);
@@ -76,7 +76,14 @@ pub(crate) fn segment_mono(
         })
         .collect();
     super::sort_segments(&mut segments);
-    Ok(CallSegmentation { segments, layout: "mono", caller: caller_name.unwrap_or("all").to_string(), encoder })
+    let auto_choice = match (caller, caller_name) {
+        (CallerChoice::Auto, Some(chosen)) => {
+            let chosen = usize::from(chosen == "B");
+            AutoCallerChoice::from_speech(speech[chosen], speech[1 - chosen])
+        }
+        _ => None,
+    };
+    Ok(CallSegmentation { segments, layout: "mono", caller: caller_name.unwrap_or("all").to_string(), encoder, auto_choice })
 }
 
 /// Speaker runs of the utterances: GMM resegmentation ([`resegment`]), or the chunk clustering
