@@ -164,6 +164,12 @@ fn parties_speaking_about_equally_long_make_an_uncertain_suggestion() {
     assert!(choice.uncertain && choice.speech_share > 0.5 && choice.speech_share < 0.55, "{choice:?}");
     let notice = choice.notice(&seg.caller).expect("an uncertain choice has a notice");
     assert!(notice.contains("--caller left"), "{notice}");
+    // The threshold is a parameter: at 0.5 any majority is sure enough.
+    let params = SegmentationParams { caller_uncertain_share: 0.5, ..SegmentationParams::default() };
+    let seg = segment_call(&call, SR, &params, CallerChoice::Auto).unwrap();
+    assert!(seg.auto_choice.is_some_and(|c| !c.uncertain), "{:?}", seg.auto_choice);
+    let params = SegmentationParams { caller_uncertain_share: 0.45, ..SegmentationParams::default() };
+    assert!(segment_call(&call, SR, &params, CallerChoice::Auto).is_err(), "a share under one half is refused");
 }
 
 #[test]

@@ -95,6 +95,10 @@ pub struct SegmentParamArgs {
     /// Mono: a speaker change without a pause this many dB below the speech is marked overlap.
     #[arg(long, default_value_t = SegmentationParams::default().diarize_overlap_pause_db)]
     pub diarize_overlap_pause_db: f32,
+    /// `--caller auto`: a chosen party with less than this share of the speech is flagged as an
+    /// uncertain suggestion (0.5-1).
+    #[arg(long, default_value_t = SegmentationParams::default().caller_uncertain_share)]
+    pub caller_uncertain_share: f64,
     /// Speaker encoder of mono diarization: auto (the one imported with `emotrace
     /// import-speaker-encoder` if any, else the built-in CAM++), builtin (the built-in one even
     /// when another is imported), none (voiceprints only), or an encoder folder.
@@ -132,6 +136,7 @@ impl From<&SegmentParamArgs> for SegmentationParams {
             diarize_min_run_ms: a.diarize_min_run_ms,
             diarize_switch_penalty: a.diarize_switch_penalty,
             diarize_overlap_pause_db: a.diarize_overlap_pause_db,
+            caller_uncertain_share: a.caller_uncertain_share,
             speaker_encoder: a.speaker_encoder.clone(),
         }
     }

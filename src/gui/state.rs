@@ -431,7 +431,7 @@ mod tests {
             layout: "mono".into(),
             caller: caller.into(),
             speaker_encoder: crate::segmentation::EncoderUse::Absent,
-            auto_choice: AutoCallerChoice::from_speech(1.0, 1.0),
+            auto_choice: AutoCallerChoice::from_speech(1.0, 1.0, 0.55),
         };
         view.apply_event(AnalysisEvent::Segmented { spans: vec![span("A", 0.0, true), span("B", 2.0, false)], assignment: assignment("A") });
         view.apply_event(AnalysisEvent::Scored { segment: segment(0, 0.0, 0.7) });

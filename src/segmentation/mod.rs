@@ -153,9 +153,10 @@ pub struct CallSegmentation {
     pub auto_choice: Option<AutoCallerChoice>,
 }
 
-/// Below this share of the two parties' speech time the "more speech" suggestion is a near coin
-/// flip. Chosen on calls of the tuning speakers only (128 mono calls, session 15): both wrong
-/// suggestions had shares of 0.516 and 0.527, and 10 of the 128 calls fall below 0.55.
+/// Default of [`SegmentationParams::caller_uncertain_share`]: below this share of the two
+/// parties' speech time the "more speech" suggestion is a near coin flip. Chosen on calls of the
+/// tuning speakers only (128 mono calls, session 15): both wrong suggestions had shares of 0.516
+/// and 0.527, and 10 of the 128 calls fall below 0.55.
 pub const UNCERTAIN_CALLER_SHARE: f64 = 0.55;
 
 /// The automatic caller choice ("the party with more speech") and how clear-cut it was.
@@ -163,17 +164,19 @@ pub const UNCERTAIN_CALLER_SHARE: f64 = 0.55;
 pub struct AutoCallerChoice {
     /// The chosen party's share of both parties' speech time (0.5-1).
     pub speech_share: f64,
-    /// The share is below [`UNCERTAIN_CALLER_SHARE`]: the user should listen before trusting it.
+    /// The share is below [`SegmentationParams::caller_uncertain_share`]: the user should listen
+    /// before trusting it.
     pub uncertain: bool,
 }
 
 impl AutoCallerChoice {
-    /// From the speech time of the chosen party and of the other one; `None` when neither spoke.
-    pub fn from_speech(chosen_s: f64, other_s: f64) -> Option<Self> {
+    /// From the speech time of the chosen party and of the other one, uncertain below
+    /// `uncertain_below`; `None` when neither spoke.
+    pub fn from_speech(chosen_s: f64, other_s: f64, uncertain_below: f64) -> Option<Self> {
         let total = chosen_s + other_s;
         (total > 0.0).then(|| {
             let speech_share = chosen_s / total;
-            AutoCallerChoice { speech_share, uncertain: speech_share < UNCERTAIN_CALLER_SHARE }
+            AutoCallerChoice { speech_share, uncertain: speech_share < uncertain_below }
         })
     }
 
@@ -552,7 +555,7 @@ fn segment_stereo(
         caller: caller_channel.map_or_else(|| "all".to_string(), channel_name),
         encoder: EncoderUse::NotNeeded,
         auto_choice: match (caller, caller_channel) {
-            (CallerChoice::Auto, Some(c)) => AutoCallerChoice::from_speech(speech[c], speech[1 - c]),
+            (CallerChoice::Auto, Some(c)) => AutoCallerChoice::from_speech(speech[c], speech[1 - c], params.caller_uncertain_share),
             _ => None,
         },
     })

@@ -79,7 +79,7 @@ pub(crate) fn segment_mono(
     let auto_choice = match (caller, caller_name) {
         (CallerChoice::Auto, Some(chosen)) => {
             let chosen = usize::from(chosen == "B");
-            AutoCallerChoice::from_speech(speech[chosen], speech[1 - chosen])
+            AutoCallerChoice::from_speech(speech[chosen], speech[1 - chosen], params.caller_uncertain_share)
         }
         _ => None,
     };

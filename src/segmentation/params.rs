@@ -132,6 +132,10 @@ pub struct SegmentationParams {
     /// Mono: a speaker change inside an utterance with no pause at least this many dB below
     /// the surrounding speech is taken as both talking at once and marked `overlap`. Default 20 dB.
     pub diarize_overlap_pause_db: f32,
+    /// `--caller auto`: below this share of the two parties' speech time the chosen party is
+    /// flagged as an uncertain suggestion (a notice, `report.json`, the Caller panel). Default
+    /// 0.55 (chosen on the tuning voices; README, "When \"more speech\" cannot tell").
+    pub caller_uncertain_share: f64,
     /// Speaker encoder of mono diarization: `auto` (the one imported with `emotrace
     /// import-speaker-encoder` when there is one, else the built-in CAM++), `builtin` (the
     /// built-in one even when another is imported), `none` (the voiceprint diarizer), or an
@@ -169,6 +173,7 @@ impl Default for SegmentationParams {
             diarize_min_run_ms: 300.0,
             diarize_switch_penalty: 20.0,
             diarize_overlap_pause_db: 20.0,
+            caller_uncertain_share: super::UNCERTAIN_CALLER_SHARE,
             speaker_encoder: AUTO_SPEAKER_ENCODER.to_string(),
         }
     }
@@ -264,6 +269,9 @@ impl SegmentationParams {
         }
         if self.crosstalk_db < 0.0 {
             return bad("crosstalk_db must not be negative (0 disables the check)");
+        }
+        if !(0.5..=1.0).contains(&self.caller_uncertain_share) {
+            return bad("caller_uncertain_share must be between 0.5 and 1");
         }
         if self.diarize_nuisance_dims > 16 {
             return bad("diarize_nuisance_dims must be at most 16 (the directions shipped)");
