@@ -134,7 +134,8 @@ struct StateDump {
     layout: Option<String>,
     caller: Option<String>,
     suggested_caller: Option<String>,
-    /// The suggestion's party spoke under 55 % of the time: the window asks the user to listen.
+    /// The suggested party spoke under `caller_uncertain_share` of the time: the window asks the
+    /// user to listen.
     suggestion_uncertain: bool,
     speakers: Vec<SpeakerStats>,
     exported: Vec<String>,

@@ -80,11 +80,6 @@ pub struct CallerAssignment {
 }
 
 impl CallerAssignment {
-    /// The automatic caller choice was a near coin flip (the parties spoke about equally long).
-    pub fn uncertain(&self) -> bool {
-        self.auto_choice.is_some_and(|c| c.uncertain)
-    }
-
     /// What the command line says when the automatic choice is uncertain.
     pub fn uncertain_notice(&self) -> Option<String> {
         self.auto_choice.and_then(|c| c.notice(&self.caller))

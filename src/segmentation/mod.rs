@@ -183,11 +183,12 @@ impl AutoCallerChoice {
     /// What the command line tells the user when the choice is uncertain.
     pub fn notice(&self, caller: &str) -> Option<String> {
         self.uncertain.then(|| {
+            // `auto` names a party (A/B or left/right), never `all`.
             let other = match caller {
                 "A" => "b",
                 "B" => "a",
-                "left" => "right",
-                _ => "left",
+                "right" => "left",
+                _ => "right",
             };
             format!(
                 "the two parties speak for nearly the same time ({:.0} % / {:.0} %), so the caller suggestion ({caller}) is uncertain: listen to both and pass --caller {other} if it is the other one",
