@@ -14,6 +14,7 @@ pub mod npy;
 pub mod pitch;
 pub mod stft;
 pub mod stft_f32;
+pub mod whisper_mel;
 
 use std::path::PathBuf;
 use std::sync::Mutex;

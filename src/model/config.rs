@@ -182,11 +182,60 @@ fn default_ffn_multiplier() -> usize {
     4
 }
 
+/// Which pretrained speech encoder the audio branch is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backbone {
+    /// HF `Wav2Vec2Model` on the normalised waveform (the reference model, SPEC §5).
+    #[default]
+    Wav2vec2,
+    /// HF `WhisperEncoder` on the clip-length log-Mel spectrogram, every hidden state combined by
+    /// learned softmax weights (SPEC §5b).
+    Whisper,
+}
+
+fn default_frame_pooling() -> usize {
+    1
+}
+
+/// The Whisper audio branch: the encoder, and how its hidden states reach the fused head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhisperBranchConfig {
+    /// The imported encoder's HF config (all of its layers, even when fewer run).
+    pub encoder: crate::model::whisper::WhisperConfig,
+    /// Encoder layers that run; hidden states 0 (the embedding output) ..= `layers` are mixed.
+    /// Fewer than the encoder has saves their cost (their weights are not stored).
+    pub layers: usize,
+    /// Each hidden state is normalised over its features (no parameters) before the weighting,
+    /// so layers of different scales mix on equal terms.
+    #[serde(default)]
+    pub normalize_layers: bool,
+    /// The mixed states and the pitch branch are averaged over this many 20-ms frames before
+    /// the cross-attention (1 = Whisper's 50 frames/s).
+    #[serde(default = "default_frame_pooling")]
+    pub frame_pooling: usize,
+}
+
+impl WhisperBranchConfig {
+    /// Hidden states that are mixed.
+    pub fn mixed_states(&self) -> usize {
+        self.layers + 1
+    }
+}
+
 /// The fused model (SPEC §5). Serialised as a bundle's config.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FusedConfig {
-    /// The HF wav2vec2 config, used by both the audio backbone and the pitch branch.
+    /// The audio branch's encoder (absent in older bundles: wav2vec2).
+    #[serde(default)]
+    pub backbone: Backbone,
+    /// The HF wav2vec2 config of the pitch branch (a second conv feature encoder and projection,
+    /// as in the reference), and of the audio backbone when it is wav2vec2. `hidden_size` is the
+    /// fused head's width; with the Whisper backbone the transformer fields are unused.
     pub wav2vec2: Wav2Vec2Config,
+    /// The Whisper audio branch (`backbone` = whisper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whisper: Option<WhisperBranchConfig>,
     /// MFCC feature size per frame (39 = 13 MFCC + deltas + delta-deltas).
     #[serde(default = "default_mfcc_dim")]
     pub mfcc_dim: usize,
@@ -211,7 +260,9 @@ impl FusedConfig {
     /// The reference architecture's head around a given backbone.
     pub fn reference(wav2vec2: Wav2Vec2Config) -> Self {
         Self {
+            backbone: Backbone::Wav2vec2,
             wav2vec2,
+            whisper: None,
             mfcc_dim: default_mfcc_dim(),
             lstm_hidden: default_lstm_hidden(),
             cross_heads: default_cross_heads(),
@@ -226,8 +277,42 @@ impl FusedConfig {
         2 * self.wav2vec2.hidden_size + 2 * self.lstm_hidden
     }
 
+    /// The Whisper branch's config, when that is the backbone.
+    pub fn whisper_branch(&self) -> Option<&WhisperBranchConfig> {
+        match self.backbone {
+            Backbone::Whisper => self.whisper.as_ref(),
+            Backbone::Wav2vec2 => None,
+        }
+    }
+
+    /// Fewest samples a segment may have (the pitch branch's conv stack needs one frame).
+    pub fn min_samples(&self) -> usize {
+        self.wav2vec2.min_samples()
+    }
+
     pub fn validate(&self) -> Result<(), ModelError> {
         self.wav2vec2.validate()?;
+        match (self.backbone, &self.whisper) {
+            (Backbone::Wav2vec2, None) => {}
+            (Backbone::Wav2vec2, Some(_)) => {
+                return Err(ModelError::Config("a `whisper` section needs \"backbone\": \"whisper\"".into()))
+            }
+            (Backbone::Whisper, None) => {
+                return Err(ModelError::Config("\"backbone\": \"whisper\" needs a `whisper` section".into()))
+            }
+            (Backbone::Whisper, Some(w)) => {
+                w.encoder.validate()?;
+                if w.layers > w.encoder.encoder_layers {
+                    return Err(ModelError::Config(format!(
+                        "whisper.layers {} exceeds the encoder's {} layers",
+                        w.layers, w.encoder.encoder_layers
+                    )));
+                }
+                if w.frame_pooling == 0 {
+                    return Err(ModelError::Config("whisper.frame_pooling must be at least 1".into()));
+                }
+            }
+        }
         let h = self.wav2vec2.hidden_size;
         if self.cross_heads == 0 || h % self.cross_heads != 0 {
             return Err(ModelError::Config(format!(

@@ -6,15 +6,26 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::AttentionLayer;
-use super::config::FusedConfig;
+use super::config::{Backbone, FusedConfig};
 use super::fast::FastModel;
 use super::lstm::BiLstm;
 use super::ops::{self, Linear};
 use super::wav2vec2::{FeatureEncoder, FeatureProjection, Wav2Vec2Model};
+use super::whisper::WhisperBranch;
+
+/// The audio branch: the pretrained speech encoder the fused head listens through.
+#[derive(Debug, Clone)]
+pub enum AudioBranch {
+    /// `wav2vec2.*`: HF `Wav2Vec2Model` on the normalised waveform.
+    Wav2Vec2(Wav2Vec2Model),
+    /// `whisper.*`, `layer_weights`, `audio_projection.*`: Whisper's encoder on the log-Mel
+    /// spectrogram, hidden states mixed by learned softmax weights and projected to the head.
+    Whisper(WhisperBranch),
+}
 
 #[derive(Debug, Clone)]
 pub struct FusedModel {
-    pub(crate) wav2vec2: Wav2Vec2Model,
+    pub(crate) audio: AudioBranch,
     pub(crate) pitch_encoder: FeatureEncoder,
     pub(crate) pitch_projection: FeatureProjection,
     pub(crate) lstm: BiLstm,
@@ -49,7 +60,13 @@ impl FusedModel {
         let h = w.hidden_size;
         let fusion = cfg.fusion_dim();
         Ok(Self {
-            wav2vec2: Wav2Vec2Model::load(vb.pp("wav2vec2"), w)?,
+            audio: match cfg.backbone {
+                Backbone::Wav2vec2 => AudioBranch::Wav2Vec2(Wav2Vec2Model::load(vb.pp("wav2vec2"), w)?),
+                Backbone::Whisper => {
+                    let branch = cfg.whisper.as_ref().ok_or_else(|| candle_core::Error::Msg("whisper backbone without its config".into()))?;
+                    AudioBranch::Whisper(WhisperBranch::load(vb.clone(), branch, h)?)
+                }
+            },
             pitch_encoder: FeatureEncoder::load(vb.pp("pitch_encoder"), w)?,
             pitch_projection: FeatureProjection::load(vb.pp("pitch_projection"), w)?,
             lstm: BiLstm::load(vb.pp("lstm"), cfg.mfcc_dim, cfg.lstm_hidden)?,
@@ -67,7 +84,9 @@ impl FusedModel {
         &self.config
     }
 
-    /// `audio`, `pitch`: `(batch, samples)` normalised; `mfcc`: `(batch, frames, mfcc_dim)`.
+    /// `audio`: the audio branch's input ([`Self::audio_input_dims`]): the normalised waveform
+    /// `(batch, samples)` for wav2vec2, the log-Mel spectrogram `(batch, n_mels, mel_frames)` for
+    /// Whisper; `pitch`: `(batch, samples)` normalised; `mfcc`: `(batch, frames, mfcc_dim)`.
     /// Rows of a batch must have equal lengths (no padding mask exists); run unequal segments
     /// separately. Dropout layers are inference-off. On the CPU, without anything autograd could
     /// differentiate, this runs the inference path ([`FastModel`]); otherwise
@@ -97,6 +116,8 @@ impl FusedModel {
     pub fn differentiable_forward_stages(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> Result<FusedOutput> {
         let audio_conv = self.audio_conv_features(audio)?;
         let (audio_hidden, pitch_hidden) = self.branch_states(&audio_conv, pitch)?;
+        let frames = audio_hidden.dim(1)?.min(pitch_hidden.dim(1)?);
+        let (audio_hidden, pitch_hidden) = (audio_hidden.narrow(1, 0, frames)?, pitch_hidden.narrow(1, 0, frames)?);
         let cross = self.cross_attention_mean(&audio_hidden, &pitch_hidden)?;
         let lstm_mean = self.lstm_mean(mfcc)?;
         let logit = self.head(&cross, &lstm_mean, None)?;
@@ -111,10 +132,30 @@ impl FusedModel {
     // The stages below are shared with training (`crate::training::net`), which caches the frozen
     // conv encoder's output, runs the attention branches per clip and applies dropout.
 
-    /// The audio branch's conv feature encoder (frozen in training): `(batch, samples)` ->
-    /// `(batch, frames, conv_dim)`.
+    /// The frozen part of the audio branch (its output is cached in training): wav2vec2's conv
+    /// feature encoder `(batch, samples)` -> `(batch, frames, conv_dim)`; Whisper's whole encoder
+    /// `(batch, n_mels, mel_frames)` -> the pooled hidden states `(batch, states, frames, d_model)`.
     pub fn audio_conv_features(&self, audio: &Tensor) -> Result<Tensor> {
-        self.wav2vec2.conv_features(audio)
+        match &self.audio {
+            AudioBranch::Wav2Vec2(w) => w.conv_features(audio),
+            AudioBranch::Whisper(w) => w.frozen_states(audio),
+        }
+    }
+
+    /// Shape of one segment's audio-branch input whose flattened values number `values`.
+    pub fn audio_input_dims(&self, values: usize) -> Vec<usize> {
+        match &self.audio {
+            AudioBranch::Wav2Vec2(_) => vec![values],
+            AudioBranch::Whisper(w) => {
+                let mels = w.encoder.config().num_mel_bins;
+                vec![mels, values / mels.max(1)]
+            }
+        }
+    }
+
+    /// Which input the audio branch takes.
+    pub fn backbone(&self) -> Backbone {
+        self.config.backbone
     }
 
     /// Audio `last_hidden_state` from the conv features, and the pitch branch from the pitch
@@ -123,9 +164,13 @@ impl FusedModel {
         Ok((self.audio_hidden(audio_conv)?, self.pitch_hidden(&self.pitch_conv_features(pitch)?)?))
     }
 
-    /// Audio `last_hidden_state` `(batch, frames, hidden)` from the conv features.
+    /// The audio branch's states `(batch, frames, hidden)` from its frozen part's output
+    /// ([`Self::audio_conv_features`]).
     pub fn audio_hidden(&self, audio_conv: &Tensor) -> Result<Tensor> {
-        self.wav2vec2.forward_from_conv_features(audio_conv)
+        match &self.audio {
+            AudioBranch::Wav2Vec2(w) => w.forward_from_conv_features(audio_conv),
+            AudioBranch::Whisper(w) => w.mix(audio_conv),
+        }
     }
 
     /// The pitch branch's conv feature encoder: `(batch, samples)` -> `(batch, frames, conv_dim)`.
@@ -133,13 +178,23 @@ impl FusedModel {
         self.pitch_encoder.forward(pitch)
     }
 
-    /// `pitch_projection` of the pitch conv features: `(batch, frames, hidden)`.
+    /// `pitch_projection` of the pitch conv features: `(batch, frames, hidden)` (pooled like the
+    /// Whisper branch's frames).
     pub fn pitch_hidden(&self, pitch_conv: &Tensor) -> Result<Tensor> {
-        self.pitch_projection.forward(pitch_conv)
+        let projected = self.pitch_projection.forward(pitch_conv)?;
+        match &self.audio {
+            AudioBranch::Wav2Vec2(_) => Ok(projected),
+            AudioBranch::Whisper(w) => super::whisper::pool_frames(&projected, w.frame_pooling),
+        }
     }
 
     /// `mean_t concat(attn_a_p(audio, pitch), attn_p_a(pitch, audio))`: `(batch, 2 * hidden)`.
+    /// The two sequences are cut to the shorter one (Whisper's frames and the pitch branch's
+    /// may differ by one).
     pub fn cross_attention_mean(&self, audio_hidden: &Tensor, pitch_hidden: &Tensor) -> Result<Tensor> {
+        let frames = audio_hidden.dim(1)?.min(pitch_hidden.dim(1)?);
+        let audio_hidden = &audio_hidden.narrow(1, 0, frames)?;
+        let pitch_hidden = &pitch_hidden.narrow(1, 0, frames)?;
         let a_p = self.attn_a_p.forward(audio_hidden, pitch_hidden)?;
         let p_a = self.attn_p_a.forward(pitch_hidden, audio_hidden)?;
         ops::mean_over_time(&Tensor::cat(&[a_p, p_a], 2)?)

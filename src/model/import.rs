@@ -149,3 +149,75 @@ pub fn import_checkpoint(checkpoint: &Path, w2v_config: &Path, head: &HeadOption
     build_checked(tensors.clone(), &Device::Cpu, |vb| FusedModel::load(vb, &config))?;
     Ok(ImportedModel { config, tensors, notes })
 }
+
+/// How `--whisper DIR` shapes the Whisper branch and the head around it.
+#[derive(Debug, Clone)]
+pub struct WhisperImportOptions {
+    /// The head's sizes (pitch branch conv stack and width, LSTM, attention heads, fc) come from
+    /// this config; its backbone is replaced.
+    pub head: FusedConfig,
+    /// Encoder layers to run (`None`: all).
+    pub layers: Option<usize>,
+    pub normalize_layers: bool,
+    pub frame_pooling: usize,
+    /// Seed of the fresh head's weights.
+    pub seed: u64,
+}
+
+/// `--whisper DIR`: Whisper's encoder from a CTranslate2 or HF folder (weights kept in their
+/// stored precision, e.g. float16), only the layers that run, with a freshly initialised head
+/// (softmax layer weights start equal).
+pub fn import_whisper(dir: &Path, options: &WhisperImportOptions) -> Result<ImportedModel, ModelError> {
+    let imported = super::whisper::hf_import::read_whisper_dir(dir)?;
+    let encoder_cfg = imported.config.clone();
+    let layers = options.layers.unwrap_or(encoder_cfg.encoder_layers);
+    let mut config = options.head.clone();
+    config.backbone = super::config::Backbone::Whisper;
+    config.whisper = Some(super::config::WhisperBranchConfig {
+        encoder: encoder_cfg.clone(),
+        layers,
+        normalize_layers: options.normalize_layers,
+        frame_pooling: options.frame_pooling,
+    });
+    config.validate()?;
+    let keep = |name: &str| -> bool {
+        match name.strip_prefix("layers.") {
+            Some(rest) => rest.split('.').next().and_then(|i| i.parse::<usize>().ok()).is_some_and(|i| i < layers),
+            None => name != "layer_norm.weight" && name != "layer_norm.bias" || layers == encoder_cfg.encoder_layers,
+        }
+    };
+    let mut dropped = 0usize;
+    let mut encoder = HashMap::new();
+    for (name, tensor) in imported.tensors {
+        if keep(&name) {
+            encoder.insert(format!("whisper.{name}"), tensor);
+        } else {
+            dropped += 1;
+        }
+    }
+    // Fresh head variables, seeded; the encoder's are taken as they are.
+    let varmap = VarMap::new();
+    {
+        let mut data = varmap.data().lock().map_err(|_| ModelError::Internal("poisoned lock".into()))?;
+        for (name, tensor) in &encoder {
+            data.insert(name.clone(), Var::from_tensor(&tensor.to_dtype(DType::F32)?)?);
+        }
+    }
+    let vb = crate::training::init::seeded_var_builder(&varmap, options.seed, &Device::Cpu);
+    FusedModel::load(vb, &config)?;
+    let mut tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .map_err(|_| ModelError::Internal("poisoned lock".into()))?
+        .iter()
+        .filter(|(k, _)| !encoder.contains_key(*k))
+        .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+        .collect();
+    tensors.extend(encoder);
+    let mut notes = imported.notes;
+    notes.push(format!("{}; encoder {} wide, {} of {} layers kept", imported.source, encoder_cfg.d_model, layers, encoder_cfg.encoder_layers));
+    if dropped > 0 {
+        notes.push(format!("left out {dropped} tensor(s) of the layers that do not run"));
+    }
+    Ok(ImportedModel { config, tensors, notes })
+}

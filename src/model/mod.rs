@@ -17,6 +17,7 @@ pub mod scoring;
 pub mod speaker_encoder;
 pub mod speaker_encoder_store;
 pub mod wav2vec2;
+pub mod whisper;
 pub mod torch_legacy;
 pub mod weights;
 

@@ -214,6 +214,13 @@ impl Linear {
         Ok(Self { weight, bias: Some(bias) })
     }
 
+    /// A linear map without a bias (e.g. Whisper's `k_proj`).
+    pub fn load_no_bias(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Self> {
+        let bound = 1.0 / (in_dim as f64).sqrt();
+        let weight = vb.get_with_hints((out_dim, in_dim), "weight", candle_nn::Init::Uniform { lo: -bound, up: bound })?;
+        Ok(Self { weight, bias: None })
+    }
+
     pub fn from_parts(weight: Tensor, bias: Option<Tensor>) -> Self {
         Self { weight, bias }
     }

@@ -7,6 +7,7 @@
 pub mod augment;
 pub mod bench;
 pub mod cache;
+pub mod calibration;
 pub mod call_labels;
 pub mod checkpoint;
 pub mod dataset;

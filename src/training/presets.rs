@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::TrainingError;
+use crate::model::config::Backbone;
 use crate::model::{FusedConfig, Wav2Vec2Config};
 
 pub const PRESET_NAMES: &[&str] = &["tiny", "small", "base", "large"];
@@ -15,6 +16,8 @@ fn wav2vec2(value: serde_json::Value) -> Wav2Vec2Config {
 pub fn preset(name: &str) -> Result<FusedConfig, TrainingError> {
     let cfg = match name {
         "tiny" => FusedConfig {
+            backbone: Backbone::Wav2vec2,
+            whisper: None,
             wav2vec2: wav2vec2(json!({
                 "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
                 "intermediate_size": 64, "conv_dim": [32, 32, 32, 32, 32, 32, 32],
@@ -29,6 +32,8 @@ pub fn preset(name: &str) -> Result<FusedConfig, TrainingError> {
             attn_ffn_multiplier: 4,
         },
         "small" => FusedConfig {
+            backbone: Backbone::Wav2vec2,
+            whisper: None,
             wav2vec2: wav2vec2(json!({
                 "hidden_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
                 "intermediate_size": 192, "conv_dim": [64, 64, 64, 64, 64, 64, 64],

@@ -85,7 +85,7 @@ impl ConvLayer {
     }
 
     /// `input` `(frames, c_in)` -> `(frames', c_out)`.
-    fn forward(&self, input: &[f32]) -> Result<Vec<f32>, FastError> {
+    pub fn forward(&self, input: &[f32]) -> Result<Vec<f32>, FastError> {
         let frames_in = input.len() / self.c_in;
         let frames = self
             .output_frames(frames_in)

@@ -91,7 +91,7 @@ impl EncoderLayer {
         self.final_layer_norm.apply(x);
     }
 
-    fn forward_pre_norm(&self, x: &mut [f32], items: usize, t: usize) {
+    pub fn forward_pre_norm(&self, x: &mut [f32], items: usize, t: usize) {
         let rows = items * t;
         let mut normed = x.to_vec();
         self.layer_norm.apply(&mut normed);

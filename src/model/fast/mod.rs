@@ -18,6 +18,7 @@ mod encoder;
 mod head;
 mod kernels;
 pub(crate) mod matmul;
+mod whisper;
 
 use candle_core::{Device, Result as CandleResult, Tensor};
 use rayon::prelude::*;
@@ -27,8 +28,9 @@ use conv::{ConvLayer, ConvNorm, ConvStack, FeatureProjection};
 use encoder::{Encoder, EncoderLayer, Norm, PositionalConv};
 use head::{BiLstm, CrossAttentionLayer, Head, LstmDirection, PostAttention, SingleTokenLayer};
 use matmul::{Dense, Epilogue};
+use whisper::FastWhisper;
 
-use super::fused::FusedModel;
+use super::fused::{AudioBranch, FusedModel};
 use super::ops::{self, Activation};
 use super::wav2vec2::feature_encoder::{ConvNorm as CandleConvNorm, FeatureEncoder};
 
@@ -50,11 +52,16 @@ pub struct FastStages {
     pub logits: Vec<f32>,
 }
 
+/// The audio branch on this path.
+#[derive(Clone)]
+enum FastAudio {
+    Wav2Vec2 { conv: ConvStack, projection: FeatureProjection, encoder: Encoder },
+    Whisper(FastWhisper),
+}
+
 #[derive(Clone)]
 pub struct FastModel {
-    audio_conv: ConvStack,
-    audio_projection: FeatureProjection,
-    encoder: Encoder,
+    audio: FastAudio,
     pitch_conv: ConvStack,
     pitch_projection: FeatureProjection,
     lstm: BiLstm,
@@ -78,12 +85,17 @@ impl FastModel {
             return Ok(None);
         }
         let mut reader = Reader { applicable: true };
-        let w2v = &model.wav2vec2;
         let cfg = &model.config;
+        let audio = match &model.audio {
+            AudioBranch::Wav2Vec2(w2v) => FastAudio::Wav2Vec2 {
+                conv: reader.conv_stack(&w2v.feature_extractor)?,
+                projection: reader.projection(&w2v.feature_projection)?,
+                encoder: reader.encoder(&w2v.encoder, cfg.wav2vec2.hidden_size)?,
+            },
+            AudioBranch::Whisper(w) => FastAudio::Whisper(reader.whisper(w)?),
+        };
         let fast = Self {
-            audio_conv: reader.conv_stack(&w2v.feature_extractor)?,
-            audio_projection: reader.projection(&w2v.feature_projection)?,
-            encoder: reader.encoder(&w2v.encoder, cfg.wav2vec2.hidden_size)?,
+            audio,
             pitch_conv: reader.conv_stack(&model.pitch_encoder)?,
             pitch_projection: reader.projection(&model.pitch_projection)?,
             lstm: reader.lstm(&model.lstm, cfg.mfcc_dim)?,
@@ -100,12 +112,16 @@ impl FastModel {
         Ok(reader.applicable.then_some(fast))
     }
 
-    /// `audio`, `pitch`: `(items, samples)`; `mfcc`: `(items, frames, mfcc_dim)`, all row-major.
+    /// `audio`: `(items, samples)` normalised waveforms (wav2vec2) or `(items, n_mels,
+    /// mel_frames)` log-Mel spectrograms (Whisper); `pitch`: `(items, samples)`; `mfcc`:
+    /// `(items, frames, mfcc_dim)`, all row-major.
     pub fn forward(&self, audio: &[f32], pitch: &[f32], mfcc: &[f32], items: usize) -> Result<FastStages, FastError> {
         let consistent = items > 0
             && !audio.is_empty()
             && audio.len() % items == 0
-            && audio.len() == pitch.len()
+            && !pitch.is_empty()
+            && pitch.len() % items == 0
+            && (matches!(self.audio, FastAudio::Whisper(_)) || audio.len() == pitch.len())
             && !mfcc.is_empty()
             && mfcc.len() % (items * self.mfcc_dim) == 0;
         if !consistent {
@@ -116,32 +132,50 @@ impl FastModel {
                 mfcc.len()
             )));
         }
-        let samples = audio.len() / items;
+        let samples = pitch.len() / items;
         let mfcc_frames = mfcc.len() / (items * self.mfcc_dim);
         let ((audio_hidden, pitch_hidden), lstm_mean) = rayon::join(
             || {
                 rayon::join(
-                    || self.audio_branch(audio, items, samples),
-                    || branch_features(&self.pitch_conv, &self.pitch_projection, pitch, items, samples),
+                    || self.audio_branch(audio, items),
+                    || self.pitch_branch(pitch, items, samples),
                 )
             },
             || self.lstm.mean_output(mfcc, items, mfcc_frames),
         );
-        let (audio_hidden, frames) = audio_hidden?;
-        let (pitch_hidden, _) = pitch_hidden?;
+        let (audio_hidden, audio_frames) = audio_hidden?;
+        let (pitch_hidden, pitch_frames) = pitch_hidden?;
+        // Whisper's frames and the pitch branch's may differ by one: both are cut to the shorter.
+        let frames = audio_frames.min(pitch_frames);
+        let audio_hidden = first_frames(audio_hidden, items, audio_frames, frames, self.hidden);
+        let pitch_hidden = first_frames(pitch_hidden, items, pitch_frames, frames, self.hidden);
         let cross = self.head.cross_mean(&audio_hidden, &pitch_hidden, items, frames, self.hidden);
         let logits = self.head.logits(&cross, &lstm_mean, items);
         Ok(FastStages { frames, audio_hidden, pitch_hidden, lstm_mean, logits })
     }
 
-    fn audio_branch(&self, audio: &[f32], items: usize, samples: usize) -> Result<(Vec<f32>, usize), FastError> {
-        let (projected, frames) = branch_features(&self.audio_conv, &self.audio_projection, audio, items, samples)?;
-        Ok((self.encoder.forward(projected, items, frames), frames))
+    fn audio_branch(&self, audio: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
+        match &self.audio {
+            FastAudio::Wav2Vec2 { conv, projection, encoder } => {
+                let (projected, frames) = branch_features(conv, projection, audio, items, audio.len() / items)?;
+                Ok((encoder.forward(projected, items, frames), frames))
+            }
+            FastAudio::Whisper(whisper) => whisper.forward(audio, items),
+        }
+    }
+
+    /// The pitch branch's projected conv features, pooled like the Whisper branch's frames.
+    fn pitch_branch(&self, pitch: &[f32], items: usize, samples: usize) -> Result<(Vec<f32>, usize), FastError> {
+        let (states, frames) = branch_features(&self.pitch_conv, &self.pitch_projection, pitch, items, samples)?;
+        match &self.audio {
+            FastAudio::Whisper(w) if w.frame_pooling > 1 => Ok(pool_frames(&states, items, frames, self.hidden, w.frame_pooling)),
+            _ => Ok((states, frames)),
+        }
     }
 
     /// The tensor form used by [`FusedModel::forward_stages`].
     pub fn forward_tensors(&self, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> CandleResult<super::FusedOutput> {
-        let (items, _) = audio.dims2()?;
+        let items = audio.dim(0)?;
         let values = |t: &Tensor| -> CandleResult<Vec<f32>> { t.flatten_all()?.to_vec1::<f32>() };
         let stages = self
             .forward(&values(audio)?, &values(pitch)?, &values(mfcc)?, items)
@@ -155,6 +189,31 @@ impl FastModel {
             logit: Tensor::from_vec(stages.logits, items, &dev)?,
         })
     }
+}
+
+/// The first `keep` of every item's `frames` rows of `dim` values.
+fn first_frames(x: Vec<f32>, items: usize, frames: usize, keep: usize, dim: usize) -> Vec<f32> {
+    if keep == frames {
+        return x;
+    }
+    (0..items).flat_map(|i| x[i * frames * dim..(i * frames + keep) * dim].iter().copied()).collect()
+}
+
+/// Means over groups of `k` frames per item (the last group averages what it has).
+fn pool_frames(x: &[f32], items: usize, frames: usize, dim: usize, k: usize) -> (Vec<f32>, usize) {
+    let pooled = frames.div_ceil(k);
+    let mut out = vec![0f32; items * pooled * dim];
+    for item in 0..items {
+        for p in 0..pooled {
+            let rows = &x[(item * frames + p * k) * dim..(item * frames + ((p + 1) * k).min(frames)) * dim];
+            let n = (rows.len() / dim) as f32;
+            let dst = &mut out[(item * pooled + p) * dim..(item * pooled + p + 1) * dim];
+            for row in rows.chunks_exact(dim) {
+                dst.iter_mut().zip(row).for_each(|(o, &v)| *o += v / n);
+            }
+        }
+    }
+    (out, pooled)
 }
 
 /// Conv features of every segment (segments in parallel, each parallel inside), projected:
@@ -291,6 +350,56 @@ impl Reader {
             });
         }
         Ok(Encoder { pos_conv, layer_norm: self.norm(&e.layer_norm)?, layers, pre_norm: e.pre_norm, dim })
+    }
+
+    fn whisper(&mut self, w: &super::whisper::WhisperBranch) -> CandleResult<FastWhisper> {
+        let e = &w.encoder;
+        let cfg = e.config();
+        let d = cfg.d_model;
+        let gelu = epilogue(e.activation);
+        let conv = |reader: &mut Self, c: &ops::Conv1d, c_in: usize, stride: usize| -> CandleResult<ConvLayer> {
+            let bias = c.bias.as_ref().map(|b| reader.values(b)).transpose()?;
+            Ok(ConvLayer::new(d, c_in, 3, stride, &reader.values(&c.weight)?, bias, ConvNorm::None, gelu))
+        };
+        let conv1 = conv(self, &e.conv1, cfg.num_mel_bins, 1)?;
+        let conv2 = conv(self, &e.conv2, d, 2)?;
+        let mut layers = Vec::with_capacity(e.layers.len());
+        for layer in &e.layers {
+            let a = &layer.self_attn;
+            let scale = (a.head_dim as f64).powf(-0.5) as f32;
+            layers.push(EncoderLayer {
+                attention: MultiHead {
+                    projection: Projection::Fused(self.stacked(&[(&a.q_proj, scale), (&a.k_proj, 1.0), (&a.v_proj, 1.0)])?),
+                    out: self.dense(&a.out_proj)?,
+                    heads: a.num_heads,
+                    dim: d,
+                },
+                layer_norm: self.norm(&layer.self_attn_layer_norm)?,
+                intermediate: self.dense(&layer.fc1)?,
+                output: self.dense(&layer.fc2)?,
+                final_layer_norm: self.norm(&layer.final_layer_norm)?,
+                activation: epilogue(layer.activation),
+            });
+        }
+        let final_norm = e.layer_norm.as_ref().map(|n| self.norm(n)).transpose()?;
+        let mix = w.mix_weights()?.detach();
+        if w.layer_weights.is_variable() {
+            self.applicable = false;
+        }
+        Ok(FastWhisper {
+            conv1,
+            conv2,
+            positions: self.values(&e.embed_positions)?,
+            max_positions: cfg.max_source_positions,
+            layers,
+            final_norm,
+            state_norm: w.normalize_layers.then(|| Norm { weight: vec![1.0; d], bias: vec![0.0; d], eps: 1e-5 }),
+            mix: mix.to_vec1::<f32>()?,
+            projection: self.dense(&w.projection)?,
+            frame_pooling: w.frame_pooling,
+            n_mels: cfg.num_mel_bins,
+            dim: d,
+        })
     }
 
     fn post_attention(&mut self, layer: &super::attention::AttentionLayer) -> CandleResult<PostAttention> {

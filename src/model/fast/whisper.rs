@@ -1,0 +1,113 @@
+//! The Whisper audio branch on the CPU inference path: conv stem, narrowed positional embedding,
+//! pre-norm layers (the wav2vec2 path's [`EncoderLayer`]), and the learned layer mix, accumulated
+//! layer by layer so that no more than two hidden states are ever held.
+use rayon::prelude::*;
+
+use super::conv::ConvLayer;
+use super::encoder::{EncoderLayer, Norm};
+use super::matmul::{Dense, Epilogue};
+use super::FastError;
+
+#[derive(Clone)]
+pub(super) struct FastWhisper {
+    pub conv1: ConvLayer,
+    pub conv2: ConvLayer,
+    /// `(max_positions, d)` row-major.
+    pub positions: Vec<f32>,
+    pub max_positions: usize,
+    pub layers: Vec<EncoderLayer>,
+    /// Applied to the last layer's output when the whole encoder runs.
+    pub final_norm: Option<Norm>,
+    /// Parameter-free normalisation of every hidden state, when configured.
+    pub state_norm: Option<Norm>,
+    /// Softmax of `layer_weights`, one per hidden state.
+    pub mix: Vec<f32>,
+    pub projection: Dense,
+    pub frame_pooling: usize,
+    pub n_mels: usize,
+    pub dim: usize,
+}
+
+impl FastWhisper {
+    /// `mel`: `items` spectrograms `(n_mels, mel_frames)` row-major, back to back ->
+    /// (`(items * frames, hidden)`, frames) after the mix, pooling and projection.
+    pub fn forward(&self, mel: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
+        if items == 0 || mel.is_empty() || mel.len() % (items * self.n_mels) != 0 {
+            return Err(FastError(format!("{} log-Mel values are not {items} spectrograms of {} bands", mel.len(), self.n_mels)));
+        }
+        let mel_frames = mel.len() / (items * self.n_mels);
+        let embedded: Vec<Vec<f32>> = mel
+            .par_chunks(self.n_mels * mel_frames)
+            .map(|one| self.embed(one, mel_frames))
+            .collect::<Result<_, _>>()?;
+        let t = embedded.first().map_or(0, |e| e.len() / self.dim);
+        if t > self.max_positions {
+            return Err(FastError(format!("{t} encoder frames exceed Whisper's {} positions", self.max_positions)));
+        }
+        let mut x: Vec<f32> = embedded.into_iter().flatten().collect();
+        let pooled_t = t.div_ceil(self.frame_pooling.max(1));
+        let mut mixed = vec![0f32; items * pooled_t * self.dim];
+        self.accumulate(&x, items, t, self.mix[0], &mut mixed);
+        let last = self.layers.len();
+        for (i, layer) in self.layers.iter().enumerate() {
+            layer.forward_pre_norm(&mut x, items, t);
+            if i + 1 == last {
+                if let Some(norm) = &self.final_norm {
+                    norm.apply(&mut x);
+                }
+            }
+            self.accumulate(&x, items, t, self.mix[i + 1], &mut mixed);
+        }
+        Ok((self.projection.forward(&mixed, items * pooled_t, Epilogue::Bias), pooled_t))
+    }
+
+    /// Conv stem of one spectrogram `(n_mels, mel_frames)` (GELU after each conv, padding 1) plus
+    /// the positional embedding: `(frames, d)`.
+    fn embed(&self, mel: &[f32], mel_frames: usize) -> Result<Vec<f32>, FastError> {
+        // Time-major with one zero frame on each side (the convolutions' padding).
+        let mut input = vec![0f32; (mel_frames + 2) * self.n_mels];
+        for (band, row) in mel.chunks_exact(mel_frames).enumerate() {
+            for (f, &v) in row.iter().enumerate() {
+                input[(f + 1) * self.n_mels + band] = v;
+            }
+        }
+        let hidden = self.conv1.forward(&input)?;
+        let mut padded = vec![0f32; hidden.len() + 2 * self.dim];
+        padded[self.dim..self.dim + hidden.len()].copy_from_slice(&hidden);
+        let mut out = self.conv2.forward(&padded)?;
+        let frames = out.len() / self.dim;
+        if frames > self.max_positions {
+            return Err(FastError(format!("{frames} encoder frames exceed Whisper's {} positions", self.max_positions)));
+        }
+        out.iter_mut().zip(&self.positions[..frames * self.dim]).for_each(|(v, p)| *v += p);
+        Ok(out)
+    }
+
+    /// `mixed += weight * pool(norm(state))`, item by item.
+    fn accumulate(&self, state: &[f32], items: usize, t: usize, weight: f32, mixed: &mut [f32]) {
+        let d = self.dim;
+        let k = self.frame_pooling.max(1);
+        let pooled_t = t.div_ceil(k);
+        let normed;
+        let state = match &self.state_norm {
+            Some(norm) => {
+                let mut copy = state.to_vec();
+                norm.apply(&mut copy);
+                normed = copy;
+                &normed
+            }
+            None => state,
+        };
+        mixed.par_chunks_mut(pooled_t * d).enumerate().take(items).for_each(|(item, out)| {
+            let seq = &state[item * t * d..(item + 1) * t * d];
+            for (p, dst) in out.chunks_exact_mut(d).enumerate() {
+                let frames = &seq[p * k * d..((p + 1) * k).min(t) * d];
+                let n = frames.len() / d;
+                let scale = weight / n as f32;
+                for frame in frames.chunks_exact(d) {
+                    dst.iter_mut().zip(frame).for_each(|(o, &v)| *o += scale * v);
+                }
+            }
+        });
+    }
+}
