@@ -152,6 +152,7 @@ fn resume_from_epoch_checkpoint_matches_an_uninterrupted_run() {
                 seconds: 0.0,
                 train_loss: round(r.train_loss),
                 val_loss: r.val_loss.map(round),
+                val_auc: r.val_auc.map(round),
                 ..r.clone()
             })
             .collect::<Vec<_>>()
@@ -187,6 +188,7 @@ fn interrupted_or_failed_checkpoint_writes_never_replace_a_complete_checkpoint()
         best_epoch: Some(1),
         best_score: 0.5,
         run_fingerprint: "w".into(),
+        best_val_logits: vec![0.25, -1.5],
     };
     let tensors: HashMap<String, Tensor> =
         [("model.a".to_string(), Tensor::arange(0f32, 6.0, &Device::Cpu).unwrap())].into_iter().collect();

@@ -3,6 +3,7 @@
 
 pub mod cohort;
 pub mod metrics;
+pub mod truth_labels;
 
 pub use metrics::{
     ecr_binary, ecr_prob, negative_segment_count, summarise_call, EmotionLabel, ScoredSegment,

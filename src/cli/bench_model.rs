@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Args;
 
-use crate::model::bench::{base_config, random_model, time_forward};
+use crate::model::bench::{base_config, random_model, time_audio_branch, time_forward};
 use crate::model::{select_device, DeviceChoice};
 
 #[derive(Debug, Args)]
@@ -20,6 +20,13 @@ pub struct BenchModelArgs {
     /// auto, cpu, cuda or metal.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Time this bundle (e.g. a Whisper-backbone one) instead of a random wav2vec2-base-sized model.
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    /// Time only the audio branch (for a Whisper bundle: the encoder, as
+    /// scripts/bench_whisper_encoder.py times transformers and CTranslate2).
+    #[arg(long)]
+    pub encoder_only: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -32,11 +39,17 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
     if let Some(notice) = &selected.notice {
         eprintln!("notice: {notice}");
     }
-    let cfg = base_config();
-    let model = random_model(&cfg, &selected.device).context("cannot build the benchmark model")?;
+    let model = match &args.model {
+        Some(dir) => crate::model::bundle::load_bundle(dir, &selected.device).with_context(|| format!("cannot load {}", dir.display()))?.0,
+        None => random_model(&base_config(), &selected.device).context("cannot build the benchmark model")?,
+    };
     let mut figures = Vec::new();
     for &batch in &args.batches {
-        let figure = time_forward(&model, &selected.device, batch.max(1), args.samples, args.reps)?;
+        let figure = if args.encoder_only {
+            time_audio_branch(&model, batch.max(1), args.samples, args.reps)?
+        } else {
+            time_forward(&model, &selected.device, batch.max(1), args.samples, args.reps)?
+        };
         if !args.json {
             println!(
                 "candle {:?}: batch {}: {:.3} s per segment ({:.3} s per batch, {} reps){}",

@@ -22,11 +22,28 @@ pub struct EvalSegmentsArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// SEGMENTS is an analysis's segments.csv (with p_nonnegative): instead of segmentation,
+    /// measure the scores against the truth's caller labels (ROC AUC, F1, ECE).
+    #[arg(long)]
+    pub scores: bool,
 }
 
 pub fn run(args: EvalSegmentsArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.tolerance >= 0.0 && args.tolerance.is_finite(), "--tolerance must be >= 0");
     anyhow::ensure!(args.collar >= 0.0 && args.collar.is_finite(), "--collar must be >= 0");
+    if args.scores {
+        let a = crate::analysis::truth_labels::agreement_files(&args.truth, &args.segments).map_err(anyhow::Error::msg)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&a).context("cannot encode the result as JSON")?);
+        } else {
+            let m = &a.metrics;
+            println!(
+                "segments with a caller label: {} ({} without)\nROC AUC {}  macro-F1 {:.3}  negative-class F1 {:.3}  accuracy {:.3}  ECE {:.3}  sd(p) {:.3}\nconstant predictor macro-F1 {:.3} (AUC 0.5)",
+                a.matched, a.unmatched, a.auc.map_or("n/a".into(), |v| format!("{v:.3}")), m.macro_f1, m.negative.f1, m.accuracy, a.ece, a.p_std, a.constant_macro_f1
+            );
+        }
+        return Ok(());
+    }
     let report = evaluate_files(&args.truth, &args.segments, args.tolerance, args.collar)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).context("cannot encode the result as JSON")?);

@@ -5,14 +5,40 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::model::bundle::{write_bundle, BundleMeta};
-use crate::model::import::{import_checkpoint, import_hf_wav2vec2, HeadOptions};
+use crate::model::import::{import_checkpoint, import_hf_wav2vec2, import_whisper, HeadOptions, WhisperImportOptions};
 
 #[derive(Debug, Args)]
 pub struct ImportModelArgs {
     /// An HF wav2vec2 directory (config.json + model.safetensors or pytorch_model.bin): the bundle
     /// gets this backbone and a freshly initialised head, and is marked "needs fine-tuning".
-    #[arg(long, conflicts_with = "checkpoint")]
+    #[arg(long, conflicts_with_all = ["checkpoint", "whisper"])]
     pub wav2vec2: Option<PathBuf>,
+    /// A Whisper model folder, CTranslate2 (model.bin, e.g. from a faster-whisper package; float32,
+    /// float16, int8 or int16 weights) or HF (config.json + model.safetensors): its encoder becomes
+    /// the audio branch, with a freshly initialised head; the bundle is marked "needs fine-tuning".
+    #[arg(long, conflicts_with = "checkpoint")]
+    pub whisper: Option<PathBuf>,
+    /// With --whisper: the head's sizes (pitch branch, LSTM, attention, fc) as in this training
+    /// preset (tiny, small).
+    #[arg(long, default_value = "small")]
+    pub head: String,
+    /// With --whisper: run only the encoder's first N layers (default: all); the others are not stored.
+    #[arg(long)]
+    pub whisper_layers: Option<usize>,
+    /// With --whisper: average the encoder's 20-ms frames (and the pitch branch's) in groups of K
+    /// before the cross-attention.
+    #[arg(long, default_value_t = 4)]
+    pub frame_pooling: usize,
+    /// With --whisper: mix the raw hidden states (default: each is normalised over its features first).
+    #[arg(long)]
+    pub no_layer_norm: bool,
+    /// With --whisper: the BiLSTM reads all 1001 MFCC frames of the clip zero-padded to 10 s, as the
+    /// reference (default: only the clip's own frames).
+    #[arg(long)]
+    pub mfcc_padded: bool,
+    /// Seed of the fresh head's weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// A complete fused-model state_dict (torch.save of model.state_dict(), or .safetensors) from
     /// the reference training script.
     #[arg(long, requires = "wav2vec2_config")]
@@ -45,8 +71,28 @@ pub fn run(args: ImportModelArgs) -> anyhow::Result<()> {
     let name = args.name.clone().unwrap_or_else(|| {
         args.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
     });
-    let (imported, meta) = match (&args.wav2vec2, &args.checkpoint) {
-        (Some(dir), None) => {
+    let (imported, meta) = match (&args.wav2vec2, &args.checkpoint, &args.whisper) {
+        (None, None, Some(dir)) => {
+            let mut head = crate::training::presets::preset(&args.head)?;
+            if !args.mfcc_padded {
+                head.mfcc_frames = crate::model::config::MfccFrames::Clip;
+            }
+            let options = WhisperImportOptions {
+                head,
+                layers: args.whisper_layers,
+                normalize_layers: !args.no_layer_norm,
+                frame_pooling: args.frame_pooling,
+                seed: args.seed,
+            };
+            let imported =
+                import_whisper(dir, &options).with_context(|| format!("cannot import the Whisper folder {}", dir.display()))?;
+            let training = args.training_data.clone().unwrap_or_else(|| {
+                "none: pretrained Whisper encoder with a freshly initialised head; needs fine-tuning".into()
+            });
+            let meta = BundleMeta::new(&name, &training, &format!("whisper folder {}", dir.display()), true);
+            (imported, meta)
+        }
+        (Some(dir), None, None) => {
             let imported = import_hf_wav2vec2(dir, &heads)
                 .with_context(|| format!("cannot import the wav2vec2 directory {}", dir.display()))?;
             let training = args.training_data.clone().unwrap_or_else(|| {
@@ -55,7 +101,7 @@ pub fn run(args: ImportModelArgs) -> anyhow::Result<()> {
             let meta = BundleMeta::new(&name, &training, &format!("wav2vec2 directory {}", dir.display()), true);
             (imported, meta)
         }
-        (None, Some(checkpoint)) => {
+        (None, Some(checkpoint), None) => {
             let Some(config) = &args.wav2vec2_config else { bail!("--checkpoint needs --wav2vec2-config") };
             let imported = import_checkpoint(checkpoint, config, &heads)
                 .with_context(|| format!("cannot import the checkpoint {}", checkpoint.display()))?;
@@ -63,7 +109,7 @@ pub fn run(args: ImportModelArgs) -> anyhow::Result<()> {
             let meta = BundleMeta::new(&name, &training, &format!("checkpoint {}", checkpoint.display()), false);
             (imported, meta)
         }
-        _ => bail!("give either --wav2vec2 HF_DIR or --checkpoint FILE --wav2vec2-config CONFIG"),
+        _ => bail!("give --whisper DIR, --wav2vec2 HF_DIR, or --checkpoint FILE --wav2vec2-config CONFIG"),
     };
     for note in &imported.notes {
         eprintln!("note: {note}");
@@ -71,11 +117,13 @@ pub fn run(args: ImportModelArgs) -> anyhow::Result<()> {
     let meta = write_bundle(&args.out, &imported.config, &imported.tensors, meta, args.force)
         .with_context(|| format!("cannot write the bundle {}", args.out.display()))?;
     let w = &imported.config.wav2vec2;
+    let backbone = match imported.config.whisper_branch() {
+        Some(b) => format!("whisper d_model {}, {} of {} layers, head width {}", b.encoder.d_model, b.layers, b.encoder.encoder_layers, w.hidden_size),
+        None => format!("wav2vec2 hidden {}, {} layers", w.hidden_size, w.num_hidden_layers),
+    };
     println!(
-        "wrote {} (wav2vec2 hidden {}, {} layers; LSTM {}; sha256 {}){}",
+        "wrote {} ({backbone}; LSTM {}; sha256 {}){}",
         args.out.display(),
-        w.hidden_size,
-        w.num_hidden_layers,
         imported.config.lstm_hidden,
         meta.weights_sha256,
         if meta.needs_fine_tuning { "; needs fine-tuning before use" } else { "" }

@@ -52,7 +52,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     if bundle.meta.needs_fine_tuning {
         eprintln!("warning: {} has an untrained head (needs fine-tuning); its scores are meaningless", bundle.dir.display());
     }
-    let extractor = FeatureExtractor::new();
+    let extractor = FeatureExtractor::for_model(model.config());
     let mut segments = Vec::with_capacity(args.files.len());
     for file in &args.files {
         let audio = crate::audio::load_16k(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -61,7 +61,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
             eprintln!("note: {} is longer than 10 s; only its first 10 s are scored", file.display());
         }
         let features = extractor.extract(&clip).with_context(|| format!("cannot compute features of {}", file.display()))?;
-        segments.push(SegmentInput { audio: features.audio_norm, pitch: features.pitch_track, mfcc: features.mfcc39 });
+        segments.push(SegmentInput::from_features(features, model.backbone()));
     }
     let logits = score_segments(&model, &selected.device, &segments, args.batch)?;
     let rows: Vec<Row> = args

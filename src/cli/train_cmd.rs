@@ -44,6 +44,18 @@ pub struct TrainArgs {
     /// Validation speakers (comma-separated ids, `corpus/speaker` or bare speaker id).
     #[arg(long, value_delimiter = ',')]
     pub val_speakers: Vec<String>,
+    /// Speakers left out of training and validation (held out for an evaluation), comma-separated
+    /// `corpus/speaker` or bare ids.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude_speakers: Vec<String>,
+    /// Do not fit Platt scaling on the validation speakers (by default it is fitted at the best
+    /// epoch and folded into the classifier, so that p means what it says).
+    #[arg(long)]
+    pub no_calibration: bool,
+    /// Keep prepared clips (frozen encoder outputs and features) in this folder and reuse them in
+    /// later runs with the same clips and frozen encoders.
+    #[arg(long)]
+    pub feature_cache: Option<PathBuf>,
     /// Fraction of each corpus's speakers held out for validation (when --val-speakers is not given).
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
@@ -62,7 +74,7 @@ pub struct TrainArgs {
     /// training set's statistics, folded into the LSTM weights when the bundle is written).
     #[arg(long)]
     pub no_mfcc_scaling: bool,
-    /// Best-epoch criterion on the validation set: negative-f1 (reference) or macro-f1.
+    /// Best-epoch criterion on the validation set: negative-f1 (reference), macro-f1 or auc.
     #[arg(long, default_value = "negative-f1")]
     pub select_by: String,
     /// Augmented copies per training clip (speed, gain, telephone channel, noise).
@@ -144,7 +156,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         select_by: match args.select_by.as_str() {
             "negative-f1" => SelectBy::NegativeF1,
             "macro-f1" => SelectBy::MacroF1,
-            other => bail!("unknown --select-by {other:?} (negative-f1, macro-f1)"),
+            "auc" => SelectBy::Auc,
+            other => bail!("unknown --select-by {other:?} (negative-f1, macro-f1, auc)"),
         },
         augment: AugmentConfig { copies: args.augment_copies, ..Default::default() },
         freeze_pitch_encoder: args.freeze_pitch_encoder,
@@ -153,6 +166,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         warmup_epochs: args.warmup_epochs,
         cosine_decay: args.cosine,
         checkpoint_dir: Some(checkpoint_dir.clone()),
+        feature_cache: args.feature_cache.clone(),
         resume: !args.no_resume,
         ..Default::default()
     };
@@ -173,6 +187,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         config_name: args.config.clone(),
         options,
         val,
+        exclude_speakers: args.exclude_speakers.clone(),
+        calibrate: !args.no_calibration,
         max_clips: args.max_clips,
         overwrite: args.force,
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -194,7 +210,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                             m.macro_f1
                         )
                     });
-                    eprintln!("epoch {:>3}: train loss {:.4}{val} ({:.0} s)", r.epoch, r.train_loss, r.seconds);
+                    let auc = r.val_auc.map_or(String::new(), |a| format!(" AUC {a:.3}"));
+                    eprintln!("epoch {:>3}: train loss {:.4}{val}{auc} ({:.0} s)", r.epoch, r.train_loss, r.seconds);
                 }
                 TrainEvent::Step { epoch, step, steps, loss } if step % 25 == 0 || step == steps => {
                     eprintln!("epoch {epoch:>3} step {step}/{steps}: batch loss {loss:.4}")

@@ -52,12 +52,20 @@ pub struct SegmentFeatures {
     pub pitch_track: Vec<f32>,
     /// Waveform truncated to 10 s (not padded), normalised.
     pub audio_norm: Vec<f32>,
+    /// Whisper's log-Mel spectrogram `(80, whisper_mel_frames)` of the same 10 s (raw waveform,
+    /// clip length), when the extractor was made for a Whisper model; empty otherwise.
+    pub whisper_mel: Vec<f32>,
+    pub whisper_mel_frames: usize,
 }
 
 /// Shared plans for all features.
 pub struct FeatureExtractor {
     mfcc: mfcc::MfccPlan,
     pitch: pitch::PitchPlan,
+    /// Whisper's front end, for models with the Whisper backbone.
+    whisper_mel: Option<whisper_mel::WhisperMelPlan>,
+    /// Keep only the MFCC frames centred inside the clip ([`crate::model::config::MfccFrames::Clip`]).
+    mfcc_clip_frames: bool,
     segment_samples: usize,
     /// Buffers of finished parallel jobs, handed to the next ones: rayon calls a job's `init`
     /// many times per call (16 for 270 clips on 2 threads), and fresh multi-megabyte buffers
@@ -93,6 +101,7 @@ pub struct FeatureScratch {
     pitch: pitch::PitchScratch,
     /// NumPy's exact normalisation of a nearly constant pitch track, before it is copied back.
     spare: Vec<f32>,
+    whisper_mel: Option<whisper_mel::WhisperMelScratch>,
 }
 
 impl Default for FeatureExtractor {
@@ -106,9 +115,22 @@ impl FeatureExtractor {
         FeatureExtractor {
             mfcc: mfcc::MfccPlan::new(SAMPLE_RATE, SEGMENT_SAMPLES),
             pitch: pitch::PitchPlan::new(SAMPLE_RATE),
+            whisper_mel: None,
+            mfcc_clip_frames: false,
             segment_samples: SEGMENT_SAMPLES,
             pool: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The features a model with this config takes: with the Whisper backbone, also its log-Mel
+    /// spectrogram.
+    pub fn for_model(config: &crate::model::FusedConfig) -> Self {
+        let mut extractor = Self::new();
+        if config.whisper_branch().is_some() {
+            extractor.whisper_mel = Some(whisper_mel::WhisperMelPlan::new());
+        }
+        extractor.mfcc_clip_frames = config.mfcc_frames == crate::model::config::MfccFrames::Clip;
+        extractor
     }
 
     pub fn mfcc_frames(&self) -> usize {
@@ -120,6 +142,7 @@ impl FeatureExtractor {
             mfcc: self.mfcc.make_scratch(),
             pitch: self.pitch.make_scratch(),
             spare: Vec::new(),
+            whisper_mel: self.whisper_mel.as_ref().map(|p| p.make_scratch()),
         }
     }
 
@@ -138,12 +161,28 @@ impl FeatureExtractor {
         }
         out.mfcc_frames = self.mfcc.n_frames();
         self.mfcc.compute(clip, &mut s.mfcc, &mut out.mfcc39)?;
+        if self.mfcc_clip_frames {
+            // Centred frames t * hop with t * hop < clip length (the rest are the padding's).
+            let inside = ((clip.len().min(self.segment_samples) - 1) / mfcc::HOP + 1).min(out.mfcc_frames);
+            out.mfcc_frames = inside;
+            out.mfcc39.truncate(inside * MFCC39_DIM);
+        }
         self.pitch.pitch_frames(clip, &mut s.pitch, &mut out.pitch_frames)?;
         // Pitch is interpolated over the whole clip; only the first 10 s are kept.
         let keep = clip.len().min(self.segment_samples);
         pitch::interpolate_to_samples(&out.pitch_frames, clip.len(), keep, &mut out.pitch_track);
         normalize::zero_mean_unit_var_in_place(&mut out.pitch_track, &mut s.spare);
         normalize::zero_mean_unit_var(&clip[..keep], &mut out.audio_norm);
+        match &self.whisper_mel {
+            Some(plan) => {
+                let scratch = s.whisper_mel.get_or_insert_with(|| plan.make_scratch());
+                out.whisper_mel_frames = plan.compute_with(&clip[..keep], None, scratch, &mut out.whisper_mel);
+            }
+            None => {
+                out.whisper_mel.clear();
+                out.whisper_mel_frames = 0;
+            }
+        }
         Ok(())
     }
 

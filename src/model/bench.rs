@@ -72,7 +72,11 @@ pub fn time_forward(
     repetitions: usize,
 ) -> Result<BenchFigure, ModelError> {
     let mfcc_dim = model.config().mfcc_dim;
-    let audio = Tensor::randn(0f32, 1.0, (batch, samples), device)?;
+    let audio = match model.config().whisper_branch() {
+        // A log-Mel spectrogram in Whisper's range ((log10 + 4) / 4, about -1..1.5).
+        Some(w) => Tensor::randn(0f32, 0.5, (batch, w.encoder.num_mel_bins, samples / 160), device)?,
+        None => Tensor::randn(0f32, 1.0, (batch, samples), device)?,
+    };
     let pitch = Tensor::randn(0f32, 1.0, (batch, samples), device)?;
     let mfcc = Tensor::randn(0f32, 1.0, (batch, 1001, mfcc_dim), device)?;
     let run = || -> Result<(), ModelError> {
@@ -81,6 +85,26 @@ pub fn time_forward(
         logits.to_device(&Device::Cpu)?;
         Ok(())
     };
+    timed(run, batch, repetitions)
+}
+
+/// Times the audio branch alone (Whisper: conv stem, encoder layers, layer mix and projection)
+/// on the CPU inference path, for `bench model --encoder-only`.
+pub fn time_audio_branch(model: &FusedModel, batch: usize, samples: usize, repetitions: usize) -> Result<BenchFigure, ModelError> {
+    let fast = model.fast_model()?.ok_or_else(|| ModelError::Internal("the CPU inference path does not apply to this model".into()))?;
+    let values = match model.config().whisper_branch() {
+        Some(w) => w.encoder.num_mel_bins * (samples / 160),
+        None => samples,
+    };
+    let audio: Vec<f32> = (0..batch * values).map(|i| (i as f32 * 0.618).sin() * 0.5).collect();
+    let run = || -> Result<(), ModelError> {
+        fast.audio_branch_only(&audio, batch).map_err(|e| ModelError::Internal(e.to_string()))?;
+        Ok(())
+    };
+    timed(run, batch, repetitions)
+}
+
+fn timed(run: impl Fn() -> Result<(), ModelError>, batch: usize, repetitions: usize) -> Result<BenchFigure, ModelError> {
     run()?;
     let cpu_start = process_cpu_seconds();
     let start = Instant::now();

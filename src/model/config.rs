@@ -194,6 +194,10 @@ pub enum Backbone {
     Whisper,
 }
 
+fn is_padded(frames: &MfccFrames) -> bool {
+    *frames == MfccFrames::Padded10s
+}
+
 fn default_frame_pooling() -> usize {
     1
 }
@@ -223,6 +227,19 @@ impl WhisperBranchConfig {
     }
 }
 
+/// Which MFCC frames the BiLSTM reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfccFrames {
+    /// All 1001 frames of the clip zero-padded to 10 s, as the reference (SPEC §4): the LSTM
+    /// mean is mostly the padding's.
+    #[default]
+    Padded10s,
+    /// Only the frames centred inside the clip (the same MFCC values, the padding's frames left
+    /// out): the mean describes the speech, and a short clip costs the LSTM a fraction of 10 s.
+    Clip,
+}
+
 /// The fused model (SPEC §5). Serialised as a bundle's config.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FusedConfig {
@@ -239,6 +256,9 @@ pub struct FusedConfig {
     /// MFCC feature size per frame (39 = 13 MFCC + deltas + delta-deltas).
     #[serde(default = "default_mfcc_dim")]
     pub mfcc_dim: usize,
+    /// Which MFCC frames the BiLSTM reads.
+    #[serde(default, skip_serializing_if = "is_padded")]
+    pub mfcc_frames: MfccFrames,
     /// LSTM hidden size per direction.
     #[serde(default = "default_lstm_hidden")]
     pub lstm_hidden: usize,
@@ -264,6 +284,7 @@ impl FusedConfig {
             wav2vec2,
             whisper: None,
             mfcc_dim: default_mfcc_dim(),
+            mfcc_frames: MfccFrames::Padded10s,
             lstm_hidden: default_lstm_hidden(),
             cross_heads: default_cross_heads(),
             self_heads: default_self_heads(),

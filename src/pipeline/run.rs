@@ -324,7 +324,7 @@ pub fn analyze_decoded(
     timings.push((PipelineStage::Segment, started.elapsed().as_secs_f64()));
     check_cancel()?;
 
-    let min_samples = model.model.config().wav2vec2.min_samples();
+    let min_samples = model.model.config().min_samples();
     let caller: Vec<&Segment> = segmentation.caller_segments().collect();
     let mut segments = Vec::with_capacity(caller.len());
     let mut clips: Vec<(usize, &[f32])> = Vec::new();
@@ -351,7 +351,8 @@ pub fn analyze_decoded(
     let (feature_seconds, model_seconds) = std::thread::scope(|scope| {
         let (sender, receiver) = mpsc::sync_channel::<Result<Vec<(usize, SegmentFeatures)>, FeatureError>>(QUEUE_CHUNKS);
         let clips = &clips;
-        let producer = scope.spawn(move || produce_features(clips, sender, cancel, stop));
+        let extractor = FeatureExtractor::for_model(model.model.config());
+        let producer = scope.spawn(move || produce_features(&extractor, clips, sender, cancel, stop));
 
         let mut model_seconds = 0.0;
         let mut scored_so_far = reused;
@@ -360,24 +361,18 @@ pub fn analyze_decoded(
         let consumed: Result<(), PipelineError> = (|| {
             for chunk in receiver {
                 check_cancel()?;
-                let chunk = chunk?;
+                let (indices, features): (Vec<usize>, Vec<SegmentFeatures>) = chunk?.into_iter().unzip();
                 let started = Instant::now();
-                let inputs: Vec<SegmentInput> = chunk
-                    .iter()
-                    .map(|(_, f)| SegmentInput {
-                        audio: f.audio_norm.clone(),
-                        pitch: f.pitch_track.clone(),
-                        mfcc: f.mfcc39.clone(),
-                    })
-                    .collect();
+                let inputs: Vec<SegmentInput> =
+                    features.into_iter().map(|f| SegmentInput::from_features(f, model.model.backbone())).collect();
                 let logits = score_segments(&model.model, &model.device, &inputs, settings.max_batch)?;
                 model_seconds += started.elapsed().as_secs_f64();
-                for ((index, _), logit) in chunk.iter().zip(logits) {
-                    let segment = caller_segment(*index, caller[*index], sigmoid(logit) as f64);
+                for (&index, logit) in indices.iter().zip(logits) {
+                    let segment = caller_segment(index, caller[index], sigmoid(logit) as f64);
                     report(AnalysisEvent::Scored { segment: segment.clone() });
                     segments.push(segment);
                 }
-                scored_so_far += chunk.len() as u64;
+                scored_so_far += indices.len() as u64;
                 report(AnalysisEvent::Progress { stage: PipelineStage::Features, done: scored_so_far, total });
                 report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: scored_so_far, total });
             }
@@ -422,12 +417,12 @@ fn clip<'a>(channels: &'a [Vec<f32>], segment: &Segment) -> Option<&'a [f32]> {
 
 /// Computes features chunk by chunk and queues them; returns the seconds it spent computing.
 fn produce_features(
+    extractor: &FeatureExtractor,
     clips: &[(usize, &[f32])],
     sender: mpsc::SyncSender<Result<Vec<(usize, SegmentFeatures)>, FeatureError>>,
     cancel: &AtomicBool,
     stop: &AtomicBool,
 ) -> f64 {
-    let extractor = FeatureExtractor::new();
     let mut seconds = 0.0;
     for chunk in clips.chunks(FEATURE_CHUNK) {
         if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {

@@ -18,7 +18,7 @@ pub const FIGURE_SIZE: (u32, u32) = (1400, 560);
 const NEGATIVE_COLOUR: RGBColor = RGBColor(200, 40, 40);
 const NON_NEGATIVE_COLOUR: RGBColor = RGBColor(30, 90, 200);
 const ASSESSMENT_SHADE: RGBColor = RGBColor(255, 226, 170);
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// The language of the figure's labels (the title is the recording's name either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -121,7 +121,7 @@ pub fn write_svg(figure: &TrajectoryFigure, path: &Path) -> Result<(), ReportErr
         .map_err(|cause| ReportError::Write { path: path.to_path_buf(), cause })
 }
 
-fn register_fonts() -> Result<(), ReportError> {
+pub(crate) fn register_fonts() -> Result<(), ReportError> {
     static REGISTER: Once = Once::new();
     let mut outcome = Ok(());
     REGISTER.call_once(|| {

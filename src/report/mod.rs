@@ -5,6 +5,7 @@ pub mod cohort_io;
 pub mod call_report;
 pub mod figure;
 pub mod provenance;
+pub mod reliability;
 pub mod tables;
 
 use std::path::PathBuf;

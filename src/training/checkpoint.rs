@@ -25,6 +25,9 @@ pub struct CheckpointState {
     pub best_score: f64,
     /// Identifies the run (config, data, options); a checkpoint of another run is not resumed.
     pub run_fingerprint: String,
+    /// Validation logits of the best epoch (the calibration is fitted on them).
+    #[serde(default)]
+    pub best_val_logits: Vec<f32>,
 }
 
 fn error(path: &Path, message: impl Into<String>) -> TrainingError {

@@ -32,6 +32,12 @@ pub struct TrainJob {
     pub config_name: String,
     pub options: TrainOptions,
     pub val: ValSpeakers,
+    /// Speakers left out of training and validation altogether (`corpus/speaker` or a bare id):
+    /// held out for an evaluation.
+    pub exclude_speakers: Vec<String>,
+    /// Fit Platt scaling on the validation speakers' logits at the best epoch and fold it into
+    /// the classifier (needs validation speakers).
+    pub calibrate: bool,
     /// Keep at most this many clips (seeded subsample) for short experiments.
     pub max_clips: Option<usize>,
     pub overwrite: bool,
@@ -84,11 +90,53 @@ struct Fingerprint<'a> {
     epochs: Option<usize>,
 }
 
-fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize]) -> Vec<RawExample> {
+/// What a clip is, independent of its position in the data: its file, span and channel.
+fn clip_identity(clip: &LabelledClip) -> String {
+    format!("{}|{:?}|{:?}|{:?}", clip.path.display(), clip.start_s, clip.end_s, clip.channel)
+}
+
+fn hash_hex(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for p in parts {
+        hasher.update(p.as_bytes());
+        hasher.update([0u8]);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A seed for the clip's `copy`-th augmentation: from the clip's identity, so the same clip gets
+/// the same augmentation whichever other clips a run holds (held-out folds share the cache).
+fn augmentation_seed(seed: u64, clip: &LabelledClip, copy: usize) -> u64 {
+    let digest = hash_hex(&[&clip_identity(clip), &copy.to_string()]);
+    let prefix = u64::from_str_radix(&digest[..16], 16).unwrap_or(0);
+    seed ^ prefix
+}
+
+fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize], frozen: &str) -> Vec<RawExample> {
     indices
         .iter()
-        .map(|&i| RawExample { samples: audio[i].clone(), label: clips[i].label, speaker: clips[i].speaker.clone(), source: i })
+        .map(|&i| RawExample {
+            samples: audio[i].clone(),
+            label: clips[i].label,
+            speaker: clips[i].speaker.clone(),
+            source: i,
+            cache_key: Some(hash_hex(&[frozen, &clip_identity(&clips[i]), "clean"])),
+        })
         .collect()
+}
+
+/// Drops the clips of `excluded` speakers (`corpus/speaker`, or an id matching any corpus).
+pub fn exclude_speakers(clips: Vec<LabelledClip>, excluded: &[String]) -> Result<Vec<LabelledClip>, TrainingError> {
+    if excluded.is_empty() {
+        return Ok(clips);
+    }
+    let matches = |speaker: &str, name: &str| speaker == name || speaker.split_once('/').is_some_and(|(_, id)| id == name);
+    for name in excluded {
+        if !clips.iter().any(|c| matches(&c.speaker, name)) {
+            return Err(TrainingError::Dataset(format!("excluded speaker {name:?} is not in the data")));
+        }
+    }
+    Ok(clips.into_iter().filter(|c| !excluded.iter().any(|name| matches(&c.speaker, name))).collect())
 }
 
 /// `OUT.checkpoint` beside the bundle `out`: where a run's epochs are kept for resuming.
@@ -119,6 +167,8 @@ pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBu
         config_name: "fine-tune".to_string(),
         options,
         val: ValSpeakers::Fraction(0.2),
+        exclude_speakers: Vec::new(),
+        calibrate: true,
         max_clips: None,
         overwrite: false,
     })
@@ -132,7 +182,7 @@ pub fn is_default_init(path: &Path) -> bool {
 /// Runs a whole training job: data, split, preparation, training with checkpoints, bundle.
 pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel: &AtomicBool) -> Result<TrainJobResult, TrainingError> {
     let opts = &job.options;
-    let mut clips = read_manifests(&job.manifests)?;
+    let mut clips = exclude_speakers(read_manifests(&job.manifests)?, &job.exclude_speakers)?;
     if let Some(max) = job.max_clips {
         clips = subsample(clips, max, opts.seed);
     }
@@ -152,9 +202,12 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     };
     let audio = load_clips(&clips)?;
     let device = Device::Cpu;
+    let init_dtypes: HashMap<String, candle_core::DType> =
+        init.as_ref().map(|t| t.iter().map(|(k, v)| (k.clone(), v.dtype())).collect()).unwrap_or_default();
     let mut trainer = Trainer::new(config.clone(), init, opts.clone(), &device)?;
+    let frozen = trainer.frozen_digest()?;
 
-    let mut train_raw = raw_examples(&clips, &audio, &split.train);
+    let mut train_raw = raw_examples(&clips, &audio, &split.train, &frozen);
     if opts.augment.copies > 0 {
         let copies: Vec<RawExample> = split
             .train
@@ -163,18 +216,21 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
                 (0..opts.augment.copies).map(move |k| (i, k))
             })
             .map(|(i, k)| {
-                let mut rng = Rng::new(opts.seed ^ ((i as u64) << 8 | k as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+                let seed = augmentation_seed(opts.seed, &clips[i], k);
+                let mut rng = Rng::new(seed);
+                let recipe = serde_json::to_string(&opts.augment).unwrap_or_default();
                 Ok(RawExample {
                     samples: augment(&audio[i], &opts.augment, &mut rng)?,
                     label: clips[i].label,
                     speaker: clips[i].speaker.clone(),
                     source: i,
+                    cache_key: Some(hash_hex(&[&frozen, &clip_identity(&clips[i]), &format!("augment {k} {seed} {recipe}")])),
                 })
             })
             .collect::<Result<_, TrainingError>>()?;
         train_raw.extend(copies);
     }
-    let val_raw = raw_examples(&clips, &audio, &split.val);
+    let val_raw = raw_examples(&clips, &audio, &split.val, &frozen);
     drop(audio);
     let train = trainer.prepare(train_raw, events)?;
     let val = trainer.prepare(val_raw, events)?;
@@ -253,9 +309,50 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     meta.metrics.insert("options".into(), json(opts));
     meta.metrics.insert("command".into(), serde_json::json!(job.command));
     meta.metrics.insert("run_fingerprint".into(), serde_json::json!(digest));
-    let tensors = trainer.export(outcome.best_tensors)?;
+    let mut tensors = trainer.export(outcome.best_tensors)?;
+    if job.calibrate {
+        let labels: Vec<u8> = val.iter().map(|e| e.label).collect();
+        match calibrate(&outcome.best_val_logits, &labels, &split.val_speakers) {
+            Some(record) => {
+                let scaling = super::calibration::PlattScaling { a: record.a, b: record.b };
+                super::calibration::fold_into_classifier(&mut tensors, scaling)?;
+                meta.metrics.insert("calibration".into(), json(&record));
+            }
+            None => {
+                meta.metrics.insert("calibration".into(), serde_json::json!("not fitted: no validation clips of both classes"));
+            }
+        }
+    }
+    // Frozen weights go back in the precision they came in (e.g. Whisper's float16).
+    for (name, dtype) in &init_dtypes {
+        if let Some(t) = tensors.get_mut(name) {
+            if Trainer::is_frozen(opts, name) && t.dtype() != *dtype {
+                *t = t.to_dtype(*dtype)?;
+            }
+        }
+    }
     let meta = bundle::write_bundle(&job.out, &config, &tensors, meta, job.overwrite)?;
     Ok(TrainJobResult { bundle: Some(meta), history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: None })
+}
+
+/// Platt scaling fitted on the best epoch's validation logits, with the ECE before and after.
+fn calibrate(logits: &[f32], labels: &[u8], speakers: &[String]) -> Option<super::calibration::CalibrationRecord> {
+    use super::calibration::{expected_calibration_error, CalibrationRecord, PlattScaling, ECE_BINS};
+    if logits.len() != labels.len() || !labels.contains(&0) || !labels.contains(&1) {
+        return None;
+    }
+    let scaling = PlattScaling::fit(logits, labels);
+    let probs = |f: &dyn Fn(f32) -> f32| -> Vec<f32> { logits.iter().map(|&l| sigmoid(f(l))).collect() };
+    Some(CalibrationRecord {
+        method: "platt".into(),
+        a: scaling.a,
+        b: scaling.b,
+        fitted_on: format!("validation speakers {speakers:?} at the best epoch"),
+        clips: logits.len(),
+        ece_before: expected_calibration_error(&probs(&|l| l), labels, ECE_BINS),
+        ece_after: expected_calibration_error(&probs(&|l| scaling.apply_logit(l)), labels, ECE_BINS),
+        bins: ECE_BINS,
+    })
 }
 
 mod erased {
@@ -283,11 +380,53 @@ pub struct Prediction {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalReport {
     pub model: String,
+    /// What was scored: clips, filters, the telephone line.
+    pub data: String,
     pub overall: BinaryMetrics,
+    /// ROC AUC of p for the non-negative class.
+    pub auc: Option<f64>,
+    /// Expected calibration error (10 equal-width bins) and the reliability table behind it.
+    pub ece: f64,
+    pub reliability: Vec<crate::training::calibration::ReliabilityBin>,
     /// 95% bootstrap intervals of the overall figures (2000 clip resamples, seed 0).
     pub intervals: BootstrapIntervals,
+    /// The best constant prediction on the same clips (every clip called the majority class;
+    /// its AUC is 0.5).
+    pub constant: ConstantBaseline,
     pub per_speaker: Vec<SpeakerRow>,
     pub predictions: Vec<Prediction>,
+}
+
+/// What calling every clip one class scores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConstantBaseline {
+    /// "negative" or "non-negative": the majority class, whose constant scores best.
+    pub predicts: String,
+    pub metrics: BinaryMetrics,
+}
+
+/// Which clips `evaluate` scores and how.
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    /// Keep only these speakers (`corpus/speaker` or bare ids); empty: all.
+    pub speakers: Vec<String>,
+    /// Pass every clip through the telephone line model first (300-3400 Hz band-pass, 8 kHz,
+    /// μ-law; `crate::synth::telephony`), as training's augmentation does.
+    pub telephony: bool,
+}
+
+/// Keeps the clips of `speakers` (`corpus/speaker` or a bare id); all when empty.
+pub fn only_speakers(clips: Vec<LabelledClip>, speakers: &[String]) -> Result<Vec<LabelledClip>, TrainingError> {
+    if speakers.is_empty() {
+        return Ok(clips);
+    }
+    let matches = |speaker: &str, name: &str| speaker == name || speaker.split_once('/').is_some_and(|(_, id)| id == name);
+    for name in speakers {
+        if !clips.iter().any(|c| matches(&c.speaker, name)) {
+            return Err(TrainingError::Dataset(format!("speaker {name:?} is not in the data")));
+        }
+    }
+    Ok(clips.into_iter().filter(|c| speakers.iter().any(|name| matches(&c.speaker, name))).collect())
 }
 
 /// Scores every clip of the manifests with the bundle (the product's inference path) and
@@ -296,16 +435,20 @@ pub struct EvalReport {
 pub fn evaluate(
     model_dir: Option<&Path>,
     manifests: &[PathBuf],
+    options: &EvalOptions,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<EvalReport, TrainingError> {
     let (model, b) = crate::model::default_model::load_or_default(model_dir, device)?;
-    let clips = read_manifests(manifests)?;
-    let extractor = crate::features::FeatureExtractor::new();
-    let min = model.config().wav2vec2.min_samples();
+    let clips = only_speakers(read_manifests(manifests)?, &options.speakers)?;
+    let extractor = crate::features::FeatureExtractor::for_model(model.config());
+    let min = model.config().min_samples();
     let mut probs = Vec::with_capacity(clips.len());
     for chunk in clips.chunks(64) {
         let mut audio = load_clips(chunk)?;
+        if options.telephony {
+            audio = audio.par_iter().map(|a| super::augment::telephony(a)).collect::<Result<_, _>>()?;
+        }
         for a in audio.iter_mut() {
             if a.len() < min {
                 a.resize(min, 0.0);
@@ -315,16 +458,35 @@ pub fn evaluate(
         let inputs: Vec<SegmentInput> = extractor
             .extract_many(&refs)?
             .into_iter()
-            .map(|f| SegmentInput { audio: f.audio_norm, pitch: f.pitch_track, mfcc: f.mfcc39 })
+            .map(|f| SegmentInput::from_features(f, model.backbone()))
             .collect();
         probs.extend(score_segments(&model, device, &inputs, 8)?.into_iter().map(sigmoid));
         progress(probs.len(), clips.len());
     }
     let labels: Vec<u8> = clips.iter().map(|c| c.label).collect();
     let speakers: Vec<String> = clips.iter().map(|c| c.speaker.clone()).collect();
+    let non_negative = labels.iter().filter(|&&l| l == 1).count();
+    let majority_non_negative = 2 * non_negative > labels.len();
+    let constant_p = if majority_non_negative { 1.0 } else { 0.0 };
+    use crate::training::calibration::{expected_calibration_error, reliability, roc_auc, ECE_BINS};
     Ok(EvalReport {
         model: b.meta.name.clone(),
+        data: format!(
+            "{} clips of {} speakers from {}{}{}",
+            clips.len(),
+            speakers.iter().collect::<std::collections::BTreeSet<_>>().len(),
+            manifests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            if options.speakers.is_empty() { String::new() } else { format!(", speakers {}", options.speakers.join(",")) },
+            if options.telephony { ", through the telephone line model" } else { "" }
+        ),
         overall: binary_metrics(&probs, &labels),
+        auc: roc_auc(&probs, &labels),
+        ece: expected_calibration_error(&probs, &labels, ECE_BINS),
+        reliability: reliability(&probs, &labels, ECE_BINS),
+        constant: ConstantBaseline {
+            predicts: if majority_non_negative { "non-negative" } else { "negative" }.into(),
+            metrics: binary_metrics(&vec![constant_p; labels.len()], &labels),
+        },
         intervals: bootstrap_intervals(&probs, &labels, 2000, 0),
         per_speaker: per_speaker(&probs, &labels, &speakers),
         predictions: clips

@@ -76,6 +76,9 @@ pub fn binary_metrics(probs: &[f32], labels: &[u8]) -> BinaryMetrics {
 pub struct SpeakerRow {
     pub speaker: String,
     pub metrics: BinaryMetrics,
+    /// ROC AUC within the speaker (`None` when the speaker has clips of one class only).
+    #[serde(default)]
+    pub auc: Option<f64>,
 }
 
 /// One row per speaker (sorted by name).
@@ -88,7 +91,11 @@ pub fn per_speaker(probs: &[f32], labels: &[u8], speakers: &[String]) -> Vec<Spe
     }
     groups
         .into_iter()
-        .map(|(s, (p, l))| SpeakerRow { speaker: s.to_string(), metrics: binary_metrics(&p, &l) })
+        .map(|(s, (p, l))| SpeakerRow {
+            speaker: s.to_string(),
+            metrics: binary_metrics(&p, &l),
+            auc: super::calibration::roc_auc(&p, &l),
+        })
         .collect()
 }
 
@@ -121,6 +128,9 @@ pub struct BootstrapIntervals {
     pub accuracy: (f64, f64),
     pub negative_f1: (f64, f64),
     pub macro_f1: (f64, f64),
+    /// ROC AUC (resamples holding one class only are skipped).
+    #[serde(default)]
+    pub auc: (f64, f64),
 }
 
 /// Bootstrap CIs of accuracy, negative-class F1 and macro-F1 (`resamples` draws, seeded). Clips of
@@ -130,6 +140,7 @@ pub fn bootstrap_intervals(probs: &[f32], labels: &[u8], resamples: usize, seed:
     let n = probs.len().min(labels.len());
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let (mut acc, mut neg, mut mac) = (Vec::with_capacity(resamples), Vec::with_capacity(resamples), Vec::with_capacity(resamples));
+    let mut auc = Vec::with_capacity(resamples);
     let (mut p, mut l) = (vec![0f32; n], vec![0u8; n]);
     for _ in 0..resamples {
         if n == 0 {
@@ -144,6 +155,9 @@ pub fn bootstrap_intervals(probs: &[f32], labels: &[u8], resamples: usize, seed:
         acc.push(m.accuracy);
         neg.push(m.negative.f1);
         mac.push(m.macro_f1);
+        if let Some(a) = super::calibration::roc_auc(&p, &l) {
+            auc.push(a);
+        }
     }
     let interval = |mut v: Vec<f64>| -> (f64, f64) {
         if v.is_empty() {
@@ -153,7 +167,14 @@ pub fn bootstrap_intervals(probs: &[f32], labels: &[u8], resamples: usize, seed:
         let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
         (at(0.025), at(0.975))
     };
-    BootstrapIntervals { resamples, seed, accuracy: interval(acc), negative_f1: interval(neg), macro_f1: interval(mac) }
+    BootstrapIntervals {
+        resamples,
+        seed,
+        accuracy: interval(acc),
+        negative_f1: interval(neg),
+        macro_f1: interval(mac),
+        auc: interval(auc),
+    }
 }
 
 #[cfg(test)]
@@ -175,5 +196,7 @@ mod bootstrap_tests {
         let ci4 = bootstrap_intervals(&p4, &l4, 500, 1);
         assert!(ci4.accuracy.1 - ci4.accuracy.0 < wide);
         assert_eq!(ci, bootstrap_intervals(&p, &l, 500, 1), "seeded: reproducible");
+        let auc = crate::training::calibration::roc_auc(&p, &l).unwrap();
+        assert!(ci.auc.0 <= auc && auc <= ci.auc.1, "{auc} outside {:?}", ci.auc);
     }
 }

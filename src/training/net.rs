@@ -17,6 +17,9 @@ use crate::synth::rng::Rng;
 pub const FROZEN_PREFIX: &str = "wav2vec2.feature_extractor.";
 /// Prefix of the pitch conv encoder, frozen too when [`super::TrainOptions::freeze_pitch_encoder`].
 pub const PITCH_ENCODER_PREFIX: &str = "pitch_encoder.";
+/// Whisper's encoder is frozen: its hidden states are cached per clip, and the head learns how
+/// to mix them (`layer_weights`).
+pub const WHISPER_PREFIX: &str = "whisper.";
 
 /// Which branches feed the classifier: the full fused model, or one of the paper's ablations
 /// (SPEC §5). An ablation replaces the missing parts of the fused vector with zeros, so it trains
@@ -176,12 +179,7 @@ impl TrainableNet {
         let lstm_mean = if matches!(self.branches, Branches::AudioOnly | Branches::PitchOnly) {
             Tensor::zeros((examples.len(), 2 * self.config.lstm_hidden), candle_core::DType::F32, cross.device())?
         } else {
-            let mfcc = Tensor::stack(&examples.iter().map(|e| e.mfcc.clone()).collect::<Vec<_>>(), 0)?;
-            let mfcc = match &self.mfcc_scaling {
-                Some(s) => s.apply(&mfcc)?,
-                None => mfcc,
-            };
-            self.model.lstm_mean(&mfcc)?
+            self.lstm_mean(examples)?
         };
         let self_attention = self.branches != Branches::NoAttention;
         match dropout {
@@ -194,11 +192,61 @@ impl TrainableNet {
     }
 }
 
+impl TrainableNet {
+    /// The BiLSTM means `(batch, 2 * lstm_hidden)`, run as one batch per MFCC length (clip-length
+    /// MFCC frames differ between clips of different lengths), rows in input order.
+    fn lstm_mean(&self, examples: &[&PreparedExample]) -> Result<Tensor> {
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, ex) in examples.iter().enumerate() {
+            let frames = ex.mfcc.dim(0)?;
+            match groups.iter_mut().find(|(f, _)| *f == frames) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((frames, vec![i])),
+            }
+        }
+        let mut rows: Vec<Option<Tensor>> = vec![None; examples.len()];
+        for (_, members) in &groups {
+            let mfcc = Tensor::stack(&members.iter().map(|&i| examples[i].mfcc.clone()).collect::<Vec<_>>(), 0)?;
+            let mfcc = match &self.mfcc_scaling {
+                Some(s) => s.apply(&mfcc)?,
+                None => mfcc,
+            };
+            let mean = self.model.lstm_mean(&mfcc)?;
+            for (k, &i) in members.iter().enumerate() {
+                rows[i] = Some(mean.narrow(0, k, 1)?);
+            }
+        }
+        let rows: Vec<Tensor> = rows
+            .into_iter()
+            .map(|r| r.ok_or_else(|| candle_core::Error::Msg("an example was not in any MFCC length group".into())))
+            .collect::<Result<_>>()?;
+        Tensor::cat(&rows, 0)
+    }
+}
+
 /// Inverted dropout with a seeded mask.
 fn apply_dropout(xs: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
     let keep = 1.0 - p;
     let mask: Vec<f32> = (0..xs.elem_count()).map(|_| if (rng.unit() as f32) < keep { 1.0 / keep } else { 0.0 }).collect();
     xs * Tensor::from_vec(mask, xs.shape(), xs.device())?
+}
+
+/// The Whisper branch's frozen encoder on the CPU inference path, from detached copies of the
+/// variables (what the cache runs).
+pub fn load_frozen_whisper(varmap: &candle_nn::VarMap, cfg: &FusedConfig) -> Result<crate::model::fast::WhisperStates> {
+    let branch_cfg = cfg.whisper_branch().ok_or_else(|| candle_core::Error::Msg("not a whisper model".into()))?;
+    let data = varmap.data().lock().map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
+    let tensors: std::collections::HashMap<String, Tensor> = data
+        .iter()
+        .filter(|(k, _)| k.starts_with(WHISPER_PREFIX) || k.as_str() == "layer_weights" || k.starts_with("audio_projection."))
+        .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+        .collect();
+    drop(data);
+    let device = candle_core::Device::Cpu;
+    let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, &device);
+    let branch = crate::model::whisper::WhisperBranch::load(vb, branch_cfg, cfg.wav2vec2.hidden_size)?;
+    crate::model::fast::WhisperStates::build(&branch)?
+        .ok_or_else(|| candle_core::Error::Msg("the whisper encoder cannot run on the inference path".into()))
 }
 
 /// A frozen conv encoder (`prefix`: [`FROZEN_PREFIX`] or [`PITCH_ENCODER_PREFIX`]), on detached

@@ -17,7 +17,7 @@ use super::checkpoint::{self, CheckpointState};
 use super::init::seeded_var_builder;
 use super::loss::{self, LossKind};
 use super::metrics::{binary_metrics, BinaryMetrics};
-use super::net::{load_frozen_encoder, Branches, TrainableNet, FROZEN_PREFIX, PITCH_ENCODER_PREFIX};
+use super::net::{load_frozen_encoder, load_frozen_whisper, Branches, TrainableNet, FROZEN_PREFIX, PITCH_ENCODER_PREFIX, WHISPER_PREFIX};
 use super::optim::{AdamW, AdamWParams};
 use super::TrainingError;
 use crate::model::FusedConfig;
@@ -32,6 +32,8 @@ pub enum SelectBy {
     NegativeF1,
     /// Mean of both classes' F1: a constant prediction cannot score well.
     MacroF1,
+    /// ROC AUC: threshold-free (the threshold is set afterwards by the calibration).
+    Auc,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +73,9 @@ pub struct TrainOptions {
     pub cosine_decay: bool,
     /// Where the per-epoch checkpoint lives (`None`: no checkpoints).
     pub checkpoint_dir: Option<PathBuf>,
+    /// Keep prepared clips (frozen encoder outputs, features) here between runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_cache: Option<PathBuf>,
     /// Continue from the checkpoint in `checkpoint_dir` when there is one.
     pub resume: bool,
 }
@@ -95,6 +100,7 @@ impl Default for TrainOptions {
             warmup_epochs: 0,
             cosine_decay: false,
             checkpoint_dir: None,
+            feature_cache: None,
             resume: true,
         }
     }
@@ -107,6 +113,9 @@ pub struct EpochRecord {
     pub train_loss: f64,
     pub val_loss: Option<f64>,
     pub val: Option<BinaryMetrics>,
+    /// Validation ROC AUC (non-negative class).
+    #[serde(default)]
+    pub val_auc: Option<f64>,
     pub seconds: f64,
 }
 
@@ -128,6 +137,8 @@ pub struct TrainOutcome {
     /// last epoch without a validation set).
     pub best_epoch: Option<usize>,
     pub best_tensors: HashMap<String, Tensor>,
+    /// Validation logits of the best epoch, in validation order (for the calibration).
+    pub best_val_logits: Vec<f32>,
     /// False when cancelled before the last epoch.
     pub completed: bool,
 }
@@ -183,7 +194,9 @@ impl Trainer {
 
     /// Whether the variable `name` stays fixed in training.
     pub fn is_frozen(options: &TrainOptions, name: &str) -> bool {
-        name.starts_with(FROZEN_PREFIX) || (options.freeze_pitch_encoder && name.starts_with(PITCH_ENCODER_PREFIX))
+        name.starts_with(FROZEN_PREFIX)
+            || name.starts_with(WHISPER_PREFIX)
+            || (options.freeze_pitch_encoder && name.starts_with(PITCH_ENCODER_PREFIX))
     }
 
     pub fn device(&self) -> &Device {
@@ -192,16 +205,47 @@ impl Trainer {
 
     /// Features and frozen-encoder outputs of `raw` clips (done once; epochs reuse them).
     pub fn prepare(&self, raw: Vec<RawExample>, events: Option<&Sender<TrainEvent>>) -> Result<Vec<PreparedExample>, TrainingError> {
-        let frozen = load_frozen_encoder(&self.varmap, FROZEN_PREFIX, &self.config, &self.device)?;
+        let frozen = match self.config.whisper_branch() {
+            Some(_) => cache::FrozenAudio::Whisper(load_frozen_whisper(&self.varmap, &self.config)?),
+            None => cache::FrozenAudio::Wav2Vec2(load_frozen_encoder(&self.varmap, FROZEN_PREFIX, &self.config, &self.device)?),
+        };
         let frozen_pitch = if self.options.freeze_pitch_encoder {
             Some(load_frozen_encoder(&self.varmap, PITCH_ENCODER_PREFIX, &self.config, &self.device)?)
         } else {
             None
         };
-        let min = self.config.wav2vec2.min_samples();
-        cache::prepare(raw, &frozen, frozen_pitch.as_ref(), min, self.options.length_grid, &self.device, &mut |done, total| {
+        let min = self.config.min_samples();
+        let feature_cache = self.options.feature_cache.as_deref().map(|dir| cache::FeatureCache { dir });
+        cache::prepare(raw, &self.config, &frozen, frozen_pitch.as_ref(), min, self.options.length_grid, &self.device, feature_cache.as_ref(), &mut |done, total| {
             send(events, TrainEvent::Preparing { done, total })
         })
+    }
+
+    /// Names what [`Self::prepare`] computes from a clip: the frozen encoders' weights, the
+    /// configs that shape their outputs, the clip trimming. Part of every feature-cache key.
+    pub fn frozen_digest(&self) -> Result<String, TrainingError> {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(b"emotrace prepared clip v1\0");
+        let shape = serde_json::json!({
+            "wav2vec2": &self.config.wav2vec2,
+            "whisper": &self.config.whisper,
+            "backbone": self.config.backbone,
+            "mfcc_frames": self.config.mfcc_frames,
+            "freeze_pitch_encoder": self.options.freeze_pitch_encoder,
+            "length_grid": self.options.length_grid,
+            "min_samples": self.config.min_samples(),
+        });
+        hasher.update(shape.to_string().as_bytes());
+        let data = self.varmap.data().lock().map_err(|_| TrainingError::Config("varmap lock poisoned".into()))?;
+        let mut names: Vec<&String> = data.keys().filter(|k| Self::is_frozen(&self.options, k)).collect();
+        names.sort();
+        for name in names {
+            let values = data[name].as_tensor().flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
+            hasher.update(name.as_bytes());
+            hasher.update(values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+        }
+        Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// Deep copies of every model variable, by PyTorch name.
@@ -235,17 +279,22 @@ impl Trainer {
 
     /// `P(non-negative)` per example, inference mode (no dropout).
     pub fn predict(&self, examples: &[PreparedExample]) -> Result<Vec<f32>, TrainingError> {
+        Ok(self.predict_logits(examples)?.into_iter().map(crate::model::scoring::sigmoid).collect())
+    }
+
+    /// Logits per example, inference mode (no dropout).
+    pub fn predict_logits(&self, examples: &[PreparedExample]) -> Result<Vec<f32>, TrainingError> {
         let mut order: Vec<usize> = (0..examples.len()).collect();
         order.sort_by_key(|&i| examples[i].length_key());
-        let mut probs = vec![0f32; examples.len()];
+        let mut out = vec![0f32; examples.len()];
         for chunk in order.chunks(32) {
             let refs: Vec<&PreparedExample> = chunk.iter().map(|&i| &examples[i]).collect();
             let logits = self.net.forward(&refs, None)?.detach().to_vec1::<f32>()?;
             for (&i, logit) in chunk.iter().zip(logits) {
-                probs[i] = crate::model::scoring::sigmoid(logit);
+                out[i] = logit;
             }
         }
-        Ok(probs)
+        Ok(out)
     }
 
     fn class_weights(&self, train: &[PreparedExample]) -> (f32, f32) {
@@ -311,6 +360,7 @@ impl Trainer {
             best_epoch: None,
             best_score: f64::NEG_INFINITY,
             run_fingerprint: fingerprint.to_string(),
+            best_val_logits: Vec::new(),
         };
         let mut best_tensors = HashMap::new();
         if let (true, Some(dir)) = (self.options.resume, self.options.checkpoint_dir.clone()) {
@@ -355,11 +405,13 @@ impl Trainer {
                 loss_sum += value * chunk.len() as f64;
                 send(events, TrainEvent::Step { epoch, step: step + 1, steps, loss: value });
             }
-            let (val_metrics, val_loss) = if val.is_empty() {
-                (None, None)
+            let (val_metrics, val_loss, val_logits, val_auc) = if val.is_empty() {
+                (None, None, Vec::new(), None)
             } else {
-                let probs = self.predict(val)?;
+                let val_logits = self.predict_logits(val)?;
+                let probs: Vec<f32> = val_logits.iter().map(|&l| crate::model::scoring::sigmoid(l)).collect();
                 let labels: Vec<u8> = val.iter().map(|e| e.label).collect();
+                let val_auc = super::calibration::roc_auc(&probs, &labels);
                 let mut vl = 0.0;
                 let mut by_length: Vec<&PreparedExample> = val.iter().collect();
                 by_length.sort_by_key(|e| e.length_key());
@@ -367,13 +419,14 @@ impl Trainer {
                     let refs: Vec<&PreparedExample> = chunk.to_vec();
                     vl += self.batch_loss(&refs, weights, None)?.detach().to_scalar::<f32>()? as f64 * chunk.len() as f64;
                 }
-                (Some(binary_metrics(&probs, &labels)), Some(vl / val.len() as f64))
+                (Some(binary_metrics(&probs, &labels)), Some(vl / val.len() as f64), val_logits, val_auc)
             };
             let record = EpochRecord {
                 epoch,
                 train_loss: loss_sum / train.len() as f64,
                 val_loss,
                 val: val_metrics.clone(),
+                val_auc,
                 seconds: started.elapsed().as_secs_f64(),
             };
             // Best epoch: validation negative-class F1 or macro-F1 (ties keep the earlier epoch); without a
@@ -381,10 +434,12 @@ impl Trainer {
             let score = val_metrics.as_ref().map_or(epoch as f64, |m| match self.options.select_by {
                 SelectBy::NegativeF1 => m.negative.f1,
                 SelectBy::MacroF1 => m.macro_f1,
+                SelectBy::Auc => val_auc.unwrap_or(m.macro_f1),
             });
             if score > state.best_score {
                 state.best_score = score;
                 state.best_epoch = Some(epoch);
+                state.best_val_logits = val_logits;
                 best_tensors = self.tensors()?;
             }
             state.history.push(record.clone());
@@ -445,6 +500,6 @@ impl Trainer {
     }
 
     fn outcome(&self, state: CheckpointState, best_tensors: HashMap<String, Tensor>, completed: bool) -> TrainOutcome {
-        TrainOutcome { history: state.history, best_epoch: state.best_epoch, best_tensors, completed }
+        TrainOutcome { history: state.history, best_epoch: state.best_epoch, best_tensors, best_val_logits: state.best_val_logits, completed }
     }
 }

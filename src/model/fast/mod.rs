@@ -154,6 +154,11 @@ impl FastModel {
         Ok(FastStages { frames, audio_hidden, pitch_hidden, lstm_mean, logits })
     }
 
+    /// The audio branch alone (for benchmarks): `(items * frames, hidden)` and frames.
+    pub fn audio_branch_only(&self, audio: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
+        self.audio_branch(audio, items)
+    }
+
     fn audio_branch(&self, audio: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
         match &self.audio {
             FastAudio::Wav2Vec2 { conv, projection, encoder } => {
@@ -188,6 +193,35 @@ impl FastModel {
             lstm_mean: Tensor::from_vec(stages.lstm_mean, (items, lstm_dim), &dev)?,
             logit: Tensor::from_vec(stages.logits, items, &dev)?,
         })
+    }
+}
+
+/// The Whisper branch's frozen part on this path: what training caches per clip.
+#[derive(Clone)]
+pub struct WhisperStates(FastWhisper);
+
+impl WhisperStates {
+    /// `None` when the branch's encoder weights are training variables or not on the CPU.
+    pub fn build(branch: &super::whisper::WhisperBranch) -> CandleResult<Option<Self>> {
+        let mut reader = Reader { applicable: true };
+        let fast = reader.whisper(branch)?;
+        Ok(reader.applicable.then_some(Self(fast)))
+    }
+
+    /// Hidden states per clip (the embedding output and one per layer).
+    pub fn states(&self) -> usize {
+        self.0.layers.len() + 1
+    }
+
+    /// Width of each state.
+    pub fn dim(&self) -> usize {
+        self.0.dim
+    }
+
+    /// `items` log-Mel spectrograms `(n_mels, mel_frames)` -> every hidden state, normalised if
+    /// configured and pooled: (`(items, states, frames, d_model)`, frames).
+    pub fn pooled_states(&self, mel: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
+        self.0.pooled_states(mel, items)
     }
 }
 

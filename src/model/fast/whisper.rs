@@ -61,6 +61,44 @@ impl FastWhisper {
         Ok((self.projection.forward(&mixed, items * pooled_t, Epilogue::Bias), pooled_t))
     }
 
+    /// Every hidden state, normalised if configured and pooled, without the mix: `items`
+    /// spectrograms -> (`(items, states, frames, d)` row-major, frames). What training caches.
+    pub fn pooled_states(&self, mel: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
+        if items == 0 || mel.is_empty() || mel.len() % (items * self.n_mels) != 0 {
+            return Err(FastError(format!("{} log-Mel values are not {items} spectrograms of {} bands", mel.len(), self.n_mels)));
+        }
+        let mel_frames = mel.len() / (items * self.n_mels);
+        let embedded: Vec<Vec<f32>> = mel
+            .par_chunks(self.n_mels * mel_frames)
+            .map(|one| self.embed(one, mel_frames))
+            .collect::<Result<_, _>>()?;
+        let t = embedded.first().map_or(0, |e| e.len() / self.dim);
+        let mut x: Vec<f32> = embedded.into_iter().flatten().collect();
+        let states = self.layers.len() + 1;
+        let pooled_t = t.div_ceil(self.frame_pooling.max(1));
+        let block = pooled_t * self.dim;
+        let mut out = vec![0f32; items * states * block];
+        let mut store = |x: &[f32], s: usize| {
+            let mut pooled = vec![0f32; items * block];
+            self.accumulate(x, items, t, 1.0, &mut pooled);
+            for item in 0..items {
+                out[(item * states + s) * block..(item * states + s + 1) * block].copy_from_slice(&pooled[item * block..(item + 1) * block]);
+            }
+        };
+        store(&x, 0);
+        let last = self.layers.len();
+        for (i, layer) in self.layers.iter().enumerate() {
+            layer.forward_pre_norm(&mut x, items, t);
+            if i + 1 == last {
+                if let Some(norm) = &self.final_norm {
+                    norm.apply(&mut x);
+                }
+            }
+            store(&x, i + 1);
+        }
+        Ok((out, pooled_t))
+    }
+
     /// Conv stem of one spectrogram `(n_mels, mel_frames)` (GELU after each conv, padding 1) plus
     /// the positional embedding: `(frames, d)`.
     fn embed(&self, mel: &[f32], mel_frames: usize) -> Result<Vec<f32>, FastError> {
