@@ -30,8 +30,11 @@ manifests() { local skip=${1:-}; for c in "${CORPORA[@]}"; do [ "$c" = "$skip" ]
 # speakers only), minus the held-out corpus.
 VAL_ALL=(emodb/03 emodb/08 ravdess/Actor_01 ravdess/Actor_02 ravdess/Actor_03 ravdess/Actor_04 turev-db/1157 nemo/EB0 nemo/KS0)
 val_without() { local skip=${1:-}; local out=(); for s in "${VAL_ALL[@]}"; do [ "${s%%/*}" = "$skip" ] || out+=("$s"); done; (IFS=,; echo "${out[*]}"); }
+# A fixed schedule (the last epoch is kept): validation speakers only calibrate. PER_CALL_CENTRING=1
+# trains the per-call-centred variant.
 RECIPE=(--augment-copies 1 --epochs ${EPOCHS:-8} --batch 32 --lr 1e-3 --dropout 0.3 --warmup-epochs 1 --cosine
-        --freeze-pitch-encoder --length-grid 0.25 --select-by auc --feature-cache "$CACHE")
+        --freeze-pitch-encoder --length-grid 0.25 --select-by last --feature-cache "$CACHE")
+[ "${PER_CALL_CENTRING:-0}" = 1 ] && RECIPE+=(--per-call-centring)
 
 train() { # name, exclude (speaker list or ""), skip corpus (or ""), then extra args
   local name=$1 exclude=$2 skip=$3; shift 3

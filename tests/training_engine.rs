@@ -28,7 +28,8 @@ fn separable_clips(n: usize) -> Vec<RawExample> {
                     0.3 * (2.0 * std::f32::consts::PI * (f + 40.0 * i as f32) * t).sin() + 0.01 * ((t * 7919.0).sin())
                 })
                 .collect();
-            RawExample { samples, label, speaker: format!("s{}", i % 3), source: i }
+            let speaker = format!("s{}", i % 3);
+            RawExample { samples, label, group: speaker.clone(), speaker, source: i, cache_key: None }
         })
         .collect()
 }

@@ -110,3 +110,81 @@ fn a_truncated_encoder_stores_only_the_layers_it_runs() {
     let err = build_checked(extra, &Device::Cpu, |vb: VarBuilder| FusedModel::load(vb, &cfg)).unwrap_err().to_string();
     assert!(err.contains("whisper.layer_norm.weight"), "{err}");
 }
+
+/// Clips of a few seconds from the committed speech fixtures, cut into `n` pieces.
+fn speech_clips(n: usize) -> Vec<Vec<f32>> {
+    let dir = fixtures().join("features");
+    let mut clips = Vec::new();
+    for name in ["speech", "speech_zh", "chirp", "tones"] {
+        let raw = emotrace::features::npy::read(&dir.join(name).join("input_i16.npy")).unwrap();
+        let x: Vec<f32> = raw.data.iter().map(|&v| v as f32 / 32768.0).collect();
+        for (k, piece) in x.chunks(9_000 + 1_300 * (clips.len() % 3)).enumerate().take(2) {
+            if piece.len() >= 4_000 {
+                clips.push(piece.iter().map(|v| v * (0.6 + 0.2 * k as f32)).collect());
+            }
+        }
+    }
+    clips.truncate(n);
+    clips
+}
+
+/// Per-call centring as trained (each group's mean states subtracted before the layer mix, on the
+/// cached float16 states) and as scored (each call's mean projected state, less the projection's
+/// bias, subtracted before the head) give the same logits; so do the two without centring.
+#[test]
+fn per_call_centring_in_training_equals_centring_at_scoring() {
+    use emotrace::model::scoring::{centring_offset, logits_from_parts, score_segments, segment_parts, SegmentInput};
+    use emotrace::training::cache::{group_state_means, RawExample};
+    use emotrace::training::{TrainOptions, Trainer};
+    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
+    let mut cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    cfg.whisper.as_mut().unwrap().per_call_centring = true;
+    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
+    let options = TrainOptions { freeze_pitch_encoder: true, mfcc_scaling: false, ..Default::default() };
+    let mut trainer = Trainer::new(cfg.clone(), Some(init), options, &Device::Cpu).unwrap();
+    let clips = speech_clips(6);
+    assert!(clips.len() >= 6);
+    let raw: Vec<RawExample> = clips
+        .iter()
+        .enumerate()
+        .map(|(i, c)| RawExample {
+            samples: c.clone(),
+            label: (i % 2) as u8,
+            speaker: format!("s{}", i % 2),
+            group: format!("s{}", i % 2),
+            source: i,
+            cache_key: None,
+        })
+        .collect();
+    let prepared = trainer.prepare(raw, None).unwrap();
+    trainer.set_group_means(Some(group_state_means(&prepared).unwrap()));
+    let trained = trainer.predict_logits(&prepared).unwrap();
+
+    let model = build_checked(trainer.tensors().unwrap(), &Device::Cpu, |vb| FusedModel::load(vb, &cfg)).unwrap();
+    let extractor = emotrace::features::FeatureExtractor::for_model(&cfg);
+    let inputs: Vec<SegmentInput> =
+        clips.iter().map(|c| SegmentInput::from_features(extractor.extract(c).unwrap(), model.backbone())).collect();
+    let parts = segment_parts(&model, &Device::Cpu, &inputs, 4).unwrap();
+    for speaker in 0..2 {
+        let members: Vec<usize> = (0..clips.len()).filter(|i| i % 2 == speaker).collect();
+        let call: Vec<_> = members.iter().map(|&i| parts[i].clone()).collect();
+        let offset = centring_offset(&model, &call).unwrap().expect("a centring model has an offset");
+        let scored = logits_from_parts(&model, &Device::Cpu, &call, Some(&offset)).unwrap();
+        for (&i, logit) in members.iter().zip(scored) {
+            println!("clip {i}: trained {:.5} scored {logit:.5}", trained[i]);
+            assert!((trained[i] - logit).abs() < 5e-3, "clip {i}: {} vs {logit}", trained[i]);
+        }
+        // score_segments takes its input as one call.
+        let call_inputs: Vec<SegmentInput> = members.iter().map(|&i| inputs[i].clone()).collect();
+        let direct = score_segments(&model, &Device::Cpu, &call_inputs, 4).unwrap();
+        for (&i, logit) in members.iter().zip(direct) {
+            assert!((trained[i] - logit).abs() < 5e-3, "score_segments, clip {i}");
+        }
+    }
+    // Centring changes the scores (it is not a no-op on these clips).
+    let mut plain_cfg = cfg.clone();
+    plain_cfg.whisper.as_mut().unwrap().per_call_centring = false;
+    let plain = build_checked(trainer.tensors().unwrap(), &Device::Cpu, |vb| FusedModel::load(vb, &plain_cfg)).unwrap();
+    let uncentred = score_segments(&plain, &Device::Cpu, &inputs, 4).unwrap();
+    assert!(uncentred.iter().zip(&trained).any(|(a, b)| (a - b).abs() > 1e-2));
+}

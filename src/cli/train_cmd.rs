@@ -48,6 +48,10 @@ pub struct TrainArgs {
     /// `corpus/speaker` or bare ids.
     #[arg(long, value_delimiter = ',')]
     pub exclude_speakers: Vec<String>,
+    /// Per-call centring (Whisper bundles): train with each speaker's mean encoder states
+    /// subtracted, and write a bundle that subtracts each call's (see the README's model card).
+    #[arg(long)]
+    pub per_call_centring: bool,
     /// Do not fit Platt scaling on the validation speakers (by default it is fitted at the best
     /// epoch and folded into the classifier, so that p means what it says).
     #[arg(long)]
@@ -74,7 +78,8 @@ pub struct TrainArgs {
     /// training set's statistics, folded into the LSTM weights when the bundle is written).
     #[arg(long)]
     pub no_mfcc_scaling: bool,
-    /// Best-epoch criterion on the validation set: negative-f1 (reference), macro-f1 or auc.
+    /// Best-epoch criterion on the validation set: negative-f1 (reference), macro-f1, auc, or
+    /// last (the last epoch; validation then only calibrates).
     #[arg(long, default_value = "negative-f1")]
     pub select_by: String,
     /// Augmented copies per training clip (speed, gain, telephone channel, noise).
@@ -157,7 +162,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             "negative-f1" => SelectBy::NegativeF1,
             "macro-f1" => SelectBy::MacroF1,
             "auc" => SelectBy::Auc,
-            other => bail!("unknown --select-by {other:?} (negative-f1, macro-f1, auc)"),
+            "last" => SelectBy::Last,
+            other => bail!("unknown --select-by {other:?} (negative-f1, macro-f1, auc, last)"),
         },
         augment: AugmentConfig { copies: args.augment_copies, ..Default::default() },
         freeze_pitch_encoder: args.freeze_pitch_encoder,
@@ -189,6 +195,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         val,
         exclude_speakers: args.exclude_speakers.clone(),
         calibrate: !args.no_calibration,
+        per_call_centring: args.per_call_centring,
         max_clips: args.max_clips,
         overwrite: args.force,
         command: std::env::args().collect::<Vec<_>>().join(" "),

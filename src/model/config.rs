@@ -218,6 +218,12 @@ pub struct WhisperBranchConfig {
     /// the cross-attention (1 = Whisper's 50 frames/s).
     #[serde(default = "default_frame_pooling")]
     pub frame_pooling: usize,
+    /// Per-call centring: the mean of the encoder's (mixed) states over all of a call's caller
+    /// segments is subtracted before the head, so the audio branch hears how each segment differs
+    /// from the caller's own voice on this line. Trained with each speaker's mean subtracted.
+    /// Scores then depend on the whole call (see the README's model card on comparing calls).
+    #[serde(default)]
+    pub per_call_centring: bool,
 }
 
 impl WhisperBranchConfig {

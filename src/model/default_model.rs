@@ -40,6 +40,11 @@ pub fn default_tensors() -> Result<std::collections::HashMap<String, candle_core
     super::weights::to_f32(tensors.into_iter())
 }
 
+/// The dtype each of the default model's tensors is stored in.
+pub fn default_dtypes() -> Result<std::collections::HashMap<String, candle_core::DType>, ModelError> {
+    super::weights::stored_dtypes(WEIGHTS)
+}
+
 /// Writes the default model as an ordinary bundle directory (to fine-tune it with
 /// `emotrace train --init DIR`, or to inspect it). Atomic; fails if `out` exists.
 pub fn export_default(out: &Path) -> Result<PathBuf, ModelError> {

@@ -158,6 +158,19 @@ impl FusedModel {
         self.config.backbone
     }
 
+    /// Whether scores depend on the whole call (per-call centring of the Whisper states).
+    pub fn centres_per_call(&self) -> bool {
+        self.config.whisper_branch().is_some_and(|w| w.per_call_centring)
+    }
+
+    /// The bias of the Whisper branch's `audio_projection` (`None` for wav2vec2).
+    pub(crate) fn audio_projection_bias(&self) -> Result<Option<Vec<f32>>> {
+        match &self.audio {
+            AudioBranch::Whisper(w) => w.projection.bias.as_ref().map(|b| b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()).transpose(),
+            AudioBranch::Wav2Vec2(_) => Ok(None),
+        }
+    }
+
     /// Audio `last_hidden_state` from the conv features, and the pitch branch from the pitch
     /// track: both `(batch, frames, hidden)`.
     pub fn branch_states(&self, audio_conv: &Tensor, pitch: &Tensor) -> Result<(Tensor, Tensor)> {
@@ -176,6 +189,15 @@ impl FusedModel {
     /// The pitch branch's conv feature encoder: `(batch, samples)` -> `(batch, frames, conv_dim)`.
     pub fn pitch_conv_features(&self, pitch: &Tensor) -> Result<Tensor> {
         self.pitch_encoder.forward(pitch)
+    }
+
+    /// [`Self::audio_hidden`] of Whisper states from which `offsets` `(batch, states, 1, d_model)`
+    /// (a call's mean states) are subtracted before the mix: per-call centring.
+    pub fn audio_hidden_centred(&self, states: &Tensor, offsets: &Tensor) -> Result<Tensor> {
+        match &self.audio {
+            AudioBranch::Whisper(w) => w.mix(&states.to_dtype(offsets.dtype())?.broadcast_sub(offsets)?),
+            AudioBranch::Wav2Vec2(_) => candle_core::bail!("per-call centring needs the Whisper backbone"),
+        }
     }
 
     /// `pitch_projection` of the pitch conv features: `(batch, frames, hidden)` (pooled like the

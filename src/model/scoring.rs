@@ -29,14 +29,167 @@ impl SegmentInput {
     }
 }
 
+/// One segment's branch outputs before the head: the projected audio states (`audio_frames`
+/// rows), the pitch branch's (`pitch_frames` rows) and the LSTM mean. A model with per-call
+/// centring needs all of a call's segments this far before any head runs.
+#[derive(Debug, Clone)]
+pub struct SegmentParts {
+    pub audio: Vec<f32>,
+    pub audio_frames: usize,
+    pub pitch: Vec<f32>,
+    pub pitch_frames: usize,
+    pub lstm_mean: Vec<f32>,
+}
+
 /// Logits, one per segment, in input order. `max_batch` bounds how many equal-length segments run
-/// together.
+/// together. With per-call centring the segments are taken as one call.
 pub fn score_segments(
     model: &FusedModel,
     device: &Device,
     segments: &[SegmentInput],
     max_batch: usize,
 ) -> Result<Vec<f32>, ModelError> {
+    if model.centres_per_call() {
+        let parts = segment_parts(model, device, segments, max_batch)?;
+        let offset = centring_offset(model, &parts)?;
+        return logits_from_parts(model, device, &parts, offset.as_deref());
+    }
+    run_grouped(model, device, segments, max_batch, &mut |b, audio, pitch, mfcc, out: &mut dyn FnMut(usize, Output)| {
+        let logits = model.forward(audio, pitch, mfcc)?.to_device(&Device::Cpu)?.to_vec1::<f32>()?;
+        for (k, logit) in logits.into_iter().enumerate().take(b) {
+            out(k, Output::Logit(logit));
+        }
+        Ok(())
+    })
+    .map(|outputs| outputs.into_iter().map(|o| if let Output::Logit(l) = o { l } else { f32::NAN }).collect())
+}
+
+/// What one grouped forward yields per segment.
+enum Output {
+    Logit(f32),
+    Parts(SegmentParts),
+}
+
+/// The parts of every segment, in input order (see [`SegmentParts`]).
+pub fn segment_parts(model: &FusedModel, device: &Device, segments: &[SegmentInput], max_batch: usize) -> Result<Vec<SegmentParts>, ModelError> {
+    let fast = model.fast_model()?.filter(|_| device.is_cpu());
+    let outputs = run_grouped(model, device, segments, max_batch, &mut |b, audio, pitch, mfcc, out: &mut dyn FnMut(usize, Output)| {
+        match &fast {
+            Some(fast) => {
+                let values = |t: &Tensor| -> Result<Vec<f32>, ModelError> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+                let p = fast
+                    .parts(&values(audio)?, &values(pitch)?, &values(mfcc)?, b)
+                    .map_err(|e| ModelError::Input(e.to_string()))?;
+                let h = fast.hidden();
+                let lstm = p.lstm_mean.len() / b;
+                for k in 0..b {
+                    out(
+                        k,
+                        Output::Parts(SegmentParts {
+                            audio: p.audio_hidden[k * p.audio_frames * h..(k + 1) * p.audio_frames * h].to_vec(),
+                            audio_frames: p.audio_frames,
+                            pitch: p.pitch_hidden[k * p.pitch_frames * h..(k + 1) * p.pitch_frames * h].to_vec(),
+                            pitch_frames: p.pitch_frames,
+                            lstm_mean: p.lstm_mean[k * lstm..(k + 1) * lstm].to_vec(),
+                        }),
+                    );
+                }
+            }
+            None => {
+                let audio_hidden = model.audio_hidden(&model.audio_conv_features(audio)?)?.to_device(&Device::Cpu)?;
+                let pitch_hidden = model.pitch_hidden(&model.pitch_conv_features(pitch)?)?.to_device(&Device::Cpu)?;
+                let lstm = model.lstm_mean(mfcc)?.to_device(&Device::Cpu)?;
+                for k in 0..b {
+                    let a = audio_hidden.get(k)?;
+                    let p = pitch_hidden.get(k)?;
+                    out(
+                        k,
+                        Output::Parts(SegmentParts {
+                            audio_frames: a.dim(0)?,
+                            audio: a.flatten_all()?.to_vec1::<f32>()?,
+                            pitch_frames: p.dim(0)?,
+                            pitch: p.flatten_all()?.to_vec1::<f32>()?,
+                            lstm_mean: lstm.get(k)?.to_vec1::<f32>()?,
+                        }),
+                    );
+                }
+            }
+        }
+        Ok(())
+    })?;
+    outputs
+        .into_iter()
+        .map(|o| match o {
+            Output::Parts(p) => Ok(p),
+            Output::Logit(_) => Err(ModelError::Internal("a segment yielded no parts".into())),
+        })
+        .collect()
+}
+
+/// Per-call centring's offset for a call's parts: the mean projected audio state over every
+/// frame of every segment, less the projection's bias (so that subtracting it from each frame
+/// gives the projection of the centred mix, as in training). `None` when the model does not centre.
+pub fn centring_offset(model: &FusedModel, parts: &[SegmentParts]) -> Result<Option<Vec<f32>>, ModelError> {
+    if !model.centres_per_call() {
+        return Ok(None);
+    }
+    let Some(bias) = model.audio_projection_bias()? else { return Ok(None) };
+    let h = bias.len();
+    let mut sum = vec![0f64; h];
+    let mut frames = 0usize;
+    for p in parts {
+        for row in p.audio.chunks_exact(h) {
+            sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+        }
+        frames += p.audio_frames;
+    }
+    if frames == 0 {
+        return Ok(None);
+    }
+    Ok(Some(sum.iter().zip(&bias).map(|(s, b)| (s / frames as f64) as f32 - b).collect()))
+}
+
+/// Logits from parts, `offset` subtracted from every audio frame first (per-call centring).
+pub fn logits_from_parts(model: &FusedModel, device: &Device, parts: &[SegmentParts], offset: Option<&[f32]>) -> Result<Vec<f32>, ModelError> {
+    let fast = model.fast_model()?.filter(|_| device.is_cpu());
+    parts
+        .iter()
+        .map(|p| {
+            let frames = p.audio_frames.min(p.pitch_frames);
+            if frames == 0 {
+                return Err(ModelError::Input("a segment too short for the model".into()));
+            }
+            let h = p.audio.len() / p.audio_frames;
+            let mut audio = p.audio[..frames * h].to_vec();
+            if let Some(offset) = offset {
+                for row in audio.chunks_exact_mut(h) {
+                    row.iter_mut().zip(offset).for_each(|(v, o)| *v -= o);
+                }
+            }
+            let pitch = &p.pitch[..frames * h];
+            match &fast {
+                Some(fast) => Ok(fast.head_logits(&audio, pitch, &p.lstm_mean, 1, frames)[0]),
+                None => {
+                    let a = Tensor::from_vec(audio, (1, frames, h), device)?;
+                    let q = Tensor::from_slice(pitch, (1, frames, h), device)?;
+                    let l = Tensor::from_slice(&p.lstm_mean, (1, p.lstm_mean.len()), device)?;
+                    let cross = model.cross_attention_mean(&a, &q)?;
+                    Ok(model.head(&cross, &l, None)?.to_device(&Device::Cpu)?.to_vec1::<f32>()?[0])
+                }
+            }
+        })
+        .collect()
+}
+
+/// Checks the segments, groups equal lengths into batches of at most `max_batch`, and collects
+/// what `run(batch, audio, pitch, mfcc, out)` yields per segment, in input order.
+fn run_grouped(
+    model: &FusedModel,
+    device: &Device,
+    segments: &[SegmentInput],
+    max_batch: usize,
+    run: &mut dyn FnMut(usize, &Tensor, &Tensor, &Tensor, &mut dyn FnMut(usize, Output)) -> Result<(), ModelError>,
+) -> Result<Vec<Output>, ModelError> {
     let cfg = model.config();
     let min_samples = cfg.min_samples();
     let whisper = cfg.whisper_branch().is_some();
@@ -67,7 +220,7 @@ pub fn score_segments(
         }
         groups.entry((s.audio.len(), s.pitch.len(), s.mfcc.len())).or_default().push(i);
     }
-    let mut logits = vec![0f32; segments.len()];
+    let mut outputs: Vec<Option<Output>> = (0..segments.len()).map(|_| None).collect();
     for ((audio_len, samples, mfcc_len), members) in groups {
         for chunk in members.chunks(max_batch.max(1)) {
             let b = chunk.len();
@@ -80,13 +233,14 @@ pub fn score_segments(
             let pitch = Tensor::from_vec(stack(&|s| &s.pitch)?, (b, samples), device)?;
             let frames = mfcc_len / cfg.mfcc_dim;
             let mfcc = Tensor::from_vec(stack(&|s| &s.mfcc)?, (b, frames, cfg.mfcc_dim), device)?;
-            let out = model.forward(&audio, &pitch, &mfcc)?.to_device(&Device::Cpu)?.to_vec1::<f32>()?;
-            for (&i, logit) in chunk.iter().zip(out) {
-                logits[i] = logit;
-            }
+            run(b, &audio, &pitch, &mfcc, &mut |k, output| {
+                if let Some(&i) = chunk.get(k) {
+                    outputs[i] = Some(output);
+                }
+            })?;
         }
     }
-    Ok(logits)
+    outputs.into_iter().map(|o| o.ok_or_else(|| ModelError::Internal("a segment was not scored".into()))).collect()
 }
 
 pub fn sigmoid(logit: f32) -> f32 {

@@ -121,6 +121,13 @@ pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, ModelErr
     to_f32(tensors.into_iter())
 }
 
+/// The dtype each tensor of a `.safetensors` file is stored in (e.g. a frozen encoder kept in
+/// float16), so weights read as f32 can be written back as they came.
+pub fn stored_dtypes(bytes: &[u8]) -> Result<HashMap<String, DType>, ModelError> {
+    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
+    Ok(tensors.into_iter().map(|(k, v)| (k, v.dtype())).collect())
+}
+
 /// Reads a PyTorch state_dict saved with `torch.save` (zip pickle), as f32 on CPU.
 pub fn read_pth(path: &Path) -> Result<HashMap<String, Tensor>, ModelError> {
     let tensors = candle_core::pickle::read_all(path).map_err(|e| ModelError::io_like(path, e))?;

@@ -18,7 +18,7 @@ use crate::analysis::{summarise_call, ScoredSegment, DEFAULT_ASSESSMENT_MINUTES}
 use crate::audio::{load_16k, Audio16k, AudioError, ANALYSIS_RATE};
 use crate::features::{FeatureError, FeatureExtractor, SegmentFeatures};
 use crate::model::bundle::Bundle;
-use crate::model::scoring::{score_segments, sigmoid, SegmentInput};
+use crate::model::scoring::{centring_offset, logits_from_parts, score_segments, segment_parts, sigmoid, SegmentInput};
 use crate::model::{select_device, DeviceChoice, FusedModel, ModelError};
 use crate::segmentation::{expected_passes, segment_call_watched, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams, SegmentationProgress, SegmentationWatch};
 
@@ -332,7 +332,12 @@ pub fn analyze_decoded(
         let Some(samples) = clip(&audio.channels, source).filter(|samples| samples.len() >= min_samples) else {
             continue;
         };
-        let known = memo.get(source.channel, round_to_ms(source.start_s), round_to_ms(source.end_s));
+        // With per-call centring every score depends on the whole set of segments: none is reused.
+        let known = if model.model.centres_per_call() {
+            None
+        } else {
+            memo.get(source.channel, round_to_ms(source.start_s), round_to_ms(source.end_s))
+        };
         match known {
             Some(p_nonnegative) => {
                 let segment = caller_segment(index, source, p_nonnegative);
@@ -356,6 +361,9 @@ pub fn analyze_decoded(
 
         let mut model_seconds = 0.0;
         let mut scored_so_far = reused;
+        // Per-call centring: every segment's parts first, the heads once the call's mean is known.
+        let centring = model.model.centres_per_call();
+        let mut pending: Vec<(usize, crate::model::scoring::SegmentParts)> = Vec::new();
         report(AnalysisEvent::Progress { stage: PipelineStage::Features, done: reused, total });
         report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: reused, total });
         let consumed: Result<(), PipelineError> = (|| {
@@ -365,16 +373,35 @@ pub fn analyze_decoded(
                 let started = Instant::now();
                 let inputs: Vec<SegmentInput> =
                     features.into_iter().map(|f| SegmentInput::from_features(f, model.model.backbone())).collect();
-                let logits = score_segments(&model.model, &model.device, &inputs, settings.max_batch)?;
+                if centring {
+                    let parts = segment_parts(&model.model, &model.device, &inputs, settings.max_batch)?;
+                    pending.extend(indices.iter().copied().zip(parts));
+                    model_seconds += started.elapsed().as_secs_f64();
+                } else {
+                    let logits = score_segments(&model.model, &model.device, &inputs, settings.max_batch)?;
+                    model_seconds += started.elapsed().as_secs_f64();
+                    for (&index, logit) in indices.iter().zip(logits) {
+                        let segment = caller_segment(index, caller[index], sigmoid(logit) as f64);
+                        report(AnalysisEvent::Scored { segment: segment.clone() });
+                        segments.push(segment);
+                    }
+                }
+                scored_so_far += indices.len() as u64;
+                report(AnalysisEvent::Progress { stage: PipelineStage::Features, done: scored_so_far, total });
+                report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: scored_so_far, total });
+            }
+            if centring && !pending.is_empty() {
+                check_cancel()?;
+                let started = Instant::now();
+                let (indices, parts): (Vec<usize>, Vec<_>) = std::mem::take(&mut pending).into_iter().unzip();
+                let offset = centring_offset(&model.model, &parts)?;
+                let logits = logits_from_parts(&model.model, &model.device, &parts, offset.as_deref())?;
                 model_seconds += started.elapsed().as_secs_f64();
                 for (&index, logit) in indices.iter().zip(logits) {
                     let segment = caller_segment(index, caller[index], sigmoid(logit) as f64);
                     report(AnalysisEvent::Scored { segment: segment.clone() });
                     segments.push(segment);
                 }
-                scored_so_far += indices.len() as u64;
-                report(AnalysisEvent::Progress { stage: PipelineStage::Features, done: scored_so_far, total });
-                report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: scored_so_far, total });
             }
             Ok(())
         })();

@@ -67,6 +67,7 @@ pub fn measure(cfg: &FusedConfig, clip_seconds: f64, mfcc_frames: usize, batch: 
             label,
             speaker: "bench".into(),
             source: 0,
+            group: "bench".into(),
         })
     };
     let examples: Vec<PreparedExample> = (0..batch).map(|i| make((i % 2) as u8)).collect::<Result<_, _>>()?;

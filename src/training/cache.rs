@@ -53,6 +53,9 @@ pub struct PreparedExample {
     pub speaker: String,
     /// Index of the source clip in the dataset (augmented copies share it).
     pub source: usize,
+    /// The "call" the clip belongs to for per-call centring: its speaker, or its speaker and
+    /// augmentation copy (a copy's recording conditions differ from the originals').
+    pub group: String,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +80,8 @@ pub struct RawExample {
     pub label: u8,
     pub speaker: String,
     pub source: usize,
+    /// See [`PreparedExample::group`].
+    pub group: String,
     /// Names the clip, its augmentation and the frozen encoders (a hash): the prepared tensors
     /// are kept under this name in the feature cache, if one is used.
     pub cache_key: Option<String>,
@@ -128,6 +133,27 @@ impl FeatureCache<'_> {
         candle_core::safetensors::save(&tensors, &temp)?;
         std::fs::rename(&temp, &path).map_err(|e| TrainingError::io(&path, e))
     }
+}
+
+/// Per group ([`PreparedExample::group`]), the mean over every frame of its examples of each
+/// cached Whisper state: `(states, d_model)` f32. What per-call centring subtracts in training.
+pub fn group_state_means(examples: &[PreparedExample]) -> Result<std::collections::HashMap<String, Tensor>, TrainingError> {
+    let mut sums: std::collections::HashMap<String, (Tensor, usize)> = std::collections::HashMap::new();
+    for e in examples {
+        let states = e.audio_conv.to_dtype(candle_core::DType::F32)?;
+        let (_, _, frames, _) = states.dims4()?;
+        let sum = states.sum(2)?.squeeze(0)?;
+        match sums.get_mut(&e.group) {
+            Some((acc, n)) => {
+                *acc = (&*acc + sum)?;
+                *n += frames;
+            }
+            None => {
+                sums.insert(e.group.clone(), (sum, frames));
+            }
+        }
+    }
+    sums.into_iter().map(|(g, (sum, n))| Ok((g, (sum / n.max(1) as f64)?))).collect()
 }
 
 /// Extracts features (parallel) and runs the frozen encoders for every clip, in input order.
@@ -192,7 +218,15 @@ pub fn prepare(
                     (audio_conv, pitch, Tensor::from_vec(f.mfcc39, (f.mfcc_frames, crate::features::MFCC39_DIM), device)?)
                 }
             };
-            let example = PreparedExample { audio_conv, pitch, mfcc, label: r.label, speaker: r.speaker.clone(), source: r.source };
+            let example = PreparedExample {
+                audio_conv,
+                pitch,
+                mfcc,
+                label: r.label,
+                speaker: r.speaker.clone(),
+                source: r.source,
+                group: r.group.clone(),
+            };
             if let (Some(c), Some(key)) = (cache, r.cache_key.as_deref()) {
                 if c.load_is_missing(key) {
                     c.store(key, &example)?;

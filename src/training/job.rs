@@ -17,7 +17,7 @@ use super::metrics::{binary_metrics, bootstrap_intervals, per_speaker, BinaryMet
 use super::trainer::{EpochRecord, TrainEvent, TrainOptions, Trainer};
 use super::TrainingError;
 use crate::model::bundle::{self, BundleMeta};
-use crate::model::scoring::{score_segments, sigmoid, SegmentInput};
+use crate::model::scoring::{centring_offset, logits_from_parts, score_segments, segment_parts, sigmoid, SegmentInput};
 use crate::model::FusedConfig;
 use crate::synth::rng::Rng;
 
@@ -38,6 +38,8 @@ pub struct TrainJob {
     /// Fit Platt scaling on the validation speakers' logits at the best epoch and fold it into
     /// the classifier (needs validation speakers).
     pub calibrate: bool,
+    /// Turn per-call centring on in the (Whisper) model's config.
+    pub per_call_centring: bool,
     /// Keep at most this many clips (seeded subsample) for short experiments.
     pub max_clips: Option<usize>,
     pub overwrite: bool,
@@ -120,6 +122,7 @@ fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize], f
             label: clips[i].label,
             speaker: clips[i].speaker.clone(),
             source: i,
+            group: clips[i].speaker.clone(),
             cache_key: Some(hash_hex(&[frozen, &clip_identity(&clips[i]), "clean"])),
         })
         .collect()
@@ -146,12 +149,28 @@ pub fn checkpoint_beside(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
-/// The fine-tuning the window starts on annotators' labels files: the reference recipe
-/// ([`TrainOptions::default`]) for `epochs` epochs from the bundle `init` (`None`: the built-in
-/// default model), a fifth of the labelled speakers (each a call's party) held out for
-/// validation when there are two or more, and checkpoints beside `out` so a stopped run resumes.
+/// The fine-tuning the window starts on annotators' labels files, for `epochs` epochs from the
+/// bundle `init` (`None`: the built-in default model): for a wav2vec2 model the reference recipe
+/// ([`TrainOptions::default`]); for a Whisper model the head alone on cached encoder states (the
+/// encoder and pitch conv stack frozen). A fifth of the labelled speakers (each a call's party)
+/// is held out for validation (and the calibration) when there are two or more, and checkpoints
+/// beside `out` let a stopped run resume.
 pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBuf, epochs: usize) -> Result<TrainJob, TrainingError> {
-    let options = TrainOptions { epochs, checkpoint_dir: Some(checkpoint_beside(&out)), ..TrainOptions::default() };
+    let starting_config = match &init {
+        Some(dir) if !is_default_init(dir) => bundle::read_bundle(dir)?.config,
+        _ => crate::model::default_model::default_bundle()?.config,
+    };
+    let mut options = TrainOptions { epochs, checkpoint_dir: Some(checkpoint_beside(&out)), ..TrainOptions::default() };
+    if starting_config.whisper_branch().is_some() {
+        // The Whisper head on cached encoder states (the default model's own recipe, gentler):
+        // minutes, not hours, for a few hundred segments on a CPU.
+        options.freeze_pitch_encoder = true;
+        options.length_grid = (0.25 * crate::features::SAMPLE_RATE as f64) as usize;
+        options.adamw.lr = 3e-4;
+        options.batch = 16;
+        options.dropout = 0.3;
+        options.select_by = super::trainer::SelectBy::Auc;
+    }
     Ok(TrainJob {
         command: format!(
             "fine-tuning in the window: {} epochs from {} on {}",
@@ -163,12 +182,13 @@ pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBu
         out,
         init: Some(init.unwrap_or_else(|| PathBuf::from("default"))),
         // The starting model's config wins; this one is only recorded.
-        config: super::presets::preset("small")?,
+        config: starting_config,
         config_name: "fine-tune".to_string(),
         options,
         val: ValSpeakers::Fraction(0.2),
         exclude_speakers: Vec::new(),
         calibrate: true,
+        per_call_centring: false,
         max_clips: None,
         overwrite: false,
     })
@@ -187,23 +207,30 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
         clips = subsample(clips, max, opts.seed);
     }
     let split = split_by_speaker(&clips, &job.val, opts.seed)?;
-    let (config, init) = match &job.init {
+    let (mut config, init, init_dtypes) = match &job.init {
         Some(dir) if is_default_init(dir) => {
             // Loading checks the hash, every name and shape.
             let (_, b) = crate::model::default_model::load_default(&Device::Cpu)?;
-            (b.config, Some(crate::model::default_model::default_tensors()?))
+            (b.config, Some(crate::model::default_model::default_tensors()?), crate::model::default_model::default_dtypes()?)
         }
         Some(dir) => {
             let (_, b) = bundle::load_bundle(dir, &Device::Cpu)?;
-            let tensors = crate::model::weights::read_safetensors(&dir.join(bundle::WEIGHTS_FILE))?;
-            (b.config, Some(tensors))
+            let path = dir.join(bundle::WEIGHTS_FILE);
+            let bytes = std::fs::read(&path).map_err(|e| TrainingError::io(&path, e))?;
+            let dtypes = crate::model::weights::stored_dtypes(&bytes)?;
+            let tensors = crate::model::weights::read_safetensors(&path)?;
+            (b.config, Some(tensors), dtypes)
         }
-        None => (job.config.clone(), None),
+        None => (job.config.clone(), None, HashMap::new()),
     };
+    if job.per_call_centring {
+        match config.whisper.as_mut() {
+            Some(w) if config.backbone == crate::model::config::Backbone::Whisper => w.per_call_centring = true,
+            _ => return Err(TrainingError::Config("per-call centring needs a Whisper bundle (--init)".into())),
+        }
+    }
     let audio = load_clips(&clips)?;
     let device = Device::Cpu;
-    let init_dtypes: HashMap<String, candle_core::DType> =
-        init.as_ref().map(|t| t.iter().map(|(k, v)| (k.clone(), v.dtype())).collect()).unwrap_or_default();
     let mut trainer = Trainer::new(config.clone(), init, opts.clone(), &device)?;
     let frozen = trainer.frozen_digest()?;
 
@@ -224,6 +251,7 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
                     label: clips[i].label,
                     speaker: clips[i].speaker.clone(),
                     source: i,
+                    group: format!("{}#copy{k}", clips[i].speaker),
                     cache_key: Some(hash_hex(&[&frozen, &clip_identity(&clips[i]), &format!("augment {k} {seed} {recipe}")])),
                 })
             })
@@ -236,6 +264,11 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     let val = trainer.prepare(val_raw, events)?;
     let scaling = if opts.mfcc_scaling { Some(super::net::MfccScaling::fit(&train)?) } else { None };
     trainer.set_mfcc_scaling(scaling.clone());
+    if config.whisper_branch().is_some_and(|w| w.per_call_centring) {
+        let mut means = super::cache::group_state_means(&train)?;
+        means.extend(super::cache::group_state_means(&val)?);
+        trainer.set_group_means(Some(means));
+    }
 
     let fingerprint = Fingerprint {
         config: &config,
@@ -444,6 +477,7 @@ pub fn evaluate(
     let extractor = crate::features::FeatureExtractor::for_model(model.config());
     let min = model.config().min_samples();
     let mut probs = Vec::with_capacity(clips.len());
+    let mut parts = Vec::new();
     for chunk in clips.chunks(64) {
         let mut audio = load_clips(chunk)?;
         if options.telephony {
@@ -460,8 +494,28 @@ pub fn evaluate(
             .into_iter()
             .map(|f| SegmentInput::from_features(f, model.backbone()))
             .collect();
-        probs.extend(score_segments(&model, device, &inputs, 8)?.into_iter().map(sigmoid));
-        progress(probs.len(), clips.len());
+        if model.centres_per_call() {
+            parts.extend(segment_parts(&model, device, &inputs, 8)?);
+            progress(parts.len(), clips.len());
+        } else {
+            probs.extend(score_segments(&model, device, &inputs, 8)?.into_iter().map(sigmoid));
+            progress(probs.len(), clips.len());
+        }
+    }
+    if model.centres_per_call() {
+        // Each speaker's clips are one "call": centred on that speaker's mean.
+        probs = vec![0.0; clips.len()];
+        let mut by_speaker: std::collections::BTreeMap<&str, Vec<usize>> = std::collections::BTreeMap::new();
+        for (i, c) in clips.iter().enumerate() {
+            by_speaker.entry(c.speaker.as_str()).or_default().push(i);
+        }
+        for members in by_speaker.values() {
+            let call: Vec<_> = members.iter().map(|&i| parts[i].clone()).collect();
+            let offset = centring_offset(&model, &call)?;
+            for (&i, logit) in members.iter().zip(logits_from_parts(&model, device, &call, offset.as_deref())?) {
+                probs[i] = sigmoid(logit);
+            }
+        }
     }
     let labels: Vec<u8> = clips.iter().map(|c| c.label).collect();
     let speakers: Vec<String> = clips.iter().map(|c| c.speaker.clone()).collect();

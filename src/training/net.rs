@@ -46,6 +46,9 @@ pub struct TrainableNet {
     pub branches: Branches,
     /// Training-time standardisation of the LSTM input (see [`MfccScaling`]).
     pub mfcc_scaling: Option<MfccScaling>,
+    /// Per-call centring (Whisper): each group's mean states `(states, d_model)`, by
+    /// [`PreparedExample::group`].
+    pub group_means: Option<std::collections::HashMap<String, Tensor>>,
 }
 
 /// Per-coefficient standardisation `x' = (x - mean) * scale` of the MFCC39 input. Raw MFCCs span
@@ -114,7 +117,7 @@ impl TrainableNet {
     /// (which seeded initialisation depends on). The frozen conv encoder's copy used for the
     /// cache is loaded separately ([`load_frozen_encoder`]).
     pub fn load(vb: VarBuilder, cfg: &FusedConfig) -> Result<Self> {
-        Ok(Self { model: FusedModel::load(vb, cfg)?, config: cfg.clone(), branches: Branches::Fused, mfcc_scaling: None })
+        Ok(Self { model: FusedModel::load(vb, cfg)?, config: cfg.clone(), branches: Branches::Fused, mfcc_scaling: None, group_means: None })
     }
 
     /// The audio and pitch part of the fused vector `(batch, 2H)` for examples of one exact length.
@@ -124,7 +127,22 @@ impl TrainableNet {
         let zeros = || Tensor::zeros((b, h), candle_core::DType::F32, group[0].audio_conv.device());
         let audio_hidden = || -> Result<Tensor> {
             let conv = Tensor::cat(&group.iter().map(|e| e.audio_conv.clone()).collect::<Vec<_>>(), 0)?;
-            self.model.audio_hidden(&conv)
+            match &self.group_means {
+                Some(means) => {
+                    let offsets = group
+                        .iter()
+                        .map(|e| {
+                            means
+                                .get(&e.group)
+                                .ok_or_else(|| candle_core::Error::Msg(format!("no mean states for group {}", e.group)))?
+                                .unsqueeze(0)?
+                                .unsqueeze(2)
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    self.model.audio_hidden_centred(&conv, &Tensor::cat(&offsets, 0)?)
+                }
+                None => self.model.audio_hidden(&conv),
+            }
         };
         let pitch_hidden = || -> Result<Tensor> {
             let parts: Vec<Tensor> = group

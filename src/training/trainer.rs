@@ -34,6 +34,8 @@ pub enum SelectBy {
     MacroF1,
     /// ROC AUC: threshold-free (the threshold is set afterwards by the calibration).
     Auc,
+    /// The last epoch (a fixed schedule; the validation speakers only calibrate).
+    Last,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -263,6 +265,12 @@ impl Trainer {
         &self.net
     }
 
+    /// Per-call centring: the mean Whisper states of every group (speaker, or speaker and
+    /// augmentation copy), subtracted from its examples' states before the layer mix.
+    pub fn set_group_means(&mut self, means: Option<HashMap<String, Tensor>>) {
+        self.net.group_means = means;
+    }
+
     /// Standardise the MFCC input during training (folded into the weights on export).
     pub fn set_mfcc_scaling(&mut self, scaling: Option<super::net::MfccScaling>) {
         self.net.mfcc_scaling = scaling;
@@ -435,6 +443,7 @@ impl Trainer {
                 SelectBy::NegativeF1 => m.negative.f1,
                 SelectBy::MacroF1 => m.macro_f1,
                 SelectBy::Auc => val_auc.unwrap_or(m.macro_f1),
+                SelectBy::Last => epoch as f64,
             });
             if score > state.best_score {
                 state.best_score = score;

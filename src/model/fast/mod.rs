@@ -132,6 +132,21 @@ impl FastModel {
                 mfcc.len()
             )));
         }
+        let parts = self.parts_unchecked(audio, pitch, mfcc, items)?;
+        let (audio_hidden, pitch_hidden, frames) = parts.cropped(self.hidden, None);
+        let logits = self.head_logits(&audio_hidden, &pitch_hidden, &parts.lstm_mean, items, frames);
+        Ok(FastStages { frames, audio_hidden, pitch_hidden, lstm_mean: parts.lstm_mean, logits })
+    }
+
+    /// Everything before the head, per segment (see [`FastParts`]).
+    pub fn parts(&self, audio: &[f32], pitch: &[f32], mfcc: &[f32], items: usize) -> Result<FastParts, FastError> {
+        if items == 0 || audio.len() % items.max(1) != 0 || pitch.len() % items.max(1) != 0 || mfcc.len() % (items.max(1) * self.mfcc_dim) != 0 {
+            return Err(FastError(format!("inconsistent input sizes for {items} segments")));
+        }
+        self.parts_unchecked(audio, pitch, mfcc, items)
+    }
+
+    fn parts_unchecked(&self, audio: &[f32], pitch: &[f32], mfcc: &[f32], items: usize) -> Result<FastParts, FastError> {
         let samples = pitch.len() / items;
         let mfcc_frames = mfcc.len() / (items * self.mfcc_dim);
         let ((audio_hidden, pitch_hidden), lstm_mean) = rayon::join(
@@ -145,13 +160,18 @@ impl FastModel {
         );
         let (audio_hidden, audio_frames) = audio_hidden?;
         let (pitch_hidden, pitch_frames) = pitch_hidden?;
-        // Whisper's frames and the pitch branch's may differ by one: both are cut to the shorter.
-        let frames = audio_frames.min(pitch_frames);
-        let audio_hidden = first_frames(audio_hidden, items, audio_frames, frames, self.hidden);
-        let pitch_hidden = first_frames(pitch_hidden, items, pitch_frames, frames, self.hidden);
-        let cross = self.head.cross_mean(&audio_hidden, &pitch_hidden, items, frames, self.hidden);
-        let logits = self.head.logits(&cross, &lstm_mean, items);
-        Ok(FastStages { frames, audio_hidden, pitch_hidden, lstm_mean, logits })
+        Ok(FastParts { items, audio_hidden, audio_frames, pitch_hidden, pitch_frames, lstm_mean })
+    }
+
+    /// Logits from cropped branch states `(items, frames, hidden)` and LSTM means.
+    pub fn head_logits(&self, audio_hidden: &[f32], pitch_hidden: &[f32], lstm_mean: &[f32], items: usize, frames: usize) -> Vec<f32> {
+        let cross = self.head.cross_mean(audio_hidden, pitch_hidden, items, frames, self.hidden);
+        self.head.logits(&cross, lstm_mean, items)
+    }
+
+    /// The head's width (the projected audio and pitch states).
+    pub fn hidden(&self) -> usize {
+        self.hidden
     }
 
     /// The audio branch alone (for benchmarks): `(items * frames, hidden)` and frames.
@@ -193,6 +213,33 @@ impl FastModel {
             lstm_mean: Tensor::from_vec(stages.lstm_mean, (items, lstm_dim), &dev)?,
             logit: Tensor::from_vec(stages.logits, items, &dev)?,
         })
+    }
+}
+
+/// The branches' outputs before the head, for `items` segments of one length: the projected audio
+/// states `(items, audio_frames, hidden)` (not yet cut to the pitch branch's length), the pitch
+/// states `(items, pitch_frames, hidden)` and the LSTM means `(items, 2 * lstm_hidden)`.
+pub struct FastParts {
+    pub items: usize,
+    pub audio_hidden: Vec<f32>,
+    pub audio_frames: usize,
+    pub pitch_hidden: Vec<f32>,
+    pub pitch_frames: usize,
+    pub lstm_mean: Vec<f32>,
+}
+
+impl FastParts {
+    /// Audio and pitch states cut to their common length, `offset` (per hidden unit) subtracted
+    /// from every audio frame first: (audio, pitch, frames).
+    pub fn cropped(&self, hidden: usize, offset: Option<&[f32]>) -> (Vec<f32>, Vec<f32>, usize) {
+        let frames = self.audio_frames.min(self.pitch_frames);
+        let mut audio = first_frames(self.audio_hidden.clone(), self.items, self.audio_frames, frames, hidden);
+        if let Some(offset) = offset {
+            for row in audio.chunks_exact_mut(hidden) {
+                row.iter_mut().zip(offset).for_each(|(v, o)| *v -= o);
+            }
+        }
+        (audio, first_frames(self.pitch_hidden.clone(), self.items, self.pitch_frames, frames, hidden), frames)
     }
 }
 
