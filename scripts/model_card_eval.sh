@@ -66,7 +66,14 @@ if [ "$WHAT" = loco ] || [ "$WHAT" = all ]; then
   done
 fi
 if [ "$WHAT" = default ] || [ "$WHAT" = all ]; then
-  train default "" ""
+  # The training corpora's terms, recorded in the bundle's meta.json (each corpus's SOURCE.md).
+  train default "" "" --name emotrace-default-whisper-base-v2 \
+    --licence "training data: CASIA Chinese emotional speech (subset; the full corpus is licensed by CASIA / Chinese-LDC for research)" \
+    --licence "training data: EmoDB (Burkhardt et al. 2005, TU Berlin): free for research" \
+    --licence "training data: RAVDESS (Livingstone & Russo 2018): CC BY-NC-SA 4.0" \
+    --licence "training data: TurEV-DB (Canpolat et al. 2020): CC BY-NC-ND 4.0" \
+    --licence "training data: nEMO (Christop 2024): CC BY-NC-SA 4.0" \
+    --licence "use: the training data allow research and non-commercial use only"
   # Amharic was never trained on: the default model's leave-one-corpus-out figure for ASED.
   evaluate default "loco-ased" --data "$D/ased/manifest.csv"
 fi

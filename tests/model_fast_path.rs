@@ -96,6 +96,22 @@ fn fast_path_matches_differentiable_path_on_the_fixtures() {
 fn fast_path_matches_differentiable_path_on_the_default_model() {
     let (model, _) = load_default(&Device::Cpu).unwrap();
     let (audio, pitch, mfcc) = synthetic_inputs(2, 48_000, 301, model.config().mfcc_dim);
+    // A Whisper default takes the log-Mel spectrogram of the same waveforms.
+    let audio = match model.config().whisper_branch() {
+        Some(_) => {
+            let plan = emotrace::features::whisper_mel::WhisperMelPlan::new();
+            let rows: Vec<Vec<f32>> = audio.to_vec2::<f32>().unwrap();
+            let mut mels = Vec::new();
+            let mut frames = 0;
+            for row in rows {
+                let mut out = Vec::new();
+                frames = plan.compute(&row.iter().map(|v| v * 0.1).collect::<Vec<_>>(), None, &mut out);
+                mels.extend(out);
+            }
+            Tensor::from_vec(mels, (2, 80, frames), &Device::Cpu).unwrap()
+        }
+        None => audio,
+    };
     compare_paths("default model", &model, &audio, &pitch, &mfcc);
 }
 

@@ -36,6 +36,9 @@ pub struct ImportModelArgs {
     /// reference (default: only the clip's own frames).
     #[arg(long)]
     pub mfcc_padded: bool,
+    /// A licence line to record in meta.json (repeatable), e.g. where the weights came from.
+    #[arg(long)]
+    pub licence: Vec<String>,
     /// Seed of the fresh head's weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -89,7 +92,9 @@ pub fn run(args: ImportModelArgs) -> anyhow::Result<()> {
             let training = args.training_data.clone().unwrap_or_else(|| {
                 "none: pretrained Whisper encoder with a freshly initialised head; needs fine-tuning".into()
             });
-            let meta = BundleMeta::new(&name, &training, &format!("whisper folder {}", dir.display()), true);
+            let mut meta = BundleMeta::new(&name, &training, &format!("whisper folder {}", dir.display()), true);
+            meta.licences.push(format!("encoder weights: OpenAI Whisper, MIT licence (Copyright (c) 2022 OpenAI); imported from {}", imported.notes.first().map(String::as_str).unwrap_or("a Whisper folder")));
+            meta.licences.extend(args.licence.iter().cloned());
             (imported, meta)
         }
         (Some(dir), None, None) => {

@@ -52,6 +52,12 @@ pub struct TrainArgs {
     /// subtracted, and write a bundle that subtracts each call's (see the README's model card).
     #[arg(long)]
     pub per_call_centring: bool,
+    /// Name recorded in meta.json (default: the output folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A licence line to record in the bundle's meta.json (repeatable), e.g. a training corpus's.
+    #[arg(long)]
+    pub licence: Vec<String>,
     /// Do not fit Platt scaling on the validation speakers (by default it is fitted at the best
     /// epoch and folded into the classifier, so that p means what it says).
     #[arg(long)]
@@ -196,6 +202,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         exclude_speakers: args.exclude_speakers.clone(),
         calibrate: !args.no_calibration,
         per_call_centring: args.per_call_centring,
+        licences: args.licence.clone(),
+        name: args.name.clone(),
         max_clips: args.max_clips,
         overwrite: args.force,
         command: std::env::args().collect::<Vec<_>>().join(" "),

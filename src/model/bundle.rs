@@ -41,6 +41,9 @@ pub struct BundleMeta {
     pub source: String,
     /// SHA-256 (lower-case hex) of model.safetensors.
     pub weights_sha256: String,
+    /// The licences the weights come under: pretrained parts and training data, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licences: Vec<String>,
     #[serde(default = "default_format")]
     pub format_version: u32,
 }
@@ -62,6 +65,7 @@ impl BundleMeta {
             needs_fine_tuning,
             source: source.to_string(),
             weights_sha256: String::new(),
+            licences: Vec::new(),
             format_version: BUNDLE_FORMAT_VERSION,
         }
     }

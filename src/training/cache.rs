@@ -111,7 +111,12 @@ impl FeatureCache<'_> {
     }
 
     fn load_is_missing(&self, key: &str) -> bool {
-        !self.path(key).exists()
+        !self.contains(key)
+    }
+
+    /// Whether the example `key` is kept (its clip need not be decoded).
+    pub fn contains(&self, key: &str) -> bool {
+        self.path(key).exists()
     }
 
     fn store(&self, key: &str, example: &PreparedExample) -> Result<(), TrainingError> {
@@ -180,7 +185,8 @@ pub fn prepare(
             .iter()
             .map(|r| cache.zip(r.cache_key.as_deref()).and_then(|(c, key)| c.load(key, device)))
             .collect();
-        let missing: Vec<&RawExample> = chunk.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|(r, _)| r).collect();
+        let missing: Vec<&RawExample> =
+            chunk.iter().zip(&cached).filter(|(r, c)| c.is_none() && !r.samples.is_empty()).map(|(r, _)| r).collect();
         let features = missing
             .par_iter()
             .map_init(
@@ -205,6 +211,12 @@ pub fn prepare(
         for (r, hit) in chunk.iter().zip(cached) {
             let (audio_conv, pitch, mfcc) = match hit {
                 Some(tensors) => tensors,
+                None if r.samples.is_empty() => {
+                    return Err(TrainingError::Dataset(format!(
+                        "a feature-cache entry ({}) cannot be read; delete the feature cache folder and run again",
+                        r.cache_key.as_deref().unwrap_or("?")
+                    )))
+                }
                 None => {
                     let (f, audio_conv) = computed
                         .next()

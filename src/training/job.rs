@@ -40,6 +40,10 @@ pub struct TrainJob {
     pub calibrate: bool,
     /// Turn per-call centring on in the (Whisper) model's config.
     pub per_call_centring: bool,
+    /// Licence lines for meta.json beyond the starting bundle's (e.g. the training data's).
+    pub licences: Vec<String>,
+    /// meta.json's name (`None`: the output folder's name).
+    pub name: Option<String>,
     /// Keep at most this many clips (seeded subsample) for short experiments.
     pub max_clips: Option<usize>,
     pub overwrite: bool,
@@ -114,20 +118,6 @@ fn augmentation_seed(seed: u64, clip: &LabelledClip, copy: usize) -> u64 {
     seed ^ prefix
 }
 
-fn raw_examples(clips: &[LabelledClip], audio: &[Vec<f32>], indices: &[usize], frozen: &str) -> Vec<RawExample> {
-    indices
-        .iter()
-        .map(|&i| RawExample {
-            samples: audio[i].clone(),
-            label: clips[i].label,
-            speaker: clips[i].speaker.clone(),
-            source: i,
-            group: clips[i].speaker.clone(),
-            cache_key: Some(hash_hex(&[frozen, &clip_identity(&clips[i]), "clean"])),
-        })
-        .collect()
-}
-
 /// Drops the clips of `excluded` speakers (`corpus/speaker`, or an id matching any corpus).
 pub fn exclude_speakers(clips: Vec<LabelledClip>, excluded: &[String]) -> Result<Vec<LabelledClip>, TrainingError> {
     if excluded.is_empty() {
@@ -189,6 +179,8 @@ pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBu
         exclude_speakers: Vec::new(),
         calibrate: true,
         per_call_centring: false,
+        licences: Vec::new(),
+        name: None,
         max_clips: None,
         overwrite: false,
     })
@@ -207,11 +199,12 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
         clips = subsample(clips, max, opts.seed);
     }
     let split = split_by_speaker(&clips, &job.val, opts.seed)?;
-    let (mut config, init, init_dtypes) = match &job.init {
+    let (mut config, init, init_dtypes, init_licences) = match &job.init {
         Some(dir) if is_default_init(dir) => {
             // Loading checks the hash, every name and shape.
             let (_, b) = crate::model::default_model::load_default(&Device::Cpu)?;
-            (b.config, Some(crate::model::default_model::default_tensors()?), crate::model::default_model::default_dtypes()?)
+            let tensors = crate::model::default_model::default_tensors()?;
+            (b.config, Some(tensors), crate::model::default_model::default_dtypes()?, b.meta.licences)
         }
         Some(dir) => {
             let (_, b) = bundle::load_bundle(dir, &Device::Cpu)?;
@@ -219,9 +212,9 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
             let bytes = std::fs::read(&path).map_err(|e| TrainingError::io(&path, e))?;
             let dtypes = crate::model::weights::stored_dtypes(&bytes)?;
             let tensors = crate::model::weights::read_safetensors(&path)?;
-            (b.config, Some(tensors), dtypes)
+            (b.config, Some(tensors), dtypes, b.meta.licences)
         }
-        None => (job.config.clone(), None, HashMap::new()),
+        None => (job.config.clone(), None, HashMap::new(), Vec::new()),
     };
     if job.per_call_centring {
         match config.whisper.as_mut() {
@@ -229,36 +222,57 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
             _ => return Err(TrainingError::Config("per-call centring needs a Whisper bundle (--init)".into())),
         }
     }
-    let audio = load_clips(&clips)?;
     let device = Device::Cpu;
     let mut trainer = Trainer::new(config.clone(), init, opts.clone(), &device)?;
     let frozen = trainer.frozen_digest()?;
 
-    let mut train_raw = raw_examples(&clips, &audio, &split.train, &frozen);
+    // Every example's cache key; only clips with an example missing from the feature cache are
+    // decoded (and augmented) at all.
+    let recipe = serde_json::to_string(&opts.augment).unwrap_or_default();
+    let clean_key = |i: usize| hash_hex(&[&frozen, &clip_identity(&clips[i]), "clean"]);
+    let copy_key = |i: usize, k: usize| {
+        let seed = augmentation_seed(opts.seed, &clips[i], k);
+        (seed, hash_hex(&[&frozen, &clip_identity(&clips[i]), &format!("augment {k} {seed} {recipe}")]))
+    };
+    let cached = |key: &str| opts.feature_cache.as_deref().is_some_and(|dir| super::cache::FeatureCache { dir }.contains(key));
+    let mut needed = vec![false; clips.len()];
+    for &i in &split.train {
+        needed[i] = !cached(&clean_key(i)) || (0..opts.augment.copies).any(|k| !cached(&copy_key(i, k).1));
+    }
+    for &i in &split.val {
+        needed[i] = !cached(&clean_key(i));
+    }
+    let to_decode: Vec<usize> = (0..clips.len()).filter(|&i| needed[i]).collect();
+    let decoded = load_clips(&to_decode.iter().map(|&i| clips[i].clone()).collect::<Vec<_>>())?;
+    let mut audio: Vec<Vec<f32>> = vec![Vec::new(); clips.len()];
+    for (i, samples) in to_decode.into_iter().zip(decoded) {
+        audio[i] = samples;
+    }
+    let example = |i: usize, samples: Vec<f32>, group: String, key: String| RawExample {
+        samples,
+        label: clips[i].label,
+        speaker: clips[i].speaker.clone(),
+        source: i,
+        group,
+        cache_key: Some(key),
+    };
+    let mut train_raw: Vec<RawExample> =
+        split.train.iter().map(|&i| example(i, audio[i].clone(), clips[i].speaker.clone(), clean_key(i))).collect();
     if opts.augment.copies > 0 {
         let copies: Vec<RawExample> = split
             .train
             .par_iter()
-            .flat_map_iter(|&i| {
-                (0..opts.augment.copies).map(move |k| (i, k))
-            })
+            .flat_map_iter(|&i| (0..opts.augment.copies).map(move |k| (i, k)))
             .map(|(i, k)| {
-                let seed = augmentation_seed(opts.seed, &clips[i], k);
-                let mut rng = Rng::new(seed);
-                let recipe = serde_json::to_string(&opts.augment).unwrap_or_default();
-                Ok(RawExample {
-                    samples: augment(&audio[i], &opts.augment, &mut rng)?,
-                    label: clips[i].label,
-                    speaker: clips[i].speaker.clone(),
-                    source: i,
-                    group: format!("{}#copy{k}", clips[i].speaker),
-                    cache_key: Some(hash_hex(&[&frozen, &clip_identity(&clips[i]), &format!("augment {k} {seed} {recipe}")])),
-                })
+                let (seed, key) = copy_key(i, k);
+                let samples = if cached(&key) { Vec::new() } else { augment(&audio[i], &opts.augment, &mut Rng::new(seed))? };
+                Ok(example(i, samples, format!("{}#copy{k}", clips[i].speaker), key))
             })
             .collect::<Result<_, TrainingError>>()?;
         train_raw.extend(copies);
     }
-    let val_raw = raw_examples(&clips, &audio, &split.val, &frozen);
+    let val_raw: Vec<RawExample> =
+        split.val.iter().map(|&i| example(i, audio[i].clone(), clips[i].speaker.clone(), clean_key(i))).collect();
     drop(audio);
     let train = trainer.prepare(train_raw, events)?;
     let val = trainer.prepare(val_raw, events)?;
@@ -330,8 +344,10 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
         n_neg(&split.val),
         opts.augment.copies
     );
-    let name = job.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let name = job.name.clone().unwrap_or_else(|| job.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()));
     let mut meta = BundleMeta::new(&name, &training_data, "trained by emotrace train", false);
+    meta.licences = init_licences;
+    meta.licences.extend(job.licences.iter().cloned());
     let best = outcome.best_epoch.and_then(|e| outcome.history.get(e - 1));
     let json = |v: &dyn erased::Ser| v.to_value();
     meta.metrics.insert("best_epoch".into(), serde_json::json!(outcome.best_epoch));
