@@ -66,7 +66,8 @@ pub enum Command {
     /// Compare groups of analysed calls (the paper's Table VII): per group, stage and metric the
     /// mean with a 95% bootstrap interval and, for two groups, Welch's t-test p-value.
     Cohort(cohort_cmd::CohortArgs),
-    /// Build a model bundle from an HF wav2vec2 directory (fresh head) or a fused checkpoint.
+    /// Build a model bundle from a Whisper folder (CTranslate2 or HF; fresh head), an HF wav2vec2
+    /// directory (fresh head) or a fused checkpoint.
     ImportModel(import_model_cmd::ImportModelArgs),
     /// Install another pretrained speaker encoder for mono diarization in place of the built-in
     /// CAM++: a CAM++ checkpoint (3D-Speaker's campplus_*.pt) or GE2E (Resemblyzer's

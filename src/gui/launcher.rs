@@ -113,6 +113,8 @@ pub fn demo_model_info() -> ModelInfo {
         device: "none".to_string(),
         device_notice: None,
         needs_fine_tuning: false,
+        backbone: "none".to_string(),
+        per_call_centring: false,
     }
 }
 

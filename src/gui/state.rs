@@ -399,6 +399,8 @@ mod tests {
             device: "CPU".into(),
             device_notice: None,
             needs_fine_tuning: true,
+            backbone: "whisper".into(),
+            per_call_centring: false,
         };
         view.apply_event(AnalysisEvent::ModelLoaded { model: info.clone(), load_seconds: 2.5 });
         assert!(view.model_loading.is_none());

@@ -191,6 +191,15 @@ impl FusedModel {
         self.pitch_encoder.forward(pitch)
     }
 
+    /// The Whisper states' learned layer mix before the projection: `(batch, states, frames,
+    /// d_model)` -> `(batch, frames, d_model)` (the linear-probe baseline's input).
+    pub fn audio_mixed_states(&self, states: &Tensor) -> Result<Tensor> {
+        match &self.audio {
+            AudioBranch::Whisper(w) => w.mix_states(states),
+            AudioBranch::Wav2Vec2(_) => candle_core::bail!("the layer mix needs the Whisper backbone"),
+        }
+    }
+
     /// [`Self::audio_hidden`] of Whisper states from which `offsets` `(batch, states, 1, d_model)`
     /// (a call's mean states) are subtracted before the mix: per-call centring.
     pub fn audio_hidden_centred(&self, states: &Tensor, offsets: &Tensor) -> Result<Tensor> {

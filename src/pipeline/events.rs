@@ -64,6 +64,10 @@ pub struct ModelInfo {
     pub device_notice: Option<String>,
     /// The bundle says its classification head is untrained: its scores are not meaningful.
     pub needs_fine_tuning: bool,
+    /// The audio branch: "wav2vec2" or "whisper".
+    pub backbone: String,
+    /// Scores are centred on the call (per-call centring): they compare segments within the call.
+    pub per_call_centring: bool,
 }
 
 /// How the call was split between the parties, as segmentation decided it.

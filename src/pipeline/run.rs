@@ -118,6 +118,12 @@ impl ScoringModel {
             device: device_label(&self.device).to_string(),
             device_notice: self.device_notice.clone(),
             needs_fine_tuning: self.bundle.meta.needs_fine_tuning,
+            backbone: match self.bundle.config.backbone {
+                crate::model::config::Backbone::Wav2vec2 => "wav2vec2",
+                crate::model::config::Backbone::Whisper => "whisper",
+            }
+            .to_string(),
+            per_call_centring: self.model.centres_per_call(),
         }
     }
 }

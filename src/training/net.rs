@@ -37,6 +37,9 @@ pub enum Branches {
     PitchOnly,
     /// All three branches, concatenated without the cross- and self-attention layers.
     NoAttention,
+    /// The linear-probe baseline (SUPERB / seed 004): the Whisper states' learned layer mix,
+    /// averaged over time, one linear layer (`probe`) to the logit; no pitch, MFCC or head.
+    EncoderLinear,
 }
 
 pub struct TrainableNet {
@@ -49,6 +52,8 @@ pub struct TrainableNet {
     /// Per-call centring (Whisper): each group's mean states `(states, d_model)`, by
     /// [`PreparedExample::group`].
     pub group_means: Option<std::collections::HashMap<String, Tensor>>,
+    /// The linear probe of [`Branches::EncoderLinear`] (created only for that ablation).
+    probe: Option<ops::Linear>,
 }
 
 /// Per-coefficient standardisation `x' = (x - mean) * scale` of the MFCC39 input. Raw MFCCs span
@@ -117,7 +122,19 @@ impl TrainableNet {
     /// (which seeded initialisation depends on). The frozen conv encoder's copy used for the
     /// cache is loaded separately ([`load_frozen_encoder`]).
     pub fn load(vb: VarBuilder, cfg: &FusedConfig) -> Result<Self> {
-        Ok(Self { model: FusedModel::load(vb, cfg)?, config: cfg.clone(), branches: Branches::Fused, mfcc_scaling: None, group_means: None })
+        Ok(Self { model: FusedModel::load(vb, cfg)?, config: cfg.clone(), branches: Branches::Fused, mfcc_scaling: None, group_means: None, probe: None })
+    }
+
+    /// Creates the linear probe the [`Branches::EncoderLinear`] baseline needs (a Whisper model).
+    pub fn add_probe(&mut self, vb: VarBuilder) -> Result<()> {
+        let d = self
+            .config
+            .whisper_branch()
+            .ok_or_else(|| candle_core::Error::Msg("the encoder-linear baseline needs a Whisper model".into()))?
+            .encoder
+            .d_model;
+        self.probe = Some(ops::Linear::load(vb.pp("probe"), d, 1)?);
+        Ok(())
     }
 
     /// The audio and pitch part of the fused vector `(batch, 2H)` for examples of one exact length.
@@ -165,7 +182,7 @@ impl TrainableNet {
             Branches::NoAttention => {
                 Tensor::cat(&[ops::mean_over_time(&audio_hidden()?)?, ops::mean_over_time(&pitch_hidden()?)?], 1)
             }
-            Branches::Fused => self.model.cross_attention_mean(&audio_hidden()?, &pitch_hidden()?),
+            Branches::Fused | Branches::EncoderLinear => self.model.cross_attention_mean(&audio_hidden()?, &pitch_hidden()?),
         }
     }
 
@@ -173,6 +190,9 @@ impl TrainableNet {
     /// so each logit is what the example gets alone); the MFCC branch, always
     /// `frames x mfcc_dim`, runs batched. `dropout`: `(probability, generator)` in training.
     pub fn forward(&self, examples: &[&PreparedExample], dropout: Option<(f32, &mut Rng)>) -> Result<Tensor> {
+        if self.branches == Branches::EncoderLinear {
+            return self.probe_forward(examples);
+        }
         let mut groups: Vec<((usize, usize), Vec<usize>)> = Vec::new();
         for (i, ex) in examples.iter().enumerate() {
             let key = ex.length_key();
@@ -211,6 +231,19 @@ impl TrainableNet {
 }
 
 impl TrainableNet {
+    /// [`Branches::EncoderLinear`]: `probe(mean_t(mix(states)))`, clip by clip.
+    fn probe_forward(&self, examples: &[&PreparedExample]) -> Result<Tensor> {
+        let probe = self.probe.as_ref().ok_or_else(|| candle_core::Error::Msg("the linear probe was not created".into()))?;
+        let rows = examples
+            .iter()
+            .map(|e| {
+                let mixed = self.model.audio_mixed_states(&e.audio_conv)?;
+                probe.forward(&mixed.mean(1)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::cat(&rows, 0)?.squeeze(1)
+    }
+
     /// The BiLSTM means `(batch, 2 * lstm_hidden)`, run as one batch per MFCC length (clip-length
     /// MFCC frames differ between clips of different lengths), rows in input order.
     fn lstm_mean(&self, examples: &[&PreparedExample]) -> Result<Tensor> {

@@ -183,6 +183,9 @@ impl Trainer {
         }
         let mut net = TrainableNet::load(seeded_var_builder(&varmap, options.seed, device), &config)?;
         net.branches = options.branches;
+        if options.branches == Branches::EncoderLinear {
+            net.add_probe(seeded_var_builder(&varmap, options.seed ^ 0xB0BE, device))?;
+        }
         let trainable: Vec<(String, candle_core::Var)> = {
             let data = varmap.data().lock().map_err(|_| TrainingError::Config("varmap lock poisoned".into()))?;
             data.iter()

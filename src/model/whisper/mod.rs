@@ -72,11 +72,15 @@ impl WhisperBranch {
     /// Learned mix of the frozen states and the projection: `(batch, states, frames, d_model)` ->
     /// `(batch, frames, hidden)`.
     pub fn mix(&self, states: &Tensor) -> Result<Tensor> {
+        self.projection.forward(&self.mix_states(states)?)
+    }
+
+    /// The learned mix alone: `(batch, states, frames, d_model)` -> `(batch, frames, d_model)`.
+    pub fn mix_states(&self, states: &Tensor) -> Result<Tensor> {
         let n = states.dim(1)?;
         let weights = self.mix_weights()?.reshape((1, n, 1, 1))?;
         let states = states.to_dtype(weights.dtype())?;
-        let mixed = states.broadcast_mul(&weights)?.sum(1)?;
-        self.projection.forward(&mixed)
+        states.broadcast_mul(&weights)?.sum(1)
     }
 }
 
