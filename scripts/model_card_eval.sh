@@ -5,7 +5,12 @@
 # recipe on all training corpora (the shipped default). Every figure of the README's model card
 # comes from the `emotrace eval` reports this writes (OUT/*.eval.json, *.eval.txt).
 #
-#   bash scripts/model_card_eval.sh OUT [loso|loco|default|all]
+#   bash scripts/model_card_eval.sh OUT [loso|loco|default|ablation|all]
+#
+# LOSO_SPEAKERS / LOCO_CORPORA restrict those stages (space-separated). The ablation stage
+# (not part of all) compares the branches and baselines on one held-out set under a short
+# schedule (no augmented copies, 4 epochs): casia/liuchanhg plus the validation speakers, never
+# trained on; each run's figures are its last epoch's, measured by the trainer on those clips.
 #
 # Needs ../shared/data (or $EMOTRACE_SHARED_DATA), the imported Whisper bundle from
 # scripts/fetch_whisper.sh ($WHISPER_BUNDLE, default models/whisper-base-untrained), and a
@@ -14,7 +19,7 @@
 # later runs train the head only (about 10 min each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: model_card_eval.sh OUT [loso|loco|default|all]}
+OUT=${1:?usage: model_card_eval.sh OUT [loso|loco|default|ablation|all]}
 WHAT=${2:-all}
 D=${EMOTRACE_SHARED_DATA:-../shared/data}
 [ -d "$D/casia" ] || D=/work/shared/data
@@ -32,7 +37,7 @@ VAL_ALL=(emodb/03 emodb/08 ravdess/Actor_01 ravdess/Actor_02 ravdess/Actor_03 ra
 val_without() { local skip=${1:-}; local out=(); for s in "${VAL_ALL[@]}"; do [ "${s%%/*}" = "$skip" ] || out+=("$s"); done; (IFS=,; echo "${out[*]}"); }
 # A fixed schedule (the last epoch is kept): validation speakers only calibrate. PER_CALL_CENTRING=1
 # trains the per-call-centred variant.
-RECIPE=(--augment-copies 1 --epochs ${EPOCHS:-8} --batch 32 --lr 1e-3 --dropout 0.3 --warmup-epochs 1 --cosine
+RECIPE=(--augment-copies ${COPIES:-1} --epochs ${EPOCHS:-8} --batch 32 --lr 1e-3 --dropout 0.3 --warmup-epochs 1 --cosine
         --freeze-pitch-encoder --length-grid 0.25 --select-by last --feature-cache "$CACHE")
 [ "${PER_CALL_CENTRING:-0}" = 1 ] && RECIPE+=(--per-call-centring)
 
@@ -54,13 +59,13 @@ evaluate() { # name, label, then eval args
 }
 
 if [ "$WHAT" = loso ] || [ "$WHAT" = all ]; then
-  for s in liuchanhg wangzhe ZhaoZuoxiang; do
+  for s in ${LOSO_SPEAKERS:-liuchanhg wangzhe ZhaoZuoxiang}; do
     train "loso-$s" "casia/$s" ""
     evaluate "loso-$s" "loso-$s" --data "$D/casia/manifest.csv" --speakers "casia/$s"
   done
 fi
 if [ "$WHAT" = loco ] || [ "$WHAT" = all ]; then
-  for c in "${CORPORA[@]}"; do
+  for c in ${LOCO_CORPORA:-${CORPORA[@]}}; do
     train "loco-$c" "" "$c"
     evaluate "loco-$c" "loco-$c" --data "$D/$c/manifest.csv"
   done
@@ -76,4 +81,24 @@ if [ "$WHAT" = default ] || [ "$WHAT" = all ]; then
     --licence "use: the training data allow research and non-commercial use only"
   # Amharic was never trained on: the default model's leave-one-corpus-out figure for ASED.
   evaluate default "loco-ased" --data "$D/ased/manifest.csv"
+fi
+if [ "$WHAT" = ablation ]; then
+  HELD_OUT="casia/liuchanhg,$(val_without "")"
+  for i in "${!RECIPE[@]}"; do
+    case "${RECIPE[$i]}" in --augment-copies) RECIPE[$((i + 1))]=0 ;; --epochs) RECIPE[$((i + 1))]=4 ;; esac
+  done
+  ablate() { # name, then extra args; the held-out speakers are the validation set, never trained on
+    local name=$1; shift
+    echo "== ablation $name ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
+    /usr/bin/time -f "ablation $name: %e s wall, %M KB peak" "$BIN" train --init "$INIT" --data $(manifests "") \
+      --val-speakers "$HELD_OUT" "${RECIPE[@]}" --out "$OUT/ablation-$name" --force "$@" 2>&1 \
+      | grep -v " step " | tee "$OUT/ablation-$name.train.log"
+  }
+  ablate fused
+  ablate encoder-linear --branches encoder-linear
+  ablate audio-only --branches audio-only
+  ablate no-attention --branches no-attention
+  ablate centred --per-call-centring
+  ablate mfcc-only --branches mfcc-only
+  ablate pitch-only --branches pitch-only
 fi

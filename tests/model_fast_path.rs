@@ -3,7 +3,10 @@
 //!
 //! Tolerance against the differentiable path: max |diff| <= 5e-6 on every stage (both compute in
 //! f32; they differ in summation order, the folded GroupNorm statistics and the GELU/erf
-//! approximation). Against PyTorch: the 1e-4 of tests/model_parity.rs.
+//! approximation). The real Whisper base encoder of the default model is held to 2e-5 x the
+//! stage's scale instead: its residual stream reaches ~70 inside the encoder (base_io fixture,
+//! state 4) before the final normalisation, so the same f32 rounding is amplified ~10x relative
+//! to the output's scale. Against PyTorch: the 1e-4 of tests/model_parity.rs.
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -14,6 +17,7 @@ use emotrace::model::weights::{build_checked, read_safetensors, read_weights};
 use emotrace::model::{FusedConfig, FusedModel, FusedOutput};
 
 const STAGE_TOLERANCE: f32 = 5e-6;
+const WHISPER_BASE_STAGE_TOLERANCE: f32 = 2e-5;
 const PYTORCH_TOLERANCE: f32 = 1e-4;
 const FIXTURES: [&str; 2] = ["tiny_group_postnorm", "tiny_layer_prenorm"];
 
@@ -44,6 +48,10 @@ fn stages(out: &FusedOutput) -> [(&'static str, &Tensor); 4] {
 
 /// Runs both paths and checks every stage; returns the largest difference per stage.
 fn compare_paths(label: &str, model: &FusedModel, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor) -> Vec<f32> {
+    compare_paths_within(label, model, audio, pitch, mfcc, STAGE_TOLERANCE)
+}
+
+fn compare_paths_within(label: &str, model: &FusedModel, audio: &Tensor, pitch: &Tensor, mfcc: &Tensor, tolerance: f32) -> Vec<f32> {
     assert!(model.fast_model().unwrap().is_some(), "{label}: the fast path must apply to a CPU inference model");
     let fast = model.forward_stages(audio, pitch, mfcc).unwrap();
     let reference = model.differentiable_forward_stages(audio, pitch, mfcc).unwrap();
@@ -54,7 +62,7 @@ fn compare_paths(label: &str, model: &FusedModel, audio: &Tensor, pitch: &Tensor
             let diff = max_abs_diff(got, want);
             let scale = want.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap().max(1.0);
             println!("{label} {name}: max |fast - differentiable| = {diff:.2e} (largest |value| {scale:.2})");
-            assert!(diff <= STAGE_TOLERANCE * scale, "{label} {name}: {diff} > {STAGE_TOLERANCE} x {scale}");
+            assert!(diff <= tolerance * scale, "{label} {name}: {diff} > {tolerance} x {scale}");
             diff
         })
         .collect()
@@ -97,6 +105,7 @@ fn fast_path_matches_differentiable_path_on_the_default_model() {
     let (model, _) = load_default(&Device::Cpu).unwrap();
     let (audio, pitch, mfcc) = synthetic_inputs(2, 48_000, 301, model.config().mfcc_dim);
     // A Whisper default takes the log-Mel spectrogram of the same waveforms.
+    let tolerance = if model.config().whisper_branch().is_some() { WHISPER_BASE_STAGE_TOLERANCE } else { STAGE_TOLERANCE };
     let audio = match model.config().whisper_branch() {
         Some(_) => {
             let plan = emotrace::features::whisper_mel::WhisperMelPlan::new();
@@ -112,7 +121,7 @@ fn fast_path_matches_differentiable_path_on_the_default_model() {
         }
         None => audio,
     };
-    compare_paths("default model", &model, &audio, &pitch, &mfcc);
+    compare_paths_within("default model", &model, &audio, &pitch, &mfcc, tolerance);
 }
 
 #[test]

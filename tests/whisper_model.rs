@@ -111,6 +111,31 @@ fn a_truncated_encoder_stores_only_the_layers_it_runs() {
     assert!(err.contains("whisper.layer_norm.weight"), "{err}");
 }
 
+/// The shipped default model's encoder is OpenAI's Whisper base as transformers runs it: its
+/// hidden states on 1.5 s of speech at clip length against `base_io.safetensors`
+/// (scripts/gen_whisper_base_fixture.py: the CTranslate2 weights of scripts/fetch_whisper.sh,
+/// float16 upcast, loaded strictly into `WhisperEncoder`). Tolerance: max |diff| <= 1e-3 x
+/// max(1, largest |value| / 10): 1e-3 on states of order 1-10; the residual stream of layers 4-5
+/// reaches ~70 (Whisper's outlier dimensions), where f32 summation order alone moves it by ~1e-3.
+#[test]
+fn the_default_models_encoder_is_whisper_base_as_transformers_runs_it() {
+    let (model, bundle) = emotrace::model::default_model::load_default(&Device::Cpu).unwrap();
+    let emotrace::model::AudioBranch::Whisper(branch) = model.audio_branch() else {
+        panic!("the default model {} has no Whisper backbone", bundle.meta.name);
+    };
+    let io = io(&fixtures().join("whisper_model/base_io.safetensors"));
+    let states = branch.encoder().hidden_states(&io["mel"]).unwrap();
+    let kept = model.config().whisper.as_ref().unwrap().layers;
+    assert_eq!(states.len(), kept + 1, "the embedding and each of the {kept} layers kept");
+    for (i, got) in states.iter().enumerate() {
+        let want = &io[&format!("hidden_{i}")];
+        let diff = max_abs_diff(got, want);
+        println!("default model's hidden state {i}: max |candle - transformers| = {diff:.2e} (largest {:.1})", largest(want));
+        let tolerance = 1e-3 * (largest(want) / 10.0).max(1.0);
+        assert!(diff <= tolerance, "hidden state {i}: {diff} > {tolerance}");
+    }
+}
+
 /// Clips of a few seconds from the committed speech fixtures, cut into `n` pieces.
 fn speech_clips(n: usize) -> Vec<Vec<f32>> {
     let dir = fixtures().join("features");

@@ -24,6 +24,8 @@ pub enum BenchTarget {
     Model(super::bench_model::BenchModelArgs),
     /// Embedding a diarization piece with an imported speaker encoder.
     SpeakerEncoder(super::bench_speaker_encoder::BenchSpeakerEncoderArgs),
+    /// The window's fine-tuning on labels files, timed (preparation and each epoch).
+    FineTune(super::bench_fine_tune::BenchFineTuneArgs),
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +49,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchTarget::Features(a) => run_features(a),
         BenchTarget::Model(a) => super::bench_model::run(a),
         BenchTarget::SpeakerEncoder(a) => super::bench_speaker_encoder::run(a),
+        BenchTarget::FineTune(a) => super::bench_fine_tune::run(a),
     }
 }
 

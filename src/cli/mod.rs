@@ -1,6 +1,7 @@
 //! The command-line interface: one subcommand per job, each a thin shell over the library.
 
 mod bench_features;
+mod bench_fine_tune;
 mod features_cmd;
 mod analysis_args;
 mod analyze_cmd;

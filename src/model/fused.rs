@@ -80,6 +80,11 @@ impl FusedModel {
         })
     }
 
+    /// The pretrained speech encoder's branch (e.g. to run the encoder alone).
+    pub fn audio_branch(&self) -> &AudioBranch {
+        &self.audio
+    }
+
     pub fn config(&self) -> &FusedConfig {
         &self.config
     }

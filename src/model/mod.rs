@@ -25,7 +25,7 @@ use std::path::Path;
 
 pub use config::{FusedConfig, Wav2Vec2Config};
 pub use device::{select_device, DeviceChoice};
-pub use fused::{FusedModel, FusedOutput};
+pub use fused::{AudioBranch, FusedModel, FusedOutput};
 pub use weights::TensorProblem;
 
 #[derive(Debug, thiserror::Error)]
