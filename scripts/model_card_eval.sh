@@ -46,7 +46,7 @@ train() { # name, exclude (speaker list or ""), skip corpus (or ""), then extra 
   local args=(--init "$INIT" --data $(manifests "$skip") --val-speakers "$(val_without "$skip")" "${RECIPE[@]}" --out "$OUT/$name" --force "$@")
   [ -n "$exclude" ] && args+=(--exclude-speakers "$exclude")
   echo "== train $name ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
-  /usr/bin/time -f "train $name: %e s wall, %M KB peak" "$BIN" train "${args[@]}" 2>&1 | grep -v " step " | tee "$OUT/$name.train.log"
+  /usr/bin/time -f "train $name: %e s wall, %M KB peak" "$BIN" train "${args[@]}" 2>&1 | grep --line-buffered -v " step " | tee "$OUT/$name.train.log"
 }
 evaluate() { # name, label, then eval args
   local name=$1 label=$2; shift 2
@@ -92,7 +92,7 @@ if [ "$WHAT" = ablation ]; then
     echo "== ablation $name ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
     /usr/bin/time -f "ablation $name: %e s wall, %M KB peak" "$BIN" train --init "$INIT" --data $(manifests "") \
       --val-speakers "$HELD_OUT" "${RECIPE[@]}" --out "$OUT/ablation-$name" --force "$@" 2>&1 \
-      | grep -v " step " | tee "$OUT/ablation-$name.train.log"
+      | grep --line-buffered -v " step " | tee "$OUT/ablation-$name.train.log"
   }
   ablate fused
   ablate encoder-linear --branches encoder-linear

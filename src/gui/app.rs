@@ -615,6 +615,11 @@ impl ReviewApp {
                 ui.weak(&text);
                 notices.push(text);
             }
+            if model.per_call_centring {
+                let text = self.t(Key::PerCallCentred).to_string();
+                ui.weak(&text);
+                notices.push(text);
+            }
             if model.needs_fine_tuning {
                 let text = self.t(Key::NeedsFineTuning).to_string();
                 ui.label(RichText::new(&text).color(Color32::from_rgb(200, 90, 0)).strong());

@@ -206,6 +206,7 @@ keys! {
     ModelRunsOn => ("runs on", "运行于"),
     ModelLoadedIn => ("loaded in", "加载用时"),
     NeedsFineTuning => ("This model has not been fine-tuned: its classification head is new and untrained, so its scores are not meaningful yet. Use it to try the window, not to review calls.", "此模型尚未微调：其分类层是新建的、未经训练，因此分数暂无意义。仅可用于试用窗口，不可用于审阅通话。"),
+    PerCallCentred => ("Scores are centred on this call (per-call centring): compare segments within the call; NSS and stage means are not comparable between calls.", "分数已按本通话居中（逐通话居中）：用于比较本通话内的片段；NSS 与阶段均值不宜在通话之间比较。"),
     DeviceNotice => ("Device:", "设备："),
     NoGpuFallback => ("no GPU available in this build or machine; running on CPU", "此版本或本机没有可用的 GPU，正在使用 CPU 运行"),
 }

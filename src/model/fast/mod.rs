@@ -351,6 +351,18 @@ impl Reader {
         Ok(Dense::new(weight, bias, input, output))
     }
 
+    /// An encoder's self-attention with q, k, v as one product (the 1/sqrt(head_dim) scale folded
+    /// into q).
+    fn multi_head(&mut self, a: &super::attention::MultiheadAttention, dim: usize) -> CandleResult<MultiHead> {
+        let scale = (a.head_dim as f64).powf(-0.5) as f32;
+        Ok(MultiHead {
+            projection: Projection::Fused(self.stacked(&[(&a.q_proj, scale), (&a.k_proj, 1.0), (&a.v_proj, 1.0)])?),
+            out: self.dense(&a.out_proj)?,
+            heads: a.num_heads,
+            dim,
+        })
+    }
+
     fn norm(&mut self, ln: &ops::LayerNorm) -> CandleResult<Norm> {
         Ok(Norm { weight: self.values(&ln.weight)?, bias: self.values(&ln.bias)?, eps: ln.eps as f32 })
     }
@@ -414,15 +426,8 @@ impl Reader {
         let pos_conv = PositionalConv { group_weights, bias, kernel, activation: epilogue(pos.activation) };
         let mut layers = Vec::with_capacity(e.layers.len());
         for layer in &e.layers {
-            let a = &layer.attention;
-            let scale = (a.head_dim as f64).powf(-0.5) as f32;
             layers.push(EncoderLayer {
-                attention: MultiHead {
-                    projection: Projection::Fused(self.stacked(&[(&a.q_proj, scale), (&a.k_proj, 1.0), (&a.v_proj, 1.0)])?),
-                    out: self.dense(&a.out_proj)?,
-                    heads: a.num_heads,
-                    dim,
-                },
+                attention: self.multi_head(&layer.attention, dim)?,
                 layer_norm: self.norm(&layer.layer_norm)?,
                 intermediate: self.dense(&layer.feed_forward.intermediate_dense)?,
                 output: self.dense(&layer.feed_forward.output_dense)?,
@@ -446,15 +451,8 @@ impl Reader {
         let conv2 = conv(self, &e.conv2, d, 2)?;
         let mut layers = Vec::with_capacity(e.layers.len());
         for layer in &e.layers {
-            let a = &layer.self_attn;
-            let scale = (a.head_dim as f64).powf(-0.5) as f32;
             layers.push(EncoderLayer {
-                attention: MultiHead {
-                    projection: Projection::Fused(self.stacked(&[(&a.q_proj, scale), (&a.k_proj, 1.0), (&a.v_proj, 1.0)])?),
-                    out: self.dense(&a.out_proj)?,
-                    heads: a.num_heads,
-                    dim: d,
-                },
+                attention: self.multi_head(&layer.self_attn, d)?,
                 layer_norm: self.norm(&layer.self_attn_layer_norm)?,
                 intermediate: self.dense(&layer.fc1)?,
                 output: self.dense(&layer.fc2)?,

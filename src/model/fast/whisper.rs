@@ -29,9 +29,9 @@ pub(super) struct FastWhisper {
 }
 
 impl FastWhisper {
-    /// `mel`: `items` spectrograms `(n_mels, mel_frames)` row-major, back to back ->
-    /// (`(items * frames, hidden)`, frames) after the mix, pooling and projection.
-    pub fn forward(&self, mel: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
+    /// The conv stem and positional embedding of `items` spectrograms (in parallel): the
+    /// embedded frames `(items * t, d)` row-major, and `t`.
+    fn embed_all(&self, mel: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
         if items == 0 || mel.is_empty() || mel.len() % (items * self.n_mels) != 0 {
             return Err(FastError(format!("{} log-Mel values are not {items} spectrograms of {} bands", mel.len(), self.n_mels)));
         }
@@ -44,7 +44,13 @@ impl FastWhisper {
         if t > self.max_positions {
             return Err(FastError(format!("{t} encoder frames exceed Whisper's {} positions", self.max_positions)));
         }
-        let mut x: Vec<f32> = embedded.into_iter().flatten().collect();
+        Ok((embedded.into_iter().flatten().collect(), t))
+    }
+
+    /// `mel`: `items` spectrograms `(n_mels, mel_frames)` row-major, back to back ->
+    /// (`(items * frames, hidden)`, frames) after the mix, pooling and projection.
+    pub fn forward(&self, mel: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
+        let (mut x, t) = self.embed_all(mel, items)?;
         let pooled_t = t.div_ceil(self.frame_pooling.max(1));
         let mut mixed = vec![0f32; items * pooled_t * self.dim];
         self.accumulate(&x, items, t, self.mix[0], &mut mixed);
@@ -64,16 +70,7 @@ impl FastWhisper {
     /// Every hidden state, normalised if configured and pooled, without the mix: `items`
     /// spectrograms -> (`(items, states, frames, d)` row-major, frames). What training caches.
     pub fn pooled_states(&self, mel: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
-        if items == 0 || mel.is_empty() || mel.len() % (items * self.n_mels) != 0 {
-            return Err(FastError(format!("{} log-Mel values are not {items} spectrograms of {} bands", mel.len(), self.n_mels)));
-        }
-        let mel_frames = mel.len() / (items * self.n_mels);
-        let embedded: Vec<Vec<f32>> = mel
-            .par_chunks(self.n_mels * mel_frames)
-            .map(|one| self.embed(one, mel_frames))
-            .collect::<Result<_, _>>()?;
-        let t = embedded.first().map_or(0, |e| e.len() / self.dim);
-        let mut x: Vec<f32> = embedded.into_iter().flatten().collect();
+        let (mut x, t) = self.embed_all(mel, items)?;
         let states = self.layers.len() + 1;
         let pooled_t = t.div_ceil(self.frame_pooling.max(1));
         let block = pooled_t * self.dim;
