@@ -124,16 +124,22 @@ fn augmentation_seed(seed: u64, clip: &LabelledClip, copy: usize) -> u64 {
 
 /// Drops the clips of `excluded` speakers (`corpus/speaker`, or an id matching any corpus).
 pub fn exclude_speakers(clips: Vec<LabelledClip>, excluded: &[String]) -> Result<Vec<LabelledClip>, TrainingError> {
-    if excluded.is_empty() {
+    select_speakers(clips, excluded, false, "excluded speaker")
+}
+
+/// Keeps (`keep`) or drops the clips of the speakers `names` (`corpus/speaker` or a bare id);
+/// every name must match a clip. Nothing changes when `names` is empty.
+fn select_speakers(clips: Vec<LabelledClip>, names: &[String], keep: bool, what: &str) -> Result<Vec<LabelledClip>, TrainingError> {
+    if names.is_empty() {
         return Ok(clips);
     }
     let matches = |speaker: &str, name: &str| speaker == name || speaker.split_once('/').is_some_and(|(_, id)| id == name);
-    for name in excluded {
+    for name in names {
         if !clips.iter().any(|c| matches(&c.speaker, name)) {
-            return Err(TrainingError::Dataset(format!("excluded speaker {name:?} is not in the data")));
+            return Err(TrainingError::Dataset(format!("{what} {name:?} is not in the data")));
         }
     }
-    Ok(clips.into_iter().filter(|c| !excluded.iter().any(|name| matches(&c.speaker, name))).collect())
+    Ok(clips.into_iter().filter(|c| names.iter().any(|name| matches(&c.speaker, name)) == keep).collect())
 }
 
 /// `OUT.checkpoint` beside the bundle `out`: where a run's epochs are kept for resuming.
@@ -474,16 +480,7 @@ pub struct EvalOptions {
 
 /// Keeps the clips of `speakers` (`corpus/speaker` or a bare id); all when empty.
 pub fn only_speakers(clips: Vec<LabelledClip>, speakers: &[String]) -> Result<Vec<LabelledClip>, TrainingError> {
-    if speakers.is_empty() {
-        return Ok(clips);
-    }
-    let matches = |speaker: &str, name: &str| speaker == name || speaker.split_once('/').is_some_and(|(_, id)| id == name);
-    for name in speakers {
-        if !clips.iter().any(|c| matches(&c.speaker, name)) {
-            return Err(TrainingError::Dataset(format!("speaker {name:?} is not in the data")));
-        }
-    }
-    Ok(clips.into_iter().filter(|c| speakers.iter().any(|name| matches(&c.speaker, name))).collect())
+    select_speakers(clips, speakers, true, "speaker")
 }
 
 /// Scores every clip of the manifests with the bundle (the product's inference path) and

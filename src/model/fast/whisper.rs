@@ -47,23 +47,29 @@ impl FastWhisper {
         Ok((embedded.into_iter().flatten().collect(), t))
     }
 
+    /// Runs the layers over the embedded frames `x` in place, handing `visit` each hidden state
+    /// and its index (0: the embedding; the last with the final norm when every layer runs).
+    fn run_layers(&self, x: &mut [f32], items: usize, t: usize, mut visit: impl FnMut(&[f32], usize)) {
+        visit(x, 0);
+        let last = self.layers.len();
+        for (i, layer) in self.layers.iter().enumerate() {
+            layer.forward_pre_norm(x, items, t);
+            if i + 1 == last {
+                if let Some(norm) = &self.final_norm {
+                    norm.apply(x);
+                }
+            }
+            visit(x, i + 1);
+        }
+    }
+
     /// `mel`: `items` spectrograms `(n_mels, mel_frames)` row-major, back to back ->
     /// (`(items * frames, hidden)`, frames) after the mix, pooling and projection.
     pub fn forward(&self, mel: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
         let (mut x, t) = self.embed_all(mel, items)?;
         let pooled_t = t.div_ceil(self.frame_pooling.max(1));
         let mut mixed = vec![0f32; items * pooled_t * self.dim];
-        self.accumulate(&x, items, t, self.mix[0], &mut mixed);
-        let last = self.layers.len();
-        for (i, layer) in self.layers.iter().enumerate() {
-            layer.forward_pre_norm(&mut x, items, t);
-            if i + 1 == last {
-                if let Some(norm) = &self.final_norm {
-                    norm.apply(&mut x);
-                }
-            }
-            self.accumulate(&x, items, t, self.mix[i + 1], &mut mixed);
-        }
+        self.run_layers(&mut x, items, t, |state, s| self.accumulate(state, items, t, self.mix[s], &mut mixed));
         Ok((self.projection.forward(&mixed, items * pooled_t, Epilogue::Bias), pooled_t))
     }
 
@@ -82,17 +88,7 @@ impl FastWhisper {
                 out[(item * states + s) * block..(item * states + s + 1) * block].copy_from_slice(&pooled[item * block..(item + 1) * block]);
             }
         };
-        store(&x, 0);
-        let last = self.layers.len();
-        for (i, layer) in self.layers.iter().enumerate() {
-            layer.forward_pre_norm(&mut x, items, t);
-            if i + 1 == last {
-                if let Some(norm) = &self.final_norm {
-                    norm.apply(&mut x);
-                }
-            }
-            store(&x, i + 1);
-        }
+        self.run_layers(&mut x, items, t, &mut store);
         Ok((out, pooled_t))
     }
 
