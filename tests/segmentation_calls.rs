@@ -65,7 +65,7 @@ fn mono_telephone_call_diarization_error_rate() {
 }
 
 /// Two women's voices through the same phone line, speakers never used for tuning (RAVDESS
-/// 18/20): the voiceprint diarizer confuses them (README, "Mono diarization"); the built-in CAM++
+/// 18/20): the voiceprint diarizer confuses them (docs/segmentation.md, "Mono diarization"); the built-in CAM++
 /// speaker encoder, what a mono call gets by default, must tell them apart and pick the caller.
 #[test]
 fn mono_same_sex_call_through_one_line_with_the_built_in_encoder() {

@@ -49,7 +49,7 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',')]
     pub exclude_speakers: Vec<String>,
     /// Per-call centring (Whisper bundles): train with each speaker's mean encoder states
-    /// subtracted, and write a bundle that subtracts each call's (see the README's model card).
+    /// subtracted, and write a bundle that subtracts each call's (see docs/model-card.md).
     #[arg(long)]
     pub per_call_centring: bool,
     /// Name recorded in meta.json (default: the output folder's name).

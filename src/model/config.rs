@@ -221,7 +221,7 @@ pub struct WhisperBranchConfig {
     /// Per-call centring: the mean of the encoder's (mixed) states over all of a call's caller
     /// segments is subtracted before the head, so the audio branch hears how each segment differs
     /// from the caller's own voice on this line. Trained with each speaker's mean subtracted.
-    /// Scores then depend on the whole call (see the README's model card on comparing calls).
+    /// Scores then depend on the whole call (see docs/model-card.md on comparing calls).
     #[serde(default)]
     pub per_call_centring: bool,
 }

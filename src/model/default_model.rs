@@ -1,6 +1,6 @@
 //! The default model: the bundle in `models/default/`, compiled into the binary so the app and
 //! `analyze` work with nothing next to the executable. How it was trained, and how well it does
-//! on speakers it never heard, is in its meta.json and the README's model card.
+//! on speakers it never heard, is in its meta.json and docs/model-card.md.
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;

@@ -96,7 +96,7 @@ impl SpeakerEncoderNet {
     }
 
     /// Rounds of GMM resegmentation that best follow this encoder's 2-means (measured on the
-    /// held-out and tuning calls, README): CAM++'s split is better left as it is, GE2E's gains.
+    /// held-out and tuning calls, docs/segmentation.md): CAM++'s split is better left as it is, GE2E's gains.
     pub fn refinement_rounds(&self) -> usize {
         match self {
             Self::Ge2e(_) => 3,

@@ -4,7 +4,7 @@
 //! projection, Solomonoff, Campbell & Boardman 2005). The encoder never saw acted emotion, and
 //! in a hotline call the caller's agitated and calm speech can lie further apart than two
 //! voices of one sex on one line; removing these few directions before the 2-means keeps such
-//! a caller in one cluster (README, "Speaker encoder").
+//! a caller in one cluster (docs/segmentation.md, "Speaker encoder").
 //!
 //! Unlike speaker identity, how one voice varies is something the 43 voices of `../shared/data`
 //! can teach. The shipped directions (`models/speaker_encoder/nuisance.json`, built into the

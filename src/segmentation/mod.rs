@@ -22,7 +22,7 @@
 //!   The strongest cue is the recording path: in a mono hotline recording the caller is heard
 //!   through the phone network (nothing below ~300 Hz) while the operator's headset is recorded
 //!   locally; when both voices share a path the speakers rest on cepstra alone and are much less
-//!   reliable (see the figures in the README).
+//!   reliable (see the figures in docs/segmentation.md).
 
 pub mod cepstra;
 pub mod diarize;

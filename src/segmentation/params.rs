@@ -115,12 +115,12 @@ pub struct SegmentationParams {
     /// Mono, with a speaker encoder: rounds of the same resegmentation after the 2-means of the
     /// embeddings. Default (unset): what suits the encoder — none for CAM++, whose split is
     /// better left as it is, 3 for GE2E, whose split the rounds improve (held-out and tuning
-    /// calls, README).
+    /// calls, docs/segmentation.md).
     pub diarize_encoder_iterations: Option<u32>,
     /// Mono, with the built-in speaker encoder: how many of its nuisance directions (the ones
     /// along which one voice's embeddings vary most with emotion, words and line, learnt on the
     /// tuning voices: `models/speaker_encoder/nuisance.json`) are removed before clustering;
-    /// 0 = none, at most 16. Default 1 (chosen on the tuning voices among 0, 1, 2 and 4; README,
+    /// 0 = none, at most 16. Default 1 (chosen on the tuning voices among 0, 1, 2 and 4; docs/segmentation.md,
     /// "Speaker encoder").
     pub diarize_nuisance_dims: u32,
     /// Mono: shortest speaker turn the resegmentation allows inside an utterance, in ms.
@@ -134,7 +134,7 @@ pub struct SegmentationParams {
     pub diarize_overlap_pause_db: f32,
     /// `--caller auto`: below this share of the two parties' speech time the chosen party is
     /// flagged as an uncertain suggestion (a notice, `report.json`, the Caller panel). Default
-    /// 0.55 (chosen on the tuning voices; README, "When \"more speech\" cannot tell").
+    /// 0.55 (chosen on the tuning voices; docs/segmentation.md, "When \"more speech\" cannot tell").
     pub caller_uncertain_share: f64,
     /// Speaker encoder of mono diarization: `auto` (the one imported with `emotrace
     /// import-speaker-encoder` when there is one, else the built-in CAM++), `builtin` (the

@@ -144,7 +144,7 @@ pub fn diarize(
     };
     let refine = |labels: Vec<u8>| refine_rounds(labels, settings.iterations);
     // A speaker encoder trained on thousands of voices separates two voices far better than
-    // anything below, which would only be chosen instead of it where it is right (README,
+    // anything below, which would only be chosen instead of it where it is right (docs/segmentation.md,
     // `--set heldout3`): its 2-means, refined, is the answer.
     if let Some(embedded) = embeddings.filter(|e| !e.is_empty()) {
         let points = centred_directions(&piece_embeddings(&pieces, embedded), &piece_weights);
@@ -240,7 +240,7 @@ fn piece_embeddings(pieces: &[Piece], embedded: &[PieceEmbedding]) -> Vec<Vec<f3
 /// every piece of a call shares — the line, the room, the microphone — dominates raw speaker
 /// embeddings; without it the directions that are left tell the two voices apart (2-means on
 /// the true utterances of the 72 held-out calls: CAM++ 1 call over 20 % -> 0, GE2E 7 -> 4;
-/// README).
+/// docs/segmentation.md).
 fn centred_directions(points: &[Vec<f32>], weights: &[f32]) -> Vec<Vec<f32>> {
     let dim = points.first().map_or(0, Vec::len);
     let total: f32 = weights.iter().sum();
