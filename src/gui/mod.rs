@@ -5,6 +5,8 @@ mod app;
 mod caller_panel;
 pub mod encoder_import;
 pub mod export;
+pub mod history;
+pub mod segment_edit;
 mod fonts;
 pub mod i18n;
 pub mod launcher;

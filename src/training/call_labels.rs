@@ -73,7 +73,7 @@ struct Entry {
 type LabelMap = BTreeMap<SegmentKey, Entry>;
 
 /// A segment as the labels see it: its span, party and the channel it was scored on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LabelledSpan {
     pub start_s: f64,
     pub end_s: f64,
@@ -414,6 +414,92 @@ impl CallLabels {
     }
 }
 
+/// `<dir>/<stem>.review.json` beside `recording`: the edited segmentation and the notes.
+pub fn review_path(recording: &Path) -> PathBuf {
+    crate::fsutil::beside(recording, ".review.json")
+}
+
+/// A note on one segment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentNote {
+    pub segment: LabelledSpan,
+    pub note: String,
+}
+
+/// What a reviewer changed about a call besides labels, kept beside the recording as
+/// `<stem>.review.json` (written atomically): the caller segmentation as edited in the window
+/// (`None` while it is the analysis's own), a note on the call and notes on segments.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct CallReview {
+    /// The caller segments after editing, in time order; `None`: not edited.
+    pub edited_segments: Option<Vec<LabelledSpan>>,
+    pub call_note: String,
+    pub segment_notes: Vec<SegmentNote>,
+}
+
+impl CallReview {
+    /// The review saved beside `recording`, or an empty one when there is none yet.
+    pub fn load(recording: &Path) -> Result<Self, TrainingError> {
+        let path = review_path(recording);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TrainingError::Dataset(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(TrainingError::io(&path, e)),
+        }
+    }
+
+    /// Writes the review beside `recording` atomically.
+    pub fn save(&self, recording: &Path) -> Result<(), TrainingError> {
+        let path = review_path(recording);
+        let json = serde_json::to_vec_pretty(self).map_err(|e| TrainingError::Dataset(e.to_string()))?;
+        crate::fsutil::atomic_write(&path, &json).map_err(|e| TrainingError::io(&path, e))
+    }
+
+    /// The note on a segment (exact span), if any.
+    pub fn note(&self, span: &LabelledSpan) -> Option<&str> {
+        self.segment_notes.iter().find(|n| same_span(&n.segment, span)).map(|n| n.note.as_str())
+    }
+
+    /// Sets a segment's note (an empty one removes it).
+    pub fn set_note(&mut self, span: &LabelledSpan, note: &str) {
+        self.segment_notes.retain(|n| !same_span(&n.segment, span));
+        if !note.trim().is_empty() {
+            self.segment_notes.push(SegmentNote { segment: span.clone(), note: note.to_string() });
+        }
+    }
+
+    /// Moves notes with their speech after a segmentation edit (see [`CallLabels::transfer`]);
+    /// merged parts' notes are joined.
+    pub fn transfer_notes(&mut self, moves: &[(LabelledSpan, Vec<LabelledSpan>)], removed: &[LabelledSpan]) {
+        let notes = std::mem::take(&mut self.segment_notes);
+        let mut kept: Vec<SegmentNote> = Vec::new();
+        let mut received: Vec<(LabelledSpan, Vec<String>)> = Vec::new();
+        for note in notes {
+            let moved_to: Vec<&LabelledSpan> = moves.iter().filter(|(old, _)| same_span(old, &note.segment)).flat_map(|(_, news)| news).collect();
+            if removed.iter().any(|r| same_span(r, &note.segment)) {
+                continue;
+            }
+            if moved_to.is_empty() {
+                kept.push(note);
+                continue;
+            }
+            for new in moved_to {
+                match received.iter_mut().find(|(span, _)| same_span(span, new)) {
+                    Some((_, texts)) => texts.push(note.note.clone()),
+                    None => received.push((new.clone(), vec![note.note.clone()])),
+                }
+            }
+        }
+        kept.extend(received.into_iter().map(|(segment, texts)| SegmentNote { segment, note: texts.join(" / ") }));
+        self.segment_notes = kept;
+    }
+}
+
+fn same_span(a: &LabelledSpan, b: &LabelledSpan) -> bool {
+    key(a.start_s, a.end_s, &a.party) == key(b.start_s, b.end_s, &b.party) && a.channel == b.channel
+}
+
 fn annotation_in(map: &LabelMap, start_s: f64, end_s: f64, party: &str, channel: usize) -> Option<Annotation> {
     let found = matching_key(map, start_s, end_s, party, channel)?;
     let label = map[&found].label;
@@ -575,5 +661,22 @@ mod tests {
         assert_eq!(annotator_slug("李 华"), "李_华");
         assert_eq!(annotator_slug("../.."), DEFAULT_ANNOTATOR);
         assert_eq!(annotator_slug(""), DEFAULT_ANNOTATOR);
+    }
+
+    #[test]
+    fn the_review_keeps_the_edited_segmentation_and_notes_and_notes_follow_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("call.wav");
+        assert_eq!(CallReview::load(&recording).unwrap(), CallReview::default());
+        let span = |a: f64, b: f64| LabelledSpan { start_s: a, end_s: b, party: "A".into(), channel: 0 };
+        let mut review = CallReview { edited_segments: Some(vec![span(0.0, 2.0), span(3.0, 4.0)]), call_note: "caller calmer at the end".into(), ..Default::default() };
+        review.set_note(&span(0.0, 2.0), "crying, \"hard to hear\"");
+        review.set_note(&span(3.0, 4.0), "laughs");
+        review.transfer_notes(&[(span(0.0, 2.0), vec![span(0.0, 4.0)]), (span(3.0, 4.0), vec![span(0.0, 4.0)])], &[]);
+        assert_eq!(review.note(&span(0.0, 4.0)), Some("crying, \"hard to hear\" / laughs"));
+        review.save(&recording).unwrap();
+        assert_eq!(CallReview::load(&recording).unwrap(), review);
+        review.set_note(&span(0.0, 4.0), " ");
+        assert!(review.segment_notes.is_empty());
     }
 }
