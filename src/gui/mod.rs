@@ -1,6 +1,7 @@
 //! The review window: a thin shell over the library. Analyses run on worker threads and report
 //! [`AnalysisEvent`](crate::pipeline::AnalysisEvent)s over a channel, so the window never blocks.
 
+mod annotators;
 mod app;
 mod caller_panel;
 pub mod encoder_import;
@@ -15,6 +16,8 @@ pub mod models;
 pub mod pipeline_launcher;
 pub mod playback;
 pub mod recent;
+pub mod review;
+pub mod script;
 mod segment_table;
 pub mod settings;
 pub mod state;

@@ -277,20 +277,33 @@ impl CallLabels {
     /// and saves; on a failed save the labels stay as they were. A label carried over from an
     /// earlier segmentation is replaced (or cleared) with it.
     pub fn set(&mut self, start_s: f64, end_s: f64, party: &str, channel: usize, label: Option<u8>) -> Result<(), TrainingError> {
+        let changed = self.with_label(start_s, end_s, party, channel, label);
+        self.commit(changed)
+    }
+
+    /// These labels with the current annotator's label of one segment changed, not saved (see
+    /// [`CallLabels::commit`]).
+    pub fn with_label(&self, start_s: f64, end_s: f64, party: &str, channel: usize, label: Option<u8>) -> CallLabels {
         let mut changed = self.clone();
         let annotator = self.annotator.clone();
         let map = changed.by_annotator.entry(annotator.clone()).or_default();
         put(map, start_s, end_s, party, channel, label, &annotator);
-        self.commit(changed)
+        changed
     }
 
     /// Settles a segment's label for training (`None` withdraws the settlement), recorded as
     /// `adjudicated:<current annotator>`, and saves.
     pub fn settle(&mut self, start_s: f64, end_s: f64, party: &str, channel: usize, label: Option<u8>) -> Result<(), TrainingError> {
+        let changed = self.with_settled(start_s, end_s, party, channel, label);
+        self.commit(changed)
+    }
+
+    /// These labels with one segment settled, not saved.
+    pub fn with_settled(&self, start_s: f64, end_s: f64, party: &str, channel: usize, label: Option<u8>) -> CallLabels {
         let mut changed = self.clone();
         let who = format!("{ADJUDICATED_PREFIX}{}", self.annotator);
         put(&mut changed.settled, start_s, end_s, party, channel, label, &who);
-        self.commit(changed)
+        changed
     }
 
     /// Moves every annotator's labels (and settled ones) with their speech after an edit of the
