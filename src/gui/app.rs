@@ -1298,7 +1298,8 @@ impl ReviewApp {
             return;
         }
         ctx.request_repaint();
-        if script.is_sending() || self.wave_edit.is_dragging() {
+        // Events injected into this frame are handled later in it: the next step waits a frame.
+        if script.take_injected() || script.is_sending() || self.wave_edit.is_dragging() {
             return;
         }
         let Some(step) = script.steps.front().cloned() else { return };
@@ -1326,14 +1327,17 @@ impl ReviewApp {
                     super::segment_edit::Edge::Start => segment.start_s,
                     super::segment_edit::Edge::End => segment.end_s,
                 };
-                if let (Some(from), Some(to)) = (self.wave_edit.screen_pos(at, segment.channel), self.wave_edit.screen_pos(at + delta_s, segment.channel)) {
-                    script.drag(from, to, egui::Modifiers::NONE);
-                }
+                // The waveform has to have been drawn for editing first.
+                let (Some(from), Some(to)) = (self.wave_edit.screen_pos(at, segment.channel), self.wave_edit.screen_pos(at + delta_s, segment.channel)) else {
+                    return;
+                };
+                script.drag(from, to, egui::Modifiers::NONE);
             }
             Step::DragAdd { lane, from_s, to_s } => {
-                if let (Some(from), Some(to)) = (self.wave_edit.screen_pos(from_s, lane), self.wave_edit.screen_pos(to_s, lane)) {
-                    script.drag(from, to, egui::Modifiers::SHIFT);
-                }
+                let (Some(from), Some(to)) = (self.wave_edit.screen_pos(from_s, lane), self.wave_edit.screen_pos(to_s, lane)) else {
+                    return;
+                };
+                script.drag(from, to, egui::Modifiers::SHIFT);
             }
             Step::Export(dir) => actions.push(Action::ExportTo(dir)),
         }

@@ -82,6 +82,8 @@ pub struct Script {
     queued: VecDeque<(Vec<Event>, Modifiers)>,
     /// Key presses sent so far.
     pub keys_sent: usize,
+    /// Events went into this frame's input: the next step waits until the frame has handled them.
+    injected: bool,
 }
 
 impl Script {
@@ -102,6 +104,12 @@ impl Script {
     /// Whether input events are still waiting to be sent (the next step waits for them).
     pub fn is_sending(&self) -> bool {
         !self.queued.is_empty()
+    }
+
+    /// Whether this frame's input holds injected events (asked once per frame, before its
+    /// widgets run: the events are handled later in the same frame).
+    pub fn take_injected(&mut self) -> bool {
+        std::mem::take(&mut self.injected)
     }
 
     pub fn press_key(&mut self, key: egui::Key, modifiers: Modifiers) {
@@ -131,6 +139,7 @@ impl Script {
         if let Some((events, modifiers)) = self.queued.pop_front() {
             raw.events.push(Event::ModifiersChanged(modifiers));
             raw.events.extend(events);
+            self.injected = true;
         }
     }
 }

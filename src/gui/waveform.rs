@@ -193,11 +193,12 @@ pub fn show(
     let lanes = pyramid.map_or(1, |p| p.channels.len().max(1));
     // Editing takes the press from panning when it grabs an edge or adds (Shift), judged with
     // the last frame's transform (the plot has not been laid out yet this frame).
-    let (hover, shift) = ui.input(|i| (i.pointer.hover_pos(), i.modifiers.shift));
+    // A press that began on an edge keeps the plot from panning until the drag is recognised.
+    let (hover, shift, held_from) =
+        ui.input(|i| (i.pointer.hover_pos(), i.modifiers.shift, i.pointer.primary_down().then(|| i.pointer.press_origin()).flatten()));
     let grabs = editing.as_ref().is_some_and(|(segments, _, edit)| {
-        edit.drag.is_some()
-            || shift
-            || matches!((edit.transform, hover), (Some(t), Some(pos)) if WaveformEdit::edge_at(&t, pos, segments).is_some())
+        let on_edge = |pos: Option<Pos2>| matches!((edit.transform, pos), (Some(t), Some(pos)) if WaveformEdit::edge_at(&t, pos, segments).is_some());
+        edit.drag.is_some() || shift || on_edge(hover) || on_edge(held_from)
     });
     let caller_channels: Vec<usize> = {
         let mut c: Vec<usize> = spans.iter().filter(|s| s.is_caller).map(|s| s.channel).collect();
