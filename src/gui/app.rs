@@ -1340,6 +1340,8 @@ impl ReviewApp {
                 script.drag(from, to, egui::Modifiers::SHIFT);
             }
             Step::Export(dir) => actions.push(Action::ExportTo(dir)),
+            Step::OpenAnnotators => actions.push(Action::OpenAnnotators),
+            Step::OpenNotes => actions.push(Action::OpenNotes),
         }
         script.steps.pop_front();
     }

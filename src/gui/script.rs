@@ -9,7 +9,8 @@
 //! * `drag-edge N start|end DS` — drag that edge of segment N by DS seconds on the waveform;
 //! * `drag-add LANE FROM TO` — Shift+drag on LANE (channel) from FROM to TO seconds;
 //! * `wait-scores` — wait until every edited segment has its score;
-//! * `export DIR` — export everything to DIR, as File › Export does.
+//! * `export DIR` — export everything to DIR, as File › Export does;
+//! * `open annotators|notes` — open the Annotators view or the Notes window (Edit menu).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ pub enum Step {
     DragAdd { lane: usize, from_s: f64, to_s: f64 },
     WaitScores,
     Export(PathBuf),
+    OpenAnnotators,
+    OpenNotes,
 }
 
 /// Parses a script; the error names the line.
@@ -67,6 +70,11 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             "drag-add" => Step::DragAdd { lane: num(1)? as usize, from_s: num(2)?, to_s: num(3)? },
             "wait-scores" => Step::WaitScores,
             "export" => Step::Export(PathBuf::from(words.get(1).ok_or_else(bad)?)),
+            "open" => match words.get(1).copied() {
+                Some("annotators") => Step::OpenAnnotators,
+                Some("notes") => Step::OpenNotes,
+                _ => return Err(bad()),
+            },
             _ => return Err(bad()),
         };
         steps.push(step);
