@@ -588,7 +588,13 @@ impl ReviewApp {
         while let Ok((path, spans, scores)) = self.rescored.try_recv() {
             let Some(view) = self.view.as_mut().filter(|v| v.path == path) else { continue };
             match scores {
-                Ok(scores) => view.apply_scores(&spans, &scores),
+                Ok(scores) => {
+                    view.apply_scores(&spans, &scores);
+                    let scoring = self.lang.text(Key::ScoringEdited);
+                    if view.scores_pending() == 0 && self.status.as_ref().is_some_and(|(m, _)| m == scoring) {
+                        self.status = None;
+                    }
+                }
                 Err(error) => {
                     view.scores_failed(&spans);
                     self.fail(format!("{} {error}", self.lang.text(Key::Failed)));
@@ -1475,12 +1481,7 @@ impl eframe::App for ReviewApp {
             if let Some(edit) = wave.edit {
                 actions.push(Action::Edit(edit));
             }
-            if view.edited {
-                ui.horizontal(|ui| {
-                    ui.colored_label(waveform::EDIT_COLOUR, lang.text(Key::EditedMarker));
-                    ui.weak(lang.text(Key::EditKeys));
-                });
-            }
+
         });
 
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {

@@ -220,7 +220,7 @@ keys! {
     EditDragHint => ("Move a start or end: drag the segment's edge", "调整起止：拖动片段边缘"),
     EditRefused => ("Edit not made:", "未能编辑："),
     EditNotSaved => ("Edit not saved:", "编辑未保存："),
-    EditedMarker => ("✎ edited segmentation", "✎ 分段已编辑"),
+    EditedMarker => ("Edited segmentation (* = edited segment)", "分段已编辑（* = 编辑过的片段）"),
     EditedSegment => ("edited", "已编辑"),
     Undone => ("Undone:", "已撤销："),
     Redone => ("Redone:", "已重做："),

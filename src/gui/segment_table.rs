@@ -111,8 +111,8 @@ pub fn show(
             };
             let mark = marks(row);
             let cells = [
-                // "✎": a segment the reviewer edited; "•": it has a note (shown on hover).
-                (format!("{}{}{}", row + 1, if mark.edited { "✎" } else { "" }, if mark.note.is_some() { "•" } else { "" }), default_colour),
+                // "*": a segment the reviewer edited; "•": it has a note (shown on hover).
+                (format!("{}{}{}", row + 1, if mark.edited { "*" } else { "" }, if mark.note.is_some() { "•" } else { "" }), default_colour),
                 (clock(segment.start_s), default_colour),
                 (format!("{:.1} s", segment.duration_s()), default_colour),
                 (format!("{:.2}", segment.p_nonnegative), colour),

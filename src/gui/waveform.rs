@@ -353,6 +353,15 @@ fn edit_segments(
         painter.line_segment([rect.left_top(), rect.left_bottom()], Stroke::new(2.0, colour));
         painter.line_segment([rect.right_top(), rect.right_bottom()], Stroke::new(2.0, colour));
     }
+    if (0..segments.len()).any(is_edited) {
+        painter.text(
+            Pos2::new(transform.frame().center().x, transform.frame().top() + 2.0),
+            egui::Align2::CENTER_TOP,
+            lang.text(Key::EditedMarker),
+            egui::FontId::proportional(12.0),
+            EDIT_COLOUR,
+        );
+    }
     let pointer = ui.input(|i| i.pointer.interact_pos());
     if let Some(pos) = pointer {
         if edit.drag.is_some() || WaveformEdit::edge_at(transform, pos, segments).is_some() {
