@@ -610,6 +610,71 @@ mod tests {
     }
 
     #[test]
+    fn an_edited_segmentation_reuses_known_scores_and_waits_only_for_the_changed_segments() {
+        use crate::pipeline::{CallerAssignment, ModelInfo};
+        let mut view = CallView::new("call.wav".into(), true, 60.0);
+        let segments = vec![segment(0, 10.0, 0.2), segment(1, 20.0, 0.9), segment(2, 70.0, 0.8)];
+        let spans = segments
+            .iter()
+            .map(|s| SpeakerSpan { index: s.index, start_s: s.start_s, end_s: s.end_s, channel: 0, speaker: "caller".into(), is_caller: true, overlapped: false })
+            .collect();
+        let analysis = Arc::new(CallAnalysis {
+            source: "call.wav".into(),
+            audio_info: crate::audio::AudioInfo {
+                path: "call.wav".into(),
+                container: "wav".into(),
+                codec: "pcm".into(),
+                sample_rate: 16_000,
+                channels: 1,
+                frames: 16_000 * 120,
+                duration_s: 120.0,
+                skipped_packets: 0,
+                declared_duration_s: None,
+                warnings: Vec::new(),
+            },
+            spans,
+            summaries: summarise_call(&segments, 60.0, 120.0),
+            segments,
+            assessment_end_s: 60.0,
+            call_duration_s: 120.0,
+            model_name: "demo".into(),
+            model: ModelInfo {
+                name: "demo".into(),
+                display_name: "demo".into(),
+                weights_sha256: String::new(),
+                dir: String::new(),
+                device: "none".into(),
+                device_notice: None,
+                needs_fine_tuning: false,
+                backbone: "none".into(),
+                per_call_centring: false,
+            },
+            settings: Default::default(),
+            assignment: CallerAssignment { layout: "mono".into(), caller: "A".into(), speaker_encoder: crate::segmentation::EncoderUse::Absent, auto_choice: None },
+            timings: Vec::new(),
+        });
+        view.apply_event(AnalysisEvent::Finished { analysis });
+        // The first segment split in two, the others kept.
+        let edited = vec![EditSpan::new(10.0, 11.0, 0, "caller"), EditSpan::new(11.0, 12.0, 0, "caller"), EditSpan::new(20.0, 22.0, 0, "caller"), EditSpan::new(70.0, 72.0, 0, "caller")];
+        let to_score = view.show_segmentation(Some(&edited));
+        assert_eq!(to_score, edited[..2].to_vec(), "only the changed segments are scored again");
+        assert!(view.edited && view.is_edited_segment(0) && !view.is_edited_segment(2));
+        assert_eq!(view.scores_pending(), 2);
+        assert_eq!(view.segments[0].p_nonnegative, 0.2, "provisional: the score of the segment it came from");
+        assert_eq!(view.analysis.as_ref().unwrap().segments.len(), 4, "export follows at once");
+        assert!(view.show_segmentation(Some(&edited)).is_empty(), "not asked twice while in flight");
+        view.apply_scores(&to_score, &[Some(0.7), Some(0.6)]);
+        assert_eq!(view.scores_pending(), 0);
+        let shown: Vec<f64> = view.segments.iter().map(|s| s.p_nonnegative).collect();
+        assert_eq!(shown, vec![0.7, 0.6, 0.9, 0.8]);
+        assert_eq!(view.summaries, summarise_call(&view.segments, 60.0, 120.0));
+        // Back to the pipeline's own segmentation (an undo).
+        view.show_segmentation(None);
+        assert!(!view.edited);
+        assert_eq!(view.segments.len(), 3);
+    }
+
+    #[test]
     fn frame_time_percentiles() {
         let mut times = FrameTimes::default();
         assert_eq!(times.median_p95_ms(), None);
