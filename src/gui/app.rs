@@ -22,7 +22,11 @@ use super::encoder_import::EncoderImport;
 use super::segment_table::{annotation_text, TableAction};
 use super::training_window::{TrainingAction, TrainingWindow};
 use super::{models, segment_table, trajectory_view, waveform};
-use crate::training::call_labels::{labels_path, CallLabels};
+use super::annotators::{self, AnnotatorsAction};
+use super::review::{self, EditMenuAction, NotesWindow, ReviewCommand, ReviewHistory, ReviewState, Reviewed, SegmentEdit};
+use super::script::{Script, Step};
+use super::segment_edit::EditSpan;
+use crate::training::call_labels::{labels_path, CallReview, LabelledSpan, DEFAULT_ANNOTATOR};
 use crate::training::dataset::{NEGATIVE, NON_NEGATIVE};
 use crate::pipeline::{AnalysisEvent, PipelineStage, SpeakerStats};
 use crate::report::figure::FigureLanguage;
@@ -49,6 +53,19 @@ enum Action {
     AssessmentChanged,
     /// Annotate a caller segment (`None` clears its label).
     Label(usize, Option<u8>),
+    /// Edit the caller segmentation.
+    Edit(SegmentEdit),
+    Undo,
+    Redo,
+    /// Settle a disagreement into the adjudicated label.
+    Settle(usize, Option<u8>),
+    OpenNotes,
+    SaveNotes(CallReview),
+    OpenAnnotators,
+    /// Export everything into this folder (the test script).
+    ExportTo(PathBuf),
+    /// The annotator's name changed (Settings, or the first-label prompt).
+    AnnotatorChanged,
     OpenFineTune,
     /// Analyse the open call again from the file (after a speaker encoder was imported).
     Reanalyse,
@@ -151,6 +168,30 @@ struct StateDump {
     playhead_s: f64,
     frame_times_all: FrameStats,
     frame_times_during_analysis: FrameStats,
+    /// The caller segments shown (after any edit).
+    segments: Vec<DumpedSegment>,
+    segmentation_edited: bool,
+    scores_pending: usize,
+    undo_steps: usize,
+    redo_available: bool,
+    annotator: Option<String>,
+    annotators: Vec<String>,
+    disagreements: usize,
+    script_keys_sent: usize,
+    labels_applied: usize,
+    last_error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DumpedSegment {
+    start_s: f64,
+    end_s: f64,
+    channel: usize,
+    speaker: String,
+    p_nonnegative: f64,
+    edited: bool,
+    annotation: Option<u8>,
+    note: Option<String>,
 }
 
 pub struct ReviewApp {
@@ -187,9 +228,24 @@ pub struct ReviewApp {
     /// A speaker encoder was imported since the window opened: mono calls analysed before it
     /// can be analysed again with it.
     encoder_imported: bool,
-    /// The open call's annotations; `None` when its labels file could not be read (labelling is
-    /// then off, so the file is not overwritten).
-    labels: Option<CallLabels>,
+    /// The open call's labels, edited segmentation and notes; `None` when its files could not be
+    /// read (labelling and editing are then off, so the files are not overwritten).
+    reviewed: Option<Reviewed>,
+    /// Undo/redo of the labels, segment edits, notes and settlements of this session.
+    history: ReviewHistory,
+    wave_edit: waveform::WaveformEdit,
+    /// Scores of edited segments coming back from the scoring worker, with the call they are for.
+    rescored_sender: Sender<(PathBuf, Vec<EditSpan>, Result<Vec<Option<f64>>, String>)>,
+    rescored: Receiver<(PathBuf, Vec<EditSpan>, Result<Vec<Option<f64>>, String>)>,
+    notes: NotesWindow,
+    show_annotators: bool,
+    /// The annotator's name being asked for, and the label waiting for it.
+    annotator_prompt: Option<(String, Action)>,
+    script: Option<Script>,
+    labels_applied: usize,
+    last_error: Option<String>,
+    /// To wake the window from worker threads.
+    repaint: Option<egui::Context>,
     training: TrainingWindow,
 }
 
@@ -199,6 +255,15 @@ impl ReviewApp {
         let force_null = std::env::var("EMOTRACE_AUDIO").is_ok_and(|v| v == "null");
         let mut player = Player::new(force_null);
         player.set_speed(settings.playback_speed);
+        let (rescored_sender, rescored) = mpsc::channel();
+        let script = match Script::from_env() {
+            Some(Ok(script)) => Some(script),
+            Some(Err(error)) => {
+                eprintln!("emotrace: EMOTRACE_GUI_SCRIPT: {error}");
+                None
+            }
+            None => None,
+        };
         Self {
             launcher,
             lang: settings.language_or_locale(),
@@ -225,7 +290,18 @@ impl ReviewApp {
             last_model_notices: Vec::new(),
             encoder_import: None,
             encoder_imported: false,
-            labels: None,
+            reviewed: None,
+            history: ReviewHistory::default(),
+            wave_edit: waveform::WaveformEdit::default(),
+            rescored_sender,
+            rescored,
+            notes: NotesWindow::default(),
+            show_annotators: false,
+            annotator_prompt: None,
+            script,
+            labels_applied: 0,
+            last_error: None,
+            repaint: None,
             training: TrainingWindow::default(),
         }
     }
@@ -256,13 +332,15 @@ impl ReviewApp {
         self.view = Some(view);
         self.job = Some(Job::start(self.launcher.as_ref(), path.clone(), &settings, ctx.clone()));
         self.status = Some((format!("{} {}", self.t(Key::Opening), path.display()), false));
-        self.labels = match CallLabels::load(&path) {
-            Ok(labels) => Some(labels),
+        let annotator = self.settings.annotator.clone().unwrap_or_else(|| DEFAULT_ANNOTATOR.to_string());
+        self.reviewed = match Reviewed::load(&path, &annotator) {
+            Ok(reviewed) => Some(reviewed),
             Err(error) => {
                 self.status = Some((format!("{} {error}", self.t(Key::LabelsUnreadable)), true));
                 None
             }
         };
+        self.history.clear();
         self.last_playing_row = None;
         let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         ctx.send_viewport_cmd(egui::ViewportCommand::Title(format!("{name} — emotrace")));
@@ -316,6 +394,14 @@ impl ReviewApp {
             view.apply(incoming);
         }
         view.refresh_summaries();
+        if ended && view.phase == Phase::Finished {
+            // The reviewer's segmentation saved for this call replaces the pipeline's.
+            let edited = self.reviewed.as_ref().and_then(|r| review::edited_spans_for(view, r.review()));
+            let to_score = edited.map(|spans| view.show_segmentation(Some(&spans))).unwrap_or_default();
+            let (path, audio) = (view.path.clone(), view.audio.clone());
+            self.request_scores(path, audio, to_score);
+        }
+        let Some(view) = &mut self.view else { return };
         if ended {
             // The pyramid may still be on its way; keep the receiver until the forwarder ends.
             if view.pyramid.is_some() || view.audio.is_none() {
@@ -403,7 +489,14 @@ impl ReviewApp {
             Lang::En => FigureLanguage::English,
             Lang::Zh => FigureLanguage::Chinese,
         };
-        self.status = Some(match export::export(kind, &analysis, load_seconds, &dir, language) {
+        let exported = export::export(kind, &analysis, load_seconds, &dir, language).and_then(|paths| {
+            // The reviewer's notes join the exported segments and report.
+            match self.reviewed.as_ref() {
+                Some(reviewed) => review::add_notes_to_export(&dir, reviewed.review()).map(|()| paths).map_err(Into::into),
+                None => Ok(paths),
+            }
+        });
+        self.status = Some(match exported {
             Ok(paths) => {
                 let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 (format!("{} {}", self.t(Key::Exported), names.join(", ")), false)
@@ -412,26 +505,140 @@ impl ReviewApp {
         });
     }
 
-    /// Saves an annotation of a caller segment and says where.
+    /// Saves an annotation of a caller segment (an undoable command) and says where.
     fn label_segment(&mut self, row: usize, label: Option<u8>) {
         let Some(segment) = self.view.as_ref().and_then(|v| v.segments.get(row)).cloned() else { return };
         let lang = self.lang;
-        let Some(labels) = self.labels.as_mut() else {
+        let Some(reviewed) = self.reviewed.as_ref() else {
             self.status = Some((lang.text(Key::LabelsOff).to_string(), true));
             return;
         };
-        self.status = Some(match labels.set(segment.start_s, segment.end_s, &segment.speaker, segment.channel, label) {
-            Ok(()) => {
-                let text = lang
-                    .text(Key::LabelSaved)
-                    .replacen("{}", &(row + 1).to_string(), 1)
-                    .replacen("{}", annotation_text(lang, label), 1)
-                    .replacen("{}", &labels.len().to_string(), 1)
-                    .replacen("{}", &labels.path().display().to_string(), 1);
-                (text, false)
+        let labels = reviewed.labels().with_label(segment.start_s, segment.end_s, &segment.speaker, segment.channel, label);
+        let after = ReviewState { labels, review: reviewed.review().clone() };
+        if self.run_review_command(after, Key::DoLabel) {
+            self.labels_applied += 1;
+            let Some(labels) = self.reviewed.as_ref().map(Reviewed::labels) else { return };
+            let text = lang
+                .text(Key::LabelSaved)
+                .replacen("{}", &(row + 1).to_string(), 1)
+                .replacen("{}", annotation_text(lang, label), 1)
+                .replacen("{}", &labels.len().to_string(), 1)
+                .replacen("{}", &labels.annotator_path().display().to_string(), 1);
+            self.status = Some((text, false));
+        }
+    }
+
+    /// Applies and records a change of the reviewed state (saved beside the recording), then
+    /// shows the segmentation it implies; false (and the status says why) when it could not be
+    /// saved.
+    fn run_review_command(&mut self, after: ReviewState, what: Key) -> bool {
+        let Some(reviewed) = self.reviewed.as_mut() else {
+            self.status = Some((self.lang.text(Key::LabelsOff).to_string(), true));
+            return false;
+        };
+        let command = ReviewCommand { before: reviewed.state.clone(), after, what };
+        if let Err(error) = self.history.execute(command, reviewed) {
+            self.fail(format!("{} {error}", self.lang.text(Key::EditNotSaved)));
+            return false;
+        }
+        self.sync_segmentation();
+        true
+    }
+
+    fn fail(&mut self, message: String) {
+        self.last_error = Some(message.clone());
+        self.status = Some((message, true));
+    }
+
+    /// Shows the segmentation the reviewed state holds (the pipeline's when not edited) and
+    /// sends the segments without a score to the scoring worker.
+    fn sync_segmentation(&mut self) {
+        let (Some(view), Some(reviewed)) = (self.view.as_mut(), self.reviewed.as_ref()) else { return };
+        if view.unedited.is_none() || view.phase == Phase::Running {
+            return;
+        }
+        let edited = review::edited_spans_for(view, reviewed.review());
+        let to_score = view.show_segmentation(edited.as_deref());
+        let (path, audio) = (view.path.clone(), view.audio.clone());
+        self.request_scores(path, audio, to_score);
+    }
+
+    /// Scores `spans` of the open call on the launcher's worker; the GUI thread goes on drawing.
+    fn request_scores(&mut self, path: PathBuf, audio: Option<Arc<crate::audio::Audio16k>>, spans: Vec<EditSpan>) {
+        let Some(audio) = audio.filter(|_| !spans.is_empty()) else { return };
+        let settings = self.launch_settings(self.view.as_ref().map_or(CallerChoice::Auto, |v| v.caller_choice));
+        let sender = self.rescored_sender.clone();
+        let ctx = self.repaint.clone();
+        let tuples = spans.iter().map(|s| (s.channel, s.start_s, s.end_s)).collect();
+        self.status = Some((self.t(Key::ScoringEdited).to_string(), false));
+        self.launcher.rescore(
+            audio,
+            tuples,
+            &settings,
+            Box::new(move |scores| {
+                let _ = sender.send((path, spans, scores));
+                if let Some(ctx) = ctx {
+                    ctx.request_repaint();
+                }
+            }),
+        );
+    }
+
+    fn poll_rescored(&mut self) {
+        while let Ok((path, spans, scores)) = self.rescored.try_recv() {
+            let Some(view) = self.view.as_mut().filter(|v| v.path == path) else { continue };
+            match scores {
+                Ok(scores) => {
+                    view.apply_scores(&spans, &scores);
+                    let scoring = self.lang.text(Key::ScoringEdited);
+                    if view.scores_pending() == 0 && self.status.as_ref().is_some_and(|(m, _)| m == scoring) {
+                        self.status = None;
+                    }
+                }
+                Err(error) => {
+                    view.scores_failed(&spans);
+                    self.fail(format!("{} {error}", self.lang.text(Key::Failed)));
+                }
             }
-            Err(error) => (format!("{} {error}", lang.text(Key::LabelNotSaved)), true),
-        });
+        }
+    }
+
+    /// An edit of the segmentation, as one undoable command.
+    fn edit_segments(&mut self, edit: SegmentEdit) {
+        let (Some(view), Some(reviewed)) = (self.view.as_ref(), self.reviewed.as_ref()) else {
+            self.status = Some((self.t(Key::LabelsOff).to_string(), true));
+            return;
+        };
+        if view.phase != Phase::Finished {
+            return;
+        }
+        match review::plan_edit(view, &reviewed.state, &edit) {
+            Ok(after) => {
+                self.run_review_command(after, edit.what());
+            }
+            Err(error) => self.fail(format!("{} {error}", self.t(Key::EditRefused))),
+        }
+    }
+
+    fn undo_or_redo(&mut self, redo: bool) {
+        let Some(reviewed) = self.reviewed.as_mut() else { return };
+        let lang = self.lang;
+        let done = if redo { self.history.redo(reviewed) } else { self.history.undo(reviewed) };
+        let message = match done {
+            Ok(Some(command)) => {
+                let verb = if redo { Key::Redone } else { Key::Undone };
+                (format!("{} {}", lang.text(verb), lang.text(command.what)), false)
+            }
+            Ok(None) => (lang.text(if redo { Key::NothingToRedo } else { Key::NothingToUndo }).to_string(), false),
+            Err(error) => (format!("{} {error}", lang.text(Key::EditNotSaved)), true),
+        };
+        self.status = Some(message);
+        self.sync_segmentation();
+    }
+
+    /// The caller segment at the playhead (the one being played, or last played).
+    fn row_at_playhead(&self) -> Option<usize> {
+        self.view.as_ref().and_then(|v| v.segment_at(self.player.position_s()))
     }
 
     fn play_segment(&mut self, row: usize, now: Instant) {
@@ -448,6 +655,15 @@ impl ReviewApp {
         let Some(view) = &self.view else { return };
         let position = self.player.position_s();
         ctx.input_mut(|input| {
+            // Ctrl+Z also matches Ctrl+Shift+Z: redo is checked first.
+            if input.consume_key(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z)
+                || input.consume_key(egui::Modifiers::COMMAND, egui::Key::Y)
+            {
+                actions.push(Action::Redo);
+            }
+            if input.consume_key(egui::Modifiers::COMMAND, egui::Key::Z) {
+                actions.push(Action::Undo);
+            }
             if input.consume_key(egui::Modifiers::NONE, egui::Key::Space) {
                 actions.push(Action::TogglePlay);
             }
@@ -467,6 +683,16 @@ impl ReviewApp {
                     if input.consume_key(egui::Modifiers::NONE, key) {
                         actions.push(Action::Label(row, label));
                     }
+                }
+                // Segment edits on the same segment: split at the playhead, merge, delete.
+                if input.consume_key(egui::Modifiers::NONE, egui::Key::S) {
+                    actions.push(Action::Edit(SegmentEdit::Split { row, at_s: position }));
+                }
+                if input.consume_key(egui::Modifiers::NONE, egui::Key::M) {
+                    actions.push(Action::Edit(SegmentEdit::Merge { row }));
+                }
+                if input.consume_key(egui::Modifiers::NONE, egui::Key::Delete) {
+                    actions.push(Action::Edit(SegmentEdit::Delete { row }));
                 }
             }
         });
@@ -521,6 +747,21 @@ impl ReviewApp {
                     ui.close();
                 }
             });
+            let can_edit = self.reviewed.is_some() && self.view.as_ref().is_some_and(|v| v.phase == Phase::Finished);
+            match review::edit_menu(ui, lang, &self.history, can_edit) {
+                Some(EditMenuAction::Undo) => actions.push(Action::Undo),
+                Some(EditMenuAction::Redo) => actions.push(Action::Redo),
+                Some(EditMenuAction::Split) => {
+                    if let Some(row) = self.row_at_playhead() {
+                        actions.push(Action::Edit(SegmentEdit::Split { row, at_s: self.player.position_s() }));
+                    }
+                }
+                Some(EditMenuAction::Merge) => actions.extend(self.row_at_playhead().map(|row| Action::Edit(SegmentEdit::Merge { row }))),
+                Some(EditMenuAction::Delete) => actions.extend(self.row_at_playhead().map(|row| Action::Edit(SegmentEdit::Delete { row }))),
+                Some(EditMenuAction::Notes) => actions.push(Action::OpenNotes),
+                Some(EditMenuAction::Annotators) => actions.push(Action::OpenAnnotators),
+                None => {}
+            }
             ui.menu_button(self.t(Key::MenuView), |ui| {
                 ui.menu_button(self.t(Key::MenuLanguage), |ui| {
                     for lang in Lang::ALL {
@@ -694,7 +935,7 @@ impl ReviewApp {
                 self.settings.playback_speed = speed;
                 actions.push(Action::SettingsChanged);
             }
-            ui.weak(self.t(Key::PlaybackKeys));
+            ui.weak(self.t(Key::PlaybackKeys)).on_hover_text(self.t(Key::EditKeys));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if self.settings.show_frame_times {
                     if let Some((median, p95)) = self.frame_times.median_p95_ms() {
@@ -723,6 +964,17 @@ impl ReviewApp {
                 }
             });
             ui.weak(self.lang.text(Key::AssessmentAppliesNext));
+            ui.horizontal(|ui| {
+                ui.label(self.lang.text(Key::AnnotatorName));
+                let mut name = self.settings.annotator.clone().unwrap_or_default();
+                let field = ui.text_edit_singleline(&mut name);
+                if field.changed() {
+                    self.settings.annotator = Some(name).filter(|n| !n.trim().is_empty());
+                }
+                if field.lost_focus() {
+                    actions.push(Action::AnnotatorChanged);
+                }
+            });
         });
         self.show_settings = open;
     }
@@ -731,6 +983,11 @@ impl ReviewApp {
         let Some(plan) = &mut self.dump else { return };
         let Some(view) = &self.view else { return };
         if plan.done || view.phase == Phase::Running || (view.pyramid.is_none() && view.audio.is_some()) {
+            return;
+        }
+        // A test script plays to its end, and edited segments get their scores, first.
+        if self.script.as_ref().is_some_and(|s| !s.is_finished()) || view.scores_pending() > 0 || self.wave_edit.is_dragging() {
+            ctx.request_repaint();
             return;
         }
         plan.frames_since_finish += 1;
@@ -806,6 +1063,37 @@ impl ReviewApp {
             playhead_s: self.player.position_s(),
             frame_times_all: (&self.frame_times).into(),
             frame_times_during_analysis: (&self.analysis_frame_times).into(),
+            segments: view
+                .segments
+                .iter()
+                .enumerate()
+                .map(|(row, s)| {
+                    let span = LabelledSpan { start_s: s.start_s, end_s: s.end_s, party: s.speaker.clone(), channel: s.channel };
+                    DumpedSegment {
+                        start_s: s.start_s,
+                        end_s: s.end_s,
+                        channel: s.channel,
+                        speaker: s.speaker.clone(),
+                        p_nonnegative: s.p_nonnegative,
+                        edited: view.is_edited_segment(row),
+                        annotation: self.reviewed.as_ref().and_then(|r| r.labels().get(s.start_s, s.end_s, &s.speaker, s.channel)),
+                        note: self.reviewed.as_ref().and_then(|r| r.review().note(&span).map(str::to_string)),
+                    }
+                })
+                .collect(),
+            segmentation_edited: view.edited,
+            scores_pending: view.scores_pending(),
+            undo_steps: self.history.len(),
+            redo_available: self.history.can_redo(),
+            annotator: self.settings.annotator.clone(),
+            annotators: self.reviewed.as_ref().map(|r| r.labels().annotators()).unwrap_or_default(),
+            disagreements: self
+                .reviewed
+                .as_ref()
+                .map_or(0, |r| annotators::disagreements(&annotators::labels_by_row(&view.segments, r.labels())).len()),
+            script_keys_sent: self.script.as_ref().map_or(0, |s| s.keys_sent),
+            labels_applied: self.labels_applied,
+            last_error: self.last_error.clone(),
         };
         plan.done = true;
         let written = serde_json::to_vec_pretty(&dump)
@@ -889,7 +1177,59 @@ impl ReviewApp {
                 }
             }
             Action::SettingsChanged => self.save_settings(),
-            Action::Label(row, label) => self.label_segment(row, label),
+            Action::Label(row, label) => {
+                if self.settings.annotator.is_none() {
+                    // Asked once, before the first label: who labels is saved with every label.
+                    let suggested = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
+                    self.annotator_prompt = Some((suggested, Action::Label(row, label)));
+                } else {
+                    self.label_segment(row, label);
+                }
+            }
+            Action::Edit(edit) => self.edit_segments(edit),
+            Action::Undo => self.undo_or_redo(false),
+            Action::Redo => self.undo_or_redo(true),
+            Action::Settle(row, label) => {
+                let segment = self.view.as_ref().and_then(|v| v.segments.get(row)).cloned();
+                if let (Some(segment), Some(reviewed)) = (segment, self.reviewed.as_ref()) {
+                    let labels = reviewed.labels().with_settled(segment.start_s, segment.end_s, &segment.speaker, segment.channel, label);
+                    let after = ReviewState { labels, review: reviewed.review().clone() };
+                    self.run_review_command(after, Key::DoSettle);
+                }
+            }
+            Action::OpenNotes => {
+                let row = self.row_at_playhead();
+                let segment = row.and_then(|row| {
+                    let s = self.view.as_ref()?.segments.get(row)?;
+                    Some((row, LabelledSpan { start_s: s.start_s, end_s: s.end_s, party: s.speaker.clone(), channel: s.channel }))
+                });
+                if let Some(reviewed) = &self.reviewed {
+                    self.notes.open_for(reviewed.review(), segment);
+                }
+            }
+            Action::SaveNotes(changed) => {
+                if let Some(reviewed) = &self.reviewed {
+                    let after = ReviewState { labels: reviewed.labels().clone(), review: changed };
+                    self.run_review_command(after, Key::DoNote);
+                }
+            }
+            Action::OpenAnnotators => self.show_annotators = true,
+            Action::ExportTo(dir) => self.export_to(ExportKind::All, dir),
+            Action::AnnotatorChanged => {
+                self.save_settings();
+                // Labels are now this annotator's: read the call's files again as them. The
+                // history's states belong to the earlier name, so it starts afresh.
+                if let Some(path) = self.view.as_ref().map(|v| v.path.clone()) {
+                    let annotator = self.settings.annotator.clone().unwrap_or_else(|| DEFAULT_ANNOTATOR.to_string());
+                    match Reviewed::load(&path, &annotator) {
+                        Ok(reviewed) => {
+                            self.reviewed = Some(reviewed);
+                            self.history.clear();
+                        }
+                        Err(error) => self.fail(format!("{} {error}", self.t(Key::LabelsUnreadable))),
+                    }
+                }
+            }
             Action::OpenFineTune => {
                 let labels = self.view.as_ref().map(|v| labels_path(&v.path));
                 self.training.open_with(labels);
@@ -918,9 +1258,111 @@ fn menu_with_text_field(ui: &mut egui::Ui, title: &str, add_contents: impl FnOnc
     MenuButton::new(title).config(config).ui(ui, add_contents);
 }
 
+impl ReviewApp {
+    /// The Annotators view, the Notes window and the annotator's-name prompt.
+    fn review_windows(&mut self, ctx: &egui::Context, actions: &mut Vec<Action>) {
+        let lang = self.lang;
+        if let (Some(view), Some(reviewed)) = (&self.view, &self.reviewed) {
+            if self.show_annotators {
+                match annotators::show(ctx, lang, &mut self.show_annotators, &view.segments, reviewed.labels()) {
+                    Some(AnnotatorsAction::Jump(row)) => actions.push(Action::PlaySegment(row)),
+                    Some(AnnotatorsAction::Settle(row, label)) => actions.push(Action::Settle(row, label)),
+                    None => {}
+                }
+            }
+            if self.notes.open {
+                if let Some(changed) = self.notes.show(ctx, lang, reviewed.review()) {
+                    actions.push(Action::SaveNotes(changed));
+                }
+            }
+        }
+        let mut answered = false;
+        if let Some((name, _)) = &mut self.annotator_prompt {
+            egui::Window::new(lang.text(Key::AnnotatorName)).collapsible(false).resizable(false).show(ctx, |ui| {
+                ui.label(lang.text(Key::AnnotatorPrompt));
+                let field = ui.text_edit_singleline(name);
+                let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if (ui.button(lang.text(Key::AnnotatorOk)).clicked() || entered) && !name.trim().is_empty() {
+                    answered = true;
+                }
+            });
+        }
+        if answered {
+            if let Some((name, waiting)) = self.annotator_prompt.take() {
+                self.settings.annotator = Some(name.trim().to_string());
+                actions.push(Action::AnnotatorChanged);
+                actions.push(waiting);
+            }
+        }
+    }
+
+    /// One step of the test script (EMOTRACE_GUI_SCRIPT) per frame, once the analysis is done.
+    fn run_script_step(&mut self, ctx: &egui::Context, actions: &mut Vec<Action>) {
+        let Some(script) = self.script.as_mut() else { return };
+        let Some(view) = self.view.as_ref().filter(|v| v.phase == Phase::Finished && v.pyramid.is_some()) else { return };
+        if script.is_finished() {
+            return;
+        }
+        ctx.request_repaint();
+        // Events injected into this frame are handled later in it: the next step waits a frame.
+        if script.take_injected() || script.is_sending() || self.wave_edit.is_dragging() {
+            return;
+        }
+        let Some(step) = script.steps.front().cloned() else { return };
+        match step {
+            Step::WaitScores if view.scores_pending() > 0 => return,
+            Step::WaitScores => {}
+            Step::Seek(seconds) => {
+                self.player.pause();
+                self.player.seek(seconds);
+            }
+            Step::SeekRow(row, fraction) => {
+                if let Some(segment) = view.segments.get(row) {
+                    let at = segment.start_s + fraction * segment.duration_s();
+                    self.player.pause();
+                    self.player.seek(at);
+                }
+            }
+            Step::Key(key, modifiers) => script.press_key(key, modifiers),
+            Step::DragEdge { row, edge, delta_s } => {
+                let Some(segment) = view.segments.get(row) else {
+                    script.steps.pop_front();
+                    return;
+                };
+                let at = match edge {
+                    super::segment_edit::Edge::Start => segment.start_s,
+                    super::segment_edit::Edge::End => segment.end_s,
+                };
+                // The waveform has to have been drawn for editing first.
+                let (Some(from), Some(to)) = (self.wave_edit.screen_pos(at, segment.channel), self.wave_edit.screen_pos(at + delta_s, segment.channel)) else {
+                    return;
+                };
+                script.drag(from, to, egui::Modifiers::NONE);
+            }
+            Step::DragAdd { lane, from_s, to_s } => {
+                let (Some(from), Some(to)) = (self.wave_edit.screen_pos(from_s, lane), self.wave_edit.screen_pos(to_s, lane)) else {
+                    return;
+                };
+                script.drag(from, to, egui::Modifiers::SHIFT);
+            }
+            Step::Export(dir) => actions.push(Action::ExportTo(dir)),
+            Step::OpenAnnotators => actions.push(Action::OpenAnnotators),
+            Step::OpenNotes => actions.push(Action::OpenNotes),
+        }
+        script.steps.pop_front();
+    }
+}
+
 impl eframe::App for ReviewApp {
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        if let Some(script) = self.script.as_mut() {
+            script.inject(raw_input);
+        }
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        self.repaint = Some(ctx.clone());
         let now = Instant::now();
         if let Some(cpu) = frame.info().cpu_usage {
             self.frame_times.record(cpu);
@@ -931,6 +1373,7 @@ impl eframe::App for ReviewApp {
         let mut actions = Vec::new();
         self.poll_dialogs(&mut actions, &ctx);
         self.poll_job();
+        self.poll_rescored();
         self.poll_encoder_import();
         if let Some(TrainingAction::Ended { message, is_error }) = self.training.poll(self.lang) {
             // A finished run's bundle is listed at once.
@@ -940,6 +1383,7 @@ impl eframe::App for ReviewApp {
         if let Some(path) = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf())) {
             actions.push(Action::Open(path));
         }
+        self.run_script_step(&ctx, &mut actions);
         self.handle_keys(&ctx, &mut actions);
         self.player.tick(now);
         if let Some(until) = self.sample_until {
@@ -980,7 +1424,15 @@ impl eframe::App for ReviewApp {
                 }
                 self.last_shown_stages = metrics_panel::show(ui, lang, &view.summaries, view.assessment_end_s, partial);
                 ui.separator();
-                match segment_table::show(ui, lang, &view.segments, view.assessment_end_s, playing_row, scroll_to, self.labels.as_ref()) {
+                let review = self.reviewed.as_ref().map(Reviewed::review);
+                let marks = |row: usize| segment_table::RowMarks {
+                    edited: view.is_edited_segment(row),
+                    note: view.segments.get(row).and_then(|s| {
+                        review?.note(&LabelledSpan { start_s: s.start_s, end_s: s.end_s, party: s.speaker.clone(), channel: s.channel }).map(str::to_string)
+                    }),
+                };
+                let labels = self.reviewed.as_ref().map(Reviewed::labels);
+                match segment_table::show(ui, lang, &view.segments, view.assessment_end_s, playing_row, scroll_to, labels, &marks) {
                     Some(TableAction::Play(row)) => actions.push(Action::PlaySegment(row)),
                     Some(TableAction::Label(row, label)) => actions.push(Action::Label(row, label)),
                     None => {}
@@ -1018,10 +1470,18 @@ impl eframe::App for ReviewApp {
             if let Some(row) = trajectory.clicked {
                 actions.push(Action::PlaySegment(row));
             }
-            let wave = waveform::show(ui, lang, view.pyramid.as_deref(), &view.spans, duration, playhead, axis_group, waveform_height, reset_view);
+            let is_edited = |row: usize| view.is_edited_segment(row);
+            // Editing once the analysis is done and the call's files could be read.
+            let editing = (view.phase == Phase::Finished && self.reviewed.is_some())
+                .then_some((view.segments.as_slice(), &is_edited as &dyn Fn(usize) -> bool, &mut self.wave_edit));
+            let wave = waveform::show(ui, lang, view.pyramid.as_deref(), &view.spans, duration, playhead, axis_group, waveform_height, reset_view, editing);
             if let Some(seconds) = wave.clicked_s {
                 actions.push(Action::PlayAt(seconds));
             }
+            if let Some(edit) = wave.edit {
+                actions.push(Action::Edit(edit));
+            }
+
         });
 
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
@@ -1031,6 +1491,7 @@ impl eframe::App for ReviewApp {
             painter.text(screen.center(), egui::Align2::CENTER_CENTER, lang.text(Key::DropHere), egui::FontId::proportional(24.0), Color32::WHITE);
         }
         self.settings_window(&ctx, &mut actions);
+        self.review_windows(&ctx, &mut actions);
         if self.training.open {
             // The run starts from the model in use: the bundle picked in the Model menu, or the
             // built-in default model.

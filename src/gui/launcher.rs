@@ -73,7 +73,17 @@ pub trait AnalysisLauncher: Send + Sync {
     fn is_demo(&self) -> bool {
         false
     }
+
+    /// Scores spans `(channel, start_s, end_s)` of a decoded call on a worker thread (the
+    /// segments a reviewer edited) and hands `done` one score per span (`None`: too short to
+    /// score). The default gives the demo scores.
+    fn rescore(&self, _audio: Arc<Audio16k>, spans: Vec<(usize, f64, f64)>, _settings: &LaunchSettings, done: RescoreDone) {
+        std::thread::spawn(move || done(Ok(spans.iter().map(|&(_, start_s, _)| Some(demo_probability(start_s, (start_s * 10.0) as usize))).collect())));
+    }
 }
+
+/// Where [`AnalysisLauncher::rescore`] delivers its scores (or why it could not score).
+pub type RescoreDone = Box<dyn FnOnce(Result<Vec<Option<f64>>, String>) + Send>;
 
 /// Any function with the launch signature is a launcher, so the real pipeline plugs in as
 /// `Box::new(|path, settings: &LaunchSettings, events, cancel| { ... })`.

@@ -1,10 +1,13 @@
 //! The review window: a thin shell over the library. Analyses run on worker threads and report
 //! [`AnalysisEvent`](crate::pipeline::AnalysisEvent)s over a channel, so the window never blocks.
 
+mod annotators;
 mod app;
 mod caller_panel;
 pub mod encoder_import;
 pub mod export;
+pub mod history;
+pub mod segment_edit;
 mod fonts;
 pub mod i18n;
 pub mod launcher;
@@ -13,6 +16,8 @@ pub mod models;
 pub mod pipeline_launcher;
 pub mod playback;
 pub mod recent;
+pub mod review;
+pub mod script;
 mod segment_table;
 pub mod settings;
 pub mod state;

@@ -11,12 +11,12 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::launcher::{AnalysisLauncher, LaunchSettings};
+use super::launcher::{AnalysisLauncher, LaunchSettings, RescoreDone};
 use super::models;
 use crate::audio::Audio16k;
 use crate::model::DeviceChoice;
 use crate::pipeline::{
-    analyze_decoded, decode_call, reanalyze_call, spawn_worker, AnalysisEvent, CallAnalysis, PipelineError, ScoreMemo,
+    analyze_decoded, decode_call, reanalyze_call, score_spans, spawn_worker, AnalysisEvent, CallAnalysis, PipelineError, ScoreMemo,
     ScoringModel,
 };
 
@@ -69,6 +69,19 @@ impl AnalysisLauncher for ProductLauncher {
 
     fn is_demo(&self) -> bool {
         false
+    }
+
+    fn rescore(&self, audio: Arc<Audio16k>, spans: Vec<(usize, f64, f64)>, settings: &LaunchSettings, done: RescoreDone) {
+        let name = settings.model.clone();
+        let max_batch = settings.analysis_settings().max_batch;
+        let cache = self.loaded.clone();
+        std::thread::spawn(move || {
+            // The model is normally cached by the analysis: its load reports have no reader here.
+            let (reports, _unread) = std::sync::mpsc::channel();
+            let scored = load_cached(&cache, name.as_deref(), &reports)
+                .and_then(|model| score_spans(&model, &audio, &spans, max_batch).map_err(|e| e.to_string()));
+            done(scored);
+        });
     }
 }
 

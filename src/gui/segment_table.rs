@@ -21,6 +21,13 @@ pub enum TableAction {
     Label(usize, Option<u8>),
 }
 
+/// What else a row shows: whether the reviewer edited the segment, and its note (on hover).
+#[derive(Debug, Default)]
+pub struct RowMarks {
+    pub edited: bool,
+    pub note: Option<String>,
+}
+
 /// The annotation's text: "Negative", "Non-negative" or a dash.
 pub fn annotation_text(lang: Lang, label: Option<u8>) -> &'static str {
     match label {
@@ -57,6 +64,7 @@ pub fn show(
     playing: Option<usize>,
     scroll_to: Option<usize>,
     labels: Option<&CallLabels>,
+    marks: &dyn Fn(usize) -> RowMarks,
 ) -> Option<TableAction> {
     ui.strong(format!("{} ({})", lang.text(Key::TableTitle), segments.len()));
     let headers =
@@ -101,8 +109,10 @@ pub fn show(
                 Some(_) => NON_NEGATIVE_COLOUR,
                 None => ui.visuals().weak_text_color(),
             };
+            let mark = marks(row);
             let cells = [
-                ((row + 1).to_string(), default_colour),
+                // "*": a segment the reviewer edited; "•": it has a note (shown on hover).
+                (format!("{}{}{}", row + 1, if mark.edited { "*" } else { "" }, if mark.note.is_some() { "•" } else { "" }), default_colour),
                 (clock(segment.start_s), default_colour),
                 (format!("{:.1} s", segment.duration_s()), default_colour),
                 (format!("{:.2}", segment.p_nonnegative), colour),
@@ -115,6 +125,9 @@ pub fn show(
             if let Some((from, to)) = carried_from {
                 let tip = lang.text(Key::LabelCarriedOver).replacen("{}", &clock_tenths(from), 1).replacen("{}", &clock_tenths(to), 1);
                 response = response.on_hover_text(tip);
+            }
+            if let Some(note) = &mark.note {
+                response = response.on_hover_text(note);
             }
             if playing == Some(row) {
                 ui.painter().rect_filled(rect, 2.0, ui.visuals().selection.bg_fill.gamma_multiply(0.5));

@@ -1,6 +1,6 @@
 //! What the window knows about the open call, built only from [`AnalysisEvent`]s.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
@@ -10,6 +10,7 @@ use std::time::Instant;
 use eframe::egui;
 
 use super::launcher::{AnalysisLauncher, LaunchSettings};
+use super::segment_edit::EditSpan;
 use super::waveform::WaveformPyramid;
 use crate::analysis::{summarise_call, ScoredSegment, StageSummary};
 use crate::audio::Audio16k;
@@ -143,6 +144,24 @@ pub struct CallView {
     /// How many times this call was decoded (a re-analysis must not decode again).
     pub decode_count: usize,
     summaries_stale: bool,
+    /// The pipeline's own finished analysis, before any edit of the segmentation.
+    pub unedited: Option<Arc<CallAnalysis>>,
+    /// The segmentation shown is the reviewer's, not the pipeline's.
+    pub edited: bool,
+    /// Every score known for this call and model, by span: an edited segment found here is not
+    /// scored again.
+    scores: HashMap<SpanKey, f64>,
+    /// Spans sent to the scoring worker and not back yet.
+    in_flight: HashSet<SpanKey>,
+    /// Spans the model cannot score (too short): they keep their provisional score.
+    unscorable: HashSet<SpanKey>,
+}
+
+/// (channel, start ms, end ms): a segment's identity for scores.
+type SpanKey = (usize, i64, i64);
+
+fn span_key(channel: usize, start_s: f64, end_s: f64) -> SpanKey {
+    (channel, (start_s * 1000.0).round() as i64, (end_s * 1000.0).round() as i64)
 }
 
 impl CallView {
@@ -169,7 +188,140 @@ impl CallView {
             model: None,
             decode_count: 0,
             summaries_stale: false,
+            unedited: None,
+            edited: false,
+            scores: HashMap::new(),
+            in_flight: HashSet::new(),
+            unscorable: HashSet::new(),
         }
+    }
+
+    /// The caller segments shown, as spans to edit.
+    pub fn caller_spans(&self) -> Vec<EditSpan> {
+        self.segments.iter().map(|s| EditSpan::new(s.start_s, s.end_s, s.channel, &s.speaker)).collect()
+    }
+
+    /// Shows a segmentation: the reviewer's `spans`, or the pipeline's own with `None`. Segments
+    /// already scored keep their score; the others show a provisional one (the overlapping old
+    /// segments' mean) until their scores arrive, and are returned, to be scored. The plot,
+    /// metrics, table and what Export writes follow at once.
+    pub fn show_segmentation(&mut self, spans: Option<&[EditSpan]>) -> Vec<EditSpan> {
+        let Some(base) = self.unedited.clone() else { return Vec::new() };
+        let base = Arc::new(base.with_assessment_minutes(self.assessment_end_s / 60.0));
+        let Some(spans) = spans else {
+            self.edited = false;
+            self.apply_analysis(base.segments.clone(), base.spans.clone(), &base);
+            return Vec::new();
+        };
+        let mut to_score = Vec::new();
+        let mut segments = Vec::with_capacity(spans.len());
+        for (index, span) in spans.iter().enumerate() {
+            let key = span_key(span.channel, span.start_s, span.end_s);
+            let p_nonnegative = match self.scores.get(&key) {
+                Some(p) => *p,
+                None => {
+                    if !self.in_flight.contains(&key) && !self.unscorable.contains(&key) {
+                        self.in_flight.insert(key);
+                        to_score.push(span.clone());
+                    }
+                    self.provisional_score(span)
+                }
+            };
+            segments.push(ScoredSegment { index, start_s: span.start_s, end_s: span.end_s, channel: span.channel, speaker: span.speaker.clone(), p_nonnegative });
+        }
+        segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.index.cmp(&b.index)));
+        let mut speaker_spans: Vec<SpeakerSpan> = base.spans.iter().filter(|s| !s.is_caller).cloned().collect();
+        speaker_spans.extend(segments.iter().map(|s| SpeakerSpan {
+            index: s.index,
+            start_s: s.start_s,
+            end_s: s.end_s,
+            channel: s.channel,
+            speaker: s.speaker.clone(),
+            is_caller: true,
+            overlapped: false,
+        }));
+        speaker_spans.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        self.edited = true;
+        self.apply_analysis(segments, speaker_spans, &base);
+        to_score
+    }
+
+    fn apply_analysis(&mut self, segments: Vec<ScoredSegment>, spans: Vec<SpeakerSpan>, base: &CallAnalysis) {
+        let summaries = summarise_call(&segments, self.assessment_end_s, base.call_duration_s);
+        let analysis = Arc::new(CallAnalysis { segments: segments.clone(), spans: spans.clone(), summaries: summaries.clone(), ..base.clone() });
+        self.segments = segments;
+        self.spans = spans;
+        self.summaries = summaries;
+        self.analysis = Some(analysis);
+        self.summaries_stale = false;
+    }
+
+    /// The mean score of the shown segments overlapping `span` on its channel, weighted by
+    /// overlap (0.5 where none does): what an edited segment shows until it is scored.
+    fn provisional_score(&self, span: &EditSpan) -> f64 {
+        let (mut weight, mut sum) = (0.0, 0.0);
+        for segment in self.segments.iter().filter(|s| s.channel == span.channel) {
+            let overlap = segment.end_s.min(span.end_s) - segment.start_s.max(span.start_s);
+            if overlap > 0.0 {
+                weight += overlap;
+                sum += overlap * segment.p_nonnegative;
+            }
+        }
+        if weight > 0.0 { sum / weight } else { 0.5 }
+    }
+
+    /// Scores arrived from the worker: the segments they belong to show them at once.
+    pub fn apply_scores(&mut self, spans: &[EditSpan], scores: &[Option<f64>]) {
+        for (span, score) in spans.iter().zip(scores) {
+            let key = span_key(span.channel, span.start_s, span.end_s);
+            self.in_flight.remove(&key);
+            match score {
+                Some(p) => {
+                    self.scores.insert(key, *p);
+                }
+                None => {
+                    self.unscorable.insert(key);
+                }
+            }
+        }
+        if !self.edited {
+            return;
+        }
+        let mut changed = false;
+        for segment in &mut self.segments {
+            if let Some(p) = self.scores.get(&span_key(segment.channel, segment.start_s, segment.end_s)) {
+                changed |= segment.p_nonnegative != *p;
+                segment.p_nonnegative = *p;
+            }
+        }
+        if changed {
+            if let Some(base) = self.unedited.clone() {
+                let (segments, spans) = (self.segments.clone(), self.spans.clone());
+                let base = base.with_assessment_minutes(self.assessment_end_s / 60.0);
+                self.apply_analysis(segments, spans, &base);
+            }
+        }
+    }
+
+    /// Scoring failed: the spans keep their provisional scores (and are not asked for again).
+    pub fn scores_failed(&mut self, spans: &[EditSpan]) {
+        for span in spans {
+            let key = span_key(span.channel, span.start_s, span.end_s);
+            self.in_flight.remove(&key);
+            self.unscorable.insert(key);
+        }
+    }
+
+    /// How many shown segments wait for their score.
+    pub fn scores_pending(&self) -> usize {
+        self.segments.iter().filter(|s| self.in_flight.contains(&span_key(s.channel, s.start_s, s.end_s))).count()
+    }
+
+    /// Whether the shown segment `row` is the reviewer's (not in the pipeline's segmentation).
+    pub fn is_edited_segment(&self, row: usize) -> bool {
+        let (Some(segment), Some(base)) = (self.segments.get(row), &self.unedited) else { return false };
+        self.edited
+            && !base.segments.iter().any(|b| span_key(b.channel, b.start_s, b.end_s) == span_key(segment.channel, segment.start_s, segment.end_s))
     }
 
     /// Applies another assessment-stage length to the finished analysis at once: its stage
@@ -182,6 +334,9 @@ impl CallView {
         }
         let Some(analysis) = &self.analysis else { return false };
         let updated = Arc::new(analysis.with_assessment_minutes(minutes));
+        if let Some(unedited) = &self.unedited {
+            self.unedited = Some(Arc::new(unedited.with_assessment_minutes(minutes)));
+        }
         self.summaries = updated.summaries.clone();
         self.assessment_end_s = updated.assessment_end_s;
         self.previous = Some(updated.clone());
@@ -270,6 +425,11 @@ impl CallView {
                 self.summaries = analysis.summaries.clone();
                 self.assessment_end_s = analysis.assessment_end_s;
                 self.summaries_stale = false;
+                for segment in &analysis.segments {
+                    self.scores.insert(span_key(segment.channel, segment.start_s, segment.end_s), segment.p_nonnegative);
+                }
+                self.edited = false;
+                self.unedited = Some(analysis.clone());
                 self.previous = Some(analysis.clone());
                 self.analysis = Some(analysis);
                 self.phase = Phase::Finished;
@@ -447,6 +607,71 @@ mod tests {
         assert!(view.speakers.iter().all(|p| p.is_caller));
         assert_eq!(view.suggested_caller.as_deref(), Some("A"), "the suggestion is the first analysis's");
         assert_eq!(view.decode_count, 1);
+    }
+
+    #[test]
+    fn an_edited_segmentation_reuses_known_scores_and_waits_only_for_the_changed_segments() {
+        use crate::pipeline::{CallerAssignment, ModelInfo};
+        let mut view = CallView::new("call.wav".into(), true, 60.0);
+        let segments = vec![segment(0, 10.0, 0.2), segment(1, 20.0, 0.9), segment(2, 70.0, 0.8)];
+        let spans = segments
+            .iter()
+            .map(|s| SpeakerSpan { index: s.index, start_s: s.start_s, end_s: s.end_s, channel: 0, speaker: "caller".into(), is_caller: true, overlapped: false })
+            .collect();
+        let analysis = Arc::new(CallAnalysis {
+            source: "call.wav".into(),
+            audio_info: crate::audio::AudioInfo {
+                path: "call.wav".into(),
+                container: "wav".into(),
+                codec: "pcm".into(),
+                sample_rate: 16_000,
+                channels: 1,
+                frames: 16_000 * 120,
+                duration_s: 120.0,
+                skipped_packets: 0,
+                declared_duration_s: None,
+                warnings: Vec::new(),
+            },
+            spans,
+            summaries: summarise_call(&segments, 60.0, 120.0),
+            segments,
+            assessment_end_s: 60.0,
+            call_duration_s: 120.0,
+            model_name: "demo".into(),
+            model: ModelInfo {
+                name: "demo".into(),
+                display_name: "demo".into(),
+                weights_sha256: String::new(),
+                dir: String::new(),
+                device: "none".into(),
+                device_notice: None,
+                needs_fine_tuning: false,
+                backbone: "none".into(),
+                per_call_centring: false,
+            },
+            settings: Default::default(),
+            assignment: CallerAssignment { layout: "mono".into(), caller: "A".into(), speaker_encoder: crate::segmentation::EncoderUse::Absent, auto_choice: None },
+            timings: Vec::new(),
+        });
+        view.apply_event(AnalysisEvent::Finished { analysis });
+        // The first segment split in two, the others kept.
+        let edited = vec![EditSpan::new(10.0, 11.0, 0, "caller"), EditSpan::new(11.0, 12.0, 0, "caller"), EditSpan::new(20.0, 22.0, 0, "caller"), EditSpan::new(70.0, 72.0, 0, "caller")];
+        let to_score = view.show_segmentation(Some(&edited));
+        assert_eq!(to_score, edited[..2].to_vec(), "only the changed segments are scored again");
+        assert!(view.edited && view.is_edited_segment(0) && !view.is_edited_segment(2));
+        assert_eq!(view.scores_pending(), 2);
+        assert_eq!(view.segments[0].p_nonnegative, 0.2, "provisional: the score of the segment it came from");
+        assert_eq!(view.analysis.as_ref().unwrap().segments.len(), 4, "export follows at once");
+        assert!(view.show_segmentation(Some(&edited)).is_empty(), "not asked twice while in flight");
+        view.apply_scores(&to_score, &[Some(0.7), Some(0.6)]);
+        assert_eq!(view.scores_pending(), 0);
+        let shown: Vec<f64> = view.segments.iter().map(|s| s.p_nonnegative).collect();
+        assert_eq!(shown, vec![0.7, 0.6, 0.9, 0.8]);
+        assert_eq!(view.summaries, summarise_call(&view.segments, 60.0, 120.0));
+        // Back to the pipeline's own segmentation (an undo).
+        view.show_segmentation(None);
+        assert!(!view.edited);
+        assert_eq!(view.segments.len(), 3);
     }
 
     #[test]

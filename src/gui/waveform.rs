@@ -1,12 +1,84 @@
 //! The waveform overview: a min/max pyramid per channel, so a 45-minute call draws in constant
 //! time per frame (one min/max pair per pixel column), never from raw samples.
+//!
+//! The caller's segments are boxes in their channel's lane, and the segmentation is edited here:
+//! drag a box's edge to move its start or end, Shift+drag over unsegmented audio to add a
+//! segment, right-click a segment to split it there, merge it with the next or delete it.
 
 use eframe::egui::{self, Color32, Pos2, Stroke};
-use egui_plot::{Plot, PlotBounds};
+use egui_plot::{Plot, PlotBounds, PlotPoint, PlotTransform};
 
 use super::i18n::{Key, Lang};
+use super::review::SegmentEdit;
+use super::segment_edit::Edge;
+use crate::analysis::ScoredSegment;
 use crate::audio::ANALYSIS_RATE;
 use crate::pipeline::SpeakerSpan;
+
+/// How close (px) to a segment's edge a press grabs the edge rather than panning the view.
+const EDGE_GRAB_PX: f32 = 6.0;
+/// Edited segments and the drag preview.
+pub const EDIT_COLOUR: Color32 = Color32::from_rgb(210, 140, 0);
+
+/// An edit being dragged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum EditDrag {
+    Edge { row: usize, edge: Edge, to_s: f64 },
+    Add { lane: usize, from_s: f64, to_s: f64 },
+}
+
+/// The waveform's editing state between frames.
+#[derive(Debug, Default)]
+pub struct WaveformEdit {
+    /// The last frame's plot transform (to hit-test the pointer before this frame's plot).
+    transform: Option<PlotTransform>,
+    drag: Option<EditDrag>,
+    /// Where the context menu was opened: seconds and the segment there.
+    context_at: Option<(f64, Option<usize>)>,
+}
+
+impl WaveformEdit {
+    /// Where (screen) `seconds` of `lane`'s middle was drawn in the last frame.
+    pub fn screen_pos(&self, seconds: f64, lane: usize) -> Option<Pos2> {
+        self.transform.map(|t| t.position_from_point(&PlotPoint::new(seconds / 60.0, -(lane as f64))))
+    }
+
+    pub fn is_dragging(&self) -> bool {
+        self.drag.is_some()
+    }
+
+    /// The caller segment whose edge is under `pos` in its lane, and which edge.
+    fn edge_at(transform: &PlotTransform, pos: Pos2, segments: &[ScoredSegment]) -> Option<(usize, Edge)> {
+        if !transform.frame().contains(pos) {
+            return None;
+        }
+        let lane = lane_of(transform, pos);
+        segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.channel == lane)
+            .flat_map(|(row, s)| {
+                [(row, Edge::Start, s.start_s), (row, Edge::End, s.end_s)]
+                    .map(|(row, edge, t)| (row, edge, (transform.position_from_point_x(t / 60.0) - pos.x).abs()))
+            })
+            .filter(|(_, _, distance)| *distance <= EDGE_GRAB_PX)
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(row, edge, _)| (row, edge))
+    }
+}
+
+fn lane_of(transform: &PlotTransform, pos: Pos2) -> usize {
+    (-transform.value_from_position(pos).y).round().max(0.0) as usize
+}
+
+fn seconds_of(transform: &PlotTransform, pos: Pos2) -> f64 {
+    transform.value_from_position(pos).x * 60.0
+}
+
+/// The caller segment at `seconds` in `lane`.
+fn segment_at(segments: &[ScoredSegment], lane: usize, seconds: f64) -> Option<usize> {
+    segments.iter().position(|s| s.channel == lane && s.start_s <= seconds && seconds <= s.end_s)
+}
 
 /// Samples per bin of the finest level.
 pub const BASE_BIN: usize = 32;
@@ -93,6 +165,8 @@ impl WaveformPyramid {
 pub struct WaveformOutput {
     /// Seconds the user clicked at.
     pub clicked_s: Option<f64>,
+    /// An edit of the segmentation the user made.
+    pub edit: Option<SegmentEdit>,
 }
 
 pub const CALLER_COLOUR: Color32 = Color32::from_rgb(40, 110, 200);
@@ -114,8 +188,18 @@ pub fn show(
     axis_group: egui::Id,
     height: f32,
     reset_view: bool,
+    editing: Option<(&[ScoredSegment], &dyn Fn(usize) -> bool, &mut WaveformEdit)>,
 ) -> WaveformOutput {
     let lanes = pyramid.map_or(1, |p| p.channels.len().max(1));
+    // Editing takes the press from panning when it grabs an edge or adds (Shift), judged with
+    // the last frame's transform (the plot has not been laid out yet this frame).
+    // A press that began on an edge keeps the plot from panning until the drag is recognised.
+    let (hover, shift, held_from) =
+        ui.input(|i| (i.pointer.hover_pos(), i.modifiers.shift, i.pointer.primary_down().then(|| i.pointer.press_origin()).flatten()));
+    let grabs = editing.as_ref().is_some_and(|(segments, _, edit)| {
+        let on_edge = |pos: Option<Pos2>| matches!((edit.transform, pos), (Some(t), Some(pos)) if WaveformEdit::edge_at(&t, pos, segments).is_some());
+        edit.drag.is_some() || shift || on_edge(hover) || on_edge(held_from)
+    });
     let caller_channels: Vec<usize> = {
         let mut c: Vec<usize> = spans.iter().filter(|s| s.is_caller).map(|s| s.channel).collect();
         c.sort_unstable();
@@ -131,7 +215,7 @@ pub fn show(
         .link_axis(axis_group, [true, false])
         .link_cursor(axis_group, [true, false])
         .allow_zoom([true, false])
-        .allow_drag([true, false])
+        .allow_drag([!grabs, false])
         .allow_scroll([true, false])
         .allow_boxed_zoom(false)
         .show_y(false)
@@ -157,6 +241,8 @@ pub fn show(
 
     let transform = response.transform;
     let frame = *transform.frame();
+    let mut edit_request = None;
+    let plot_response = response.response.clone();
     let painter = ui.painter().with_clip_rect(frame);
     let bounds = transform.bounds();
     let (x0, x1) = (bounds.min()[0], bounds.max()[0]);
@@ -233,7 +319,118 @@ pub fn show(
         painter.line_segment([Pos2::new(x, frame.top()), Pos2::new(x, frame.bottom())], Stroke::new(2.0, PLAYHEAD_COLOUR));
     }
 
-    WaveformOutput { clicked_s: response.inner.map(|point| (point.x * 60.0).clamp(0.0, duration_s.max(0.0))) }
+    if let Some((segments, is_edited, edit)) = editing {
+        edit_request = edit_segments(ui, lang, &plot_response, &transform, &painter, segments, is_edited, edit, lane_y, duration_s);
+    }
+
+    WaveformOutput { clicked_s: response.inner.map(|point| (point.x * 60.0).clamp(0.0, duration_s.max(0.0))), edit: edit_request }
+}
+
+/// Draws the caller segments as editable boxes and turns drags and the context menu into edits.
+#[allow(clippy::too_many_arguments)]
+fn edit_segments(
+    ui: &egui::Ui,
+    lang: Lang,
+    response: &egui::Response,
+    transform: &PlotTransform,
+    painter: &egui::Painter,
+    segments: &[ScoredSegment],
+    is_edited: &dyn Fn(usize) -> bool,
+    edit: &mut WaveformEdit,
+    lane_y: impl Fn(usize, f64) -> f32,
+    duration_s: f64,
+) -> Option<SegmentEdit> {
+    edit.transform = Some(*transform);
+    let (x0, x1) = (transform.bounds().min()[0] * 60.0, transform.bounds().max()[0] * 60.0);
+    for (row, segment) in segments.iter().enumerate() {
+        if segment.end_s < x0 || segment.start_s > x1 {
+            continue;
+        }
+        let (left, right) = (transform.position_from_point_x(segment.start_s / 60.0), transform.position_from_point_x(segment.end_s / 60.0));
+        let rect = egui::Rect::from_min_max(Pos2::new(left, lane_y(segment.channel, 0.46)), Pos2::new(right.max(left + 1.0), lane_y(segment.channel, -0.33)));
+        let colour = if is_edited(row) { EDIT_COLOUR } else { CALLER_COLOUR };
+        painter.rect_filled(rect, 1.0, colour.gamma_multiply(0.10));
+        painter.line_segment([rect.left_top(), rect.left_bottom()], Stroke::new(2.0, colour));
+        painter.line_segment([rect.right_top(), rect.right_bottom()], Stroke::new(2.0, colour));
+    }
+    if (0..segments.len()).any(is_edited) {
+        painter.text(
+            Pos2::new(transform.frame().center().x, transform.frame().top() + 2.0),
+            egui::Align2::CENTER_TOP,
+            lang.text(Key::EditedMarker),
+            egui::FontId::proportional(12.0),
+            EDIT_COLOUR,
+        );
+    }
+    let pointer = ui.input(|i| i.pointer.interact_pos());
+    if let Some(pos) = pointer {
+        if edit.drag.is_some() || WaveformEdit::edge_at(transform, pos, segments).is_some() {
+            ui.ctx().set_cursor_icon(egui::CursorIcon::ResizeHorizontal);
+        }
+    }
+    if response.drag_started_by(egui::PointerButton::Primary) {
+        let origin = ui.input(|i| i.pointer.press_origin());
+        let shift = ui.input(|i| i.modifiers.shift);
+        if let Some(origin) = origin.filter(|o| transform.frame().contains(*o)) {
+            let at = seconds_of(transform, origin);
+            edit.drag = match WaveformEdit::edge_at(transform, origin, segments) {
+                Some((row, edge)) => Some(EditDrag::Edge { row, edge, to_s: at }),
+                None if shift => Some(EditDrag::Add { lane: lane_of(transform, origin), from_s: at, to_s: at }),
+                None => None,
+            };
+        }
+    }
+    if let (Some(drag), Some(pos)) = (&mut edit.drag, pointer) {
+        let at = seconds_of(transform, pos).clamp(0.0, duration_s.max(0.0));
+        match drag {
+            EditDrag::Edge { to_s, .. } | EditDrag::Add { to_s, .. } => *to_s = at,
+        }
+    }
+    // The drag's preview.
+    match edit.drag {
+        Some(EditDrag::Edge { row, to_s, .. }) => {
+            if let Some(segment) = segments.get(row) {
+                let x = transform.position_from_point_x(to_s / 60.0);
+                painter.line_segment([Pos2::new(x, lane_y(segment.channel, 0.5)), Pos2::new(x, lane_y(segment.channel, -0.5))], Stroke::new(3.0, EDIT_COLOUR));
+            }
+        }
+        Some(EditDrag::Add { lane, from_s, to_s }) => {
+            let (a, b) = (transform.position_from_point_x(from_s.min(to_s) / 60.0), transform.position_from_point_x(from_s.max(to_s) / 60.0));
+            let rect = egui::Rect::from_min_max(Pos2::new(a, lane_y(lane, 0.46)), Pos2::new(b, lane_y(lane, -0.33)));
+            painter.rect_filled(rect, 1.0, EDIT_COLOUR.gamma_multiply(0.3));
+        }
+        None => {}
+    }
+    let mut request = None;
+    if response.drag_stopped() {
+        request = match edit.drag.take() {
+            Some(EditDrag::Edge { row, edge, to_s }) => Some(SegmentEdit::MoveEdge { row, edge, to_s }),
+            Some(EditDrag::Add { lane, from_s, to_s }) => Some(SegmentEdit::Add { channel: lane, from_s, to_s }),
+            None => None,
+        };
+    }
+    if response.secondary_clicked() {
+        edit.context_at = pointer.map(|pos| {
+            let at = seconds_of(transform, pos);
+            (at, segment_at(segments, lane_of(transform, pos), at))
+        });
+    }
+    response.context_menu(|ui| {
+        let Some((at, row)) = edit.context_at else { return };
+        let mut item = |ui: &mut egui::Ui, key: Key, shortcut: &str, make: Option<SegmentEdit>| {
+            if ui.add_enabled(make.is_some(), egui::Button::new(lang.text(key)).shortcut_text(shortcut)).clicked() {
+                request = make;
+                ui.close();
+            }
+        };
+        item(ui, Key::EditSplitHere, "S", row.map(|row| SegmentEdit::Split { row, at_s: at }));
+        item(ui, Key::EditMerge, "M", row.map(|row| SegmentEdit::Merge { row }));
+        item(ui, Key::EditDelete, "Delete", row.map(|row| SegmentEdit::Delete { row }));
+        ui.separator();
+        ui.weak(lang.text(Key::EditDragHint));
+        ui.weak(lang.text(Key::EditAddHint));
+    });
+    request
 }
 
 #[cfg(test)]

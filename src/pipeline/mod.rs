@@ -10,7 +10,7 @@ pub mod speakers;
 
 pub use events::{AnalysisEvent, CallAnalysis, CallerAssignment, ModelInfo, PipelineStage, SpeakerSpan};
 pub use run::{
-    analyze_call, analyze_decoded, decode_call, finish_analysis, reanalyze_call, segment_decoded, spawn_worker,
+    analyze_call, analyze_decoded, decode_call, finish_analysis, reanalyze_call, score_spans, segment_decoded, spawn_worker,
     AnalysisParts, AnalysisSettings, PipelineError, ScoreMemo, ScoringModel,
 };
 pub use speakers::{speaker_stats, SpeakerStats};

@@ -434,6 +434,41 @@ pub fn analyze_decoded(
     }))
 }
 
+/// Scores given spans `(channel, start_s, end_s)` of decoded audio with `model`, in input order
+/// (the window's edited segments: only the changed ones are scored again). A span too short
+/// for the model (or outside the audio) gets `None`. With a per-call-centring model the spans are
+/// centred as one call, so pass every segment of the call then.
+pub fn score_spans(
+    model: &ScoringModel,
+    audio: &Audio16k,
+    spans: &[(usize, f64, f64)],
+    max_batch: usize,
+) -> Result<Vec<Option<f64>>, PipelineError> {
+    let min_samples = model.model.config().min_samples();
+    let mut scorable: Vec<(usize, &[f32])> = Vec::new();
+    for (position, &(channel, start_s, end_s)) in spans.iter().enumerate() {
+        let Some(samples) = audio.channels.get(channel) else { continue };
+        let start = ((start_s * ANALYSIS_RATE as f64).round().max(0.0) as usize).min(samples.len());
+        let end = ((end_s * ANALYSIS_RATE as f64).round().max(0.0) as usize).min(samples.len());
+        if end > start && end - start >= min_samples {
+            scorable.push((position, &samples[start..end]));
+        }
+    }
+    let mut scores = vec![None; spans.len()];
+    if scorable.is_empty() {
+        return Ok(scores);
+    }
+    let extractor = FeatureExtractor::for_model(model.model.config());
+    let clips: Vec<&[f32]> = scorable.iter().map(|(_, samples)| *samples).collect();
+    let features = extractor.extract_many(&clips)?;
+    let inputs: Vec<SegmentInput> = features.into_iter().map(|f| SegmentInput::from_features(f, model.model.backbone())).collect();
+    let logits = score_segments(&model.model, &model.device, &inputs, max_batch.max(1))?;
+    for ((position, _), logit) in scorable.iter().zip(logits) {
+        scores[*position] = Some(sigmoid(logit) as f64);
+    }
+    Ok(scores)
+}
+
 /// Segment times are reported to the millisecond (the segmentation's grid is 10 ms), so every
 /// file and view agrees on the same value, e.g. for the 30-minute stage boundary.
 fn round_to_ms(seconds: f64) -> f64 {
