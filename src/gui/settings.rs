@@ -22,6 +22,8 @@ pub struct Settings {
     pub model: Option<String>,
     pub playback_speed: f32,
     pub show_frame_times: bool,
+    /// The first-run hint (Caller panel, playback, labelling) was dismissed.
+    pub first_run_hint_dismissed: bool,
 }
 
 impl Default for Settings {
@@ -33,6 +35,7 @@ impl Default for Settings {
             model: None,
             playback_speed: 1.0,
             show_frame_times: true,
+            first_run_hint_dismissed: false,
         }
     }
 }
