@@ -105,10 +105,13 @@ fn draw(ui: &mut egui::Ui, lang: Lang, recent: &RecentFiles, demo_pending: bool)
                 action = Some(StartAction::ClearRecent);
             }
             ui.add_space(28.0);
-            ui.set_max_width(760.0);
-            ui.label(lang.text(Key::StartMeaning));
-            ui.add_space(6.0);
-            ui.weak(lang.text(Key::StartPrivacy));
+            // A readable line length for the explanation, centred under the buttons.
+            let width = ui.available_width().min(720.0);
+            ui.allocate_ui_with_layout(egui::vec2(width, 0.0), egui::Layout::top_down(egui::Align::Center), |ui| {
+                ui.label(lang.text(Key::StartMeaning));
+                ui.add_space(6.0);
+                ui.weak(lang.text(Key::StartPrivacy));
+            });
         });
     });
     action
