@@ -50,7 +50,8 @@ pub fn run_with(file: Option<PathBuf>, launcher: Arc<dyn AnalysisLauncher>) -> a
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("emotrace")
-            .with_app_id("emotrace")
+            // The desktop entry's name (org.emotrace.emotrace.desktop), so desktops match the window to it.
+            .with_app_id("org.emotrace.emotrace")
             .with_inner_size([1400.0, 860.0])
             .with_min_inner_size([800.0, 520.0])
             .with_drag_and_drop(true)
