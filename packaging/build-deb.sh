@@ -28,7 +28,7 @@ fi
 bash packaging/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo deb --version >/dev/null 2>&1 || nice cargo install --locked cargo-deb
-cargo about --version >/dev/null 2>&1 || nice cargo install --locked cargo-about
+cargo about --version >/dev/null 2>&1 || nice cargo install --locked --features cli cargo-about
 
 # --- build and generated files -----------------------------------------------------------------
 target="${CARGO_TARGET_DIR:-$root/target}"
