@@ -43,7 +43,7 @@ gzip -9n "$gen"/man/*.1
 # The copyright file: emotrace's own licence, the non-crate parts bundled in the binary, then
 # every crate licence from the dependency graph.
 crates="$gen/crates-licences.txt"
-cargo about generate --locked -c packaging/about.toml packaging/about.hbs -o "$crates"
+cargo about generate --locked --offline --fail -c packaging/about.toml packaging/about.hbs -o "$crates"
 {
   cat <<'TXT'
 emotrace
