@@ -71,6 +71,11 @@ pub struct MakeCallArgs {
     /// Stereo: leak each party into the other channel this many dB down (echo/crosstalk).
     #[arg(long)]
     pub crosstalk_db: Option<f64>,
+    /// The caller's emotional arc: stages separated by ';', each a comma-separated list of
+    /// emotions, spread evenly over the call (e.g. "sadness,fear;sadness,neutral;neutral,happiness");
+    /// default: any emotion throughout.
+    #[arg(long, default_value = "")]
+    pub caller_arc: String,
 }
 
 pub fn run(args: MakeCallArgs) -> anyhow::Result<()> {
@@ -107,6 +112,12 @@ pub fn run(args: MakeCallArgs) -> anyhow::Result<()> {
             .collect(),
         caller_via_line: !args.operator_via_line,
         crosstalk_db: args.crosstalk_db,
+        caller_stages: args
+            .caller_arc
+            .split(';')
+            .map(|stage| stage.split(',').map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect::<Vec<_>>())
+            .filter(|stage| !stage.is_empty())
+            .collect(),
     };
     let call = write_call(&spec, &args.out, &args.truth, args.audible_truth.as_deref())?;
     let caller_n = call.truth.iter().filter(|t| t.speaker == "caller").count();

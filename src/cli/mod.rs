@@ -9,6 +9,8 @@ mod batch_cmd;
 mod bench_model;
 mod bench_speaker_encoder;
 mod cohort_cmd;
+mod demo_cmd;
+mod generate_assets_cmd;
 mod eval_segments_cmd;
 mod import_model_cmd;
 mod import_speaker_encoder_cmd;
@@ -88,6 +90,12 @@ pub enum Command {
     TrainEncoderNuisance(train_nuisance_cmd::TrainNuisanceArgs),
     /// Measure a model bundle on labelled clips: negative-class and macro metrics, per speaker.
     Eval(eval_cmd::EvalArgs),
+    /// Open the review window on the demo call shipped with emotrace (a 4-minute telephone call of
+    /// acted speech with known labels), written to the data folder on first use.
+    Demo(demo_cmd::DemoArgs),
+    /// Write the man pages and shell completions (packaging).
+    #[command(hide = true)]
+    GenerateAssets(generate_assets_cmd::GenerateAssetsArgs),
     /// Open the review window (the same as running emotrace without a subcommand).
     Gui {
         /// A call recording to open.
@@ -114,6 +122,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(args)) => eval_cmd::run(args),
         Some(Command::TrainVoiceprint(args)) => train_voiceprint_cmd::run(args),
         Some(Command::TrainEncoderNuisance(args)) => train_nuisance_cmd::run(args),
+        Some(Command::Demo(args)) => demo_cmd::run(args),
+        Some(Command::GenerateAssets(args)) => generate_assets_cmd::run(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }

@@ -21,6 +21,8 @@ use super::caller_panel::{self, CallerPanelAction, EncoderState};
 use super::encoder_import::EncoderImport;
 use super::segment_table::{annotation_text, TableAction};
 use super::training_window::{TrainingAction, TrainingWindow};
+use super::help::HelpWindows;
+use super::start_page::{self, StartAction, StartPage};
 use super::{models, segment_table, trajectory_view, waveform};
 use super::annotators::{self, AnnotatorsAction};
 use super::review::{self, EditMenuAction, NotesWindow, ReviewCommand, ReviewHistory, ReviewState, Reviewed, SegmentEdit};
@@ -72,6 +74,10 @@ enum Action {
     SettingsChanged,
     ShowFrameTimes(bool),
     OpenSettings,
+    /// The start page's "Try the demo call", "Clear recent calls"; the first-run hint's dismissal.
+    OpenDemo,
+    ClearRecent,
+    DismissHint,
     Quit,
 }
 
@@ -247,6 +253,8 @@ pub struct ReviewApp {
     /// To wake the window from worker threads.
     repaint: Option<egui::Context>,
     training: TrainingWindow,
+    start_page: StartPage,
+    help: HelpWindows,
 }
 
 impl ReviewApp {
@@ -303,6 +311,8 @@ impl ReviewApp {
             last_error: None,
             repaint: None,
             training: TrainingWindow::default(),
+            start_page: StartPage::default(),
+            help: HelpWindows::default(),
         }
     }
 
@@ -702,6 +712,7 @@ impl ReviewApp {
         let lang = self.lang;
         let mut typed_path = std::mem::take(&mut self.typed_path);
         let mut typed_encoder_path = std::mem::take(&mut self.typed_encoder_path);
+        let mut help = std::mem::take(&mut self.help);
         egui::MenuBar::new().ui(ui, |ui| {
             menu_with_text_field(ui, self.t(Key::MenuFile), |ui| {
                 if ui.button(self.t(Key::MenuOpen)).clicked() {
@@ -821,7 +832,9 @@ impl ReviewApp {
                     }
                 });
             });
+            help.menu(ui, lang);
         });
+        self.help = help;
         self.typed_path = typed_path;
         self.typed_encoder_path = typed_encoder_path;
     }
@@ -1245,6 +1258,15 @@ impl ReviewApp {
                 self.save_settings();
             }
             Action::OpenSettings => self.show_settings = true,
+            Action::OpenDemo => self.start_page.open_demo(ctx),
+            Action::ClearRecent => {
+                self.settings.recent.clear();
+                self.save_settings();
+            }
+            Action::DismissHint => {
+                self.settings.first_run_hint_dismissed = true;
+                self.save_settings();
+            }
             Action::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         }
     }
@@ -1375,6 +1397,11 @@ impl eframe::App for ReviewApp {
         self.poll_job();
         self.poll_rescored();
         self.poll_encoder_import();
+        match self.start_page.poll_demo() {
+            Some(Ok(demo)) => actions.push(Action::Open(demo)),
+            Some(Err(error)) => self.status = Some((format!("{} {error}", self.t(Key::DemoUnavailable)), true)),
+            None => {}
+        }
         if let Some(TrainingAction::Ended { message, is_error }) = self.training.poll(self.lang) {
             // A finished run's bundle is listed at once.
             self.model_bundles = models::find_bundles(&models::bundle_roots());
@@ -1442,7 +1469,12 @@ impl eframe::App for ReviewApp {
 
         egui::CentralPanel::default().show(ui, |ui| {
             let Some(view) = &self.view else {
-                ui.centered_and_justified(|ui| ui.label(RichText::new(lang.text(Key::Welcome)).size(16.0)));
+                actions.extend(self.start_page.show(ui, lang, &self.settings.recent).map(|action| match action {
+                    StartAction::OpenDialog => Action::OpenDialog,
+                    StartAction::OpenDemo => Action::OpenDemo,
+                    StartAction::Open(path) => Action::Open(path),
+                    StartAction::ClearRecent => Action::ClearRecent,
+                }));
                 return;
             };
             let axis_group = egui::Id::unique("call-time");
@@ -1492,6 +1524,10 @@ impl eframe::App for ReviewApp {
         }
         self.settings_window(&ctx, &mut actions);
         self.review_windows(&ctx, &mut actions);
+        self.help.show(&ctx, lang);
+        if self.view.is_some() && !self.settings.first_run_hint_dismissed && start_page::first_run_hint(&ctx, lang) {
+            actions.push(Action::DismissHint);
+        }
         if self.training.open {
             // The run starts from the model in use: the bundle picked in the Model menu, or the
             // built-in default model.

@@ -9,6 +9,7 @@ pub mod export;
 pub mod history;
 pub mod segment_edit;
 mod fonts;
+mod help;
 pub mod i18n;
 pub mod launcher;
 mod metrics_panel;
@@ -20,6 +21,7 @@ pub mod review;
 pub mod script;
 mod segment_table;
 pub mod settings;
+mod start_page;
 pub mod state;
 mod training_window;
 mod trajectory_view;
@@ -43,15 +45,22 @@ pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
     run_with(file, default_launcher())
 }
 
+/// The window's icon (the package's hicolor icon); none if it ever failed to decode.
+fn app_icon() -> Arc<egui::IconData> {
+    Arc::new(eframe::icon_data::from_png_bytes(crate::assets::APP_ICON_PNG).unwrap_or_default())
+}
+
 /// Opens the window with a given analysis launcher.
 pub fn run_with(file: Option<PathBuf>, launcher: Arc<dyn AnalysisLauncher>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("emotrace")
-            .with_app_id("emotrace")
+            // The desktop entry's name (org.emotrace.emotrace.desktop), so desktops match the window to it.
+            .with_app_id("org.emotrace.emotrace")
             .with_inner_size([1400.0, 860.0])
             .with_min_inner_size([800.0, 520.0])
-            .with_drag_and_drop(true),
+            .with_drag_and_drop(true)
+            .with_icon(app_icon()),
         // Window size, position and panel layout persist beside the settings.
         persistence_path: settings::config_dir().map(|dir| dir.join("window.ron")),
         ..Default::default()

@@ -26,6 +26,10 @@ impl RecentFiles {
         self.0.is_empty()
     }
 
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
     pub fn remove(&mut self, path: &Path) {
         self.0.retain(|existing| existing != path);
     }

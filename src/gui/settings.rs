@@ -24,6 +24,8 @@ pub struct Settings {
     pub show_frame_times: bool,
     /// Who labels (saved with every label); asked once, before the first label.
     pub annotator: Option<String>,
+    /// The first-run hint (Caller panel, playback, labelling) was dismissed.
+    pub first_run_hint_dismissed: bool,
 }
 
 impl Default for Settings {
@@ -36,6 +38,7 @@ impl Default for Settings {
             playback_speed: 1.0,
             show_frame_times: true,
             annotator: None,
+            first_run_hint_dismissed: false,
         }
     }
 }

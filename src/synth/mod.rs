@@ -63,6 +63,10 @@ pub struct CallSpec {
     /// Stereo: each party also leaks into the other channel this many dB down (echo,
     /// crosstalk); `None` = clean separation.
     pub crosstalk_db: Option<f64>,
+    /// The caller's emotional arc: the call split into equal stretches of time, the caller's
+    /// utterances in stretch i drawn from `caller_stages[i]` (a stretch with none of them falls
+    /// back to any emotion); empty = any emotion throughout.
+    pub caller_stages: Vec<Vec<String>>,
 }
 
 impl Default for CallSpec {
@@ -84,6 +88,7 @@ impl Default for CallSpec {
             operator_emotions: vec!["neutral".into(), "calm".into()],
             caller_via_line: true,
             crosstalk_db: None,
+            caller_stages: Vec::new(),
         }
     }
 }
@@ -248,7 +253,18 @@ pub fn build_call(spec: &CallSpec) -> Result<SyntheticCall, SynthError> {
         let n_utts = if party == 0 { 1 + rng.below(4) } else { 1 + rng.below(2) };
         for k in 0..n_utts {
             let p = &mut parties[party];
-            let pick = p.utterances.get(rng.below(p.utterances.len())).cloned();
+            let staged: Vec<&Utterance> = match (party, spec.caller_stages.len()) {
+                (0, n) if n > 0 => {
+                    let stage = &spec.caller_stages[(t * n / total.max(1)).min(n - 1)];
+                    p.utterances.iter().filter(|u| stage.contains(&u.emotion)).collect()
+                }
+                _ => Vec::new(),
+            };
+            let pick = if staged.is_empty() {
+                p.utterances.get(rng.below(p.utterances.len())).cloned()
+            } else {
+                staged.get(rng.below(staged.len())).map(|u| (*u).clone())
+            };
             let Some(utt) = pick else {
                 return Err(SynthError::Invalid(format!("no utterances for speaker {}", p.speaker)));
             };
