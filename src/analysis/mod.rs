@@ -4,6 +4,7 @@
 pub mod agreement;
 pub mod cohort;
 pub mod metrics;
+pub mod trend;
 pub mod truth_labels;
 
 pub use metrics::{
