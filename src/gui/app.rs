@@ -22,6 +22,7 @@ use super::encoder_import::EncoderImport;
 use super::segment_table::{annotation_text, TableAction};
 use super::training_window::{TrainingAction, TrainingWindow};
 use super::{models, segment_table, trajectory_view, waveform};
+use crate::analysis::trend::{caller_trend, DEFAULT_TREND_GRID_SECONDS};
 use crate::training::call_labels::{labels_path, CallLabels};
 use crate::training::dataset::{NEGATIVE, NON_NEGATIVE};
 use crate::pipeline::{AnalysisEvent, PipelineStage, SpeakerStats};
@@ -394,10 +395,12 @@ impl ReviewApp {
     }
 
     fn export_to(&mut self, kind: ExportKind, dir: PathBuf) {
-        let Some(analysis) = self.view.as_ref().and_then(|v| v.analysis.clone()) else {
+        let Some(mut analysis) = self.view.as_ref().and_then(|v| v.analysis.clone()) else {
             self.status = Some((self.t(Key::NothingToExport).to_string(), true));
             return;
         };
+        // The exported trend is the one on screen.
+        Arc::make_mut(&mut analysis).settings.trend_window_minutes = self.settings.trend_window_minutes;
         let load_seconds = self.view.as_ref().and_then(|v| v.model.as_ref()).map_or(0.0, |(_, seconds)| *seconds);
         let language = match self.lang {
             Lang::En => FigureLanguage::English,
@@ -458,6 +461,13 @@ impl ReviewApp {
             }
             if input.consume_key(egui::Modifiers::NONE, egui::Key::ArrowLeft) {
                 if let Some(row) = view.previous_segment(position) {
+                    actions.push(Action::PlaySegment(row));
+                }
+            }
+            // Model-assisted labelling: play the unlabelled segment the model is least sure of.
+            if input.consume_key(egui::Modifiers::NONE, egui::Key::U) {
+                let annotations = segment_table::annotations(&view.segments, self.labels.as_ref());
+                if let Some(row) = segment_table::most_uncertain_unlabelled(&view.segments, &annotations) {
                     actions.push(Action::PlaySegment(row));
                 }
             }
@@ -532,6 +542,9 @@ impl ReviewApp {
                 let mut show = self.settings.show_frame_times;
                 if ui.checkbox(&mut show, self.t(Key::MenuShowDebug)).changed() {
                     actions.push(Action::ShowFrameTimes(show));
+                }
+                if trajectory_view::layer_menu(ui, self.lang, &mut self.settings) {
+                    actions.push(Action::SettingsChanged);
                 }
                 if ui.button(self.t(Key::MenuSettings)).clicked() {
                     actions.push(Action::OpenSettings);
@@ -1002,6 +1015,9 @@ impl eframe::App for ReviewApp {
             let lanes = view.pyramid.as_ref().map_or(1, |p| p.channels.len().max(1)) as f32;
             let waveform_height = (available * 0.38).clamp(90.0 * lanes.min(2.0), 420.0);
             let trajectory_height = (available - waveform_height - 12.0).max(160.0);
+            let trend = self.settings.show_trend.then(|| {
+                caller_trend(&view.segments, duration, self.settings.trend_window_minutes, DEFAULT_TREND_GRID_SECONDS)
+            });
             let trajectory = trajectory_view::show(
                 ui,
                 lang,
@@ -1013,6 +1029,11 @@ impl eframe::App for ReviewApp {
                 axis_group,
                 trajectory_height,
                 reset_view,
+                trajectory_view::TrajectoryLayers {
+                    show_points: self.settings.show_points,
+                    trend: trend.as_ref(),
+                    show_band: self.settings.show_trend_band,
+                },
             );
             self.last_plotted_points = trajectory.plotted_points;
             if let Some(row) = trajectory.clicked {

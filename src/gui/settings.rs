@@ -22,6 +22,12 @@ pub struct Settings {
     pub model: Option<String>,
     pub playback_speed: f32,
     pub show_frame_times: bool,
+    /// The trajectory's layers: the segments' points, the trend line and its 95% band.
+    pub show_points: bool,
+    pub show_trend: bool,
+    pub show_trend_band: bool,
+    /// Width of the trend's moving-average window (minutes); also used by exports.
+    pub trend_window_minutes: f64,
 }
 
 impl Default for Settings {
@@ -33,6 +39,10 @@ impl Default for Settings {
             model: None,
             playback_speed: 1.0,
             show_frame_times: true,
+            show_points: true,
+            show_trend: true,
+            show_trend_band: true,
+            trend_window_minutes: crate::analysis::trend::DEFAULT_TREND_WINDOW_MINUTES,
         }
     }
 }
@@ -71,6 +81,7 @@ impl Settings {
         if !(self.assessment_minutes.is_finite() && self.assessment_minutes > 0.0) {
             self.assessment_minutes = DEFAULT_ASSESSMENT_MINUTES;
         }
+        self.trend_window_minutes = crate::analysis::trend::sanitise_window_minutes(self.trend_window_minutes);
         self.playback_speed = self.playback_speed.clamp(super::playback::MIN_SPEED, super::playback::MAX_SPEED);
         self
     }
