@@ -21,7 +21,7 @@ use super::caller_panel::{self, CallerPanelAction, EncoderState};
 use super::encoder_import::EncoderImport;
 use super::segment_table::{annotation_text, TableAction};
 use super::training_window::{TrainingAction, TrainingWindow};
-use super::{models, segment_table, trajectory_view, waveform};
+use super::{models, segment_table, spectrogram, trajectory_view, waveform};
 use crate::analysis::trend::{caller_trend, DEFAULT_TREND_GRID_SECONDS};
 use crate::training::call_labels::{labels_path, CallLabels};
 use crate::training::dataset::{NEGATIVE, NON_NEGATIVE};
@@ -192,6 +192,7 @@ pub struct ReviewApp {
     /// then off, so the file is not overwritten).
     labels: Option<CallLabels>,
     training: TrainingWindow,
+    spectrogram: spectrogram::SpectrogramLane,
 }
 
 impl ReviewApp {
@@ -228,6 +229,7 @@ impl ReviewApp {
             encoder_imported: false,
             labels: None,
             training: TrainingWindow::default(),
+            spectrogram: spectrogram::SpectrogramLane::default(),
         }
     }
 
@@ -1014,7 +1016,8 @@ impl eframe::App for ReviewApp {
             self.view_duration_s = duration;
             let lanes = view.pyramid.as_ref().map_or(1, |p| p.channels.len().max(1)) as f32;
             let waveform_height = (available * 0.38).clamp(90.0 * lanes.min(2.0), 420.0);
-            let trajectory_height = (available - waveform_height - 12.0).max(160.0);
+            let spectrogram_height = if self.settings.show_spectrogram { (available * 0.2).clamp(100.0, 200.0) } else { 0.0 };
+            let trajectory_height = (available - waveform_height - spectrogram_height - 12.0).max(160.0);
             let trend = self.settings.show_trend.then(|| {
                 caller_trend(&view.segments, duration, self.settings.trend_window_minutes, DEFAULT_TREND_GRID_SECONDS)
             });
@@ -1042,6 +1045,10 @@ impl eframe::App for ReviewApp {
             let wave = waveform::show(ui, lang, view.pyramid.as_deref(), &view.spans, duration, playhead, axis_group, waveform_height, reset_view);
             if let Some(seconds) = wave.clicked_s {
                 actions.push(Action::PlayAt(seconds));
+            }
+            if self.settings.show_spectrogram {
+                let channel = playing_row.or(Some(0)).and_then(|row| view.segments.get(row)).map_or(0, |s| s.channel);
+                self.spectrogram.show(ui, lang, view.audio.as_ref(), playhead.unwrap_or(0.0), channel, spectrogram_height);
             }
         });
 

@@ -226,6 +226,10 @@ keys! {
     FilterPRange => ("p from", "p 值从"),
     FilterTo => ("to", "到"),
     Descending => ("descending", "降序"),
+    ShowSpectrogram => ("Spectrogram lane (around the playhead)", "语谱图（播放位置附近）"),
+    SpectrogramCaption => ("Spectrogram 0–4 kHz · dots: the model's pitch feature", "语谱图 0–4 kHz · 圆点：模型的音高特征"),
+    SpectrogramComputing => ("Computing the spectrogram…", "正在计算语谱图…"),
+    SpectrogramNoAudio => ("No audio yet", "尚无音频"),
 }
 
 #[cfg(test)]

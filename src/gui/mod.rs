@@ -14,6 +14,7 @@ pub mod pipeline_launcher;
 pub mod playback;
 pub mod recent;
 mod segment_table;
+mod spectrogram;
 pub mod settings;
 pub mod state;
 mod training_window;

@@ -157,7 +157,7 @@ fn controls_ui(ui: &mut egui::Ui, lang: Lang, controls: &mut TableControls) {
     });
 }
 
-const COLUMN_WIDTHS: [f32; 7] = [34.0, 58.0, 48.0, 40.0, 70.0, 56.0, 70.0];
+const COLUMN_WIDTHS: [f32; 7] = [34.0, 52.0, 48.0, 40.0, 86.0, 78.0, 70.0];
 
 /// What the user did in the table.
 pub enum TableAction {

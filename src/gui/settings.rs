@@ -28,6 +28,8 @@ pub struct Settings {
     pub show_trend_band: bool,
     /// Width of the trend's moving-average window (minutes); also used by exports.
     pub trend_window_minutes: f64,
+    /// The spectrogram lane with the pitch track under the waveform.
+    pub show_spectrogram: bool,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             show_trend: true,
             show_trend_band: true,
             trend_window_minutes: crate::analysis::trend::DEFAULT_TREND_WINDOW_MINUTES,
+            show_spectrogram: false,
         }
     }
 }

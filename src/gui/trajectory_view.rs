@@ -37,6 +37,7 @@ pub fn layer_menu(ui: &mut egui::Ui, lang: Lang, settings: &mut Settings) -> boo
         let value = egui::DragValue::new(&mut settings.trend_window_minutes).range(0.5..=30.0).speed(0.1).max_decimals(1);
         changed |= ui.add(value).changed();
     });
+    changed |= ui.checkbox(&mut settings.show_spectrogram, lang.text(Key::ShowSpectrogram)).changed();
     ui.separator();
     changed
 }
@@ -190,7 +191,8 @@ fn draw_trend(plot_ui: &mut egui_plot::PlotUi<'_>, lang: Lang, trend: &Trend, sh
                 plot_ui.polygon(
                     Polygon::new(lang.text(Key::TrendBandName), PlotPoints::from(piece))
                         .fill_color(TREND_COLOUR.gamma_multiply(0.22))
-                        .stroke(egui::Stroke::NONE),
+                        // A zero-width stroke in the trend's colour: invisible, but the legend takes its colour.
+                        .stroke(egui::Stroke::new(0.0, TREND_COLOUR)),
                 );
             }
         }
