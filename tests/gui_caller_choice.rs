@@ -181,8 +181,8 @@ fn window_export_writes_exactly_the_files_analyze_writes() {
         names
     };
     assert_eq!(names(&gui_out), names(&cli_out));
-    assert_eq!(names(&gui_out).len(), 5);
-    for same in [export::SEGMENTS_CSV, export::SUMMARY_CSV, export::FIGURE_SVG] {
+    assert_eq!(names(&gui_out).len(), 6);
+    for same in [export::SEGMENTS_CSV, export::SUMMARY_CSV, export::TREND_CSV, export::FIGURE_SVG] {
         assert_eq!(
             std::fs::read_to_string(gui_out.join(same)).unwrap(),
             std::fs::read_to_string(cli_out.join(same)).unwrap(),
@@ -220,7 +220,7 @@ fn window_export_writes_exactly_the_files_analyze_writes() {
     let csv_only = dir.path().join("csv-only");
     let written = export::export(ExportKind::Csv, &analysis, 0.5, &csv_only, FigureLanguage::English).unwrap();
     let written: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(written, vec![export::SEGMENTS_CSV, export::SUMMARY_CSV, export::REPORT_JSON]);
+    assert_eq!(written, vec![export::SEGMENTS_CSV, export::SUMMARY_CSV, export::TREND_CSV, export::REPORT_JSON]);
 }
 
 /// Changing the assessment-stage length in Settings re-summarises the open call at once, as a

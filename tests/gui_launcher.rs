@@ -133,7 +133,7 @@ fn export_writes_the_report_files() {
     assert_eq!(out, dir.path().join("来电 1.emotrace"));
     let written = export::export(ExportKind::All, &analysis, 0.0, &out, FigureLanguage::English).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, vec![export::SEGMENTS_CSV, export::SUMMARY_CSV, export::FIGURE_PNG, export::FIGURE_SVG, export::REPORT_JSON]);
+    assert_eq!(names, vec![export::SEGMENTS_CSV, export::SUMMARY_CSV, export::TREND_CSV, export::FIGURE_PNG, export::FIGURE_SVG, export::REPORT_JSON]);
     let segments_csv = std::fs::read_to_string(out.join(export::SEGMENTS_CSV)).unwrap();
     assert_eq!(segments_csv.lines().count(), analysis.segments.len() + 1);
     assert!(std::fs::metadata(out.join(export::FIGURE_PNG)).unwrap().len() > 1000);

@@ -232,7 +232,7 @@ fn window_lets_the_user_choose_the_caller_of_a_mono_call_and_flags_an_untrained_
     let mut exported: Vec<String> =
         std::fs::read_dir(&export_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     exported.sort();
-    assert_eq!(exported, ["report.json", "segments.csv", "summary.csv", "trajectory.png", "trajectory.svg"]);
+    assert_eq!(exported, ["report.json", "segments.csv", "summary.csv", "trajectory.png", "trajectory.svg", "trend.csv"]);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(export_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["caller_assignment"]["caller"], other_label);

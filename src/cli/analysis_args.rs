@@ -24,6 +24,10 @@ pub struct AnalysisArgs {
     /// Length of the suicide-risk assessment stage, in minutes from the call's start.
     #[arg(long, default_value_t = DEFAULT_ASSESSMENT_MINUTES)]
     pub assessment_minutes: f64,
+    /// Width of the caller's trend window (centred moving average of p) in minutes, for trend.csv,
+    /// report.json and the figures' trend line.
+    #[arg(long, value_name = "MIN", default_value_t = crate::analysis::trend::DEFAULT_TREND_WINDOW_MINUTES)]
+    pub trend_window: f64,
     /// Where the model runs: auto|cpu|cuda|metal (auto falls back to the CPU with a notice).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -65,10 +69,14 @@ impl AnalysisArgs {
         if !(self.assessment_minutes > 0.0) {
             bail!("--assessment-minutes must be positive");
         }
+        if !(self.trend_window.is_finite() && self.trend_window > 0.0) {
+            bail!("--trend-window must be a positive number of minutes");
+        }
         Ok(AnalysisSettings {
             caller: self.caller.parse::<CallerChoice>()?,
             segmentation: SegmentationParams::from(&self.segmentation),
             assessment_minutes: self.assessment_minutes,
+            trend_window_minutes: self.trend_window,
             ..AnalysisSettings::default()
         })
     }

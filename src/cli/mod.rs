@@ -3,6 +3,7 @@
 mod bench_features;
 mod bench_fine_tune;
 mod features_cmd;
+mod agreement_cmd;
 mod analysis_args;
 mod analyze_cmd;
 mod batch_cmd;
@@ -69,6 +70,10 @@ pub enum Command {
     /// Compare groups of analysed calls (the paper's Table VII): per group, stage and metric the
     /// mean with a 95% bootstrap interval and, for two groups, Welch's t-test p-value.
     Cohort(cohort_cmd::CohortArgs),
+    /// Agreement between annotators' labels of a call: Cohen's kappa (two), Fleiss' kappa and
+    /// Krippendorff's alpha, percent agreement and confusion matrices, with bootstrap 95% intervals,
+    /// and the disagreeing segments (as a table, --csv and --json).
+    Agreement(agreement_cmd::AgreementArgs),
     /// Build a model bundle from a Whisper folder (CTranslate2 or HF; fresh head), an HF wav2vec2
     /// directory (fresh head) or a fused checkpoint.
     ImportModel(import_model_cmd::ImportModelArgs),
@@ -115,6 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::MakeCall(args)) => make_call_cmd::run(args),
         Some(Command::EvalSegments(args)) => eval_segments_cmd::run(args),
         Some(Command::Cohort(args)) => cohort_cmd::run(args),
+        Some(Command::Agreement(args)) => agreement_cmd::run(args),
         Some(Command::ImportModel(args)) => import_model_cmd::run(args),
         Some(Command::ImportSpeakerEncoder(args)) => import_speaker_encoder_cmd::run(args),
         Some(Command::Score(args)) => score_cmd::run(args),

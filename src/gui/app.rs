@@ -23,7 +23,8 @@ use super::segment_table::{annotation_text, TableAction};
 use super::training_window::{TrainingAction, TrainingWindow};
 use super::help::HelpWindows;
 use super::start_page::{self, StartAction, StartPage};
-use super::{models, segment_table, trajectory_view, waveform};
+use super::{models, segment_table, spectrogram, trajectory_view, waveform};
+use crate::analysis::trend::{caller_trend, DEFAULT_TREND_GRID_SECONDS};
 use super::annotators::{self, AnnotatorsAction};
 use super::review::{self, EditMenuAction, NotesWindow, ReviewCommand, ReviewHistory, ReviewState, Reviewed, SegmentEdit};
 use super::script::{Script, Step};
@@ -255,6 +256,7 @@ pub struct ReviewApp {
     training: TrainingWindow,
     start_page: StartPage,
     help: HelpWindows,
+    spectrogram: spectrogram::SpectrogramLane,
 }
 
 impl ReviewApp {
@@ -313,6 +315,7 @@ impl ReviewApp {
             training: TrainingWindow::default(),
             start_page: StartPage::default(),
             help: HelpWindows::default(),
+            spectrogram: spectrogram::SpectrogramLane::default(),
         }
     }
 
@@ -490,10 +493,12 @@ impl ReviewApp {
     }
 
     fn export_to(&mut self, kind: ExportKind, dir: PathBuf) {
-        let Some(analysis) = self.view.as_ref().and_then(|v| v.analysis.clone()) else {
+        let Some(mut analysis) = self.view.as_ref().and_then(|v| v.analysis.clone()) else {
             self.status = Some((self.t(Key::NothingToExport).to_string(), true));
             return;
         };
+        // The exported trend is the one on screen.
+        Arc::make_mut(&mut analysis).settings.trend_window_minutes = self.settings.trend_window_minutes;
         let load_seconds = self.view.as_ref().and_then(|v| v.model.as_ref()).map_or(0.0, |(_, seconds)| *seconds);
         let language = match self.lang {
             Lang::En => FigureLanguage::English,
@@ -687,6 +692,13 @@ impl ReviewApp {
                     actions.push(Action::PlaySegment(row));
                 }
             }
+            // Model-assisted labelling: play the unlabelled segment the model is least sure of.
+            if input.consume_key(egui::Modifiers::NONE, egui::Key::U) {
+                let annotations = segment_table::annotations(&view.segments, self.reviewed.as_ref().map(|r| r.labels()));
+                if let Some(row) = segment_table::most_uncertain_unlabelled(&view.segments, &annotations) {
+                    actions.push(Action::PlaySegment(row));
+                }
+            }
             // Annotation of the segment being played (or last played).
             if let Some(row) = view.segment_at(position) {
                 for (key, label) in [(egui::Key::N, Some(NEGATIVE)), (egui::Key::P, Some(NON_NEGATIVE)), (egui::Key::Backspace, None)] {
@@ -784,6 +796,9 @@ impl ReviewApp {
                 let mut show = self.settings.show_frame_times;
                 if ui.checkbox(&mut show, self.t(Key::MenuShowDebug)).changed() {
                     actions.push(Action::ShowFrameTimes(show));
+                }
+                if trajectory_view::layer_menu(ui, self.lang, &mut self.settings) {
+                    actions.push(Action::SettingsChanged);
                 }
                 if ui.button(self.t(Key::MenuSettings)).clicked() {
                     actions.push(Action::OpenSettings);
@@ -1485,7 +1500,11 @@ impl eframe::App for ReviewApp {
             self.view_duration_s = duration;
             let lanes = view.pyramid.as_ref().map_or(1, |p| p.channels.len().max(1)) as f32;
             let waveform_height = (available * 0.38).clamp(90.0 * lanes.min(2.0), 420.0);
-            let trajectory_height = (available - waveform_height - 12.0).max(160.0);
+            let spectrogram_height = if self.settings.show_spectrogram { (available * 0.2).clamp(100.0, 200.0) } else { 0.0 };
+            let trajectory_height = (available - waveform_height - spectrogram_height - 12.0).max(160.0);
+            let trend = self.settings.show_trend.then(|| {
+                caller_trend(&view.segments, duration, self.settings.trend_window_minutes, DEFAULT_TREND_GRID_SECONDS)
+            });
             let trajectory = trajectory_view::show(
                 ui,
                 lang,
@@ -1497,6 +1516,11 @@ impl eframe::App for ReviewApp {
                 axis_group,
                 trajectory_height,
                 reset_view,
+                trajectory_view::TrajectoryLayers {
+                    show_points: self.settings.show_points,
+                    trend: trend.as_ref(),
+                    show_band: self.settings.show_trend_band,
+                },
             );
             self.last_plotted_points = trajectory.plotted_points;
             if let Some(row) = trajectory.clicked {
@@ -1514,6 +1538,10 @@ impl eframe::App for ReviewApp {
                 actions.push(Action::Edit(edit));
             }
 
+            if self.settings.show_spectrogram {
+                let channel = playing_row.or(Some(0)).and_then(|row| view.segments.get(row)).map_or(0, |s| s.channel);
+                self.spectrogram.show(ui, lang, view.audio.as_ref(), playhead.unwrap_or(0.0), channel, spectrogram_height);
+            }
         });
 
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {

@@ -11,6 +11,7 @@ use crate::report::ReportError;
 
 pub use crate::report::call_report::{
     FIGURE_PNG, FIGURE_SVG, REPORT_JSON, SEGMENTS_FILE as SEGMENTS_CSV, SUMMARY_FILE as SUMMARY_CSV,
+    TREND_FILE as TREND_CSV,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,6 +20,7 @@ pub mod recent;
 pub mod review;
 pub mod script;
 mod segment_table;
+mod spectrogram;
 pub mod settings;
 mod start_page;
 pub mod state;

@@ -26,6 +26,14 @@ pub struct Settings {
     pub annotator: Option<String>,
     /// The first-run hint (Caller panel, playback, labelling) was dismissed.
     pub first_run_hint_dismissed: bool,
+    /// The trajectory's layers: the segments' points, the trend line and its 95% band.
+    pub show_points: bool,
+    pub show_trend: bool,
+    pub show_trend_band: bool,
+    /// Width of the trend's moving-average window (minutes); also used by exports.
+    pub trend_window_minutes: f64,
+    /// The spectrogram lane with the pitch track under the waveform.
+    pub show_spectrogram: bool,
 }
 
 impl Default for Settings {
@@ -39,6 +47,11 @@ impl Default for Settings {
             show_frame_times: true,
             annotator: None,
             first_run_hint_dismissed: false,
+            show_points: true,
+            show_trend: true,
+            show_trend_band: true,
+            trend_window_minutes: crate::analysis::trend::DEFAULT_TREND_WINDOW_MINUTES,
+            show_spectrogram: false,
         }
     }
 }
@@ -77,6 +90,7 @@ impl Settings {
         if !(self.assessment_minutes.is_finite() && self.assessment_minutes > 0.0) {
             self.assessment_minutes = DEFAULT_ASSESSMENT_MINUTES;
         }
+        self.trend_window_minutes = crate::analysis::trend::sanitise_window_minutes(self.trend_window_minutes);
         self.playback_speed = self.playback_speed.clamp(super::playback::MIN_SPEED, super::playback::MAX_SPEED);
         self
     }

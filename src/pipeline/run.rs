@@ -64,6 +64,8 @@ pub struct AnalysisSettings {
     pub assessment_minutes: f64,
     /// Equal-length segments scored together at most.
     pub max_batch: usize,
+    /// Width of the caller's trend window (centred moving average), in minutes.
+    pub trend_window_minutes: f64,
 }
 
 impl Default for AnalysisSettings {
@@ -73,6 +75,7 @@ impl Default for AnalysisSettings {
             segmentation: SegmentationParams::default(),
             assessment_minutes: DEFAULT_ASSESSMENT_MINUTES,
             max_batch: 8,
+            trend_window_minutes: crate::analysis::trend::DEFAULT_TREND_WINDOW_MINUTES,
         }
     }
 }

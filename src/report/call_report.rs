@@ -1,5 +1,5 @@
-//! The five files `analyze` leaves for one call: segments.csv, summary.csv, trajectory.png,
-//! trajectory.svg and report.json.
+//! The files `analyze` leaves for one call: segments.csv, summary.csv, trend.csv,
+//! trajectory.png, trajectory.svg and report.json.
 
 use std::path::{Path, PathBuf};
 
@@ -9,11 +9,13 @@ use super::figure::{write_png, write_svg, FigureLanguage, TrajectoryFigure};
 use super::provenance::{write_json, InputFile};
 use super::tables::{segments_frame, summary_frame, write_csv};
 use super::ReportError;
+use crate::analysis::trend::{caller_trend, Trend, DEFAULT_TREND_GRID_SECONDS};
 use crate::model::bundle::LABEL_SEMANTICS;
 use crate::pipeline::{CallAnalysis, CallerAssignment};
 
 pub const SEGMENTS_FILE: &str = "segments.csv";
 pub const SUMMARY_FILE: &str = "summary.csv";
+pub const TREND_FILE: &str = "trend.csv";
 pub const FIGURE_PNG: &str = "trajectory.png";
 pub const FIGURE_SVG: &str = "trajectory.svg";
 pub const REPORT_JSON: &str = "report.json";
@@ -39,6 +41,13 @@ pub struct CallProvenance<'a, S: Serialize> {
     pub speech_spans: usize,
     pub timings_s: Vec<(&'static str, f64)>,
     pub report_seconds: f64,
+    /// The caller's smoothed trend (trend.csv, the figures' line and band).
+    pub trend: &'a Trend,
+}
+
+/// The caller's trend over the call with the analysis's window (`trend_window_minutes`).
+pub fn call_trend(analysis: &CallAnalysis) -> Trend {
+    caller_trend(&analysis.segments, analysis.call_duration_s, analysis.settings.trend_window_minutes, DEFAULT_TREND_GRID_SECONDS)
 }
 
 /// Which of a report's files to write; report.json (provenance) is always written, last.
@@ -65,8 +74,17 @@ impl ReportFiles {
 }
 
 /// Writes the chosen CSVs and figures for an analysis into `dir` (created if needed); returns
-/// the paths in the order segments.csv, summary.csv, trajectory.png, trajectory.svg.
+/// the paths in the order segments.csv, summary.csv, trend.csv, trajectory.png, trajectory.svg.
 pub fn write_tables_and_figures(analysis: &CallAnalysis, dir: &Path, files: ReportFiles) -> Result<Vec<PathBuf>, ReportError> {
+    write_tables_and_figures_with_trend(analysis, &call_trend(analysis), dir, files)
+}
+
+fn write_tables_and_figures_with_trend(
+    analysis: &CallAnalysis,
+    trend: &Trend,
+    dir: &Path,
+    files: ReportFiles,
+) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|cause| ReportError::Write { path: dir.to_path_buf(), cause })?;
     let mut written = Vec::new();
     if files.tables {
@@ -76,6 +94,10 @@ pub fn write_tables_and_figures(analysis: &CallAnalysis, dir: &Path, files: Repo
         let summary = dir.join(SUMMARY_FILE);
         write_csv(&mut summary_frame(&analysis.summaries)?, &summary)?;
         written.push(summary);
+        let trend_path = dir.join(TREND_FILE);
+        crate::fsutil::atomic_write(&trend_path, trend.to_csv().as_bytes())
+            .map_err(|cause| ReportError::Write { path: trend_path.clone(), cause })?;
+        written.push(trend_path);
     }
     let title = analysis
         .source
@@ -89,6 +111,7 @@ pub fn write_tables_and_figures(analysis: &CallAnalysis, dir: &Path, files: Repo
         assessment_end_s: analysis.assessment_end_s,
         call_duration_s: analysis.call_duration_s,
         language: files.figure_language,
+        trend: Some(trend),
     };
     if files.png {
         let png = dir.join(FIGURE_PNG);
@@ -138,7 +161,8 @@ pub fn write_call_report_files(
     files: ReportFiles,
 ) -> Result<(ReportTimings, Vec<PathBuf>), ReportError> {
     let started = std::time::Instant::now();
-    let mut written = write_tables_and_figures(analysis, dir, files)?;
+    let trend = call_trend(analysis);
+    let mut written = write_tables_and_figures_with_trend(analysis, &trend, dir, files)?;
     let stages: Vec<(&'static str, f64)> = std::iter::once(("model_load", model_load_seconds))
         .chain(analysis.timings.iter().map(|(stage, seconds)| (stage.as_str(), *seconds)))
         .collect();
@@ -161,6 +185,7 @@ pub fn write_call_report_files(
         speech_spans: analysis.spans.len(),
         timings_s: stages.clone(),
         report_seconds: started.elapsed().as_secs_f64(),
+        trend: &trend,
     };
     written.push(write_provenance(&provenance, dir)?);
     Ok((ReportTimings { stages, report_seconds: provenance.report_seconds }, written))

@@ -1,6 +1,7 @@
 //! The emotional-trajectory figure in the style of the paper's Fig. 2: p(non-negative) per caller
 //! segment against call time, y from Negative to Non-negative, the 0.5 line, the assessment stage
-//! shaded and its boundary marked, and both stages' NSS/ECR in the legend.
+//! shaded and its boundary marked, both stages' NSS/ECR in the legend, and (when given) the
+//! caller's smoothed trend with its 95% band ([`crate::analysis::trend`]).
 
 use std::path::Path;
 use std::sync::Once;
@@ -10,6 +11,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
+use crate::analysis::trend::Trend;
 use crate::analysis::{EmotionLabel, ScoredSegment, StageSummary, SummaryStage};
 
 /// Pixel size of the PNG (and user units of the SVG).
@@ -18,6 +20,8 @@ pub const FIGURE_SIZE: (u32, u32) = (1400, 560);
 const NEGATIVE_COLOUR: RGBColor = RGBColor(200, 40, 40);
 const NON_NEGATIVE_COLOUR: RGBColor = RGBColor(30, 90, 200);
 const ASSESSMENT_SHADE: RGBColor = RGBColor(255, 226, 170);
+/// The trend line and its band: dark green, apart from the points' red and blue.
+pub(crate) const TREND_COLOUR: RGBColor = RGBColor(20, 120, 70);
 pub(crate) const FONT: &str = "sans-serif";
 
 /// The language of the figure's labels (the title is the recording's name either way).
@@ -52,6 +56,17 @@ struct Words {
 }
 
 impl FigureLanguage {
+    /// The trend's legend entry, e.g. "Trend: 3-min moving average, 95% band".
+    pub fn trend_legend(self, window_minutes: f64) -> String {
+        // Shortest form of the width to the second: 3, 0.5, 2.25.
+        let minutes = (window_minutes * 60.0).round() / 60.0;
+        let minutes = format!("{}", (minutes * 1000.0).round() / 1000.0);
+        match self {
+            Self::English => format!("Trend: {minutes}-min moving average, 95% band"),
+            Self::Chinese => format!("趋势: {minutes} 分钟滑动平均, 95% 区间"),
+        }
+    }
+
     fn words(self) -> Words {
         match self {
             Self::English => Words {
@@ -85,6 +100,8 @@ pub struct TrajectoryFigure<'a> {
     pub assessment_end_s: f64,
     pub call_duration_s: f64,
     pub language: FigureLanguage,
+    /// The smoothed trend and its band, drawn over the points.
+    pub trend: Option<&'a Trend>,
 }
 
 /// Writes the figure as PNG, atomically.
@@ -227,10 +244,29 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &TrajectoryFi
             Circle::new((centre(s), s.p_nonnegative), POINT_RADIUS, colour.filled())
         }))
         .map_err(fail)?;
+    if let Some(trend) = figure.trend {
+        draw_trend(&mut chart, trend).map_err(fail)?;
+    }
     Ok(())
 }
 
-const HEADER_HEIGHT: u32 = 112;
+/// The band as one filled polygon per run of defined grid points, and the mean as a line over
+/// the points.
+fn draw_trend<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    trend: &Trend,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let minute = |i: usize| trend.grid_s[i] / 60.0;
+    for run in trend.defined_runs() {
+        let band: Vec<(f64, f64)> =
+            run.clone().map(|i| (minute(i), trend.upper[i])).chain(run.clone().rev().map(|i| (minute(i), trend.lower[i]))).collect();
+        chart.draw_series(std::iter::once(Polygon::new(band, TREND_COLOUR.mix(0.22).filled())))?;
+        chart.draw_series(LineSeries::new(run.map(|i| (minute(i), trend.mean[i])), TREND_COLOUR.stroke_width(3)))?;
+    }
+    Ok(())
+}
+
+const HEADER_HEIGHT: u32 = 136;
 const POINT_RADIUS: i32 = 4;
 const BOUNDARY_COLOUR: RGBColor = RGBColor(150, 90, 0);
 
@@ -261,6 +297,12 @@ fn draw_header<DB: DrawingBackend>(
         let y = 52 + row as i32 * 26;
         area.draw(&Circle::new((legend_x, y + 8), POINT_RADIUS, colour.filled()))?;
         area.draw(&Text::new(label, (legend_x + 14, y), text.clone()))?;
+    }
+    if let Some(trend) = figure.trend {
+        let y = 52 + 2 * 26;
+        area.draw(&Rectangle::new([(legend_x - 8, y + 2), (legend_x + 8, y + 14)], TREND_COLOUR.mix(0.22).filled()))?;
+        area.draw(&PathElement::new(vec![(legend_x - 8, y + 8), (legend_x + 8, y + 8)], TREND_COLOUR.stroke_width(3)))?;
+        area.draw(&Text::new(figure.language.trend_legend(trend.window_minutes), (legend_x + 14, y), text.clone()))?;
     }
     Ok(())
 }
@@ -295,6 +337,7 @@ mod tests {
             assessment_end_s: 1800.0,
             call_duration_s: 2820.0,
             language: FigureLanguage::English,
+            trend: None,
         };
         let svg = svg_string(&figure).unwrap();
         // One circle per segment plus the two legend markers.
@@ -315,6 +358,7 @@ mod tests {
             assessment_end_s: 1800.0,
             call_duration_s: 2820.0,
             language: FigureLanguage::Chinese,
+            trend: None,
         };
         let svg = svg_string(&figure).unwrap();
         for words in ["通话时间 (分钟)", "负性片段", "非负性片段", "评估阶段 (0–30 分钟): NSS", "全部通话: NSS", "个片段"] {
@@ -330,6 +374,28 @@ mod tests {
     }
 
     #[test]
+    fn the_trend_is_a_band_and_a_line_over_the_points() {
+        let (segments, summaries) = example();
+        let trend = crate::analysis::trend::caller_trend(&segments, 2820.0, 3.0, 10.0);
+        let figure = TrajectoryFigure {
+            title: "call".into(),
+            segments: &segments,
+            summaries: &summaries,
+            assessment_end_s: 1800.0,
+            call_duration_s: 2820.0,
+            language: FigureLanguage::English,
+            trend: Some(&trend),
+        };
+        let svg = svg_string(&figure).unwrap();
+        // Segments 70 s apart and a 3-min window: no gaps, so one band polygon.
+        assert_eq!(svg.matches("<polygon").count(), 1);
+        assert!(svg.contains("Trend: 3-min moving average, 95% band"));
+        assert_eq!(svg.matches("<circle").count(), segments.len() + 2, "the trend adds no points");
+        let chinese = svg_string(&TrajectoryFigure { language: FigureLanguage::Chinese, ..figure }).unwrap();
+        assert!(chinese.contains("趋势: 3 分钟滑动平均, 95% 区间"));
+    }
+
+    #[test]
     fn png_is_written_atomically() {
         let (segments, summaries) = example();
         let dir = tempfile::tempdir().unwrap();
@@ -341,6 +407,7 @@ mod tests {
             assessment_end_s: 1800.0,
             call_duration_s: 2820.0,
             language: FigureLanguage::English,
+            trend: None,
         };
         write_png(&figure, &path).unwrap();
         let bytes = std::fs::read(&path).unwrap();
