@@ -115,8 +115,8 @@ pub fn decode_streaming_with_rate(
     let stream = MediaSourceStream::new(source, Default::default());
     // Gapless mode trims encoder delay and padding (MP3, AAC) so durations match the source.
     let format_options = FormatOptions { enable_gapless: true, ..Default::default() };
-    let probed = symphonia::default::get_probe()
-        .format(&hint, stream, &format_options, &MetadataOptions::default())
+    let probed = guarded(|| symphonia::default::get_probe().format(&hint, stream, &format_options, &MetadataOptions::default()))
+        .map_err(|detail| AudioError::UnrecognisedFormat { path: path.to_path_buf(), detail })?
         .map_err(|e| match e {
             // A known container whose content symphonia cannot handle: an unsupported encoding.
             SymphoniaError::Unsupported(detail) if container != UNKNOWN_CONTAINER => {
@@ -141,8 +141,8 @@ pub fn decode_streaming_with_rate(
     let track_id = track.id;
     let params = track.codec_params.clone();
     let codec = codec_name(params.codec);
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&params, &DecoderOptions::default())
+    let mut decoder = guarded(|| symphonia::default::get_codecs().make(&params, &DecoderOptions::default()))
+        .map_err(|detail| AudioError::UnsupportedCodec { path: path.to_path_buf(), detail })?
         .map_err(|e| AudioError::UnsupportedCodec {
             path: path.to_path_buf(),
             detail: format!("{codec}; convert it to WAV or FLAC, e.g. `ffmpeg -i IN -ar 16000 OUT.wav` ({e})"),
@@ -154,9 +154,10 @@ pub fn decode_streaming_with_rate(
     let mut skipped_packets: u64 = 0;
     let mut warnings = Vec::new();
     let mut samples: Option<SampleBuffer<f32>> = None;
+    let mut non_finite: u64 = 0;
 
     loop {
-        let packet = match format.next_packet() {
+        let packet = match guarded(|| format.next_packet()).map_err(read_error)? {
             Ok(packet) => packet,
             Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(SymphoniaError::ResetRequired) => {
@@ -176,7 +177,7 @@ pub fn decode_streaming_with_rate(
         if packet.track_id() != track_id {
             continue;
         }
-        let decoded = match decoder.decode(&packet) {
+        let decoded = match guarded(|| decoder.decode(&packet)).map_err(read_error)? {
             Ok(decoded) => decoded,
             Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => {
                 skipped_packets += 1;
@@ -209,6 +210,7 @@ pub fn decode_streaming_with_rate(
         };
         buffer.copy_planar_ref(decoded);
         let packet_frames = buffer.len() / packet_channels;
+        non_finite += replace_non_finite(buffer.samples_mut());
         let all = buffer.samples();
         let chunk: Vec<&[f32]> =
             (0..packet_channels).map(|c| &all[c * packet_frames..(c + 1) * packet_frames]).collect();
@@ -239,6 +241,9 @@ pub fn decode_streaming_with_rate(
             ));
         }
     }
+    if non_finite > 0 {
+        warnings.push(format!("{non_finite} sample(s) were not numbers (NaN or infinite) and were replaced"));
+    }
     if skipped_packets > 0 {
         warnings.push(format!("{skipped_packets} packet(s) failed to decode and were skipped"));
     }
@@ -254,6 +259,43 @@ pub fn decode_streaming_with_rate(
         declared_duration_s,
         warnings,
     })
+}
+
+thread_local! {
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside a symphonia call whose panic becomes an error (a panic hook
+/// need not report it).
+pub fn in_guarded_decoder_call() -> bool {
+    GUARDED.with(|g| g.get())
+}
+
+/// Runs a call into symphonia, turning a panic on damaged data (an assertion or a zero time
+/// base in a demuxer) into an error message instead of ending the program.
+fn guarded<T>(call: impl FnOnce() -> T) -> Result<T, String> {
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    GUARDED.with(|g| g.set(false));
+    result.map_err(|payload| {
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("the decoder failed on damaged data ({reason})")
+    })
+}
+
+/// Float files can hold NaN and infinities, which no later stage (the resampler's FFT first)
+/// survives: NaN becomes silence, ±infinity full scale. Returns how many were replaced.
+fn replace_non_finite(samples: &mut [f32]) -> u64 {
+    let mut replaced = 0;
+    for sample in samples.iter_mut().filter(|s| !s.is_finite()) {
+        *sample = if sample.is_nan() { 0.0 } else { sample.signum() };
+        replaced += 1;
+    }
+    replaced
 }
 
 /// What [`sniff_container`] could not name.
