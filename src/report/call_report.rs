@@ -67,7 +67,7 @@ impl ReportFiles {
 /// Writes the chosen CSVs and figures for an analysis into `dir` (created if needed); returns
 /// the paths in the order segments.csv, summary.csv, trajectory.png, trajectory.svg.
 pub fn write_tables_and_figures(analysis: &CallAnalysis, dir: &Path, files: ReportFiles) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|cause| ReportError::Write { path: dir.to_path_buf(), cause })?;
+    crate::fsutil::create_private_dir_all(dir).map_err(|cause| ReportError::Write { path: dir.to_path_buf(), cause })?;
     let mut written = Vec::new();
     if files.tables {
         let segments = dir.join(SEGMENTS_FILE);
