@@ -113,15 +113,19 @@ impl CallLabels {
     /// failed save the labels stay as they were. A label carried over from an earlier
     /// segmentation is replaced (or cleared) with it.
     pub fn set(&mut self, start_s: f64, end_s: f64, party: &str, channel: usize, label: Option<u8>) -> Result<(), TrainingError> {
-        let mut changed = self.labels.clone();
-        if let Some(previous) = self.matching_key(start_s, end_s, party, channel) {
+        let path = self.path();
+        // Another window may have saved labels since this one loaded: under the file's lock,
+        // apply this change to the file as it is now (merge on save), not to our older copy.
+        let _lock = crate::fsutil::lock_exclusive(&path).map_err(|e| TrainingError::io(&path, e))?;
+        let on_disk = Self::load(&self.recording)?;
+        let mut changed = on_disk.labels.clone();
+        if let Some(previous) = on_disk.matching_key(start_s, end_s, party, channel) {
             changed.remove(&previous);
         }
         match label {
             Some(label) => changed.insert(key(start_s, end_s, party), (label, channel)),
             None => changed.remove(&key(start_s, end_s, party)),
         };
-        let path = self.path();
         crate::fsutil::atomic_write(&path, self.render(&changed).as_bytes()).map_err(|e| TrainingError::io(&path, e))?;
         self.labels = changed;
         Ok(())
