@@ -99,6 +99,21 @@ fn parent_of(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("."))
 }
 
+/// Swaps two existing paths in one step (Linux renameat2 RENAME_EXCHANGE), so a folder is
+/// replaced with no moment where neither version exists. Fails (e.g. EINVAL) where the file
+/// system cannot exchange; callers then fall back to two renames.
+pub fn exchange(first: &Path, second: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e));
+    let (a, b) = (c(first)?, c(second)?);
+    // SAFETY: two valid NUL-terminated paths that outlive the call.
+    let result = unsafe {
+        libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE)
+    };
+    if result == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
 /// An exclusive advisory lock (flock) on `<path>.lock`, held until dropped. Writers of the same
 /// file in several processes (two windows labelling one call) take it around read-merge-write.
 #[derive(Debug)]

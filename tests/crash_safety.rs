@@ -2,7 +2,8 @@
 //! helper, through `CallLabels`) is SIGKILLed at 100 moments: after every kill the labels file
 //! parses and holds every label the process acknowledged. Two processes labelling the same
 //! call at once lose nothing (merge on save under a lock). A batch killed 20 times and resumed
-//! ends with every call exactly once in calls.csv.
+//! ends with every call exactly once in calls.csv; training killed 20 times keeps a whole
+//! checkpoint and resumes from it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -178,4 +179,61 @@ fn batch_killed_and_resumed_has_every_call_once() {
         assert!(rows.values().all(|&n| n == 1), "trial {trial}: a call appears twice: {rows:?}");
     }
     assert!(interrupted >= 10, "only {interrupted} of 20 kills landed while the batch ran");
+}
+
+/// Training killed at 20 moments: after every kill the checkpoint (once one exists) loads, and
+/// the next run resumes from it; a final run finishes and writes a bundle that loads.
+#[test]
+fn training_killed_twenty_times_resumes_from_a_whole_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut manifest = String::from("path,corpus,speaker,emotion,label_binary,duration_s\n");
+    for i in 0..6 {
+        let name = format!("clip{i}.wav");
+        let clip = speechlike(16_000, 1, 6_400 + 800 * i).remove(0);
+        write_wav(&dir.path().join(&name), 16_000, &[clip], WavEncoding::Float32).unwrap();
+        let label = if i % 2 == 0 { "negative" } else { "non-negative" };
+        manifest.push_str(&format!("{name},synthetic,s{},x,{label},0.4\n", i % 3));
+    }
+    let manifest_path = dir.path().join("train.csv");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let out = dir.path().join("model");
+    let checkpoint = dir.path().join("model.checkpoint");
+    let train = |epochs: usize| {
+        let mut command = emotrace();
+        command
+            .args(["train", "--config", "tiny", "--batch", "2", "--val-speakers", "s0", "--epochs", &epochs.to_string(), "--data"])
+            .arg(&manifest_path)
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    let mut best_done = 0;
+    let mut killed = 0;
+    for trial in 0..20u64 {
+        let mut child = train(10_000).spawn().unwrap();
+        // Wait for this run's first checkpoint write, then kill at a moment spread over the
+        // next epochs (the checkpoint is rewritten after every epoch).
+        let started = std::time::Instant::now();
+        while emotrace::training::checkpoint::load(&checkpoint).ok().flatten().is_none_or(|(s, _)| s.epochs_done <= best_done) {
+            assert!(started.elapsed().as_secs() < 300, "trial {trial}: no checkpoint after 300 s");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_micros((trial * 7919 * 37) % 400_000));
+        child.kill().unwrap();
+        if child.wait().unwrap().code().is_none() {
+            killed += 1;
+        }
+        let loaded = emotrace::training::checkpoint::load(&checkpoint)
+            .unwrap_or_else(|e| panic!("trial {trial}: the checkpoint is damaged: {e}"))
+            .unwrap_or_else(|| panic!("trial {trial}: the checkpoint vanished"));
+        assert!(loaded.0.epochs_done > best_done, "trial {trial}: the checkpoint went back");
+        best_done = loaded.0.epochs_done;
+        assert!(!out.exists(), "trial {trial}: a killed run left a bundle");
+    }
+    assert_eq!(killed, 20);
+    let status = train(best_done + 1).status().unwrap();
+    assert!(status.success());
+    emotrace::model::bundle::load_bundle(&out, &candle_core::Device::Cpu).unwrap();
 }

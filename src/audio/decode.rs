@@ -24,6 +24,9 @@ use super::wav_repair::{plan_wav_repair, PatchedSource};
 pub const MAX_CHANNELS: usize = 32;
 /// Sample rates we accept (telephony 8 kHz up to studio rates).
 pub const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 4_000..=384_000;
+/// Packets in a row that yield no sample (empty or undecodable) before decoding gives up: far
+/// more than a damaged stretch of a real file holds, reached in well under a second.
+const MAX_IDLE_PACKETS: u64 = 100_000;
 /// A shortfall against the header's declared length below this is rounding, not truncation.
 const TRUNCATION_NOTICE_S: f64 = 0.02;
 
@@ -155,8 +158,16 @@ pub fn decode_streaming_with_rate(
     let mut warnings = Vec::new();
     let mut samples: Option<SampleBuffer<f32>> = None;
     let mut non_finite: u64 = 0;
+    let mut idle_packets: u64 = 0;
 
     loop {
+        // A damaged header (a block size of 0) can make the demuxer hand out packets that never
+        // move through the file: stop when none of many packets in a row yields a sample.
+        if idle_packets > MAX_IDLE_PACKETS {
+            warnings.push("the stream stopped advancing (a damaged header); decoding stopped there".into());
+            break;
+        }
+        idle_packets += 1;
         let packet = match guarded(|| format.next_packet()).map_err(read_error)? {
             Ok(packet) => packet,
             Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
@@ -193,6 +204,7 @@ pub fn decode_streaming_with_rate(
         if decoded.frames() == 0 {
             continue;
         }
+        idle_packets = 0;
         let spec = *decoded.spec();
         let packet_channels = spec.channels.count();
         if frames == 0 {
@@ -242,7 +254,9 @@ pub fn decode_streaming_with_rate(
         }
     }
     if non_finite > 0 {
-        warnings.push(format!("{non_finite} sample(s) were not numbers (NaN or infinite) and were replaced"));
+        warnings.push(format!(
+            "{non_finite} sample(s) were not numbers (NaN or infinite) or far beyond full scale and were replaced"
+        ));
     }
     if skipped_packets > 0 {
         warnings.push(format!("{skipped_packets} packet(s) failed to decode and were skipped"));
@@ -287,15 +301,19 @@ fn guarded<T>(call: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
-/// Float files can hold NaN and infinities, which no later stage (the resampler's FFT first)
-/// survives: NaN becomes silence, ±infinity full scale. Returns how many were replaced.
+/// Float files can hold NaN, infinities and huge values (damaged data), which no later stage
+/// survives (the resampler's sums overflow to NaN): NaN becomes silence and everything is
+/// clipped to full scale, as the samples' [-1, 1] contract says. Returns how many samples were
+/// not numbers or far (over 6 dB) beyond full scale: those are damage, not a hot recording.
 fn replace_non_finite(samples: &mut [f32]) -> u64 {
-    let mut replaced = 0;
-    for sample in samples.iter_mut().filter(|s| !s.is_finite()) {
-        *sample = if sample.is_nan() { 0.0 } else { sample.signum() };
-        replaced += 1;
+    let mut damaged = 0;
+    for sample in samples.iter_mut().filter(|s| !(-1.0..=1.0).contains(*s)) {
+        if sample.is_nan() || sample.abs() > 2.0 {
+            damaged += 1;
+        }
+        *sample = if sample.is_nan() { 0.0 } else { sample.clamp(-1.0, 1.0) };
     }
-    replaced
+    damaged
 }
 
 /// What [`sniff_container`] could not name.

@@ -62,7 +62,11 @@ pub fn save(dir: &Path, state: &CheckpointState, tensors: &HashMap<String, Tenso
         for f in [TENSORS_FILE, STATE_FILE] {
             fs::File::open(temp.join(f)).and_then(|f| f.sync_all()).map_err(|e| TrainingError::io(&temp, e))?;
         }
-        if dir.exists() {
+        if dir.exists() && crate::fsutil::exchange(&temp, dir).is_ok() {
+            // One atomic swap: a kill at any moment leaves a whole checkpoint at `dir`.
+            let _ = fs::remove_dir_all(&temp);
+            let _ = crate::fsutil::sync_dir(dir.parent().unwrap_or(Path::new(".")));
+        } else if dir.exists() {
             let old = sibling(dir, "old");
             if old.exists() {
                 fs::remove_dir_all(&old).map_err(|e| TrainingError::io(&old, e))?;
