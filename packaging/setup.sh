@@ -9,6 +9,7 @@ packages=(
   libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0   # the window (winit, X11)
   libgl1 libegl1 libgl1-mesa-dri                               # OpenGL; Mesa's software renderer where no GPU
   xvfb xauth            # a virtual display for the GUI tests and screenshots
+  strace                # tests/no_network.rs watches every socket the program opens
   fonts-dejavu-core     # a fallback font for the GUI
   libasound2-dev        # audio output in the review window (cpal → ALSA); the window works without a device
 )

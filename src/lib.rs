@@ -9,6 +9,7 @@ pub mod audio;
 pub mod cli;
 pub mod features;
 pub mod fsutil;
+pub mod fuzz;
 pub mod gui;
 pub mod pipeline;
 pub mod report;

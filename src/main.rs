@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    emotrace::fsutil::install_private_panic_hook();
     let cli = emotrace::cli::Cli::parse();
     match emotrace::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,9 @@ use super::wav_repair::{plan_wav_repair, PatchedSource};
 pub const MAX_CHANNELS: usize = 32;
 /// Sample rates we accept (telephony 8 kHz up to studio rates).
 pub const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 4_000..=384_000;
+/// Packets in a row that yield no sample (empty or undecodable) before decoding gives up: far
+/// more than a damaged stretch of a real file holds, reached in well under a second.
+const MAX_IDLE_PACKETS: u64 = 100_000;
 /// A shortfall against the header's declared length below this is rounding, not truncation.
 const TRUNCATION_NOTICE_S: f64 = 0.02;
 
@@ -115,8 +118,8 @@ pub fn decode_streaming_with_rate(
     let stream = MediaSourceStream::new(source, Default::default());
     // Gapless mode trims encoder delay and padding (MP3, AAC) so durations match the source.
     let format_options = FormatOptions { enable_gapless: true, ..Default::default() };
-    let probed = symphonia::default::get_probe()
-        .format(&hint, stream, &format_options, &MetadataOptions::default())
+    let probed = guarded(|| symphonia::default::get_probe().format(&hint, stream, &format_options, &MetadataOptions::default()))
+        .map_err(|detail| AudioError::UnrecognisedFormat { path: path.to_path_buf(), detail })?
         .map_err(|e| match e {
             // A known container whose content symphonia cannot handle: an unsupported encoding.
             SymphoniaError::Unsupported(detail) if container != UNKNOWN_CONTAINER => {
@@ -141,8 +144,8 @@ pub fn decode_streaming_with_rate(
     let track_id = track.id;
     let params = track.codec_params.clone();
     let codec = codec_name(params.codec);
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&params, &DecoderOptions::default())
+    let mut decoder = guarded(|| symphonia::default::get_codecs().make(&params, &DecoderOptions::default()))
+        .map_err(|detail| AudioError::UnsupportedCodec { path: path.to_path_buf(), detail })?
         .map_err(|e| AudioError::UnsupportedCodec {
             path: path.to_path_buf(),
             detail: format!("{codec}; convert it to WAV or FLAC, e.g. `ffmpeg -i IN -ar 16000 OUT.wav` ({e})"),
@@ -154,9 +157,18 @@ pub fn decode_streaming_with_rate(
     let mut skipped_packets: u64 = 0;
     let mut warnings = Vec::new();
     let mut samples: Option<SampleBuffer<f32>> = None;
+    let mut non_finite: u64 = 0;
+    let mut idle_packets: u64 = 0;
 
     loop {
-        let packet = match format.next_packet() {
+        // A damaged header (a block size of 0) can make the demuxer hand out packets that never
+        // move through the file: stop when none of many packets in a row yields a sample.
+        if idle_packets > MAX_IDLE_PACKETS {
+            warnings.push("the stream stopped advancing (a damaged header); decoding stopped there".into());
+            break;
+        }
+        idle_packets += 1;
+        let packet = match guarded(|| format.next_packet()).map_err(read_error)? {
             Ok(packet) => packet,
             Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(SymphoniaError::ResetRequired) => {
@@ -176,7 +188,7 @@ pub fn decode_streaming_with_rate(
         if packet.track_id() != track_id {
             continue;
         }
-        let decoded = match decoder.decode(&packet) {
+        let decoded = match guarded(|| decoder.decode(&packet)).map_err(read_error)? {
             Ok(decoded) => decoded,
             Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => {
                 skipped_packets += 1;
@@ -192,6 +204,7 @@ pub fn decode_streaming_with_rate(
         if decoded.frames() == 0 {
             continue;
         }
+        idle_packets = 0;
         let spec = *decoded.spec();
         let packet_channels = spec.channels.count();
         if frames == 0 {
@@ -209,6 +222,7 @@ pub fn decode_streaming_with_rate(
         };
         buffer.copy_planar_ref(decoded);
         let packet_frames = buffer.len() / packet_channels;
+        non_finite += replace_non_finite(buffer.samples_mut());
         let all = buffer.samples();
         let chunk: Vec<&[f32]> =
             (0..packet_channels).map(|c| &all[c * packet_frames..(c + 1) * packet_frames]).collect();
@@ -239,6 +253,11 @@ pub fn decode_streaming_with_rate(
             ));
         }
     }
+    if non_finite > 0 {
+        warnings.push(format!(
+            "{non_finite} sample(s) were not numbers (NaN or infinite) or far beyond full scale and were replaced"
+        ));
+    }
     if skipped_packets > 0 {
         warnings.push(format!("{skipped_packets} packet(s) failed to decode and were skipped"));
     }
@@ -254,6 +273,47 @@ pub fn decode_streaming_with_rate(
         declared_duration_s,
         warnings,
     })
+}
+
+thread_local! {
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside a symphonia call whose panic becomes an error (a panic hook
+/// need not report it).
+pub fn in_guarded_decoder_call() -> bool {
+    GUARDED.with(|g| g.get())
+}
+
+/// Runs a call into symphonia, turning a panic on damaged data (an assertion or a zero time
+/// base in a demuxer) into an error message instead of ending the program.
+fn guarded<T>(call: impl FnOnce() -> T) -> Result<T, String> {
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    GUARDED.with(|g| g.set(false));
+    result.map_err(|payload| {
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("the decoder failed on damaged data ({reason})")
+    })
+}
+
+/// Float files can hold NaN, infinities and huge values (damaged data), which no later stage
+/// survives (the resampler's sums overflow to NaN): NaN becomes silence and everything is
+/// clipped to full scale, as the samples' [-1, 1] contract says. Returns how many samples were
+/// not numbers or far (over 6 dB) beyond full scale: those are damage, not a hot recording.
+fn replace_non_finite(samples: &mut [f32]) -> u64 {
+    let mut damaged = 0;
+    for sample in samples.iter_mut().filter(|s| !(-1.0..=1.0).contains(*s)) {
+        if sample.is_nan() || sample.abs() > 2.0 {
+            damaged += 1;
+        }
+        *sample = if sample.is_nan() { 0.0 } else { sample.clamp(-1.0, 1.0) };
+    }
+    damaged
 }
 
 /// What [`sniff_container`] could not name.

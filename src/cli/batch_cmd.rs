@@ -36,7 +36,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let model = args.analysis.load_model()?;
     let load_seconds = started.elapsed().as_secs_f64();
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    crate::fsutil::create_private_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 
     let mine: Vec<_> = manifest.iter().enumerate().filter(|(position, _)| shard.takes(*position)).collect();
     let cancel = AtomicBool::new(false);
@@ -46,7 +46,8 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             skipped += 1;
             continue;
         }
-        eprintln!("[{}/{}] {} ({})", number + 1, mine.len(), call.call_id, call.path.display());
+        // The call id only: the recording's path stays out of logs.
+        eprintln!("[{}/{}] {}", number + 1, mine.len(), call.call_id);
         let folder = call_folder(&args.out, &call.call_id);
         // A report is complete only once report.json is rewritten for this run.
         let _ = std::fs::remove_file(folder.join(REPORT_JSON));

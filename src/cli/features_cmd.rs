@@ -40,7 +40,7 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
     let samples = select_channel(&audio.channels, &args.channel)?;
     let default_duration = if args.windows { None } else { Some(SEGMENT_SAMPLES as f64 / SAMPLE_RATE as f64) };
     let selection = select_range(&samples, args.start, args.duration.or(default_duration))?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    crate::fsutil::create_private_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let extractor = FeatureExtractor::new();
     if args.windows {
         let windows = crate::features::ten_second_windows(selection);

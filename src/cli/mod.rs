@@ -4,6 +4,7 @@ mod bench_features;
 mod bench_fine_tune;
 mod features_cmd;
 mod agreement_cmd;
+mod fuzz_cmd;
 mod analysis_args;
 mod analyze_cmd;
 mod batch_cmd;
@@ -42,6 +43,12 @@ pub struct Cli {
 
     /// A call recording to open in the review window.
     pub file: Option<PathBuf>,
+
+    /// Write outputs group-readable (files 0640, folders 0750, as the umask allows) instead of
+    /// owner-only 0600/0700, for shared research folders: anyone in the folder's group can then
+    /// read call-derived data. Also EMOTRACE_SHARED_FILES=1.
+    #[arg(long, global = true)]
+    pub shared_output: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +108,11 @@ pub enum Command {
     /// Write the man pages and shell completions (packaging).
     #[command(hide = true)]
     GenerateAssets(generate_assets_cmd::GenerateAssetsArgs),
+    /// Developers: throw N mutated recordings at the whole pipeline (info, decode, segmentation,
+    /// features, scoring with a tiny random model) and count outcomes; failing cases are saved.
+    Fuzz(fuzz_cmd::FuzzArgs),
+    #[command(hide = true)]
+    LabelStress(fuzz_cmd::LabelStressArgs),
     /// Open the review window (the same as running emotrace without a subcommand).
     Gui {
         /// A call recording to open.
@@ -110,6 +122,9 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.shared_output {
+        crate::fsutil::set_shared_files(true);
+    }
     match cli.command {
         Some(Command::Info(args)) => info_cmd::run(args),
         Some(Command::Features(args)) => features_cmd::run(args),
@@ -130,6 +145,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::TrainEncoderNuisance(args)) => train_nuisance_cmd::run(args),
         Some(Command::Demo(args)) => demo_cmd::run(args),
         Some(Command::GenerateAssets(args)) => generate_assets_cmd::run(args),
+        Some(Command::Fuzz(args)) => fuzz_cmd::run(args),
+        Some(Command::LabelStress(args)) => fuzz_cmd::label_stress(args),
         Some(Command::Gui { file }) => crate::gui::run(file),
         None => crate::gui::run(cli.file),
     }

@@ -70,7 +70,7 @@ impl Settings {
     }
 
     pub fn save_to(&self, dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
+        crate::fsutil::create_private_dir_all(dir)?;
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         crate::fsutil::atomic_write(&dir.join(FILE_NAME), &json)
     }

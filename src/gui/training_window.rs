@@ -210,7 +210,7 @@ impl TrainingWindow {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let job = fine_tune_job(manifests, init, out.clone(), epochs).map_err(|e| e.to_string())?;
                 if let Some(parent) = out.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+                    crate::fsutil::create_private_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
                 }
                 let result = run_train_job(&job, Some(&event_sender), &stop).map_err(|e| e.to_string())?;
                 Ok(result.bundle.map(|_| out.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())))

@@ -121,14 +121,14 @@ pub(crate) fn write_dir_atomically(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&parent).map_err(|e| ModelError::io(&parent, e))?;
+    crate::fsutil::create_private_dir_all(&parent).map_err(|e| ModelError::io(&parent, e))?;
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bundle".into());
     let temp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         if temp.exists() {
             fs::remove_dir_all(&temp).map_err(|e| ModelError::io(&temp, e))?;
         }
-        fs::create_dir(&temp).map_err(|e| ModelError::io(&temp, e))?;
+        crate::fsutil::create_private_dir(&temp).map_err(|e| ModelError::io(&temp, e))?;
         fill(&temp)?;
         replace_dir(&temp, out)
     })();
@@ -145,7 +145,7 @@ pub(crate) fn save_safetensors(tensors: &HashMap<String, Tensor>, path: &Path) -
         .map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?.contiguous()?)))
         .collect::<Result<_, candle_core::Error>>()?;
     candle_core::safetensors::save(&cpu, path)?;
-    Ok(())
+    crate::fsutil::make_private(path).map_err(|e| ModelError::io(path, e))
 }
 
 /// Moves `from` to `to`, replacing an existing `to` (old copy removed only after the new one is in
@@ -171,7 +171,7 @@ fn replace_dir(from: &Path, to: &Path) -> Result<(), ModelError> {
 
 pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ModelError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| ModelError::Internal(e.to_string()))?;
-    fs::write(path, text + "\n").map_err(|e| ModelError::io(path, e))
+    crate::fsutil::atomic_write(path, (text + "\n").as_bytes()).map_err(|e| ModelError::io(path, e))
 }
 
 fn bundle_error(dir: &Path, message: impl Into<String>) -> ModelError {

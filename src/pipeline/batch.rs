@@ -120,7 +120,7 @@ pub fn is_complete(batch_dir: &Path, call_id: &str) -> bool {
 /// Records a failure in the call's folder (atomic), so any shard's collection step sees it.
 pub fn record_failure(batch_dir: &Path, call_id: &str, message: &str) -> Result<(), ReportError> {
     let folder = call_folder(batch_dir, call_id);
-    std::fs::create_dir_all(&folder).map_err(|cause| ReportError::Write { path: folder.clone(), cause })?;
+    crate::fsutil::create_private_dir_all(&folder).map_err(|cause| ReportError::Write { path: folder.clone(), cause })?;
     let note = folder.join(FAILURE_NOTE);
     crate::fsutil::atomic_write(&note, message.as_bytes()).map_err(|cause| ReportError::Write { path: note, cause })
 }

@@ -85,7 +85,7 @@ fn write_tables_and_figures_with_trend(
     dir: &Path,
     files: ReportFiles,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|cause| ReportError::Write { path: dir.to_path_buf(), cause })?;
+    crate::fsutil::create_private_dir_all(dir).map_err(|cause| ReportError::Write { path: dir.to_path_buf(), cause })?;
     let mut written = Vec::new();
     if files.tables {
         let segments = dir.join(SEGMENTS_FILE);

@@ -133,9 +133,10 @@ impl FeatureCache<'_> {
         .into_iter()
         .collect();
         let dir = path.parent().unwrap_or(self.dir);
-        std::fs::create_dir_all(dir).map_err(|e| TrainingError::io(dir, e))?;
+        crate::fsutil::create_private_dir_all(dir).map_err(|e| TrainingError::io(dir, e))?;
         let temp = path.with_extension(format!("tmp-{}", std::process::id()));
         candle_core::safetensors::save(&tensors, &temp)?;
+        crate::fsutil::make_private(&temp).map_err(|e| TrainingError::io(&temp, e))?;
         std::fs::rename(&temp, &path).map_err(|e| TrainingError::io(&path, e))
     }
 }

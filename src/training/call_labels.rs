@@ -348,26 +348,44 @@ impl CallLabels {
     /// Replaces these labels by `changed` and saves every file whose rows differ (the
     /// annotators' files, then the adjudicated one); on a failed save the labels stay as they
     /// were. Undo and redo restore an earlier state through this too.
+    ///
+    /// Another window may have saved labels for this call since this one loaded them: under the
+    /// labels file's lock, what changed between `self` and `changed` is applied to the files as
+    /// they are now (merge on save), so neither window silently drops the other's labels.
     pub fn commit(&mut self, changed: CallLabels) -> Result<(), TrainingError> {
-        let mut writes: Vec<(PathBuf, String)> = Vec::new();
+        let lock_path = self.path();
+        let _lock = crate::fsutil::lock_exclusive(&lock_path).map_err(|e| TrainingError::io(&lock_path, e))?;
+        let on_disk = Self::load_as(&self.recording, &self.annotator)?;
+        let mut merged = on_disk.clone();
         let names: BTreeSet<&String> = self.by_annotator.keys().chain(changed.by_annotator.keys()).collect();
         for name in names {
-            let before = self.by_annotator.get(name);
-            let after = changed.by_annotator.get(name);
+            let (before, after) = (self.by_annotator.get(name), changed.by_annotator.get(name));
+            if before != after {
+                let base = on_disk.by_annotator.get(name).cloned().unwrap_or_default();
+                merged.by_annotator.insert(name.clone(), apply_change(base, before, after));
+            }
+        }
+        merged.settled = apply_change(on_disk.settled.clone(), Some(&self.settled), Some(&changed.settled));
+
+        let mut writes: Vec<(PathBuf, String)> = Vec::new();
+        let names: BTreeSet<&String> = on_disk.by_annotator.keys().chain(merged.by_annotator.keys()).collect();
+        for name in names {
+            let before = on_disk.by_annotator.get(name);
+            let after = merged.by_annotator.get(name);
             let differs = before != after && !(before.is_none_or(BTreeMap::is_empty) && after.is_none_or(BTreeMap::is_empty));
             if differs {
                 let rows = after.cloned().unwrap_or_default();
-                writes.push((annotator_labels_path(&self.recording, name), changed.render(&rows)));
+                writes.push((annotator_labels_path(&self.recording, name), merged.render(&rows)));
             }
         }
-        let adjudicated = changed.adjudicated();
-        if !writes.is_empty() || adjudicated != self.adjudicated() || !self.path().exists() {
-            writes.push((changed.path(), changed.render(&adjudicated)));
+        let adjudicated = merged.adjudicated();
+        if !writes.is_empty() || adjudicated != on_disk.adjudicated() || !self.path().exists() {
+            writes.push((merged.path(), merged.render(&adjudicated)));
         }
         for (path, text) in &writes {
             crate::fsutil::atomic_write(path, text.as_bytes()).map_err(|e| TrainingError::io(path, e))?;
         }
-        *self = changed;
+        *self = merged;
         Ok(())
     }
 
@@ -521,6 +539,20 @@ fn annotation_in(map: &LabelMap, start_s: f64, end_s: f64, party: &str, channel:
 }
 
 /// Sets (or clears) a segment's label in `map`, replacing a label carried over to it.
+/// `base` with the change from `before` to `after` applied: rows `after` dropped are removed,
+/// rows it added or altered are set; rows neither touched stay as `base` has them.
+fn apply_change(mut base: LabelMap, before: Option<&LabelMap>, after: Option<&LabelMap>) -> LabelMap {
+    static EMPTY: LabelMap = BTreeMap::new();
+    let (before, after) = (before.unwrap_or(&EMPTY), after.unwrap_or(&EMPTY));
+    for segment in before.keys().filter(|segment| !after.contains_key(*segment)) {
+        base.remove(segment);
+    }
+    for (segment, entry) in after.iter().filter(|(segment, entry)| before.get(*segment) != Some(*entry)) {
+        base.insert(segment.clone(), entry.clone());
+    }
+    base
+}
+
 fn put(map: &mut LabelMap, start_s: f64, end_s: f64, party: &str, channel: usize, label: Option<u8>, who: &str) {
     if let Some(previous) = matching_key(map, start_s, end_s, party, channel) {
         map.remove(&previous);

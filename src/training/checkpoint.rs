@@ -42,26 +42,31 @@ fn sibling(dir: &Path, tag: &str) -> PathBuf {
 /// Writes the checkpoint atomically (temporary directory + rename).
 pub fn save(dir: &Path, state: &CheckpointState, tensors: &HashMap<String, Tensor>) -> Result<(), TrainingError> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|e| TrainingError::io(parent, e))?;
+        crate::fsutil::create_private_dir_all(parent).map_err(|e| TrainingError::io(parent, e))?;
     }
     let temp = sibling(dir, "tmp");
     let result = (|| -> Result<(), TrainingError> {
         if temp.exists() {
             fs::remove_dir_all(&temp).map_err(|e| TrainingError::io(&temp, e))?;
         }
-        fs::create_dir(&temp).map_err(|e| TrainingError::io(&temp, e))?;
+        crate::fsutil::create_private_dir(&temp).map_err(|e| TrainingError::io(&temp, e))?;
         let cpu: HashMap<String, Tensor> = tensors
             .iter()
             .map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?.contiguous()?)))
             .collect::<Result<_, candle_core::Error>>()?;
         candle_core::safetensors::save(&cpu, temp.join(TENSORS_FILE))?;
+        crate::fsutil::make_private(&temp.join(TENSORS_FILE)).map_err(|e| TrainingError::io(&temp, e))?;
         let text = serde_json::to_string_pretty(state).map_err(|e| error(dir, e.to_string()))?;
-        fs::write(temp.join(STATE_FILE), text).map_err(|e| TrainingError::io(&temp, e))?;
+        crate::fsutil::atomic_write(&temp.join(STATE_FILE), text.as_bytes()).map_err(|e| TrainingError::io(&temp, e))?;
         // Data must be on disk before the rename makes it the checkpoint.
         for f in [TENSORS_FILE, STATE_FILE] {
             fs::File::open(temp.join(f)).and_then(|f| f.sync_all()).map_err(|e| TrainingError::io(&temp, e))?;
         }
-        if dir.exists() {
+        if dir.exists() && crate::fsutil::exchange(&temp, dir).is_ok() {
+            // One atomic swap: a kill at any moment leaves a whole checkpoint at `dir`.
+            let _ = fs::remove_dir_all(&temp);
+            let _ = crate::fsutil::sync_dir(dir.parent().unwrap_or(Path::new(".")));
+        } else if dir.exists() {
             let old = sibling(dir, "old");
             if old.exists() {
                 fs::remove_dir_all(&old).map_err(|e| TrainingError::io(&old, e))?;

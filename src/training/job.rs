@@ -339,7 +339,7 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
             command: &job.command,
         };
         let text = serde_json::to_vec_pretty(&report).map_err(|e| TrainingError::Config(e.to_string()))?;
-        std::fs::create_dir_all(&job.out).map_err(|e| TrainingError::io(&job.out, e))?;
+        crate::fsutil::create_private_dir_all(&job.out).map_err(|e| TrainingError::io(&job.out, e))?;
         let path = job.out.join("ablation.json");
         crate::fsutil::atomic_write(&path, &text).map_err(|e| TrainingError::io(&path, e))?;
         return Ok(TrainJobResult { bundle: None, history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: Some(path) });
