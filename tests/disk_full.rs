@@ -10,7 +10,7 @@ use std::process::Command;
 
 use emotrace::audio::wav::{write_wav, WavEncoding};
 use emotrace::fuzz::seeds::speechlike;
-use emotrace::training::call_labels::{labels_path, CallLabels};
+use emotrace::training::call_labels::{annotator_labels_path, labels_path, CallLabels};
 
 /// A mounted tmpfs, unmounted when dropped.
 struct SmallDisk {
@@ -79,11 +79,15 @@ fn labels_on_a_full_then_read_only_disk_keep_the_saved_ones() {
     let mut labels = CallLabels::load(&recording).unwrap();
     labels.set(1.0, 2.0, "A", 0, Some(1)).unwrap();
     let saved = std::fs::read(labels_path(&recording)).unwrap();
+    let own_path = annotator_labels_path(&recording, labels.annotator());
+    let own_saved = std::fs::read(&own_path).unwrap();
 
     disk.fill();
     let error = labels.set(3.0, 4.0, "A", 0, Some(0)).unwrap_err().to_string();
-    assert!(error.contains("call.labels.csv") && error.contains("No space left on device"), "{error}");
+    // The first file a label save writes is the annotator's own (`call.labels.<annotator>.csv`).
+    assert!(error.contains("call.labels.") && error.contains("No space left on device"), "{error}");
     assert_eq!(std::fs::read(labels_path(&recording)).unwrap(), saved);
+    assert_eq!(std::fs::read(&own_path).unwrap(), own_saved);
     assert_eq!(labels.get(3.0, 4.0, "A", 0), None, "a failed save is not shown as saved");
     assert_eq!(CallLabels::load(&recording).unwrap().len(), 1);
 
@@ -92,6 +96,7 @@ fn labels_on_a_full_then_read_only_disk_keep_the_saved_ones() {
     let error = labels.set(3.0, 4.0, "A", 0, Some(0)).unwrap_err().to_string();
     assert!(error.contains("Read-only file system"), "{error}");
     assert_eq!(std::fs::read(labels_path(&recording)).unwrap(), saved);
+    assert_eq!(std::fs::read(&own_path).unwrap(), own_saved);
     let left: Vec<_> = std::fs::read_dir(&disk.path).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.iter().all(|n| !n.to_string_lossy().contains(".tmp-")), "temporary files left: {left:?}");
 }

@@ -284,3 +284,30 @@ fn a_keys_only_session_labels_200_segments_without_dropping_a_key() {
         state["frame_times_all"]["median_ms"], state["frame_times_all"]["p95_ms"], state["frame_times_all"]["frames"]
     );
 }
+
+/// U plays the unlabelled caller segment the model is least sure of (p closest to 0.5, the
+/// earliest of ties), so U then N/P labels the segments in that order.
+#[test]
+fn u_then_a_label_key_labels_the_most_uncertain_unlabelled_segments_in_turn() {
+    if !xvfb_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data, _) = setup(dir.path(), "Ann Reviewer");
+    let call = dir.path().join("uncertain.wav");
+    gui_support::write_synthetic_call(&call, 1.5, 8000);
+    let script = "key U\nkey N\nkey U\nkey P\nkey U\nkey N\n";
+    let state = run_window(&call, &config, &data, Some(script), &dir.path().join("state.json"));
+    assert_eq!(state["phase"], "finished", "{state}");
+    let shown = shown_segments(&state);
+    assert!(shown.len() > 3, "enough segments: {}", shown.len());
+
+    // The order, computed from the scores the window shows.
+    let mut order: Vec<usize> = (0..shown.len()).collect();
+    order.sort_by(|&a, &b| (shown[a].p_nonnegative - 0.5).abs().total_cmp(&(shown[b].p_nonnegative - 0.5).abs()).then(a.cmp(&b)));
+    let expected = [(order[0], NEGATIVE), (order[1], NON_NEGATIVE), (order[2], NEGATIVE)];
+    for (row, segment) in state["segments"].as_array().unwrap().iter().enumerate() {
+        let wanted = expected.iter().find(|(r, _)| *r == row).map(|(_, label)| *label);
+        assert_eq!(segment["annotation"].as_u64().map(|l| l as u8), wanted, "row {row} (p {}); expected {expected:?}", shown[row].p_nonnegative);
+    }
+}

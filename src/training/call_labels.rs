@@ -668,6 +668,31 @@ mod tests {
     }
 
     #[test]
+    fn two_windows_on_one_call_keep_each_others_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("call.wav");
+        // Both windows open the call before either saves: each holds an empty copy.
+        let mut first = CallLabels::load_as(&recording, "Alice").unwrap();
+        let mut second = CallLabels::load_as(&recording, "Alice").unwrap();
+        let mut other_annotator = CallLabels::load_as(&recording, "Bo").unwrap();
+        first.set(1.0, 2.0, "left", 0, Some(NEGATIVE)).unwrap();
+        second.set(3.0, 4.0, "left", 0, Some(NON_NEGATIVE)).unwrap();
+        other_annotator.set(5.0, 6.0, "left", 0, Some(NEGATIVE)).unwrap();
+        first.settle(5.0, 6.0, "left", 0, Some(NON_NEGATIVE)).unwrap();
+        // Its saves merged the second window's label in, so the first window can clear it.
+        first.set(3.0, 4.0, "left", 0, None).unwrap();
+
+        let reloaded = CallLabels::load_as(&recording, "Alice").unwrap();
+        assert_eq!(reloaded.get(1.0, 2.0, "left", 0), Some(NEGATIVE), "the first window's label");
+        assert_eq!(reloaded.get(3.0, 4.0, "left", 0), None, "cleared by the later save");
+        assert_eq!(reloaded.labels_of(5.0, 6.0, "left", 0), vec![("Bo".into(), NEGATIVE)]);
+        assert_eq!(reloaded.settled(5.0, 6.0, "left", 0), Some(NON_NEGATIVE));
+        assert_eq!(first, reloaded, "a window holds what is on disk after it saves");
+        let training: Vec<(Option<f64>, u8)> = read_manifest(&labels_path(&recording)).unwrap().iter().map(|c| (c.start_s, c.label)).collect();
+        assert_eq!(training, vec![(Some(1.0), NEGATIVE), (Some(5.0), NON_NEGATIVE)]);
+    }
+
+    #[test]
     fn an_older_labels_file_reads_as_the_current_annotators() {
         let dir = tempfile::tempdir().unwrap();
         let recording = dir.path().join("call.wav");
