@@ -187,6 +187,8 @@ struct StateDump {
     script_keys_sent: usize,
     labels_applied: usize,
     last_error: Option<String>,
+    /// The fine-tuning window's last run: its new model and the held-out comparison.
+    fine_tune: super::training_window::FineTuneDump,
 }
 
 #[derive(Serialize)]
@@ -1122,6 +1124,7 @@ impl ReviewApp {
             script_keys_sent: self.script.as_ref().map_or(0, |s| s.keys_sent),
             labels_applied: self.labels_applied,
             last_error: self.last_error.clone(),
+            fine_tune: self.training.dump(),
         };
         plan.done = true;
         let written = serde_json::to_vec_pretty(&dump)
@@ -1385,6 +1388,17 @@ impl ReviewApp {
             Step::Export(dir) => actions.push(Action::ExportTo(dir)),
             Step::OpenAnnotators => actions.push(Action::OpenAnnotators),
             Step::OpenNotes => actions.push(Action::OpenNotes),
+            Step::FineTune(epochs) => {
+                actions.push(Action::OpenFineTune);
+                self.training.start_scripted(epochs);
+            }
+            Step::WaitFineTune if self.training.busy() => return,
+            Step::WaitFineTune => {}
+            Step::SwitchToNewModel => {
+                if let Some(name) = self.training.new_model() {
+                    actions.push(Action::SetModel(Some(name.to_string())));
+                }
+            }
         }
         script.steps.pop_front();
     }
@@ -1562,7 +1576,10 @@ impl eframe::App for ReviewApp {
             let init = self.settings.model.as_deref().and_then(models::bundle_dir);
             let init_name = self.settings.model.clone().unwrap_or_else(|| self.t(Key::MenuModelDefault).to_string());
             let models_dir = crate::user_dirs::data_dir().map(|d| d.join("models"));
-            self.training.show(&ctx, self.lang, models_dir, init, &init_name);
+            let model_in_use = self.settings.model.clone();
+            if let Some(new_model) = self.training.show(&ctx, self.lang, models_dir, init, &init_name, model_in_use.as_deref()) {
+                actions.push(Action::SetModel(Some(new_model)));
+            }
         }
 
         for action in actions {

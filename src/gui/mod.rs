@@ -8,6 +8,7 @@ pub mod encoder_import;
 pub mod export;
 pub mod history;
 pub mod segment_edit;
+mod fine_tune_compare;
 mod fonts;
 mod help;
 pub mod i18n;

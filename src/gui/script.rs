@@ -11,6 +11,9 @@
 //! * `wait-scores` — wait until every edited segment has its score;
 //! * `export DIR` — export everything to DIR, as File › Export does;
 //! * `open annotators|notes` — open the Annotators view or the Notes window (Edit menu).
+//! * `fine-tune N` — open Model → Fine-tune on labels… with the call's labels and start N epochs;
+//! * `wait-fine-tune` — wait until that run and its held-out comparison have ended;
+//! * `switch-to-new-model` — click "Switch to the new model" (the call is analysed again).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -30,6 +33,13 @@ pub enum Step {
     Export(PathBuf),
     OpenAnnotators,
     OpenNotes,
+    /// Opens Model → Fine-tune on labels… with the open call's labels and starts a run of this
+    /// many epochs.
+    FineTune(usize),
+    /// Waits until that run (training and comparison) has ended.
+    WaitFineTune,
+    /// Clicks "Switch to the new model".
+    SwitchToNewModel,
 }
 
 /// Parses a script; the error names the line.
@@ -69,6 +79,9 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             }
             "drag-add" => Step::DragAdd { lane: num(1)? as usize, from_s: num(2)?, to_s: num(3)? },
             "wait-scores" => Step::WaitScores,
+            "fine-tune" => Step::FineTune(words.get(1).and_then(|w| w.parse::<usize>().ok()).filter(|&n| n > 0).ok_or_else(bad)?),
+            "wait-fine-tune" => Step::WaitFineTune,
+            "switch-to-new-model" => Step::SwitchToNewModel,
             "export" => Step::Export(PathBuf::from(words.get(1).ok_or_else(bad)?)),
             "open" => match words.get(1).copied() {
                 Some("annotators") => Step::OpenAnnotators,
@@ -162,6 +175,8 @@ mod tests {
         assert_eq!(steps[1], Step::Key(egui::Key::Z, Modifiers::COMMAND | Modifiers::SHIFT));
         assert_eq!(steps[2], Step::DragEdge { row: 1, edge: Edge::End, delta_s: -0.5 });
         assert_eq!(steps[6], Step::SeekRow(2, 0.5));
+        assert_eq!(parse("fine-tune 3\nwait-fine-tune\nswitch-to-new-model").unwrap(), [Step::FineTune(3), Step::WaitFineTune, Step::SwitchToNewModel]);
+        assert!(parse("fine-tune 0").is_err());
         assert_eq!(parse("seek 1\nfly away").unwrap_err(), "script line 2: \"fly away\"");
     }
 }

@@ -3,6 +3,10 @@
 //! ([`crate::training::job::run_train_job`]) and reports epochs and steps over a channel, Cancel
 //! stops it at the next step (its checkpoint stays, so starting the same run again resumes), and
 //! the finished bundle lands in the data folder's `models/`, where the Model menu finds it.
+//! The loss and validation curves grow as epochs end; once the bundle is written the same worker
+//! scores the held-out segments with the starting model and the new one
+//! ([`crate::training::compare`]) and the window shows both side by side, with a button that
+//! switches to the new model (the Model menu's path, which analyses the open call again).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,15 +15,28 @@ use std::sync::Arc;
 
 use eframe::egui;
 
+use super::fine_tune_compare::{show_comparison, show_curves};
 use super::i18n::{Key, Lang};
+use crate::training::compare::{compare_models, ModelComparison};
 use crate::training::job::{fine_tune_job, run_train_job};
-use crate::training::trainer::TrainEvent;
+use crate::training::trainer::{EpochRecord, TrainEvent};
+
+/// What the worker hands back: the new model's folder name (`None`: stopped) and the comparison
+/// on the held-out segments (`None` when nothing was held out).
+struct RunOutcome {
+    bundle: Option<String>,
+    comparison: Option<Result<ModelComparison, String>>,
+}
 
 /// A training run on its worker.
 struct Run {
     events: Receiver<TrainEvent>,
-    outcome: Receiver<Result<Option<String>, String>>,
+    outcome: Receiver<Result<RunOutcome, String>>,
     cancel: Arc<AtomicBool>,
+    /// Set by the worker once training is over and the comparison scoring has begun.
+    comparing: Arc<AtomicBool>,
+    /// Every finished epoch, for the curves.
+    history: Vec<EpochRecord>,
     epoch: (usize, usize),
     step: (usize, usize),
     preparing: (usize, usize),
@@ -43,6 +60,21 @@ pub struct TrainingWindow {
     run: Option<Run>,
     /// The last run's epoch lines, kept after it ends.
     last_log: Vec<String>,
+    last_history: Vec<EpochRecord>,
+    /// The last finished run's bundle (folder name under `models/`) and its comparison.
+    new_model: Option<String>,
+    comparison: Option<Result<ModelComparison, String>>,
+    /// A scripted start (EMOTRACE_GUI_SCRIPT `fine-tune EPOCHS`) waiting for the next frame.
+    scripted_start: bool,
+}
+
+/// The fine-tuning state the GUI test reads from the state dump.
+#[derive(serde::Serialize)]
+pub struct FineTuneDump {
+    pub new_model: Option<String>,
+    pub epochs_plotted: usize,
+    pub comparison: Option<ModelComparison>,
+    pub comparison_error: Option<String>,
 }
 
 impl TrainingWindow {
@@ -68,6 +100,7 @@ impl TrainingWindow {
                 Ok(TrainEvent::EpochStarted { epoch, epochs }) => run.epoch = (epoch, epochs),
                 Ok(TrainEvent::Step { step, steps, .. }) => run.step = (step, steps),
                 Ok(TrainEvent::EpochFinished(record)) => {
+                    run.history.push(record.clone());
                     let val = record.val.as_ref().map_or(String::new(), |m| {
                         format!(" · {} F1(neg) {:.3} macro-F1 {:.3}", lang.text(Key::TrainValidation), m.negative.f1, m.macro_f1)
                     });
@@ -84,24 +117,69 @@ impl TrainingWindow {
         };
         let run = self.run.take()?;
         self.last_log = run.log;
+        self.last_history = run.history;
         Some(match outcome {
-            Ok(Some(bundle)) => {
+            Ok(RunOutcome { bundle: Some(bundle), comparison }) => {
                 let message = lang.text(Key::TrainDone).replace("{}", &bundle);
+                self.new_model = Some(bundle);
+                self.comparison = comparison;
                 // The next run gets a fresh name.
                 self.name.clear();
                 TrainingAction::Ended { message, is_error: false }
             }
-            Ok(None) => TrainingAction::Ended { message: lang.text(Key::TrainStopped).to_string(), is_error: false },
+            Ok(RunOutcome { bundle: None, .. }) => TrainingAction::Ended { message: lang.text(Key::TrainStopped).to_string(), is_error: false },
             Err(error) => TrainingAction::Ended { message: format!("{} {error}", lang.text(Key::TrainFailed)), is_error: true },
         })
     }
 
+    /// Starts a run of `epochs` on the offered labels files at the next frame (the GUI script's
+    /// `fine-tune` step); a run that cannot start says why in the window as usual.
+    pub fn start_scripted(&mut self, epochs: usize) {
+        self.epochs = epochs.max(1);
+        self.scripted_start = true;
+    }
+
+    /// A run is starting, training or comparing.
+    pub fn busy(&self) -> bool {
+        self.scripted_start || self.run.is_some()
+    }
+
+    /// The last finished run's bundle (its folder name under `models/`).
+    pub fn new_model(&self) -> Option<&str> {
+        self.new_model.as_deref()
+    }
+
+    pub fn dump(&self) -> FineTuneDump {
+        FineTuneDump {
+            new_model: self.new_model.clone(),
+            epochs_plotted: self.run.as_ref().map_or(self.last_history.len(), |r| r.history.len()),
+            comparison: self.comparison.as_ref().and_then(|c| c.as_ref().ok()).cloned(),
+            comparison_error: self.comparison.as_ref().and_then(|c| c.as_ref().err()).cloned(),
+        }
+    }
+
     /// Draws the window. `models_dir` is where bundles go; `init` the model to start from
-    /// (`None`: the built-in default model) and `init_name` how to show it.
-    pub fn show(&mut self, ctx: &egui::Context, lang: Lang, models_dir: Option<PathBuf>, init: Option<PathBuf>, init_name: &str) {
+    /// (`None`: the built-in default model), `init_name` how to show it and `model_in_use` the
+    /// Model menu's choice. Returns the bundle to switch to when "Switch to the new model" was
+    /// clicked.
+    pub fn show(
+        &mut self,
+        ctx: &egui::Context,
+        lang: Lang,
+        models_dir: Option<PathBuf>,
+        init: Option<PathBuf>,
+        init_name: &str,
+        model_in_use: Option<&str>,
+    ) -> Option<String> {
         if self.name.is_empty() {
             self.name = unused_name(models_dir.as_deref(), &model_stamp());
         }
+        if std::mem::take(&mut self.scripted_start) && self.run.is_none() && self.problem(lang, models_dir.as_ref()).is_none() {
+            if let Some(dir) = &models_dir {
+                self.start(dir.join(self.name.trim()), init.clone(), ctx.clone());
+            }
+        }
+        let mut switch_to = None;
         let mut open = self.open;
         egui::Window::new(lang.text(Key::TrainTitle)).open(&mut open).resizable(true).default_width(520.0).show(ctx, |ui| {
             ui.weak(lang.text(Key::TrainIntro));
@@ -153,7 +231,10 @@ impl TrainingWindow {
                     } else {
                         format!("{} {epoch}/{epochs} · {step}/{steps}", lang.text(Key::TrainEpoch))
                     };
-                    ui.add(egui::ProgressBar::new(fraction).text(text).animate(true));
+                    let comparing = run.comparing.load(Ordering::Relaxed);
+                    let text = if comparing { lang.text(Key::TrainComparing).to_string() } else { text };
+                    ui.add(egui::ProgressBar::new(if comparing { 1.0 } else { fraction }).text(text).animate(true));
+                    show_curves(ui, lang, &run.history, epochs);
                     for line in &run.log {
                         ui.monospace(line);
                     }
@@ -162,8 +243,26 @@ impl TrainingWindow {
                     }
                 }
                 None => {
+                    show_curves(ui, lang, &self.last_history, self.last_history.len());
                     for line in &self.last_log {
                         ui.monospace(line);
+                    }
+                    if let Some(new_model) = self.new_model.clone() {
+                        ui.separator();
+                        match &self.comparison {
+                            Some(Ok(comparison)) => {
+                                if show_comparison(ui, lang, comparison, model_in_use == Some(new_model.as_str())) {
+                                    switch_to = Some(new_model);
+                                }
+                            }
+                            Some(Err(error)) => {
+                                ui.colored_label(ui.visuals().warn_fg_color, format!("{} {error}", lang.text(Key::CompareFailed)));
+                            }
+                            None => {
+                                ui.label(lang.text(Key::CompareNone));
+                            }
+                        }
+                        ui.separator();
                     }
                     let problem = self.problem(lang, models_dir.as_ref());
                     if let Some(problem) = &problem {
@@ -178,6 +277,11 @@ impl TrainingWindow {
             }
         });
         self.open = open || self.run.is_some();
+        if self.run.is_some() {
+            // Epochs and steps arrive over a channel: look again soon without blocking.
+            ctx.request_repaint_after(std::time::Duration::from_millis(250));
+        }
+        switch_to
     }
 
     /// Why the run cannot start, if it cannot.
@@ -206,21 +310,43 @@ impl TrainingWindow {
         let manifests = self.manifests.clone();
         let epochs = self.epochs;
         let stop = cancel.clone();
+        let comparing = Arc::new(AtomicBool::new(false));
+        let comparing_flag = comparing.clone();
+        let repaint = ctx.clone();
         std::thread::spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let job = fine_tune_job(manifests, init, out.clone(), epochs).map_err(|e| e.to_string())?;
+                let job = fine_tune_job(manifests, init.clone(), out.clone(), epochs).map_err(|e| e.to_string())?;
                 if let Some(parent) = out.parent() {
                     crate::fsutil::create_private_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
                 }
                 let result = run_train_job(&job, Some(&event_sender), &stop).map_err(|e| e.to_string())?;
-                Ok(result.bundle.map(|_| out.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())))
+                let Some(_) = result.bundle else { return Ok(RunOutcome { bundle: None, comparison: None }) };
+                let bundle = out.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                if result.held_out.is_empty() {
+                    return Ok(RunOutcome { bundle: Some(bundle), comparison: None });
+                }
+                comparing_flag.store(true, Ordering::Relaxed);
+                repaint.request_repaint();
+                let comparison = compare_models(
+                    init.as_deref().filter(|p| !crate::training::job::is_default_init(p)),
+                    &out,
+                    &result.held_out,
+                    result.split.val_speakers.clone(),
+                    result.split.held_out_segments,
+                    &mut |_, _| {},
+                )
+                .map_err(|e| e.to_string());
+                Ok(RunOutcome { bundle: Some(bundle), comparison: Some(comparison) })
             }))
             .unwrap_or_else(|_| Err("the training crashed".to_string()));
             let _ = outcome_sender.send(result);
             ctx.request_repaint();
         });
         self.last_log.clear();
-        self.run = Some(Run { events, outcome, cancel, epoch: (0, 0), step: (0, 0), preparing: (0, 0), log: Vec::new() });
+        self.last_history.clear();
+        self.new_model = None;
+        self.comparison = None;
+        self.run = Some(Run { events, outcome, cancel, comparing, history: Vec::new(), epoch: (0, 0), step: (0, 0), preparing: (0, 0), log: Vec::new() });
     }
 }
 

@@ -117,6 +117,10 @@ pub enum ValSpeakers {
     /// This fraction of each corpus's speakers (at least one per corpus that has two or more),
     /// drawn with the seed.
     Fraction(f64),
+    /// Like `Fraction`; when no corpus has two speakers (one call's caller, say) this fraction of
+    /// the clips instead, drawn with the seed within each label so both classes are held out
+    /// (at least one clip of a class that has two or more).
+    SpeakersOrSegments(f64),
     /// No validation set.
     None,
 }
@@ -126,6 +130,10 @@ pub struct SpeakerSplit {
     pub train: Vec<usize>,
     pub val: Vec<usize>,
     pub val_speakers: Vec<String>,
+    /// The validation clips are a fraction of the segments (one speaker only), not whole
+    /// speakers: [`ValSpeakers::SpeakersOrSegments`].
+    #[serde(default)]
+    pub held_out_segments: bool,
 }
 
 fn corpus_of(speaker: &str) -> &str {
@@ -149,7 +157,7 @@ pub fn split_by_speaker(clips: &[LabelledClip], val: &ValSpeakers, seed: u64) ->
             }
             chosen
         }
-        ValSpeakers::Fraction(f) => {
+        ValSpeakers::Fraction(f) | ValSpeakers::SpeakersOrSegments(f) => {
             if !(0.0..1.0).contains(f) {
                 return Err(TrainingError::Config(format!("validation fraction {f} must be in [0, 1)")));
             }
@@ -173,6 +181,11 @@ pub fn split_by_speaker(clips: &[LabelledClip], val: &ValSpeakers, seed: u64) ->
             chosen
         }
     };
+    if let ValSpeakers::SpeakersOrSegments(f) = val {
+        if chosen.is_empty() && *f > 0.0 {
+            return Ok(split_segments(clips, *f, seed));
+        }
+    }
     let (mut train, mut val_idx) = (Vec::new(), Vec::new());
     for (i, c) in clips.iter().enumerate() {
         if chosen.contains(&c.speaker) {
@@ -184,7 +197,30 @@ pub fn split_by_speaker(clips: &[LabelledClip], val: &ValSpeakers, seed: u64) ->
     if train.is_empty() {
         return Err(TrainingError::Dataset("no training clips left after holding out validation speakers".into()));
     }
-    Ok(SpeakerSplit { train, val: val_idx, val_speakers: chosen.into_iter().collect() })
+    Ok(SpeakerSplit { train, val: val_idx, val_speakers: chosen.into_iter().collect(), held_out_segments: false })
+}
+
+/// Holds out `fraction` of each label's clips (seeded shuffle), at least one of a label that
+/// has two or more and never a label's last clip, so training keeps every class it saw.
+fn split_segments(clips: &[LabelledClip], fraction: f64, seed: u64) -> SpeakerSplit {
+    let mut rng = Rng::new(seed ^ 0x5E6_4E27);
+    let mut held = vec![false; clips.len()];
+    let labels: BTreeSet<u8> = clips.iter().map(|c| c.label).collect();
+    for label in labels {
+        let mut members: Vec<usize> = (0..clips.len()).filter(|&i| clips[i].label == label).collect();
+        if members.len() < 2 {
+            continue;
+        }
+        for i in (1..members.len()).rev() {
+            members.swap(i, rng.below(i + 1));
+        }
+        let take = ((members.len() as f64 * fraction).round() as usize).clamp(1, members.len() - 1);
+        for &i in &members[..take] {
+            held[i] = true;
+        }
+    }
+    let (val, train): (Vec<usize>, Vec<usize>) = (0..clips.len()).partition(|&i| held[i]);
+    SpeakerSplit { train, val, val_speakers: Vec::new(), held_out_segments: true }
 }
 
 /// Keeps at most `max` clips, drawn with the seed but spread over speakers and labels
@@ -253,6 +289,23 @@ mod tests {
 
     fn clip(speaker: &str, label: u8) -> LabelledClip {
         LabelledClip { path: PathBuf::from("x.wav"), label, speaker: speaker.into(), start_s: None, end_s: None, channel: None }
+    }
+
+    #[test]
+    fn one_speaker_holds_out_a_seeded_stratified_fraction_of_segments() {
+        let clips: Vec<LabelledClip> = (0..20).map(|i| clip("call/left", if i < 5 { NEGATIVE } else { NON_NEGATIVE })).collect();
+        let split = split_by_speaker(&clips, &ValSpeakers::SpeakersOrSegments(0.2), 3).unwrap();
+        assert!(split.held_out_segments && split.val_speakers.is_empty());
+        let negatives = split.val.iter().filter(|&&i| clips[i].label == NEGATIVE).count();
+        assert_eq!((negatives, split.val.len()), (1, 4), "a fifth of each class");
+        assert_eq!(split.train.len() + split.val.len(), 20);
+        assert!(split.val.iter().all(|i| !split.train.contains(i)));
+        assert_eq!(split, split_by_speaker(&clips, &ValSpeakers::SpeakersOrSegments(0.2), 3).unwrap());
+        // Two speakers: whole speakers, as with `Fraction`.
+        let mut two = clips.clone();
+        two.push(clip("call/right", NEGATIVE));
+        let by_speaker = split_by_speaker(&two, &ValSpeakers::SpeakersOrSegments(0.2), 3).unwrap();
+        assert!(!by_speaker.held_out_segments && by_speaker.val_speakers.len() == 1);
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub struct TrainJobResult {
     pub split: SpeakerSplit,
     /// An ablation run writes its validation record here instead of a bundle.
     pub ablation_report: Option<PathBuf>,
+    /// The validation clips (`split.val`): never trained on, so a comparison of the starting
+    /// model and the new one can score them.
+    pub held_out: Vec<LabelledClip>,
 }
 
 /// What an ablation run (`TrainOptions::branches` other than fused) records.
@@ -153,7 +156,8 @@ pub fn checkpoint_beside(out: &Path) -> PathBuf {
 /// bundle `init` (`None`: the built-in default model): for a wav2vec2 model the reference recipe
 /// ([`TrainOptions::default`]); for a Whisper model the head alone on cached encoder states (the
 /// encoder and pitch conv stack frozen). A fifth of the labelled speakers (each a call's party)
-/// is held out for validation (and the calibration) when there are two or more, and checkpoints
+/// is held out for validation (and the calibration) when there are two or more, otherwise a
+/// fifth of each label's segments ([`ValSpeakers::SpeakersOrSegments`]), and checkpoints
 /// beside `out` let a stopped run resume.
 pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBuf, epochs: usize) -> Result<TrainJob, TrainingError> {
     let starting_config = match &init {
@@ -185,7 +189,7 @@ pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBu
         config: starting_config,
         config_name: "fine-tune".to_string(),
         options,
-        val: ValSpeakers::Fraction(0.2),
+        val: ValSpeakers::SpeakersOrSegments(0.2),
         exclude_speakers: Vec::new(),
         calibrate: true,
         per_call_centring: false,
@@ -320,8 +324,9 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     let digest: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
 
     let outcome = trainer.run(&train, &val, &digest, events, cancel)?;
+    let held_out: Vec<LabelledClip> = split.val.iter().map(|&i| clips[i].clone()).collect();
     if !outcome.completed {
-        return Ok(TrainJobResult { bundle: None, history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: None });
+        return Ok(TrainJobResult { bundle: None, history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: None, held_out });
     }
     if opts.branches != super::net::Branches::Fused {
         let best = outcome.best_epoch.and_then(|e| outcome.history.get(e - 1)).and_then(|r| r.val.as_ref());
@@ -342,7 +347,7 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
         crate::fsutil::create_private_dir_all(&job.out).map_err(|e| TrainingError::io(&job.out, e))?;
         let path = job.out.join("ablation.json");
         crate::fsutil::atomic_write(&path, &text).map_err(|e| TrainingError::io(&path, e))?;
-        return Ok(TrainJobResult { bundle: None, history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: Some(path) });
+        return Ok(TrainJobResult { bundle: None, history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: Some(path), held_out });
     }
     let n_neg = |idx: &[usize]| idx.iter().filter(|&&i| clips[i].label == 0).count();
     let training_data = format!(
@@ -395,7 +400,7 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
         }
     }
     let meta = bundle::write_bundle(&job.out, &config, &tensors, meta, job.overwrite)?;
-    Ok(TrainJobResult { bundle: Some(meta), history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: None })
+    Ok(TrainJobResult { bundle: Some(meta), history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: None, held_out })
 }
 
 /// Platt scaling fitted on the best epoch's validation logits, with the ECE before and after.
@@ -493,15 +498,60 @@ pub fn evaluate(
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<EvalReport, TrainingError> {
-    let (model, b) = crate::model::default_model::load_or_default(model_dir, device)?;
     let clips = only_speakers(read_manifests(manifests)?, &options.speakers)?;
+    let (probs, b) = score_clips(model_dir, &clips, options.telephony, device, progress)?;
+    let labels: Vec<u8> = clips.iter().map(|c| c.label).collect();
+    let speakers: Vec<String> = clips.iter().map(|c| c.speaker.clone()).collect();
+    let non_negative = labels.iter().filter(|&&l| l == 1).count();
+    let majority_non_negative = 2 * non_negative > labels.len();
+    let constant_p = if majority_non_negative { 1.0 } else { 0.0 };
+    use crate::training::calibration::{expected_calibration_error, reliability, roc_auc, ECE_BINS};
+    Ok(EvalReport {
+        model: b.meta.name.clone(),
+        data: format!(
+            "{} clips of {} speakers from {}{}{}",
+            clips.len(),
+            speakers.iter().collect::<std::collections::BTreeSet<_>>().len(),
+            manifests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            if options.speakers.is_empty() { String::new() } else { format!(", speakers {}", options.speakers.join(",")) },
+            if options.telephony { ", through the telephone line model" } else { "" }
+        ),
+        overall: binary_metrics(&probs, &labels),
+        auc: roc_auc(&probs, &labels),
+        ece: expected_calibration_error(&probs, &labels, ECE_BINS),
+        reliability: reliability(&probs, &labels, ECE_BINS),
+        constant: ConstantBaseline {
+            predicts: if majority_non_negative { "non-negative" } else { "negative" }.into(),
+            metrics: binary_metrics(&vec![constant_p; labels.len()], &labels),
+        },
+        intervals: bootstrap_intervals(&probs, &labels, 2000, 0),
+        per_speaker: per_speaker(&probs, &labels, &speakers),
+        predictions: clips
+            .iter()
+            .zip(&probs)
+            .map(|(c, &p)| Prediction { path: c.path.display().to_string(), speaker: c.speaker.clone(), label: c.label, p_non_negative: p })
+            .collect(),
+    })
+}
+
+/// P(non-negative) of every clip by the bundle (`None`: the built-in default model) through the
+/// product's inference path; a model that centres per call centres on each speaker's clips.
+/// `progress(done, total)`.
+pub fn score_clips(
+    model_dir: Option<&Path>,
+    clips: &[LabelledClip],
+    telephony: bool,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<f32>, crate::model::bundle::Bundle), TrainingError> {
+    let (model, b) = crate::model::default_model::load_or_default(model_dir, device)?;
     let extractor = crate::features::FeatureExtractor::for_model(model.config());
     let min = model.config().min_samples();
     let mut probs = Vec::with_capacity(clips.len());
     let mut parts = Vec::new();
     for chunk in clips.chunks(64) {
         let mut audio = load_clips(chunk)?;
-        if options.telephony {
+        if telephony {
             audio = audio.par_iter().map(|a| super::augment::telephony(a)).collect::<Result<_, _>>()?;
         }
         for a in audio.iter_mut() {
@@ -538,38 +588,7 @@ pub fn evaluate(
             }
         }
     }
-    let labels: Vec<u8> = clips.iter().map(|c| c.label).collect();
-    let speakers: Vec<String> = clips.iter().map(|c| c.speaker.clone()).collect();
-    let non_negative = labels.iter().filter(|&&l| l == 1).count();
-    let majority_non_negative = 2 * non_negative > labels.len();
-    let constant_p = if majority_non_negative { 1.0 } else { 0.0 };
-    use crate::training::calibration::{expected_calibration_error, reliability, roc_auc, ECE_BINS};
-    Ok(EvalReport {
-        model: b.meta.name.clone(),
-        data: format!(
-            "{} clips of {} speakers from {}{}{}",
-            clips.len(),
-            speakers.iter().collect::<std::collections::BTreeSet<_>>().len(),
-            manifests.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-            if options.speakers.is_empty() { String::new() } else { format!(", speakers {}", options.speakers.join(",")) },
-            if options.telephony { ", through the telephone line model" } else { "" }
-        ),
-        overall: binary_metrics(&probs, &labels),
-        auc: roc_auc(&probs, &labels),
-        ece: expected_calibration_error(&probs, &labels, ECE_BINS),
-        reliability: reliability(&probs, &labels, ECE_BINS),
-        constant: ConstantBaseline {
-            predicts: if majority_non_negative { "non-negative" } else { "negative" }.into(),
-            metrics: binary_metrics(&vec![constant_p; labels.len()], &labels),
-        },
-        intervals: bootstrap_intervals(&probs, &labels, 2000, 0),
-        per_speaker: per_speaker(&probs, &labels, &speakers),
-        predictions: clips
-            .iter()
-            .zip(&probs)
-            .map(|(c, &p)| Prediction { path: c.path.display().to_string(), speaker: c.speaker.clone(), label: c.label, p_non_negative: p })
-            .collect(),
-    })
+    Ok((probs, b))
 }
 
 /// Tensor map of a bundle (for `--init`).

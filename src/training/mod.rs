@@ -10,6 +10,7 @@ pub mod cache;
 pub mod calibration;
 pub mod call_labels;
 pub mod checkpoint;
+pub mod compare;
 pub mod dataset;
 pub mod init;
 pub mod job;
