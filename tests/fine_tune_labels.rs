@@ -45,3 +45,56 @@ fn labels_saved_in_the_window_fine_tune_a_new_bundle() {
     assert!(result.bundle.is_none());
     assert!(!stopped.exists());
 }
+
+/// Two annotators label the caller's segments of a generated call (agreeing on all but one,
+/// which adjudication leaves out): the caller is the only labelled speaker, so the fine-tuning
+/// holds out a stratified fifth of the segments, never trains on them, and the comparison gives
+/// both models' figures on exactly those segments.
+#[test]
+fn two_annotators_labels_fine_tune_and_both_models_are_compared_on_held_out_segments() {
+    use emotrace::training::compare::compare_models;
+    use emotrace::training::dataset::read_manifest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("call.wav");
+    gui_support::write_synthetic_call(&recording, 0.5, 8000);
+    let init = gui_support::write_tiny_bundle(&dir.path().join("data"));
+    for annotator in ["alice", "bob"] {
+        let mut labels = CallLabels::load_as(&recording, annotator).unwrap();
+        for i in 0..16 {
+            let start = 1.0 + 1.7 * i as f64;
+            let mut label = if i % 2 == 0 { NEGATIVE } else { NON_NEGATIVE };
+            if i == 15 && annotator == "bob" {
+                label = NEGATIVE;
+            }
+            labels.set(start, start + 1.5, "left", 0, Some(label)).unwrap();
+        }
+    }
+    let adjudicated = read_manifest(&labels_path(&recording)).unwrap();
+    assert_eq!(adjudicated.len(), 15, "the contested segment is left out");
+
+    let out = dir.path().join("data/models/fine-tuned");
+    let job = fine_tune_job(vec![labels_path(&recording)], Some(init.clone()), out.clone(), 2).unwrap();
+    let result = run_train_job(&job, None, &AtomicBool::new(false)).unwrap();
+    assert!(result.bundle.is_some());
+    assert!(result.split.held_out_segments, "one speaker: segments are held out");
+    // 8 negative and 7 non-negative: a fifth of each, rounded.
+    assert_eq!(result.held_out.len(), 3);
+    assert_eq!(result.held_out.len(), result.split.val.len());
+    assert!(result.split.val.iter().all(|i| !result.split.train.contains(i)), "held-out segments are not trained on");
+    let labels: Vec<u8> = result.held_out.iter().map(|c| c.label).collect();
+    assert!(labels.contains(&NEGATIVE) && labels.contains(&NON_NEGATIVE), "stratified: both classes held out");
+
+    let mut calls = 0;
+    let comparison = compare_models(Some(&init), &out, &result.held_out, Vec::new(), true, &mut |_, _| calls += 1).unwrap();
+    assert!(calls > 0);
+    assert_eq!(comparison.before.model, "tiny-random");
+    assert_eq!(comparison.after.model, "fine-tuned");
+    for side in [&comparison.before, &comparison.after] {
+        let f = &side.figures;
+        assert_eq!(f.n, 3);
+        assert!((0.0..=1.0).contains(&f.macro_f1) && (0.0..=1.0).contains(&f.negative_f1) && (0.0..=1.0).contains(&f.accuracy));
+        assert!(f.auc.is_some(), "both classes present");
+    }
+    assert_eq!((comparison.negatives, comparison.non_negatives), (2, 1));
+}

@@ -311,3 +311,55 @@ fn u_then_a_label_key_labels_the_most_uncertain_unlabelled_segments_in_turn() {
         assert_eq!(segment["annotation"].as_u64().map(|l| l as u8), wanted, "row {row} (p {}); expected {expected:?}", shown[row].p_nonnegative);
     }
 }
+
+/// Two annotators' labels on a generated call; in the window, Model → Fine-tune on labels… runs
+/// two epochs (scripted), the window compares the model in use and the new one on the held-out
+/// segments, and "Switch to the new model" selects it and scores the call again.
+#[test]
+fn fine_tuning_in_the_window_compares_both_models_on_held_out_segments_and_switching_rescores() {
+    if !xvfb_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let call = dir.path().join("call.wav");
+    gui_support::write_synthetic_call(&call, 0.5, 8000);
+    let (config, data, _) = setup(dir.path(), "alice");
+    for annotator in ["alice", "bob"] {
+        let mut labels = emotrace::training::call_labels::CallLabels::load_as(&call, annotator).unwrap();
+        for i in 0..16 {
+            let start = 1.0 + 1.7 * i as f64;
+            labels.set(start, start + 1.5, "left", 0, Some(if i % 2 == 0 { NEGATIVE } else { NON_NEGATIVE })).unwrap();
+        }
+    }
+    let before = run_window(&call, &config, &data, None, &dir.path().join("before.json"));
+    let model_name = |state: &serde_json::Value| state["model_name"].as_str().unwrap_or_default().to_string();
+    assert!(model_name(&before).starts_with("tiny-random"), "{}", model_name(&before));
+
+    let script = "fine-tune 2\nwait-fine-tune\nswitch-to-new-model\n";
+    let after = run_window(&call, &config, &data, Some(script), &dir.path().join("after.json"));
+    let fine_tune = &after["fine_tune"];
+    assert_eq!(fine_tune["comparison_error"], serde_json::Value::Null);
+    assert_eq!(fine_tune["epochs_plotted"], 2, "one point per epoch on the curves");
+    let new_model = fine_tune["new_model"].as_str().expect("a new model was trained").to_string();
+    assert!(data.join("models").join(&new_model).is_dir());
+    let comparison = &fine_tune["comparison"];
+    assert_eq!(comparison["held_out_segments"], true, "one labelled speaker: segments held out");
+    assert_eq!(comparison["before"]["model"], "tiny-random");
+    assert_eq!(comparison["after"]["model"], new_model.as_str());
+    for side in ["before", "after"] {
+        let figures = &comparison[side]["figures"];
+        assert_eq!(figures["n"], 4, "{side}: a fifth of each class of 16 segments");
+        for figure in ["macro_f1", "negative_f1", "accuracy", "auc"] {
+            assert!((0.0..=1.0).contains(&f(&figures[figure])), "{side} {figure}: {figures}");
+        }
+    }
+    // Switching re-scored the call with the new model.
+    assert!(model_name(&after).starts_with(&new_model), "{} after switching to {new_model}", model_name(&after));
+    assert_eq!(after["phase"], before["phase"]);
+    let (old, new) = (shown_segments(&before), shown_segments(&after));
+    assert_eq!(old.len(), new.len());
+    assert!(!old.is_empty());
+    assert!(old.iter().zip(&new).any(|(a, b)| a.p_nonnegative != b.p_nonnegative), "the segments were scored again by the new model");
+    let settings: serde_json::Value = serde_json::from_slice(&std::fs::read(config.join("gui-settings.json")).unwrap()).unwrap();
+    assert_eq!(settings["model"], new_model.as_str(), "the new model is the one in use");
+}
