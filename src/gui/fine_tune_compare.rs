@@ -25,7 +25,7 @@ pub fn show_curves(ui: &mut egui::Ui, lang: Lang, history: &[EpochRecord], epoch
     let val_loss = series(&|r| r.val_loss);
     let val_f1 = series(&|r| r.val.as_ref().map(|m| m.macro_f1));
     Plot::new("fine_tune_curves")
-        .height(170.0)
+        .height(150.0)
         .legend(Legend::default().position(egui_plot::Corner::RightTop))
         .allow_drag(false)
         .allow_zoom(false)

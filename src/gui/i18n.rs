@@ -166,7 +166,7 @@ keys! {
     TableAnnotation => ("Annotation", "人工标注"),
     MenuFineTune => ("Fine-tune on labels…", "用标注微调模型…"),
     TrainTitle => ("Fine-tune on labels", "用标注微调模型"),
-    TrainIntro => ("Trains a new model from the one in use on annotated segments (labels files saved beside the recordings), on this machine; a fifth of the labelled calls' speakers are held out for validation when there are two or more. The new model appears in the Model menu.", "在本机以当前模型为起点，用人工标注的片段（录音旁的标注文件）训练新模型；标注的说话人有两个或以上时，留出五分之一做验证。新模型会出现在“模型”菜单中。"),
+    TrainIntro => ("Trains a new model from the one in use on annotated segments (labels files saved beside the recordings), on this machine; a fifth of the labelled calls' speakers are held out for validation when there are two or more (otherwise a fifth of each label's segments). When it ends, both models are compared on the held-out segments. The new model appears in the Model menu.", "在本机以当前模型为起点，用人工标注的片段（录音旁的标注文件）训练新模型；标注的说话人有两个或以上时，留出五分之一的说话人做验证（否则按标签各留出五分之一片段）。训练结束后在留出片段上对比两个模型。新模型会出现在“模型”菜单中。"),
     TrainFrom => ("Starting from:", "起点模型："),
     TrainLabelsFiles => ("Labels files", "标注文件"),
     TrainAddHint => ("path of a .labels.csv (or any training manifest)", ".labels.csv（或任一训练清单）的路径"),

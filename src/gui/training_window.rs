@@ -181,100 +181,98 @@ impl TrainingWindow {
         }
         let mut switch_to = None;
         let mut open = self.open;
-        egui::Window::new(lang.text(Key::TrainTitle)).open(&mut open).resizable(true).default_width(520.0).show(ctx, |ui| {
-            ui.weak(lang.text(Key::TrainIntro));
-            ui.label(format!("{} {init_name}", lang.text(Key::TrainFrom)));
-            ui.separator();
-            let running = self.run.is_some();
-            ui.strong(lang.text(Key::TrainLabelsFiles));
-            let mut remove = None;
-            for (i, path) in self.manifests.iter().enumerate() {
+        egui::Window::new(lang.text(Key::TrainTitle)).open(&mut open).resizable(true).default_width(560.0).default_height(660.0).show(ctx, |ui| {
+            egui::ScrollArea::vertical().auto_shrink([false, true]).show(ui, |ui| {
+                ui.weak(lang.text(Key::TrainIntro));
+                ui.label(format!("{} {init_name}", lang.text(Key::TrainFrom)));
+                ui.separator();
+                let running = self.run.is_some();
+                ui.strong(lang.text(Key::TrainLabelsFiles));
+                let mut remove = None;
+                for (i, path) in self.manifests.iter().enumerate() {
+                    ui.horizontal(|ui| {
+                        if ui.add_enabled(!running, egui::Button::new("×").small()).clicked() {
+                            remove = Some(i);
+                        }
+                        ui.label(path.display().to_string());
+                    });
+                }
+                if let Some(i) = remove {
+                    self.manifests.remove(i);
+                }
                 ui.horizontal(|ui| {
-                    if ui.add_enabled(!running, egui::Button::new("×").small()).clicked() {
-                        remove = Some(i);
+                    let field = ui.add_enabled(!running, egui::TextEdit::singleline(&mut self.typed_path).hint_text(lang.text(Key::TrainAddHint)).desired_width(340.0));
+                    let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if (ui.add_enabled(!running, egui::Button::new(lang.text(Key::TrainAdd))).clicked() || entered) && !self.typed_path.trim().is_empty() {
+                        let path = PathBuf::from(self.typed_path.trim());
+                        if !self.manifests.contains(&path) {
+                            self.manifests.push(path);
+                        }
+                        self.typed_path.clear();
                     }
-                    ui.label(path.display().to_string());
                 });
-            }
-            if let Some(i) = remove {
-                self.manifests.remove(i);
-            }
-            ui.horizontal(|ui| {
-                let field = ui.add_enabled(!running, egui::TextEdit::singleline(&mut self.typed_path).hint_text(lang.text(Key::TrainAddHint)).desired_width(340.0));
-                let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                if (ui.add_enabled(!running, egui::Button::new(lang.text(Key::TrainAdd))).clicked() || entered) && !self.typed_path.trim().is_empty() {
-                    let path = PathBuf::from(self.typed_path.trim());
-                    if !self.manifests.contains(&path) {
-                        self.manifests.push(path);
+                ui.horizontal(|ui| {
+                    ui.label(lang.text(Key::TrainEpochs));
+                    ui.add_enabled(!running, egui::DragValue::new(&mut self.epochs).range(1..=200));
+                    ui.label(lang.text(Key::TrainName));
+                    ui.add_enabled(!running, egui::TextEdit::singleline(&mut self.name).desired_width(200.0));
+                });
+                ui.separator();
+                match &self.run {
+                    Some(run) => {
+                        let (epoch, epochs) = run.epoch;
+                        let (step, steps) = run.step;
+                        let fraction = if epochs == 0 {
+                            0.0
+                        } else {
+                            ((epoch.saturating_sub(1)) as f32 + if steps == 0 { 0.0 } else { step as f32 / steps as f32 }) / epochs as f32
+                        };
+                        let text = if epoch == 0 {
+                            format!("{} {}/{}", lang.text(Key::TrainPreparing), run.preparing.0, run.preparing.1)
+                        } else {
+                            format!("{} {epoch}/{epochs} · {step}/{steps}", lang.text(Key::TrainEpoch))
+                        };
+                        let comparing = run.comparing.load(Ordering::Relaxed);
+                        let text = if comparing { lang.text(Key::TrainComparing).to_string() } else { text };
+                        ui.add(egui::ProgressBar::new(if comparing { 1.0 } else { fraction }).text(text).animate(true));
+                        show_curves(ui, lang, &run.history, epochs);
+                        show_log(ui, &run.log);
+                        if ui.button(lang.text(Key::Cancel)).clicked() {
+                            run.cancel.store(true, Ordering::Relaxed);
+                        }
                     }
-                    self.typed_path.clear();
-                }
-            });
-            ui.horizontal(|ui| {
-                ui.label(lang.text(Key::TrainEpochs));
-                ui.add_enabled(!running, egui::DragValue::new(&mut self.epochs).range(1..=200));
-                ui.label(lang.text(Key::TrainName));
-                ui.add_enabled(!running, egui::TextEdit::singleline(&mut self.name).desired_width(200.0));
-            });
-            ui.separator();
-            match &self.run {
-                Some(run) => {
-                    let (epoch, epochs) = run.epoch;
-                    let (step, steps) = run.step;
-                    let fraction = if epochs == 0 {
-                        0.0
-                    } else {
-                        ((epoch.saturating_sub(1)) as f32 + if steps == 0 { 0.0 } else { step as f32 / steps as f32 }) / epochs as f32
-                    };
-                    let text = if epoch == 0 {
-                        format!("{} {}/{}", lang.text(Key::TrainPreparing), run.preparing.0, run.preparing.1)
-                    } else {
-                        format!("{} {epoch}/{epochs} · {step}/{steps}", lang.text(Key::TrainEpoch))
-                    };
-                    let comparing = run.comparing.load(Ordering::Relaxed);
-                    let text = if comparing { lang.text(Key::TrainComparing).to_string() } else { text };
-                    ui.add(egui::ProgressBar::new(if comparing { 1.0 } else { fraction }).text(text).animate(true));
-                    show_curves(ui, lang, &run.history, epochs);
-                    for line in &run.log {
-                        ui.monospace(line);
-                    }
-                    if ui.button(lang.text(Key::Cancel)).clicked() {
-                        run.cancel.store(true, Ordering::Relaxed);
-                    }
-                }
-                None => {
-                    show_curves(ui, lang, &self.last_history, self.last_history.len());
-                    for line in &self.last_log {
-                        ui.monospace(line);
-                    }
-                    if let Some(new_model) = self.new_model.clone() {
-                        ui.separator();
-                        match &self.comparison {
-                            Some(Ok(comparison)) => {
-                                if show_comparison(ui, lang, comparison, model_in_use == Some(new_model.as_str())) {
-                                    switch_to = Some(new_model);
+                    None => {
+                        // The comparison first: it is what the run was for.
+                        if let Some(new_model) = self.new_model.clone() {
+                            match &self.comparison {
+                                Some(Ok(comparison)) => {
+                                    if show_comparison(ui, lang, comparison, model_in_use == Some(new_model.as_str())) {
+                                        switch_to = Some(new_model);
+                                    }
+                                }
+                                Some(Err(error)) => {
+                                    ui.colored_label(ui.visuals().warn_fg_color, format!("{} {error}", lang.text(Key::CompareFailed)));
+                                }
+                                None => {
+                                    ui.label(lang.text(Key::CompareNone));
                                 }
                             }
-                            Some(Err(error)) => {
-                                ui.colored_label(ui.visuals().warn_fg_color, format!("{} {error}", lang.text(Key::CompareFailed)));
-                            }
-                            None => {
-                                ui.label(lang.text(Key::CompareNone));
-                            }
+                            ui.separator();
                         }
-                        ui.separator();
-                    }
-                    let problem = self.problem(lang, models_dir.as_ref());
-                    if let Some(problem) = &problem {
-                        ui.colored_label(ui.visuals().warn_fg_color, problem);
-                    }
-                    if ui.add_enabled(problem.is_none(), egui::Button::new(lang.text(Key::TrainStart))).clicked() {
-                        if let Some(dir) = &models_dir {
-                            self.start(dir.join(self.name.trim()), init.clone(), ctx.clone());
+                        show_curves(ui, lang, &self.last_history, self.last_history.len());
+                        show_log(ui, &self.last_log);
+                        let problem = self.problem(lang, models_dir.as_ref());
+                        if let Some(problem) = &problem {
+                            ui.colored_label(ui.visuals().warn_fg_color, problem);
+                        }
+                        if ui.add_enabled(problem.is_none(), egui::Button::new(lang.text(Key::TrainStart))).clicked() {
+                            if let Some(dir) = &models_dir {
+                                self.start(dir.join(self.name.trim()), init.clone(), ctx.clone());
+                            }
                         }
                     }
                 }
-            }
+            });
         });
         self.open = open || self.run.is_some();
         if self.run.is_some() {
@@ -348,6 +346,19 @@ impl TrainingWindow {
         self.comparison = None;
         self.run = Some(Run { events, outcome, cancel, comparing, history: Vec::new(), epoch: (0, 0), step: (0, 0), preparing: (0, 0), log: Vec::new() });
     }
+}
+
+/// The epoch lines, newest in view, in a short scrolling box so the comparison below stays on
+/// screen.
+fn show_log(ui: &mut egui::Ui, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    egui::ScrollArea::vertical().id_salt("fine_tune_log").max_height(72.0).stick_to_bottom(true).show(ui, |ui| {
+        for line in lines {
+            ui.add(egui::Label::new(egui::RichText::new(line).monospace()).extend());
+        }
+    });
 }
 
 /// `fine-tuned-YYYYMMDD-HHMM`, with `-2`, `-3`, … when a model of that name exists.
