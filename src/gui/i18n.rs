@@ -201,7 +201,7 @@ keys! {
     CompareNegativeF1 => ("F1, negative class", "负面类 F1"),
     CompareAccuracy => ("Accuracy", "准确率"),
     CompareKappa => ("Cohen's κ with the annotators", "与标注者的 Cohen κ"),
-    CompareAuc => ("ROC AUC", "ROC AUC"),
+    CompareAuc => ("ROC AUC", "ROC 曲线下面积 (AUC)"),
     CompareUndefined => ("n/a", "无"),
     CompareFailed => ("The comparison failed:", "对比失败："),
     CompareNone => ("No segments were held out, so there is nothing to compare on.", "没有留出片段，无法对比。"),
