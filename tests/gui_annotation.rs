@@ -311,3 +311,45 @@ fn u_then_a_label_key_labels_the_most_uncertain_unlabelled_segments_in_turn() {
         assert_eq!(segment["annotation"].as_u64().map(|l| l as u8), wanted, "row {row} (p {}); expected {expected:?}", shown[row].p_nonnegative);
     }
 }
+
+/// An export to a read-only disk fails with one clear message, writes nothing there, and the
+/// window stays usable: a label and an export to a writable folder then work.
+#[test]
+fn after_an_export_to_a_read_only_disk_fails_the_window_labels_and_exports_again() {
+    if !xvfb_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let read_only = dir.path().join("read-only");
+    std::fs::create_dir_all(&read_only).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs"]).arg(&read_only).status().is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a read-only tmpfs here (needs root/CAP_SYS_ADMIN)");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&read_only);
+    let (config, data, _) = setup(dir.path(), "Ann Reviewer");
+    let call = dir.path().join("call.wav");
+    gui_support::write_synthetic_call(&call, 1.0, 8000);
+    let writable = dir.path().join("export");
+    let script = format!(
+        "seek-row 2 0.5\nexport {}\nkey N\nexport {}\n",
+        read_only.join("report").display(),
+        writable.display()
+    );
+    let state = run_window(&call, &config, &data, Some(&script), &dir.path().join("state.json"));
+    assert_eq!(state["phase"], "finished", "{state}");
+    let error = state["last_error"].as_str().expect("the failed export is reported");
+    assert!(error.starts_with("Export failed") && error.contains("Read-only file system"), "{error}");
+    assert_eq!(std::fs::read_dir(&read_only).unwrap().count(), 0, "nothing written to the read-only disk");
+    assert_eq!(state["labels_applied"], 1, "labelling works after the failure");
+    assert_eq!(state["segments"][1]["annotation"], NEGATIVE);
+    let csv = std::fs::read_to_string(writable.join("segments.csv")).expect("the second export is written");
+    assert_eq!(csv.lines().count() - 1, state["segments"].as_array().unwrap().len());
+}
