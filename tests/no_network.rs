@@ -134,21 +134,26 @@ fn the_cli_and_the_window_open_no_network_socket() {
     eprintln!("all commands: {all:?}");
 }
 
-/// The window opens the call (tiny model picked), analyses it, starts playback and exits.
+/// The window opens the call (tiny model picked), analyses it, starts playback, labels a
+/// segment, exports every report file and exits.
 fn window_families(root: &Path, recording: &Path) -> BTreeSet<String> {
     let data = root.join("gui-data");
     tiny_bundle(&data.join("models").join("tiny-model"));
     let config = root.join("gui-config");
     std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("gui-settings.json"), br#"{"assessment_minutes": 0.5, "model": "tiny-model"}"#).unwrap();
+    std::fs::write(config.join("gui-settings.json"), br#"{"assessment_minutes": 0.5, "model": "tiny-model", "annotator": "Ann"}"#).unwrap();
     let dump = root.join("state.json");
     let log = root.join("window.strace");
+    let export = root.join("window-export");
+    let script = root.join("window.script");
+    std::fs::write(&script, format!("seek-row 1 0.5\nkey N\nexport {}\n", export.display())).unwrap();
     let output = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1400x900x24", "strace", "-f", "-q", "-e", "trace=socket,connect", "-o"])
         .arg(&log)
         .arg(env!("CARGO_BIN_EXE_emotrace"))
         .arg(recording)
         .env("EMOTRACE_GUI_STATE_DUMP", &dump)
+        .env("EMOTRACE_GUI_SCRIPT", &script)
         .env("EMOTRACE_GUI_PLAY_AFTER_FINISH", "1")
         .env("EMOTRACE_GUI_EXIT_AFTER_DUMP", "1")
         .env("EMOTRACE_AUDIO", "null")
@@ -162,6 +167,8 @@ fn window_families(root: &Path, recording: &Path) -> BTreeSet<String> {
     assert!(output.status.success(), "window failed: {}", String::from_utf8_lossy(&output.stderr));
     let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
     assert_eq!(state["phase"], "finished", "the window analysed the call");
+    assert_eq!(state["labels_applied"], 1, "the window labelled a segment");
+    assert!(export.join("report.json").exists() && export.join("trajectory.png").exists(), "the window exported the report");
     families(&std::fs::read_to_string(&log).unwrap())
 }
 
