@@ -5,9 +5,11 @@
 //! ends with every call exactly once in calls.csv; training killed 20 times keeps a whole
 //! checkpoint and resumes from it.
 
+mod cli_support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -104,17 +106,6 @@ fn two_writers_of_one_call_lose_no_label() {
 }
 
 /// The tiny random-weight parity model as a bundle at `dir`.
-fn tiny_bundle(dir: &Path) -> PathBuf {
-    use emotrace::model::bundle::{write_bundle, BundleMeta};
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny_layer_prenorm");
-    let config: emotrace::model::FusedConfig =
-        serde_json::from_str(&std::fs::read_to_string(fixture.join("config.json")).unwrap()).unwrap();
-    let tensors = emotrace::model::weights::read_safetensors(&fixture.join("model.safetensors")).unwrap();
-    write_bundle(dir, &config, &tensors, BundleMeta::new("tiny-random", "none: random weights", "test fixture", true), false)
-        .unwrap();
-    dir.to_path_buf()
-}
-
 /// A short stereo call with voiced-like bursts on both channels.
 fn short_call(path: &Path, seconds: usize) {
     let rate = 8_000;
@@ -132,7 +123,7 @@ fn short_call(path: &Path, seconds: usize) {
 #[test]
 fn batch_killed_and_resumed_has_every_call_once() {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_bundle(&dir.path().join("tiny-model"));
+    let model = cli_support::tiny_random_bundle(&dir.path().join("tiny-model"));
     let mut manifest = String::from("call_id,path\n");
     let ids: Vec<String> = (0..6).map(|i| format!("call{i}")).collect();
     for id in &ids {

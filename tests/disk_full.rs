@@ -3,6 +3,8 @@
 //! files as they were. Needs permission to mount (root, as in CI); skips with a message
 //! otherwise. (Permission bits would not do: root ignores them.)
 
+mod cli_support;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -101,17 +103,6 @@ fn labels_on_a_full_then_read_only_disk_keep_the_saved_ones() {
     assert!(left.iter().all(|n| !n.to_string_lossy().contains(".tmp-")), "temporary files left: {left:?}");
 }
 
-fn tiny_bundle(dir: &Path) -> PathBuf {
-    use emotrace::model::bundle::{write_bundle, BundleMeta};
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny_layer_prenorm");
-    let config: emotrace::model::FusedConfig =
-        serde_json::from_str(&std::fs::read_to_string(fixture.join("config.json")).unwrap()).unwrap();
-    let tensors = emotrace::model::weights::read_safetensors(&fixture.join("model.safetensors")).unwrap();
-    write_bundle(dir, &config, &tensors, BundleMeta::new("tiny-random", "none: random weights", "test fixture", true), false)
-        .unwrap();
-    dir.to_path_buf()
-}
-
 /// Runs emotrace; returns (success, stderr).
 fn emotrace(args: &mut Command) -> (bool, String) {
     let output = args.output().unwrap();
@@ -129,7 +120,7 @@ fn assert_one_clear_error(stderr: &str, cause: &str) {
 fn reports_and_batches_on_a_full_then_read_only_disk_keep_the_previous_files() {
     let dir = tempfile::tempdir().unwrap();
     let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), "4m") else { return skip() };
-    let model = tiny_bundle(&dir.path().join("model"));
+    let model = cli_support::tiny_random_bundle(&dir.path().join("model"));
     let recording = dir.path().join("call.wav");
     let rate = 8_000;
     let burst = speechlike(rate, 1, rate as usize * 2).remove(0);

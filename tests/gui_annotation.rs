@@ -312,6 +312,135 @@ fn u_then_a_label_key_labels_the_most_uncertain_unlabelled_segments_in_turn() {
     }
 }
 
+/// An export to a read-only disk fails with one clear message, writes nothing there, and the
+/// window stays usable: a label and an export to a writable folder then work.
+#[test]
+fn after_an_export_to_a_read_only_disk_fails_the_window_labels_and_exports_again() {
+    if !xvfb_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let read_only = dir.path().join("read-only");
+    std::fs::create_dir_all(&read_only).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs"]).arg(&read_only).status().is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a read-only tmpfs here (needs root/CAP_SYS_ADMIN)");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&read_only);
+    let (config, data, _) = setup(dir.path(), "Ann Reviewer");
+    let call = dir.path().join("call.wav");
+    gui_support::write_synthetic_call(&call, 1.0, 8000);
+    let writable = dir.path().join("export");
+    let script = format!(
+        "seek-row 2 0.5\nexport {}\nkey N\nexport {}\n",
+        read_only.join("report").display(),
+        writable.display()
+    );
+    let state = run_window(&call, &config, &data, Some(&script), &dir.path().join("state.json"));
+    assert_eq!(state["phase"], "finished", "{state}");
+    let error = state["last_error"].as_str().expect("the failed export is reported");
+    assert!(error.starts_with("Export failed") && error.contains("Read-only file system"), "{error}");
+    assert_eq!(std::fs::read_dir(&read_only).unwrap().count(), 0, "nothing written to the read-only disk");
+    assert_eq!(state["labels_applied"], 1, "labelling works after the failure");
+    assert_eq!(state["segments"][1]["annotation"], NEGATIVE);
+    let csv = std::fs::read_to_string(writable.join("segments.csv")).expect("the second export is written");
+    assert_eq!(csv.lines().count() - 1, state["segments"].as_array().unwrap().len());
+}
+
+/// The window killed (SIGKILL) while it saves labels leaves whole files: the labels files parse,
+/// and the adjudicated one holds exactly the annotator's labels. Several kills at different
+/// moments of a keys-only labelling session.
+#[test]
+fn killing_the_window_while_it_saves_labels_leaves_whole_files() {
+    if !xvfb_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data, _) = setup(dir.path(), "Ann Reviewer");
+    let call = dir.path().join("killed-while-labelling.wav");
+    gui_support::write_synthetic_call(&call, 20.0, 8000);
+    let mut script = String::from("seek-row 1 0.3\n");
+    for k in 0..150 {
+        script += if k % 2 == 0 { "key P\nkey ArrowRight\n" } else { "key N\nkey ArrowRight\n" };
+    }
+    let script_path = dir.path().join("labelling.script");
+    std::fs::write(&script_path, script).unwrap();
+    let own = annotator_labels_path(&call, "Ann Reviewer");
+    let display = VirtualDisplay::start();
+    let mut counts = Vec::new();
+    for (trial, wait_ms) in [150u64, 400, 900, 1700].into_iter().enumerate() {
+        let _ = std::fs::remove_file(&own);
+        let _ = std::fs::remove_file(labels_path(&call));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_emotrace"))
+            .arg(&call)
+            .env("DISPLAY", &display.name)
+            .env("EMOTRACE_GUI_SCRIPT", &script_path)
+            .env("EMOTRACE_AUDIO", "null")
+            .env("EMOTRACE_CONFIG_DIR", &config)
+            .env("EMOTRACE_DATA_DIR", &data)
+            .env("LANG", "en_US.UTF-8")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill once labelling has begun: the first label's file, then a moment later.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !own.exists() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        assert!(own.exists(), "trial {trial}: labelling had begun");
+        let mine = read_manifest(&own).unwrap_or_else(|e| panic!("trial {trial}: the annotator's file is whole: {e}"));
+        let training = read_manifest(&labels_path(&call)).unwrap_or_else(|e| panic!("trial {trial}: the adjudicated file is whole: {e}"));
+        // A kill between the two renames may leave the adjudicated file one label behind.
+        assert!(training.len() == mine.len() || training.len() + 1 == mine.len(), "trial {trial}: {} vs {}", training.len(), mine.len());
+        for (given, trained) in mine.iter().zip(&training) {
+            assert_eq!((given.start_s, given.end_s, given.label), (trained.start_s, trained.end_s, trained.label));
+        }
+        let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        counts.push(mine.len());
+        eprintln!("trial {trial}: killed after {} labels; temporary files left: {leftovers:?}", mine.len());
+    }
+    assert!(counts.iter().any(|&n| n > 1), "kills landed during the session: {counts:?}");
+}
+
+/// A virtual display for the test's own window processes, stopped when dropped.
+struct VirtualDisplay {
+    name: String,
+    server: std::process::Child,
+}
+
+impl VirtualDisplay {
+    fn start() -> Self {
+        // A display number no other test of this run picks (they use xvfb-run -a from 99 up).
+        let name = format!(":{}", 300 + std::process::id() % 600);
+        let server = Command::new("Xvfb").arg(&name).args(["-screen", "0", "1400x900x24"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        Self { name, server }
+    }
+}
+
+impl Drop for VirtualDisplay {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
 /// Two annotators' labels on a generated call; in the window, Model → Fine-tune on labels… runs
 /// two epochs (scripted), the window compares the model in use and the new one on the held-out
 /// segments, and "Switch to the new model" selects it and scores the call again.

@@ -4,8 +4,10 @@
 //! Skips with a message where strace (or, for the window, xvfb-run) is not installed
 //! (packaging/setup.sh installs both).
 
+mod cli_support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use emotrace::audio::wav::{write_wav, WavEncoding};
@@ -16,17 +18,6 @@ fn have(program: &str) -> bool {
 }
 
 /// The tiny random-weight parity model as a bundle at `dir`.
-fn tiny_bundle(dir: &Path) -> PathBuf {
-    use emotrace::model::bundle::{write_bundle, BundleMeta};
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny_layer_prenorm");
-    let config: emotrace::model::FusedConfig =
-        serde_json::from_str(&std::fs::read_to_string(fixture.join("config.json")).unwrap()).unwrap();
-    let tensors = emotrace::model::weights::read_safetensors(&fixture.join("model.safetensors")).unwrap();
-    write_bundle(dir, &config, &tensors, BundleMeta::new("tiny-random", "none: random weights", "test fixture", true), false)
-        .unwrap();
-    dir.to_path_buf()
-}
-
 /// A 40-s stereo call: voiced-like bursts alternating between the channels.
 fn call(path: &Path) {
     let rate = 8_000;
@@ -80,7 +71,7 @@ fn the_cli_and_the_window_open_no_network_socket() {
     }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let model = tiny_bundle(&root.join("tiny-model"));
+    let model = cli_support::tiny_random_bundle(&root.join("tiny-model"));
     let recording = root.join("call.wav");
     call(&recording);
     let mut seen: Vec<(&str, BTreeSet<String>)> = Vec::new();
@@ -134,21 +125,26 @@ fn the_cli_and_the_window_open_no_network_socket() {
     eprintln!("all commands: {all:?}");
 }
 
-/// The window opens the call (tiny model picked), analyses it, starts playback and exits.
+/// The window opens the call (tiny model picked), analyses it, starts playback, labels a
+/// segment, exports every report file and exits.
 fn window_families(root: &Path, recording: &Path) -> BTreeSet<String> {
     let data = root.join("gui-data");
-    tiny_bundle(&data.join("models").join("tiny-model"));
+    cli_support::tiny_random_bundle(&data.join("models").join("tiny-model"));
     let config = root.join("gui-config");
     std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("gui-settings.json"), br#"{"assessment_minutes": 0.5, "model": "tiny-model"}"#).unwrap();
+    std::fs::write(config.join("gui-settings.json"), br#"{"assessment_minutes": 0.5, "model": "tiny-model", "annotator": "Ann"}"#).unwrap();
     let dump = root.join("state.json");
     let log = root.join("window.strace");
+    let export = root.join("window-export");
+    let script = root.join("window.script");
+    std::fs::write(&script, format!("seek-row 1 0.5\nkey N\nexport {}\n", export.display())).unwrap();
     let output = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1400x900x24", "strace", "-f", "-q", "-e", "trace=socket,connect", "-o"])
         .arg(&log)
         .arg(env!("CARGO_BIN_EXE_emotrace"))
         .arg(recording)
         .env("EMOTRACE_GUI_STATE_DUMP", &dump)
+        .env("EMOTRACE_GUI_SCRIPT", &script)
         .env("EMOTRACE_GUI_PLAY_AFTER_FINISH", "1")
         .env("EMOTRACE_GUI_EXIT_AFTER_DUMP", "1")
         .env("EMOTRACE_AUDIO", "null")
@@ -162,6 +158,8 @@ fn window_families(root: &Path, recording: &Path) -> BTreeSet<String> {
     assert!(output.status.success(), "window failed: {}", String::from_utf8_lossy(&output.stderr));
     let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
     assert_eq!(state["phase"], "finished", "the window analysed the call");
+    assert_eq!(state["labels_applied"], 1, "the window labelled a segment");
+    assert!(export.join("report.json").exists() && export.join("trajectory.png").exists(), "the window exported the report");
     families(&std::fs::read_to_string(&log).unwrap())
 }
 

@@ -3,6 +3,8 @@
 //! trained bundle) is created 0600 (files) / 0700 (folders); `--shared-output` gives 0640/0750.
 //! The umask is process-wide, so the program runs as a child with its own umask.
 
+mod cli_support;
+
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -28,17 +30,6 @@ fn emotrace_with_umask_022() -> Command {
 fn run(name: &str, command: &mut Command) {
     let output = command.output().unwrap();
     assert!(output.status.success(), "{name} failed: {}", String::from_utf8_lossy(&output.stderr));
-}
-
-fn tiny_bundle(dir: &Path) -> PathBuf {
-    use emotrace::model::bundle::{write_bundle, BundleMeta};
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny_layer_prenorm");
-    let config: emotrace::model::FusedConfig =
-        serde_json::from_str(&std::fs::read_to_string(fixture.join("config.json")).unwrap()).unwrap();
-    let tensors = emotrace::model::weights::read_safetensors(&fixture.join("model.safetensors")).unwrap();
-    write_bundle(dir, &config, &tensors, BundleMeta::new("tiny-random", "none: random weights", "test fixture", true), false)
-        .unwrap();
-    dir.to_path_buf()
 }
 
 fn call(path: &Path) {
@@ -73,7 +64,7 @@ fn modes(root: &Path) -> Vec<(PathBuf, bool, u32)> {
 
 /// Writes every kind of output into `out` (a folder the test made, mode 0700).
 fn write_every_output(root: &Path, out: &Path, shared: bool) {
-    let model = tiny_bundle(&root.join(if shared { "model-shared" } else { "model" }));
+    let model = cli_support::tiny_random_bundle(&root.join(if shared { "model-shared" } else { "model" }));
     let recording = root.join("call.wav");
     if !recording.exists() {
         call(&recording);

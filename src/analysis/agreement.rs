@@ -33,7 +33,7 @@ use serde::Serialize;
 use super::cohort::percentile_linear;
 use crate::segmentation::eval::span_iou;
 use crate::segmentation::segments_csv::CsvTable;
-use crate::training::call_labels::CARRY_OVER_IOU;
+use crate::training::call_labels::{self, party_of, CARRY_OVER_IOU};
 use crate::training::dataset::{read_manifest, NEGATIVE, NON_NEGATIVE};
 
 /// Bootstrap resamples by default (enough for the 2.5th/97.5th percentiles to settle to about
@@ -99,11 +99,6 @@ pub struct AnnotatorLabels {
     pub labels: Vec<(ItemKey, u8)>,
 }
 
-/// `<dir>/<stem>.labels.<annotator>.csv` beside `recording`: one annotator's labels of the call.
-pub fn annotator_labels_path(recording: &Path, annotator: &str) -> PathBuf {
-    crate::fsutil::beside(recording, &format!(".labels.{annotator}.csv"))
-}
-
 /// The annotator part of `<stem>.labels.<annotator>.csv`, when the file is named that way.
 fn annotator_from_file_name(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
@@ -112,32 +107,6 @@ fn annotator_from_file_name(path: &Path) -> Option<String> {
     (!annotator.is_empty()).then(|| annotator.to_string())
 }
 
-/// The per-annotator labels files of `recording` (not the adjudicated `<stem>.labels.csv`),
-/// sorted by name.
-pub fn annotator_files(recording: &Path) -> Result<Vec<PathBuf>, AgreementError> {
-    let stem = recording.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let folder = match recording.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let prefix = format!("{stem}.labels.");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(&folder).map_err(|e| io_error(&folder, e))? {
-        let entry = entry.map_err(|e| io_error(&folder, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let annotator = name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".csv"));
-        if annotator.is_some_and(|a| !a.is_empty()) {
-            found.push(entry.path());
-        }
-    }
-    found.sort();
-    Ok(found)
-}
-
-/// The party of a saved speaker key `<stem>/<party>`.
-fn party_of(speaker: &str) -> &str {
-    speaker.rsplit_once('/').map_or(speaker, |(_, party)| party)
-}
 
 /// Reads one annotator's labels file. The annotator is the file's `annotator` column when it has
 /// one, else the `<annotator>` of `<stem>.labels.<annotator>.csv`, else the file name.
@@ -181,11 +150,11 @@ pub fn load_inputs(inputs: &[PathBuf]) -> Result<Vec<AnnotatorLabels>, Agreement
         if is_csv {
             files.push(input.clone());
         } else {
-            let found = annotator_files(input)?;
+            let found = call_labels::annotator_files(input)?;
             if found.is_empty() {
                 return Err(AgreementError::Input(format!(
                     "no per-annotator labels files ({}) beside {}",
-                    annotator_labels_path(input, "<annotator>").display(),
+                    call_labels::annotator_labels_path(input, "<annotator>").display(),
                     input.display()
                 )));
             }

@@ -125,4 +125,41 @@ mod tests {
         let found = disagreements(&labels_by_row(&segments, &bo));
         assert_eq!(found, vec![Disagreement { row: 0, labels: vec![("ann".into(), NEGATIVE), ("bo".into(), NON_NEGATIVE)] }]);
     }
+
+    /// The window lists the same disagreements as `emotrace agreement` on the call's files, also
+    /// with three annotators, labels given by some only, and a label saved for a slightly
+    /// different span (carried over by overlap in both).
+    #[test]
+    fn the_window_lists_what_emotrace_agreement_finds() {
+        use crate::analysis::agreement;
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("来电.wav");
+        let segment = |start_s: f64| ScoredSegment { index: 0, start_s, end_s: start_s + 2.0, channel: 0, speaker: "left".into(), p_nonnegative: 0.5 };
+        let segments: Vec<ScoredSegment> = (0..8).map(|i| segment(3.0 * i as f64)).collect();
+        let given: [(&str, &[(f64, u8)]); 3] = [
+            ("ann", &[(0.0, NEGATIVE), (3.0, NEGATIVE), (6.0, NON_NEGATIVE), (9.0, NEGATIVE), (15.0, NEGATIVE)]),
+            ("王医生", &[(0.0, NON_NEGATIVE), (3.0, NEGATIVE), (6.0, NON_NEGATIVE), (12.0, NEGATIVE), (15.0, NON_NEGATIVE)]),
+            ("bo", &[(3.0, NON_NEGATIVE), (9.0, NEGATIVE), (12.0, NON_NEGATIVE), (18.1, NEGATIVE)]),
+        ];
+        let mut last = None;
+        for (name, labels) in given {
+            let mut annotator = CallLabels::load_as(&recording, name).unwrap();
+            for (start_s, label) in labels {
+                // 18.1 s: bo's label is for a segment of another segmentation (IoU 0.9).
+                annotator.set(*start_s, start_s + 2.0, "left", 0, Some(*label)).unwrap();
+            }
+            last = Some(annotator);
+        }
+        let window: Vec<(i64, i64)> = disagreements(&labels_by_row(&segments, &last.unwrap()))
+            .iter()
+            .map(|d| ((segments[d.row].start_s * 1000.0).round() as i64, (segments[d.row].end_s * 1000.0).round() as i64))
+            .collect();
+        let matrix = agreement::align(&agreement::load_inputs(&[recording]).unwrap());
+        let cli: Vec<(i64, i64)> = agreement::disagreements(&matrix)
+            .iter()
+            .map(|d| ((d.item.start_s() * 1000.0).round() as i64, (d.item.end_s() * 1000.0).round() as i64))
+            .collect();
+        assert_eq!(window, vec![(0, 2000), (3000, 5000), (12000, 14000), (15000, 17000)]);
+        assert_eq!(window, cli);
+    }
 }

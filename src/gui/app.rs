@@ -513,13 +513,13 @@ impl ReviewApp {
                 None => Ok(paths),
             }
         });
-        self.status = Some(match exported {
+        match exported {
             Ok(paths) => {
                 let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-                (format!("{} {}", self.t(Key::Exported), names.join(", ")), false)
+                self.status = Some((format!("{} {}", self.t(Key::Exported), names.join(", ")), false));
             }
-            Err(error) => (format!("{} {error}", self.t(Key::ExportFailed)), true),
-        });
+            Err(error) => self.fail(format!("{} {error}", self.t(Key::ExportFailed))),
+        }
     }
 
     /// Saves an annotation of a caller segment (an undoable command) and says where.

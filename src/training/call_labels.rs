@@ -162,12 +162,12 @@ fn read_labels_file(path: &Path, fallback_annotator: &str) -> Result<LabelMap, T
 }
 
 /// The party of a saved speaker key `<stem>/<party>`.
-fn party_of(speaker: &str) -> &str {
+pub fn party_of(speaker: &str) -> &str {
     speaker.rsplit_once('/').map_or(speaker, |(_, party)| party)
 }
 
-/// The per-annotator labels files beside `recording` (not the adjudicated one).
-fn annotator_files(recording: &Path) -> Result<Vec<PathBuf>, TrainingError> {
+/// The per-annotator labels files beside `recording` (not the adjudicated one), sorted by name.
+pub fn annotator_files(recording: &Path) -> Result<Vec<PathBuf>, TrainingError> {
     let adjudicated = labels_path(recording);
     let Some(name) = adjudicated.file_name().map(|n| n.to_string_lossy().into_owned()) else { return Ok(Vec::new()) };
     let prefix = name.trim_end_matches("csv").to_string(); // `<stem>.labels.`
