@@ -125,8 +125,8 @@ fn the_cli_and_the_window_open_no_network_socket() {
     eprintln!("all commands: {all:?}");
 }
 
-/// The window opens the call (tiny model picked), analyses it, starts playback, labels a
-/// segment, exports every report file and exits.
+/// The window opens the call (tiny model picked), analyses it, starts playback, labels two
+/// segments, exports every report file, fine-tunes a model on the labels and exits.
 fn window_families(root: &Path, recording: &Path) -> BTreeSet<String> {
     let data = root.join("gui-data");
     cli_support::tiny_random_bundle(&data.join("models").join("tiny-model"));
@@ -137,7 +137,9 @@ fn window_families(root: &Path, recording: &Path) -> BTreeSet<String> {
     let log = root.join("window.strace");
     let export = root.join("window-export");
     let script = root.join("window.script");
-    std::fs::write(&script, format!("seek-row 1 0.5\nkey N\nexport {}\n", export.display())).unwrap();
+    // Label one segment of each class, export, then fine-tune on those labels for an epoch.
+    let steps = format!("seek-row 1 0.5\nkey N\nseek-row 2 0.5\nkey P\nexport {}\nfine-tune 1\nwait-fine-tune\n", export.display());
+    std::fs::write(&script, steps).unwrap();
     let output = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1400x900x24", "strace", "-f", "-q", "-e", "trace=socket,connect", "-o"])
         .arg(&log)
@@ -158,7 +160,8 @@ fn window_families(root: &Path, recording: &Path) -> BTreeSet<String> {
     assert!(output.status.success(), "window failed: {}", String::from_utf8_lossy(&output.stderr));
     let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
     assert_eq!(state["phase"], "finished", "the window analysed the call");
-    assert_eq!(state["labels_applied"], 1, "the window labelled a segment");
+    assert_eq!(state["labels_applied"], 2, "the window labelled two segments");
+    assert!(state["fine_tune"]["new_model"].is_string(), "the window fine-tuned a model: {}", state["fine_tune"]);
     assert!(export.join("report.json").exists() && export.join("trajectory.png").exists(), "the window exported the report");
     families(&std::fs::read_to_string(&log).unwrap())
 }
