@@ -5,7 +5,13 @@
 # recipe on all training corpora (the shipped default). Every figure of the README's model card
 # comes from the `emotrace eval` reports this writes (OUT/*.eval.json, *.eval.txt).
 #
-#   bash scripts/model_card_eval.sh OUT [loso|loco|default|ablation|all]
+#   bash scripts/model_card_eval.sh OUT [loso|loco|default|ablation|stats|all]
+#
+# The stats stage (not part of all; run it after the others) adds the statistics head to every
+# bundle already in OUT (loso-*, loco-*, default): `train --init OUT/NAME --epochs 0 --stats-head`
+# keeps the fused head as trained and fits only the statistics head and the stacking on the
+# same training clips and validation speakers (cached states: minutes), into OUT/NAME-stats, then
+# evaluates it on the same held-out set as the bundle it came from.
 #
 # LOSO_SPEAKERS / LOCO_CORPORA restrict those stages (space-separated). The ablation stage
 # (not part of all) compares the branches and baselines on one held-out set under a short
@@ -19,7 +25,7 @@
 # later runs train the head only (about 10 min each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: model_card_eval.sh OUT [loso|loco|default|ablation|all]}
+OUT=${1:?usage: model_card_eval.sh OUT [loso|loco|default|ablation|stats|all]}
 WHAT=${2:-all}
 D=${EMOTRACE_SHARED_DATA:-../shared/data}
 [ -d "$D/casia" ] || D=/work/shared/data
@@ -101,4 +107,23 @@ if [ "$WHAT" = ablation ]; then
   ablate centred --per-call-centring
   ablate mfcc-only --branches mfcc-only
   ablate pitch-only --branches pitch-only
+fi
+if [ "$WHAT" = stats ]; then
+  # A fold's data are its bundle's: the same exclusions, corpora and validation speakers.
+  add_stats() { # name, exclude, skip corpus
+    local name=$1 exclude=$2 skip=$3
+    [ -f "$OUT/$name/meta.json" ] || { echo "skip $name: no $OUT/$name (run its stage first)"; return; }
+    local saved=$INIT; INIT="$OUT/$name"
+    RECIPE_SAVED=("${RECIPE[@]}")
+    for i in "${!RECIPE[@]}"; do [ "${RECIPE[$i]}" = --epochs ] && RECIPE[$((i + 1))]=0; done
+    train "$name-stats" "$exclude" "$skip" --stats-head --stats-l2 "${STATS_L2:-0.5}"
+    RECIPE=("${RECIPE_SAVED[@]}"); INIT=$saved
+  }
+  for s in ${LOSO_SPEAKERS:-liuchanhg wangzhe ZhaoZuoxiang}; do
+    add_stats "loso-$s" "casia/$s" "" && [ -d "$OUT/loso-$s-stats" ] && evaluate "loso-$s-stats" "loso-$s-stats" --data "$D/casia/manifest.csv" --speakers "casia/$s"
+  done
+  for c in ${LOCO_CORPORA:-${CORPORA[@]}}; do
+    add_stats "loco-$c" "" "$c" && [ -d "$OUT/loco-$c-stats" ] && evaluate "loco-$c-stats" "loco-$c-stats" --data "$D/$c/manifest.csv"
+  done
+  add_stats default "" "" && [ -d "$OUT/default-stats" ] && evaluate "default-stats" "loco-ased-stats" --data "$D/ased/manifest.csv"
 fi

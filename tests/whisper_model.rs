@@ -213,3 +213,61 @@ fn per_call_centring_in_training_equals_centring_at_scoring() {
     let uncentred = score_segments(&plain, &Device::Cpu, &inputs, 4).unwrap();
     assert!(uncentred.iter().zip(&trained).any(|(a, b)| (a - b).abs() > 1e-2));
 }
+
+/// The statistics head: the logit fitted in training (on the cached float16 states) is what the
+/// training network adds to the fused head's, and what both inference paths add; a trained model
+/// with the head frozen keeps it.
+#[test]
+fn a_statistics_head_scores_as_fitted_in_training_and_on_both_inference_paths() {
+    use emotrace::model::scoring::{score_segments, SegmentInput};
+    use emotrace::training::cache::RawExample;
+    use emotrace::training::stats_fit::{clip_statistics, fit_logistic};
+    use emotrace::training::{TrainOptions, Trainer};
+    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
+    let cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
+    let options = TrainOptions { freeze_pitch_encoder: true, mfcc_scaling: false, ..Default::default() };
+    let plain = Trainer::new(cfg.clone(), Some(init.clone()), options.clone(), &Device::Cpu).unwrap();
+    let clips = speech_clips(8);
+    assert!(clips.len() >= 6);
+    let raw: Vec<RawExample> = clips
+        .iter()
+        .enumerate()
+        .map(|(i, c)| RawExample { samples: c.clone(), label: (i % 2) as u8, speaker: format!("s{i}"), group: format!("s{i}"), source: i, cache_key: None })
+        .collect();
+    let prepared = plain.prepare(raw, None).unwrap();
+    let fused_only = plain.predict_logits(&prepared).unwrap();
+    let labels: Vec<u8> = prepared.iter().map(|e| e.label).collect();
+    let summaries = clip_statistics(&prepared).unwrap();
+    let fit = fit_logistic(summaries.clone(), &labels, 0.05, true, 3000).unwrap();
+    let stats: Vec<f32> = summaries.iter().map(|x| fit.logit(x)).collect();
+    assert!(stats.iter().any(|s| s.abs() > 1e-2), "the head must contribute: {stats:?}");
+
+    let mut tensors = init.clone();
+    tensors.extend(fit.tensors(1.0).unwrap());
+    let mut stats_cfg = cfg.clone();
+    stats_cfg.whisper.as_mut().unwrap().stats_head = true;
+    let with_head = Trainer::new(stats_cfg.clone(), Some(tensors.clone()), options.clone(), &Device::Cpu).unwrap();
+    assert!(Trainer::is_frozen(&options, "stats_head.weight"), "SGD must not move the fitted head");
+    let trained = with_head.predict_logits(&prepared).unwrap();
+    for i in 0..prepared.len() {
+        assert!((trained[i] - (fused_only[i] + stats[i])).abs() < 1e-4, "clip {i}: {} vs {} + {}", trained[i], fused_only[i], stats[i]);
+    }
+
+    let model = build_checked(tensors, &Device::Cpu, |vb| FusedModel::load(vb, &stats_cfg)).unwrap();
+    assert!(model.has_stats_head() && model.fast_model().unwrap().is_some());
+    let extractor = emotrace::features::FeatureExtractor::for_model(&stats_cfg);
+    let features: Vec<_> = clips.iter().map(|c| extractor.extract(c).unwrap()).collect();
+    let inputs: Vec<SegmentInput> = features.iter().cloned().map(|f| SegmentInput::from_features(f, model.backbone())).collect();
+    let scored = score_segments(&model, &Device::Cpu, &inputs, 4).unwrap();
+    for (i, input) in inputs.iter().enumerate() {
+        // The cache holds float16 states; the scoring paths run float32 throughout.
+        assert!((scored[i] - trained[i]).abs() < 5e-3, "clip {i}: scored {} trained {}", scored[i], trained[i]);
+        let mels = stats_cfg.whisper.as_ref().unwrap().encoder.num_mel_bins;
+        let mel = Tensor::from_slice(&input.audio, (1, mels, input.audio.len() / mels), &Device::Cpu).unwrap();
+        let pitch = Tensor::from_slice(&input.pitch, (1, input.pitch.len()), &Device::Cpu).unwrap();
+        let mfcc = Tensor::from_slice(&input.mfcc, (1, input.mfcc.len() / stats_cfg.mfcc_dim, stats_cfg.mfcc_dim), &Device::Cpu).unwrap();
+        let slow = model.differentiable_forward_stages(&mel, &pitch, &mfcc).unwrap().logit.to_vec1::<f32>().unwrap()[0];
+        assert!((slow - scored[i]).abs() <= STAGE_TOLERANCE * scored[i].abs().max(1.0) * 10.0, "clip {i}: paths {slow} vs {}", scored[i]);
+    }
+}

@@ -52,6 +52,15 @@ pub struct TrainArgs {
     /// subtracted, and write a bundle that subtracts each call's (see docs/model-card.md).
     #[arg(long)]
     pub per_call_centring: bool,
+    /// Fit a statistics head (Whisper bundles): an L2-regularised logistic regression on every
+    /// hidden state's mean and standard deviation over the clip, stacked with the fused head on
+    /// the validation speakers (see docs/model-card.md). With --epochs 0 and --init, it is added
+    /// to the starting model without training the rest.
+    #[arg(long)]
+    pub stats_head: bool,
+    /// L2 weight of the statistics head's fit (on the mean loss over training clips).
+    #[arg(long, default_value_t = 0.5)]
+    pub stats_l2: f64,
     /// Name recorded in meta.json (default: the output folder's name).
     #[arg(long)]
     pub name: Option<String>,
@@ -202,6 +211,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         exclude_speakers: args.exclude_speakers.clone(),
         calibrate: !args.no_calibration,
         per_call_centring: args.per_call_centring,
+        stats_head: args.stats_head.then_some(args.stats_l2),
         licences: args.licence.clone(),
         name: args.name.clone(),
         max_clips: args.max_clips,

@@ -224,6 +224,12 @@ pub struct WhisperBranchConfig {
     /// Scores then depend on the whole call (see docs/model-card.md on comparing calls).
     #[serde(default)]
     pub per_call_centring: bool,
+    /// The statistics head (`stats_head.*`): a linear map from every hidden state's mean and
+    /// standard deviation over the clip's frames to a logit added to the fused head's. Fitted as
+    /// an L2-regularised logistic regression and stacked with the fused head on validation
+    /// speakers (`emotrace train --stats-head`); see docs/model-card.md.
+    #[serde(default)]
+    pub stats_head: bool,
 }
 
 impl WhisperBranchConfig {
@@ -337,6 +343,9 @@ impl FusedConfig {
                 }
                 if w.frame_pooling == 0 {
                     return Err(ModelError::Config("whisper.frame_pooling must be at least 1".into()));
+                }
+                if w.stats_head && w.per_call_centring {
+                    return Err(ModelError::Config("the statistics head does not combine with per-call centring".into()));
                 }
             }
         }

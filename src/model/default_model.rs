@@ -83,7 +83,11 @@ mod tests {
         let (model, bundle) = load_default(&Device::Cpu).unwrap();
         assert!(!bundle.meta.needs_fine_tuning, "the shipped default must be a trained model");
         assert_eq!(model.config(), &bundle.config);
-        assert!(bundle.meta.metrics.contains_key("validation_at_best_epoch"));
+        // A statistics head fitted on top of a trained fused head keeps that training's record.
+        let metrics = &bundle.meta.metrics;
+        let fused_training = metrics.get("fused_head_training").unwrap_or(&serde_json::Value::Null);
+        assert!(metrics.contains_key("validation_at_best_epoch") || fused_training.get("validation_at_best_epoch").is_some());
+        assert!(metrics.contains_key("calibration"), "the shipped default is calibrated");
     }
 
     #[test]

@@ -125,7 +125,10 @@ impl FusedModel {
         let (audio_hidden, pitch_hidden) = (audio_hidden.narrow(1, 0, frames)?, pitch_hidden.narrow(1, 0, frames)?);
         let cross = self.cross_attention_mean(&audio_hidden, &pitch_hidden)?;
         let lstm_mean = self.lstm_mean(mfcc)?;
-        let logit = self.head(&cross, &lstm_mean, None)?;
+        let mut logit = self.head(&cross, &lstm_mean, None)?;
+        if let Some(stats) = self.stats_logits(&audio_conv)? {
+            logit = (logit + stats)?;
+        }
         Ok(FusedOutput { audio_hidden, pitch_hidden, lstm_mean, logit })
     }
 
@@ -145,6 +148,20 @@ impl FusedModel {
             AudioBranch::Wav2Vec2(w) => w.conv_features(audio),
             AudioBranch::Whisper(w) => w.frozen_states(audio),
         }
+    }
+
+    /// The statistics head's logits `(batch,)` from the frozen states ([`Self::audio_conv_features`]),
+    /// to be added to [`Self::head`]'s; `None` without one (wav2vec2, or not configured).
+    pub fn stats_logits(&self, audio_conv: &Tensor) -> Result<Option<Tensor>> {
+        match &self.audio {
+            AudioBranch::Whisper(w) => w.stats_logits(audio_conv),
+            AudioBranch::Wav2Vec2(_) => Ok(None),
+        }
+    }
+
+    /// Whether the model has a statistics head.
+    pub fn has_stats_head(&self) -> bool {
+        matches!(&self.audio, AudioBranch::Whisper(w) if w.stats_head.is_some())
     }
 
     /// Shape of one segment's audio-branch input whose flattened values number `values`.

@@ -179,6 +179,7 @@ pub fn import_whisper(dir: &Path, options: &WhisperImportOptions) -> Result<Impo
         normalize_layers: options.normalize_layers,
         frame_pooling: options.frame_pooling,
         per_call_centring: false,
+        stats_head: false,
     });
     config.validate()?;
     let keep = |name: &str| -> bool {

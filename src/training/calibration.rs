@@ -159,7 +159,8 @@ impl PlattScaling {
 }
 
 /// Folds `scaling` into `classifier.weight` / `classifier.bias` of a tensor map (PyTorch names):
-/// `W' = a W`, `b' = a b + b0`, so the bundle's logit is the calibrated one.
+/// `W' = a W`, `b' = a b + b0`, so the bundle's logit is the calibrated one. A statistics head
+/// (`stats_head.*`) is scaled by `a` too.
 pub fn fold_into_classifier(tensors: &mut HashMap<String, Tensor>, scaling: PlattScaling) -> candle_core::Result<()> {
     let (Some(w), Some(b)) = (tensors.get("classifier.weight"), tensors.get("classifier.bias")) else {
         candle_core::bail!("cannot fold the calibration: classifier.weight or classifier.bias missing");
@@ -168,6 +169,13 @@ pub fn fold_into_classifier(tensors: &mut HashMap<String, Tensor>, scaling: Plat
     let b2 = ((b * scaling.a)? + scaling.b)?;
     tensors.insert("classifier.weight".into(), w2);
     tensors.insert("classifier.bias".into(), b2);
+    // The statistics head's logit is added to the classifier's: it scales with it.
+    for name in ["stats_head.weight", "stats_head.bias"] {
+        if let Some(t) = tensors.get(name) {
+            let scaled = (t * scaling.a)?;
+            tensors.insert(name.into(), scaled);
+        }
+    }
     Ok(())
 }
 

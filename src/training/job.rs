@@ -40,6 +40,9 @@ pub struct TrainJob {
     pub calibrate: bool,
     /// Turn per-call centring on in the (Whisper) model's config.
     pub per_call_centring: bool,
+    /// Fit a statistics head (Whisper) with this L2 weight after training and stack it with the
+    /// fused head on the validation speakers (`None`: no new statistics head).
+    pub stats_head: Option<f64>,
     /// Licence lines for meta.json beyond the starting bundle's (e.g. the training data's).
     pub licences: Vec<String>,
     /// meta.json's name (`None`: the output folder's name).
@@ -164,7 +167,10 @@ pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBu
         Some(dir) if !is_default_init(dir) => bundle::read_bundle(dir)?.config,
         _ => crate::model::default_model::default_bundle()?.config,
     };
-    let mut options = TrainOptions { epochs, checkpoint_dir: Some(checkpoint_beside(&out)), ..TrainOptions::default() };
+    // The starting model's LSTM already takes raw MFCC39 (its standardisation was folded into the
+    // weights when it was written); standardising again would change its function.
+    let mut options =
+        TrainOptions { epochs, checkpoint_dir: Some(checkpoint_beside(&out)), mfcc_scaling: false, ..TrainOptions::default() };
     if starting_config.whisper_branch().is_some() {
         // The Whisper head on cached encoder states (the default model's own recipe, gentler):
         // minutes, not hours, for a few hundred segments on a CPU.
@@ -193,6 +199,7 @@ pub fn fine_tune_job(manifests: Vec<PathBuf>, init: Option<PathBuf>, out: PathBu
         exclude_speakers: Vec::new(),
         calibrate: true,
         per_call_centring: false,
+        stats_head: None,
         licences: Vec::new(),
         name: None,
         max_clips: None,
@@ -290,7 +297,8 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     drop(audio);
     let train = trainer.prepare(train_raw, events)?;
     let val = trainer.prepare(val_raw, events)?;
-    let scaling = if opts.mfcc_scaling { Some(super::net::MfccScaling::fit(&train)?) } else { None };
+    // Zero epochs keeps the starting model's function, whose LSTM takes raw MFCC39.
+    let scaling = if opts.mfcc_scaling && opts.epochs > 0 { Some(super::net::MfccScaling::fit(&train)?) } else { None };
     trainer.set_mfcc_scaling(scaling.clone());
     if config.whisper_branch().is_some_and(|w| w.per_call_centring) {
         let mut means = super::cache::group_state_means(&train)?;
@@ -378,7 +386,17 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     meta.metrics.insert("command".into(), serde_json::json!(job.command));
     meta.metrics.insert("run_fingerprint".into(), serde_json::json!(digest));
     let mut tensors = trainer.export(outcome.best_tensors)?;
-    if job.calibrate {
+    if let Some(l2) = job.stats_head {
+        let record = fit_stats_head(&train, &val, &outcome.best_val_logits, l2, opts.class_weighting, &mut tensors)?;
+        match config.whisper.as_mut() {
+            Some(w) => w.stats_head = true,
+            None => return Err(TrainingError::Config("a statistics head needs a Whisper model".into())),
+        }
+        meta.metrics.insert("stats_head".into(), json(&record));
+        if let Some(calibration) = &record.calibration {
+            meta.metrics.insert("calibration".into(), json(calibration));
+        }
+    } else if job.calibrate {
         let labels: Vec<u8> = val.iter().map(|e| e.label).collect();
         match calibrate(&outcome.best_val_logits, &labels, &split.val_speakers) {
             Some(record) => {
@@ -401,6 +419,71 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     }
     let meta = bundle::write_bundle(&job.out, &config, &tensors, meta, job.overwrite)?;
     Ok(TrainJobResult { bundle: Some(meta), history: outcome.history, best_epoch: outcome.best_epoch, split, ablation_report: None, held_out })
+}
+
+/// What meta.json records of a statistics head's fit.
+#[derive(Debug, Clone, Serialize)]
+struct StatsHeadRecord {
+    l2: f64,
+    training_clips: usize,
+    iterations: usize,
+    gradient_norm: f64,
+    /// `logit = fused * a + stats * b + c`, fitted on the validation clips (`None` without both
+    /// classes there: then the two logits are averaged).
+    stacking: Option<super::stats_fit::Stacking>,
+    /// ROC AUC on the validation clips of the fused head alone, the statistics head alone, and both.
+    validation_auc_fused: Option<f64>,
+    validation_auc_stats: Option<f64>,
+    validation_auc_stacked: Option<f64>,
+    calibration: Option<super::calibration::CalibrationRecord>,
+}
+
+/// Fits the statistics head on the training clips' summaries, stacks it with the fused head's
+/// validation logits (the stacking is also the calibration), and writes both into `tensors`.
+fn fit_stats_head(
+    train: &[super::cache::PreparedExample],
+    val: &[super::cache::PreparedExample],
+    fused_val_logits: &[f32],
+    l2: f64,
+    balanced: bool,
+    tensors: &mut HashMap<String, candle_core::Tensor>,
+) -> Result<StatsHeadRecord, TrainingError> {
+    use super::calibration::{expected_calibration_error, roc_auc, CalibrationRecord, PlattScaling, ECE_BINS};
+    use super::stats_fit::{clip_statistics, fit_logistic, fit_stacking, Stacking};
+    if tensors.contains_key("stats_head.weight") {
+        return Err(TrainingError::Config("the starting model already has a statistics head".into()));
+    }
+    let labels: Vec<u8> = train.iter().map(|e| e.label).collect();
+    let fit = fit_logistic(clip_statistics(train)?, &labels, l2, balanced, 3000)?;
+    let val_labels: Vec<u8> = val.iter().map(|e| e.label).collect();
+    let val_stats: Vec<f32> = clip_statistics(val)?.iter().map(|x| fit.logit(x)).collect();
+    let stacking = fit_stacking(fused_val_logits, &val_stats, &val_labels);
+    let used = stacking.unwrap_or(Stacking { fused: 0.5, stats: 0.5, bias: 0.0 });
+    super::calibration::fold_into_classifier(tensors, PlattScaling { a: used.fused, b: used.bias })?;
+    tensors.extend(fit.tensors(used.stats)?);
+    let probs = |logits: &mut dyn Iterator<Item = f32>| -> Vec<f32> { logits.map(sigmoid).collect() };
+    let stacked = probs(&mut fused_val_logits.iter().zip(&val_stats).map(|(&f, &s)| used.apply(f, s)));
+    let calibration = stacking.map(|s| CalibrationRecord {
+        method: "stacked with the statistics head (two-input Platt scaling)".into(),
+        a: s.fused,
+        b: s.bias,
+        fitted_on: format!("{} validation clips", val.len()),
+        clips: val.len(),
+        ece_before: expected_calibration_error(&probs(&mut fused_val_logits.iter().copied()), &val_labels, ECE_BINS),
+        ece_after: expected_calibration_error(&stacked, &val_labels, ECE_BINS),
+        bins: ECE_BINS,
+    });
+    Ok(StatsHeadRecord {
+        l2,
+        training_clips: train.len(),
+        iterations: fit.iterations,
+        gradient_norm: fit.gradient_norm,
+        stacking,
+        validation_auc_fused: roc_auc(&probs(&mut fused_val_logits.iter().copied()), &val_labels),
+        validation_auc_stats: roc_auc(&probs(&mut val_stats.iter().copied()), &val_labels),
+        validation_auc_stacked: roc_auc(&stacked, &val_labels),
+        calibration,
+    })
 }
 
 /// Platt scaling fitted on the best epoch's validation logits, with the ECE before and after.

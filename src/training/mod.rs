@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod net;
 pub mod optim;
 pub mod presets;
+pub mod stats_fit;
 pub mod trainer;
 
 pub use dataset::{read_manifest, split_by_speaker, LabelledClip, SpeakerSplit, ValSpeakers};

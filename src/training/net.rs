@@ -20,6 +20,8 @@ pub const PITCH_ENCODER_PREFIX: &str = "pitch_encoder.";
 /// Whisper's encoder is frozen: its hidden states are cached per clip, and the head learns how
 /// to mix them (`layer_weights`).
 pub const WHISPER_PREFIX: &str = "whisper.";
+/// The statistics head is fitted by its own convex fit (`super::stats_fit`), never by SGD.
+pub const STATS_HEAD_PREFIX: &str = "stats_head.";
 
 /// Which branches feed the classifier: the full fused model, or one of the paper's ablations
 /// (SPEC §5). An ablation replaces the missing parts of the fused vector with zeros, so it trains
@@ -220,13 +222,24 @@ impl TrainableNet {
             self.lstm_mean(examples)?
         };
         let self_attention = self.branches != Branches::NoAttention;
-        match dropout {
+        let logits = match dropout {
             Some((p, rng)) if p > 0.0 => {
                 let drop: &mut Dropout = &mut |xs: &Tensor| apply_dropout(xs, p, rng);
-                self.model.head_with(&cross, &lstm_mean, self_attention, Some(drop))
+                self.model.head_with(&cross, &lstm_mean, self_attention, Some(drop))?
             }
-            _ => self.model.head_with(&cross, &lstm_mean, self_attention, None),
+            _ => self.model.head_with(&cross, &lstm_mean, self_attention, None)?,
+        };
+        if self.branches == Branches::Fused && self.model.has_stats_head() {
+            // The (frozen) statistics head's logit is part of the model's: the head learns on top of it.
+            let stats = examples
+                .iter()
+                .map(|e| self.model.stats_logits(&e.audio_conv).map(|s| s.map(|s| s.detach())))
+                .collect::<Result<Option<Vec<_>>>>()?;
+            if let Some(stats) = stats {
+                return logits + Tensor::cat(&stats, 0)?;
+            }
         }
+        Ok(logits)
     }
 }
 
@@ -289,7 +302,9 @@ pub fn load_frozen_whisper(varmap: &candle_nn::VarMap, cfg: &FusedConfig) -> Res
     let data = varmap.data().lock().map_err(|_| candle_core::Error::Msg("varmap lock poisoned".into()))?;
     let tensors: std::collections::HashMap<String, Tensor> = data
         .iter()
-        .filter(|(k, _)| k.starts_with(WHISPER_PREFIX) || k.as_str() == "layer_weights" || k.starts_with("audio_projection."))
+        .filter(|(k, _)| {
+            k.starts_with(WHISPER_PREFIX) || k.as_str() == "layer_weights" || k.starts_with("audio_projection.") || k.starts_with(STATS_HEAD_PREFIX)
+        })
         .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
         .collect();
     drop(data);

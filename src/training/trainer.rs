@@ -17,7 +17,7 @@ use super::checkpoint::{self, CheckpointState};
 use super::init::seeded_var_builder;
 use super::loss::{self, LossKind};
 use super::metrics::{binary_metrics, BinaryMetrics};
-use super::net::{load_frozen_encoder, load_frozen_whisper, Branches, TrainableNet, FROZEN_PREFIX, PITCH_ENCODER_PREFIX, WHISPER_PREFIX};
+use super::net::{load_frozen_encoder, load_frozen_whisper, Branches, TrainableNet, FROZEN_PREFIX, PITCH_ENCODER_PREFIX, STATS_HEAD_PREFIX, WHISPER_PREFIX};
 use super::optim::{AdamW, AdamWParams};
 use super::TrainingError;
 use crate::model::FusedConfig;
@@ -171,8 +171,9 @@ impl Trainer {
         device: &Device,
     ) -> Result<Self, TrainingError> {
         config.validate()?;
-        if options.batch == 0 || options.epochs == 0 {
-            return Err(TrainingError::Config("epochs and batch must be at least 1".into()));
+        // Zero epochs keeps the starting weights (e.g. to add a statistics head to a trained model).
+        if options.batch == 0 || (options.epochs == 0 && init.is_none()) {
+            return Err(TrainingError::Config("batch must be at least 1, and epochs too unless starting from a model".into()));
         }
         let varmap = VarMap::new();
         if let Some(init) = init {
@@ -201,6 +202,7 @@ impl Trainer {
     pub fn is_frozen(options: &TrainOptions, name: &str) -> bool {
         name.starts_with(FROZEN_PREFIX)
             || name.starts_with(WHISPER_PREFIX)
+            || name.starts_with(STATS_HEAD_PREFIX)
             || (options.freeze_pitch_encoder && name.starts_with(PITCH_ENCODER_PREFIX))
     }
 
@@ -389,6 +391,12 @@ impl Trainer {
         }
         let weights = self.class_weights(train);
         let epochs = self.options.epochs;
+        if epochs == 0 {
+            // The starting weights as they are; validation logits for the calibration.
+            state.best_val_logits = self.predict_logits(val)?;
+            send(events, TrainEvent::Finished { best_epoch: None });
+            return Ok(self.outcome(state, self.tensors()?, true));
+        }
         for epoch in state.epochs_done + 1..=epochs {
             if cancel.load(Ordering::Relaxed) {
                 send(events, TrainEvent::Cancelled { epochs_done: state.epochs_done });

@@ -134,7 +134,10 @@ impl FastModel {
         }
         let parts = self.parts_unchecked(audio, pitch, mfcc, items)?;
         let (audio_hidden, pitch_hidden, frames) = parts.cropped(self.hidden, None);
-        let logits = self.head_logits(&audio_hidden, &pitch_hidden, &parts.lstm_mean, items, frames);
+        let mut logits = self.head_logits(&audio_hidden, &pitch_hidden, &parts.lstm_mean, items, frames);
+        if let Some(stats) = &parts.stats_logits {
+            logits.iter_mut().zip(stats).for_each(|(l, s)| *l += s);
+        }
         Ok(FastStages { frames, audio_hidden, pitch_hidden, lstm_mean: parts.lstm_mean, logits })
     }
 
@@ -158,9 +161,9 @@ impl FastModel {
             },
             || self.lstm.mean_output(mfcc, items, mfcc_frames),
         );
-        let (audio_hidden, audio_frames) = audio_hidden?;
+        let (audio_hidden, audio_frames, stats_logits) = audio_hidden?;
         let (pitch_hidden, pitch_frames) = pitch_hidden?;
-        Ok(FastParts { items, audio_hidden, audio_frames, pitch_hidden, pitch_frames, lstm_mean })
+        Ok(FastParts { items, audio_hidden, audio_frames, pitch_hidden, pitch_frames, lstm_mean, stats_logits })
     }
 
     /// Logits from cropped branch states `(items, frames, hidden)` and LSTM means.
@@ -176,16 +179,21 @@ impl FastModel {
 
     /// The audio branch alone (for benchmarks): `(items * frames, hidden)` and frames.
     pub fn audio_branch_only(&self, audio: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
-        self.audio_branch(audio, items)
+        self.audio_branch(audio, items).map(|(hidden, frames, _)| (hidden, frames))
     }
 
-    fn audio_branch(&self, audio: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
+    /// The audio branch's states `(items * frames, hidden)`, frames, and the statistics head's
+    /// logits when the model has one.
+    fn audio_branch(&self, audio: &[f32], items: usize) -> Result<(Vec<f32>, usize, Option<Vec<f32>>), FastError> {
         match &self.audio {
             FastAudio::Wav2Vec2 { conv, projection, encoder } => {
                 let (projected, frames) = branch_features(conv, projection, audio, items, audio.len() / items)?;
-                Ok((encoder.forward(projected, items, frames), frames))
+                Ok((encoder.forward(projected, items, frames), frames, None))
             }
-            FastAudio::Whisper(whisper) => whisper.forward(audio, items),
+            FastAudio::Whisper(whisper) => {
+                let out = whisper.forward(audio, items)?;
+                Ok((out.projected, out.frames, out.stats_logits))
+            }
         }
     }
 
@@ -226,6 +234,8 @@ pub struct FastParts {
     pub pitch_hidden: Vec<f32>,
     pub pitch_frames: usize,
     pub lstm_mean: Vec<f32>,
+    /// The statistics head's logit per segment, to add to the head's (when the model has one).
+    pub stats_logits: Option<Vec<f32>>,
 }
 
 impl FastParts {
@@ -478,6 +488,13 @@ impl Reader {
             frame_pooling: w.frame_pooling,
             n_mels: cfg.num_mel_bins,
             dim: d,
+            stats_head: match &w.stats_head {
+                Some(head) => {
+                    let bias = head.linear.bias.as_ref().map(|b| self.values(b)).transpose()?.and_then(|b| b.first().copied()).unwrap_or(0.0);
+                    Some((self.values(&head.linear.weight)?, bias))
+                }
+                None => None,
+            },
         })
     }
 

@@ -26,6 +26,17 @@ pub(super) struct FastWhisper {
     pub frame_pooling: usize,
     pub n_mels: usize,
     pub dim: usize,
+    /// The statistics head: weights over every state's `[mean, std]` summary, and the bias.
+    pub stats_head: Option<(Vec<f32>, f32)>,
+}
+
+/// What the branch yields for `items` spectrograms.
+pub(super) struct WhisperOutput {
+    /// The projected mix `(items * frames, hidden)`.
+    pub projected: Vec<f32>,
+    pub frames: usize,
+    /// The statistics head's logit per item, when the model has one.
+    pub stats_logits: Option<Vec<f32>>,
 }
 
 impl FastWhisper {
@@ -65,12 +76,26 @@ impl FastWhisper {
 
     /// `mel`: `items` spectrograms `(n_mels, mel_frames)` row-major, back to back ->
     /// (`(items * frames, hidden)`, frames) after the mix, pooling and projection.
-    pub fn forward(&self, mel: &[f32], items: usize) -> Result<(Vec<f32>, usize), FastError> {
+    pub fn forward(&self, mel: &[f32], items: usize) -> Result<WhisperOutput, FastError> {
         let (mut x, t) = self.embed_all(mel, items)?;
         let pooled_t = t.div_ceil(self.frame_pooling.max(1));
         let mut mixed = vec![0f32; items * pooled_t * self.dim];
-        self.run_layers(&mut x, items, t, |state, s| self.accumulate(state, items, t, self.mix[s], &mut mixed));
-        Ok((self.projection.forward(&mixed, items * pooled_t, Epilogue::Bias), pooled_t))
+        let mut stats_logits = self.stats_head.as_ref().map(|(_, bias)| vec![*bias; items]);
+        self.run_layers(&mut x, items, t, |state, s| match (&self.stats_head, stats_logits.as_mut()) {
+            (Some((weights, _)), Some(logits)) => {
+                let mut pooled = vec![0f32; items * pooled_t * self.dim];
+                self.accumulate(state, items, t, 1.0, &mut pooled);
+                let weight = self.mix[s];
+                mixed.iter_mut().zip(&pooled).for_each(|(m, &v)| *m += weight * v);
+                let block = 2 * self.dim;
+                let w = &weights[s * block..(s + 1) * block];
+                for (item, logit) in logits.iter_mut().enumerate() {
+                    *logit += statistics_dot(&pooled[item * pooled_t * self.dim..(item + 1) * pooled_t * self.dim], self.dim, w);
+                }
+            }
+            _ => self.accumulate(state, items, t, self.mix[s], &mut mixed),
+        });
+        Ok(WhisperOutput { projected: self.projection.forward(&mixed, items * pooled_t, Epilogue::Bias), frames: pooled_t, stats_logits })
     }
 
     /// Every hidden state, normalised if configured and pooled, without the mix: `items`
@@ -141,4 +166,25 @@ impl FastWhisper {
             }
         });
     }
+}
+
+/// `w · [mean, std]` of `frames` rows of `dim` values (the statistics head's share of one state;
+/// population standard deviation, as `crate::model::whisper::stats_head::state_statistics`).
+fn statistics_dot(frames: &[f32], dim: usize, w: &[f32]) -> f32 {
+    let n = (frames.len() / dim).max(1) as f64;
+    let mut mean = vec![0f64; dim];
+    for row in frames.chunks_exact(dim) {
+        mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    let mut var = vec![0f64; dim];
+    for row in frames.chunks_exact(dim) {
+        var.iter_mut().zip(row).zip(&mean).for_each(|((q, &v), m)| *q += (v as f64 - m).powi(2));
+    }
+    let (w_mean, w_std) = w.split_at(dim);
+    let mut dot = 0f64;
+    for k in 0..dim {
+        dot += w_mean[k] as f64 * mean[k] + w_std[k] as f64 * (var[k] / n).sqrt();
+    }
+    dot as f32
 }

@@ -4,6 +4,7 @@ pub mod config;
 pub mod ct2;
 pub mod encoder;
 pub mod hf_import;
+pub mod stats_head;
 
 use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
@@ -26,6 +27,8 @@ pub struct WhisperBranch {
     pub(crate) projection: Linear,
     pub(crate) normalize_layers: bool,
     pub(crate) frame_pooling: usize,
+    /// `stats_head.*`, when configured.
+    pub(crate) stats_head: Option<stats_head::StatsHead>,
 }
 
 /// LayerNorm's epsilon for the parameter-free normalisation of each hidden state.
@@ -42,7 +45,17 @@ impl WhisperBranch {
             projection: Linear::load(vb.pp("audio_projection"), cfg.encoder.d_model, hidden)?,
             normalize_layers: cfg.normalize_layers,
             frame_pooling: cfg.frame_pooling,
+            stats_head: if cfg.stats_head {
+                Some(stats_head::StatsHead::load(vb.pp("stats_head"), cfg.mixed_states(), cfg.encoder.d_model)?)
+            } else {
+                None
+            },
         })
+    }
+
+    /// The statistics head's logits `(batch,)` from the frozen states, when it has one.
+    pub fn stats_logits(&self, states: &Tensor) -> Result<Option<Tensor>> {
+        self.stats_head.as_ref().map(|h| h.forward(states)).transpose()
     }
 
     pub fn encoder(&self) -> &WhisperEncoder {
