@@ -80,6 +80,9 @@ fn segment_at(segments: &[ScoredSegment], lane: usize, seconds: f64) -> Option<u
     segments.iter().position(|s| s.channel == lane && s.start_s <= seconds && seconds <= s.end_s)
 }
 
+/// Narrowest caller segment (screen points) drawn as an editable box.
+const MIN_BOX_PX: f32 = 6.0;
+
 /// Samples per bin of the finest level.
 pub const BASE_BIN: usize = 32;
 
@@ -347,6 +350,11 @@ fn edit_segments(
             continue;
         }
         let (left, right) = (transform.position_from_point_x(segment.start_s / 60.0), transform.position_from_point_x(segment.end_s / 60.0));
+        // Zoomed out over a long call, hundreds of boxes' edges would cover the lane and its
+        // waveform: only boxes wide enough to grab are drawn (edited ones always).
+        if right - left < MIN_BOX_PX && !is_edited(row) {
+            continue;
+        }
         let rect = egui::Rect::from_min_max(Pos2::new(left, lane_y(segment.channel, 0.46)), Pos2::new(right.max(left + 1.0), lane_y(segment.channel, -0.33)));
         let colour = if is_edited(row) { EDIT_COLOUR } else { CALLER_COLOUR };
         painter.rect_filled(rect, 1.0, colour.gamma_multiply(0.10));
