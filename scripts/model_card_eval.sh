@@ -110,13 +110,13 @@ if [ "$WHAT" = ablation ]; then
 fi
 if [ "$WHAT" = stats ]; then
   # A fold's data are its bundle's: the same exclusions, corpora and validation speakers.
-  add_stats() { # name, exclude, skip corpus
-    local name=$1 exclude=$2 skip=$3
+  add_stats() { # name, exclude, skip corpus, then extra args
+    local name=$1 exclude=$2 skip=$3; shift 3
     [ -f "$OUT/$name/meta.json" ] || { echo "skip $name: no $OUT/$name (run its stage first)"; return; }
     local saved=$INIT; INIT="$OUT/$name"
     RECIPE_SAVED=("${RECIPE[@]}")
     for i in "${!RECIPE[@]}"; do [ "${RECIPE[$i]}" = --epochs ] && RECIPE[$((i + 1))]=0; done
-    train "$name-stats" "$exclude" "$skip" --stats-head --stats-l2 "${STATS_L2:-0.5}"
+    train "$name-stats" "$exclude" "$skip" --stats-head --stats-l2 "${STATS_L2:-0.5}" "$@"
     RECIPE=("${RECIPE_SAVED[@]}"); INIT=$saved
   }
   for s in ${LOSO_SPEAKERS:-liuchanhg wangzhe ZhaoZuoxiang}; do
@@ -125,5 +125,6 @@ if [ "$WHAT" = stats ]; then
   for c in ${LOCO_CORPORA:-${CORPORA[@]}}; do
     add_stats "loco-$c" "" "$c" && [ -d "$OUT/loco-$c-stats" ] && evaluate "loco-$c-stats" "loco-$c-stats" --data "$D/$c/manifest.csv"
   done
-  add_stats default "" "" && [ -d "$OUT/default-stats" ] && evaluate "default-stats" "loco-ased-stats" --data "$D/ased/manifest.csv"
+  # The shipped default: v2's fused head plus the statistics head.
+  add_stats default "" "" --name emotrace-default-whisper-base-v3 && [ -d "$OUT/default-stats" ] && evaluate "default-stats" "loco-ased-stats" --data "$D/ased/manifest.csv"
 fi
