@@ -298,14 +298,6 @@ pub fn show(
                     painter.line_segment([Pos2::new(x, top), Pos2::new(x, bottom.max(top + 1.0))], Stroke::new(1.0, colour));
                 }
             }
-            let role = if caller_channels.contains(&lane) { lang.text(Key::CallerLane) } else { lang.text(Key::OtherLane) };
-            painter.text(
-                Pos2::new(frame.left() + 4.0, lane_y(lane, 0.48)),
-                egui::Align2::LEFT_TOP,
-                format!("{} {} · {}", lang.text(Key::Channel), lane + 1, role),
-                egui::FontId::proportional(12.0),
-                if caller_channels.contains(&lane) { CALLER_COLOUR } else { ui.visuals().weak_text_color() },
-            );
         }
     } else {
         painter.text(
@@ -324,6 +316,19 @@ pub fn show(
 
     if let Some((segments, is_edited, edit)) = editing {
         edit_request = edit_segments(ui, lang, &plot_response, &transform, &painter, segments, is_edited, edit, lane_y, duration_s);
+    }
+
+    // Lane names last, on a backing, so segment boxes never cross them.
+    if let Some(pyramid) = pyramid {
+        for lane in 0..pyramid.channels.len() {
+            let caller = caller_channels.contains(&lane);
+            let role = if caller { lang.text(Key::CallerLane) } else { lang.text(Key::OtherLane) };
+            let colour = if caller { CALLER_COLOUR } else { ui.visuals().weak_text_color() };
+            let galley = painter.layout_no_wrap(format!("{} {} · {}", lang.text(Key::Channel), lane + 1, role), egui::FontId::proportional(12.0), colour);
+            let at = Pos2::new(frame.left() + 4.0, lane_y(lane, 0.48));
+            painter.rect_filled(egui::Rect::from_min_size(at, galley.size()).expand(2.0), 2.0, ui.visuals().extreme_bg_color.gamma_multiply(0.85));
+            painter.galley(at, galley, colour);
+        }
     }
 
     WaveformOutput { clicked_s: response.inner.map(|point| (point.x * 60.0).clamp(0.0, duration_s.max(0.0))), edit: edit_request }
