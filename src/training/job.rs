@@ -243,6 +243,17 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
             _ => return Err(TrainingError::Config("per-call centring needs a Whisper bundle (--init)".into())),
         }
     }
+    if job.stats_head.is_some() {
+        // Refused before any training, not after it.
+        match config.whisper_branch() {
+            None => return Err(TrainingError::Config("a statistics head needs a Whisper bundle (--init)".into())),
+            Some(w) if w.stats_head => return Err(TrainingError::Config("the starting model already has a statistics head".into())),
+            Some(w) if w.per_call_centring => {
+                return Err(TrainingError::Config("the statistics head does not combine with per-call centring".into()))
+            }
+            Some(_) => {}
+        }
+    }
     let device = Device::Cpu;
     let mut trainer = Trainer::new(config.clone(), init, opts.clone(), &device)?;
     let frozen = trainer.frozen_digest()?;
@@ -388,9 +399,8 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     let mut tensors = trainer.export(outcome.best_tensors)?;
     if let Some(l2) = job.stats_head {
         let record = fit_stats_head(&train, &val, &outcome.best_val_logits, l2, opts.class_weighting, &mut tensors)?;
-        match config.whisper.as_mut() {
-            Some(w) => w.stats_head = true,
-            None => return Err(TrainingError::Config("a statistics head needs a Whisper model".into())),
+        if let Some(w) = config.whisper.as_mut() {
+            w.stats_head = true;
         }
         meta.metrics.insert("stats_head".into(), json(&record));
         if let Some(calibration) = &record.calibration {
@@ -450,9 +460,6 @@ fn fit_stats_head(
 ) -> Result<StatsHeadRecord, TrainingError> {
     use super::calibration::{expected_calibration_error, roc_auc, CalibrationRecord, PlattScaling, ECE_BINS};
     use super::stats_fit::{clip_statistics, fit_logistic, fit_stacking, Stacking};
-    if tensors.contains_key("stats_head.weight") {
-        return Err(TrainingError::Config("the starting model already has a statistics head".into()));
-    }
     let labels: Vec<u8> = train.iter().map(|e| e.label).collect();
     let fit = fit_logistic(clip_statistics(train)?, &labels, l2, balanced, 3000)?;
     let val_labels: Vec<u8> = val.iter().map(|e| e.label).collect();
@@ -462,6 +469,7 @@ fn fit_stats_head(
     super::calibration::fold_into_classifier(tensors, PlattScaling { a: used.fused, b: used.bias })?;
     tensors.extend(fit.tensors(used.stats)?);
     let probs = |logits: &mut dyn Iterator<Item = f32>| -> Vec<f32> { logits.map(sigmoid).collect() };
+    let fused_probs = probs(&mut fused_val_logits.iter().copied());
     let stacked = probs(&mut fused_val_logits.iter().zip(&val_stats).map(|(&f, &s)| used.apply(f, s)));
     let calibration = stacking.map(|s| CalibrationRecord {
         method: "stacked with the statistics head (two-input Platt scaling)".into(),
@@ -469,7 +477,7 @@ fn fit_stats_head(
         b: s.bias,
         fitted_on: format!("{} validation clips", val.len()),
         clips: val.len(),
-        ece_before: expected_calibration_error(&probs(&mut fused_val_logits.iter().copied()), &val_labels, ECE_BINS),
+        ece_before: expected_calibration_error(&fused_probs, &val_labels, ECE_BINS),
         ece_after: expected_calibration_error(&stacked, &val_labels, ECE_BINS),
         bins: ECE_BINS,
     });
@@ -479,7 +487,7 @@ fn fit_stats_head(
         iterations: fit.iterations,
         gradient_norm: fit.gradient_norm,
         stacking,
-        validation_auc_fused: roc_auc(&probs(&mut fused_val_logits.iter().copied()), &val_labels),
+        validation_auc_fused: roc_auc(&fused_probs, &val_labels),
         validation_auc_stats: roc_auc(&probs(&mut val_stats.iter().copied()), &val_labels),
         validation_auc_stacked: roc_auc(&stacked, &val_labels),
         calibration,

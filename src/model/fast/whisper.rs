@@ -81,9 +81,11 @@ impl FastWhisper {
         let pooled_t = t.div_ceil(self.frame_pooling.max(1));
         let mut mixed = vec![0f32; items * pooled_t * self.dim];
         let mut stats_logits = self.stats_head.as_ref().map(|(_, bias)| vec![*bias; items]);
+        // Each state pooled on its own (for its statistics), then mixed; one buffer for all states.
+        let mut pooled = if self.stats_head.is_some() { vec![0f32; items * pooled_t * self.dim] } else { Vec::new() };
         self.run_layers(&mut x, items, t, |state, s| match (&self.stats_head, stats_logits.as_mut()) {
             (Some((weights, _)), Some(logits)) => {
-                let mut pooled = vec![0f32; items * pooled_t * self.dim];
+                pooled.fill(0.0);
                 self.accumulate(state, items, t, 1.0, &mut pooled);
                 let weight = self.mix[s];
                 mixed.iter_mut().zip(&pooled).for_each(|(m, &v)| *m += weight * v);
