@@ -11,7 +11,9 @@
 # bundle already in OUT (loso-*, loco-*, default): `train --init OUT/NAME --epochs 0 --stats-head`
 # keeps the fused head as trained and fits only the statistics head and the stacking on the
 # same training clips and validation speakers (cached states: minutes), into OUT/NAME-stats, then
-# evaluates it on the same held-out set as the bundle it came from.
+# evaluates it on the same held-out set as the bundle it came from. STATS_CENTRING=1 fits the
+# per-call-centred statistics head instead (--stats-centring), into OUT/NAME-cstats: each held-out
+# speaker's clips are then scored as one call.
 #
 # LOSO_SPEAKERS / LOCO_CORPORA restrict those stages (space-separated). The ablation stage
 # (not part of all) compares the branches and baselines on one held-out set under a short
@@ -110,21 +112,23 @@ if [ "$WHAT" = ablation ]; then
 fi
 if [ "$WHAT" = stats ]; then
   # A fold's data are its bundle's: the same exclusions, corpora and validation speakers.
+  SUFFIX=stats; STATS_ARGS=(--stats-head --stats-l2 "${STATS_L2:-0.5}")
+  [ "${STATS_CENTRING:-0}" = 1 ] && { SUFFIX=cstats; STATS_ARGS+=(--stats-centring); }
   add_stats() { # name, exclude, skip corpus, then extra args
     local name=$1 exclude=$2 skip=$3; shift 3
     [ -f "$OUT/$name/meta.json" ] || { echo "skip $name: no $OUT/$name (run its stage first)"; return; }
     local saved=$INIT; INIT="$OUT/$name"
     RECIPE_SAVED=("${RECIPE[@]}")
     for i in "${!RECIPE[@]}"; do [ "${RECIPE[$i]}" = --epochs ] && RECIPE[$((i + 1))]=0; done
-    train "$name-stats" "$exclude" "$skip" --stats-head --stats-l2 "${STATS_L2:-0.5}" "$@"
+    train "$name-$SUFFIX" "$exclude" "$skip" "${STATS_ARGS[@]}" "$@"
     RECIPE=("${RECIPE_SAVED[@]}"); INIT=$saved
   }
   for s in ${LOSO_SPEAKERS:-liuchanhg wangzhe ZhaoZuoxiang}; do
-    add_stats "loso-$s" "casia/$s" "" && [ -d "$OUT/loso-$s-stats" ] && evaluate "loso-$s-stats" "loso-$s-stats" --data "$D/casia/manifest.csv" --speakers "casia/$s"
+    add_stats "loso-$s" "casia/$s" "" && [ -d "$OUT/loso-$s-$SUFFIX" ] && evaluate "loso-$s-$SUFFIX" "loso-$s-$SUFFIX" --data "$D/casia/manifest.csv" --speakers "casia/$s"
   done
   for c in ${LOCO_CORPORA:-${CORPORA[@]}}; do
-    add_stats "loco-$c" "" "$c" && [ -d "$OUT/loco-$c-stats" ] && evaluate "loco-$c-stats" "loco-$c-stats" --data "$D/$c/manifest.csv"
+    add_stats "loco-$c" "" "$c" && [ -d "$OUT/loco-$c-$SUFFIX" ] && evaluate "loco-$c-$SUFFIX" "loco-$c-$SUFFIX" --data "$D/$c/manifest.csv"
   done
   # The shipped default: v2's fused head plus the statistics head.
-  add_stats default "" "" --name emotrace-default-whisper-base-v3 && [ -d "$OUT/default-stats" ] && evaluate "default-stats" "loco-ased-stats" --data "$D/ased/manifest.csv"
+  add_stats default "" "" --name "${DEFAULT_NAME:-emotrace-default-whisper-base-v3}" && [ -d "$OUT/default-$SUFFIX" ] && evaluate "default-$SUFFIX" "loco-ased-$SUFFIX" --data "$D/ased/manifest.csv"
 fi

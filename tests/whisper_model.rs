@@ -193,8 +193,9 @@ fn per_call_centring_in_training_equals_centring_at_scoring() {
     for speaker in 0..2 {
         let members: Vec<usize> = (0..clips.len()).filter(|i| i % 2 == speaker).collect();
         let call: Vec<_> = members.iter().map(|&i| parts[i].clone()).collect();
-        let offset = centring_offset(&model, &call).unwrap().expect("a centring model has an offset");
-        let scored = logits_from_parts(&model, &Device::Cpu, &call, Some(&offset)).unwrap();
+        let offset = centring_offset(&model, &call).unwrap();
+        assert!(offset.states.is_some(), "a centring model has an offset");
+        let scored = logits_from_parts(&model, &Device::Cpu, &call, &offset).unwrap();
         for (&i, logit) in members.iter().zip(scored) {
             println!("clip {i}: trained {:.5} scored {logit:.5}", trained[i]);
             assert!((trained[i] - logit).abs() < 5e-3, "clip {i}: {} vs {logit}", trained[i]);
@@ -270,4 +271,210 @@ fn a_statistics_head_scores_as_fitted_in_training_and_on_both_inference_paths() 
         let slow = model.differentiable_forward_stages(&mel, &pitch, &mfcc).unwrap().logit.to_vec1::<f32>().unwrap()[0];
         assert!((slow - scored[i]).abs() <= STAGE_TOLERANCE * scored[i].abs().max(1.0) * 10.0, "clip {i}: paths {slow} vs {}", scored[i]);
     }
+}
+
+/// A per-call-centred statistics head: fitted on summaries centred on each speaker's mean, it adds
+/// `w·(x - mean_call(x)) + b` to the fused head's logit. Training (with each group's offset) and
+/// scoring (each call's offset) agree, the candle path gives the same, and centring changes the
+/// scores; the call's composition matters, the order of its segments does not.
+#[test]
+fn a_per_call_centred_statistics_head_scores_as_fitted_in_training_and_at_scoring() {
+    use emotrace::model::scoring::{centring_offset, score_segments, segment_parts, SegmentInput};
+    use emotrace::training::cache::RawExample;
+    use emotrace::training::stats_fit::{centre_by_group, clip_statistics, fit_logistic};
+    use emotrace::training::{TrainOptions, Trainer};
+    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
+    let cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
+    let options = TrainOptions { freeze_pitch_encoder: true, mfcc_scaling: false, ..Default::default() };
+    let plain = Trainer::new(cfg.clone(), Some(init.clone()), options.clone(), &Device::Cpu).unwrap();
+    let clips = speech_clips(8);
+    assert!(clips.len() >= 6);
+    let group = |i: usize| format!("s{}", i % 2);
+    let raw: Vec<RawExample> = clips
+        .iter()
+        .enumerate()
+        .map(|(i, c)| RawExample { samples: c.clone(), label: ((i / 2) % 2) as u8, speaker: group(i), group: group(i), source: i, cache_key: None })
+        .collect();
+    let prepared = plain.prepare(raw, None).unwrap();
+    let fused_only = plain.predict_logits(&prepared).unwrap();
+    let labels: Vec<u8> = prepared.iter().map(|e| e.label).collect();
+    let mut summaries = clip_statistics(&prepared).unwrap();
+    let groups: Vec<String> = (0..prepared.len()).map(group).collect();
+    let group_refs: Vec<&str> = groups.iter().map(|g| g.as_str()).collect();
+    centre_by_group(&mut summaries, &group_refs);
+    let fit = fit_logistic(summaries.clone(), &labels, 0.05, true, 3000).unwrap();
+    let centred: Vec<f32> = summaries.iter().map(|x| fit.logit(x)).collect();
+
+    let mut tensors = init.clone();
+    tensors.extend(fit.tensors(1.0).unwrap());
+    let mut centred_cfg = cfg.clone();
+    let w = centred_cfg.whisper.as_mut().unwrap();
+    w.stats_head = true;
+    w.stats_centring = true;
+    centred_cfg.validate().unwrap();
+    let mut trainer = Trainer::new(centred_cfg.clone(), Some(tensors.clone()), options.clone(), &Device::Cpu).unwrap();
+    trainer.set_stats_offsets(&[&prepared]).unwrap();
+    let trained = trainer.predict_logits(&prepared).unwrap();
+    for i in 0..prepared.len() {
+        assert!((trained[i] - (fused_only[i] + centred[i])).abs() < 1e-4, "clip {i}: {} vs {} + {}", trained[i], fused_only[i], centred[i]);
+    }
+
+    let model = build_checked(tensors.clone(), &Device::Cpu, |vb| FusedModel::load(vb, &centred_cfg)).unwrap();
+    assert!(model.centres_per_call() && model.centres_stats_per_call() && !model.centres_states_per_call());
+    let extractor = emotrace::features::FeatureExtractor::for_model(&centred_cfg);
+    let inputs: Vec<SegmentInput> =
+        clips.iter().map(|c| SegmentInput::from_features(extractor.extract(c).unwrap(), model.backbone())).collect();
+    let mut uncentred_cfg = centred_cfg.clone();
+    uncentred_cfg.whisper.as_mut().unwrap().stats_centring = false;
+    let uncentred_model = build_checked(tensors, &Device::Cpu, |vb| FusedModel::load(vb, &uncentred_cfg)).unwrap();
+    let bias = model.stats_head_bias().unwrap().unwrap();
+    let mels = centred_cfg.whisper.as_ref().unwrap().encoder.num_mel_bins;
+    for speaker in 0..2 {
+        let members: Vec<usize> = (0..clips.len()).filter(|i| i % 2 == speaker).collect();
+        let call: Vec<SegmentInput> = members.iter().map(|&i| inputs[i].clone()).collect();
+        // score_segments takes its input as one call.
+        let scored = score_segments(&model, &Device::Cpu, &call, 4).unwrap();
+        for (&i, logit) in members.iter().zip(&scored) {
+            // The cache holds float16 states; the scoring paths run float32 throughout.
+            assert!((trained[i] - logit).abs() < 5e-3, "clip {i}: trained {} scored {logit}", trained[i]);
+        }
+        // The order of a call's segments does not matter.
+        let reversed: Vec<SegmentInput> = call.iter().rev().cloned().collect();
+        let mut again = score_segments(&model, &Device::Cpu, &reversed, 3).unwrap();
+        again.reverse();
+        assert!(again.iter().zip(&scored).all(|(a, b)| (a - b).abs() < 1e-5), "{again:?} vs {scored:?}");
+        // The offset is the head on the call's mean summary: the mean logit less the bias.
+        let parts = segment_parts(&model, &Device::Cpu, &call, 4).unwrap();
+        let offset = centring_offset(&model, &parts).unwrap();
+        assert!(offset.states.is_none());
+        let stats: Vec<f32> = parts.iter().map(|p| p.stats_logit.unwrap()).collect();
+        let expected = stats.iter().sum::<f32>() / stats.len() as f32 - bias;
+        assert!((offset.stats - expected).abs() < 1e-5 && offset.stats.abs() > 1e-3, "offset {} vs {expected}", offset.stats);
+        // The candle path: the uncentred logit less the same offset.
+        for (k, &i) in members.iter().enumerate() {
+            let input = &inputs[i];
+            let mel = Tensor::from_slice(&input.audio, (1, mels, input.audio.len() / mels), &Device::Cpu).unwrap();
+            let pitch = Tensor::from_slice(&input.pitch, (1, input.pitch.len()), &Device::Cpu).unwrap();
+            let mfcc = Tensor::from_slice(&input.mfcc, (1, input.mfcc.len() / centred_cfg.mfcc_dim, centred_cfg.mfcc_dim), &Device::Cpu).unwrap();
+            let slow = model.differentiable_forward_stages(&mel, &pitch, &mfcc).unwrap().logit.to_vec1::<f32>().unwrap()[0];
+            let conv = model.audio_conv_features(&mel).unwrap();
+            let slow_stats = model.stats_logits(&conv).unwrap().unwrap().to_vec1::<f32>().unwrap()[0];
+            assert!((slow_stats - stats[k]).abs() < 1e-3 * slow_stats.abs().max(1.0), "clip {i}: stats {slow_stats} vs {}", stats[k]);
+            assert!((slow - offset.stats - scored[k]).abs() < 1e-3 * scored[k].abs().max(1.0), "clip {i}: {} vs {}", slow - offset.stats, scored[k]);
+        }
+        // Without centring each segment keeps its own level.
+        let plain_scores = score_segments(&uncentred_model, &Device::Cpu, &call, 4).unwrap();
+        for (a, b) in plain_scores.iter().zip(&scored) {
+            assert!((a - b - offset.stats).abs() < 1e-4, "{a} vs {b} + {}", offset.stats);
+        }
+    }
+    // A statistics-centring config without a statistics head is refused.
+    let mut bad = cfg.clone();
+    bad.whisper.as_mut().unwrap().stats_centring = true;
+    assert!(bad.validate().is_err());
+}
+
+/// The feature cache's key hashes what shapes the cached states, not the heads' switches: turning
+/// on a statistics head or centring keeps every cached clip valid; running fewer layers does not.
+#[test]
+fn the_cache_digest_ignores_the_heads_switches() {
+    use emotrace::training::{TrainOptions, Trainer};
+    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
+    let cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
+    let options = TrainOptions { freeze_pitch_encoder: true, mfcc_scaling: false, ..Default::default() };
+    let digest = |cfg: &FusedConfig| Trainer::new(cfg.clone(), Some(init.clone()), options.clone(), &Device::Cpu).unwrap().frozen_digest().unwrap();
+    let base = digest(&cfg);
+    let mut switched = cfg.clone();
+    let w = switched.whisper.as_mut().unwrap();
+    w.per_call_centring = true;
+    assert_eq!(digest(&switched), base);
+    let w = switched.whisper.as_mut().unwrap();
+    w.per_call_centring = false;
+    w.stats_head = true;
+    w.stats_centring = true;
+    let mut with_head = init.clone();
+    let width = emotrace::model::whisper::stats_head::statistics_width(w.mixed_states(), w.encoder.d_model);
+    with_head.insert("stats_head.weight".into(), Tensor::zeros((1, width), candle_core::DType::F32, &Device::Cpu).unwrap());
+    with_head.insert("stats_head.bias".into(), Tensor::zeros(1, candle_core::DType::F32, &Device::Cpu).unwrap());
+    let head_digest = Trainer::new(switched.clone(), Some(with_head), options.clone(), &Device::Cpu).unwrap().frozen_digest().unwrap();
+    assert_eq!(head_digest, base, "the statistics head is frozen but acts after the cache");
+    let mut fewer = cfg.clone();
+    let w = fewer.whisper.as_mut().unwrap();
+    assert!(w.layers > 1);
+    w.layers -= 1;
+    // The layer weighting (trainable, not hashed) has one weight per mixed state.
+    let mut fewer_init = init.clone();
+    fewer_init.remove("layer_weights");
+    let fewer_digest = Trainer::new(fewer, Some(fewer_init), options.clone(), &Device::Cpu).unwrap().frozen_digest().unwrap();
+    assert_ne!(fewer_digest, base);
+}
+
+/// A whole call through the pipeline with a per-call-centred statistics head: every caller segment
+/// is scored against the call — its logit is the uncentred model's less one offset, the call's mean
+/// statistics-head logit less the head's bias — report.json says the scores are centred, and
+/// scoring edited segments one by one is refused rather than centred on themselves.
+#[test]
+fn a_call_analysed_with_a_centred_statistics_head_is_centred_on_that_call() {
+    use emotrace::model::bundle::{write_bundle, BundleMeta};
+    use emotrace::model::DeviceChoice;
+    use emotrace::pipeline::{analyze_call, score_spans, AnalysisSettings, ScoringModel};
+    use emotrace::training::stats_fit::LogisticFit;
+    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
+    let cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
+    let w = cfg.whisper.as_ref().unwrap();
+    let width = emotrace::model::whisper::stats_head::statistics_width(w.mixed_states(), w.encoder.d_model);
+    // A fixed head that reads the states' means and spreads (values vary by feature).
+    let head = LogisticFit {
+        weight: (0..width).map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 0.4).collect(),
+        bias: 0.3,
+        iterations: 0,
+        gradient_norm: 0.0,
+    };
+    let mut with_head = init.clone();
+    with_head.extend(head.tensors(1.0).unwrap());
+    let work = tempfile::tempdir().unwrap();
+    let bundle = |name: &str, stats_head: bool, centring: bool, tensors: &HashMap<String, Tensor>| {
+        let mut c = cfg.clone();
+        let w = c.whisper.as_mut().unwrap();
+        w.stats_head = stats_head;
+        w.stats_centring = centring;
+        let out = work.path().join(name);
+        write_bundle(&out, &c, tensors, BundleMeta::new(name, "test", "test", false), false).unwrap();
+        ScoringModel::load(&out, DeviceChoice::Cpu).unwrap()
+    };
+    let centred = bundle("centred", true, true, &with_head);
+    let absolute = bundle("absolute", true, false, &with_head);
+    let fused_only = bundle("fused", false, false, &init);
+
+    let call = emotrace::assets::install_demo_call_in(work.path()).unwrap();
+    // The tiny encoder has 64 positions (1.28 s): segments are cut to fit.
+    let mut settings = AnalysisSettings::default();
+    settings.segmentation.max_segment_s = 1.2;
+    settings.segmentation.split_search_s = 0.4;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let analysis = analyze_call(&call, &settings, &centred, &mut |_| {}, &cancel).unwrap();
+    assert!(analysis.model.per_call_centring);
+    let n = analysis.segments.len();
+    assert!(n >= 20, "{n} caller segments");
+    let spans: Vec<(usize, f64, f64)> = analysis.segments.iter().map(|s| (s.channel, s.start_s, s.end_s)).collect();
+    let refused = score_spans(&centred, &emotrace::audio::load_16k(&call).unwrap(), &spans[..2], 8);
+    assert!(refused.is_err_and(|e| e.to_string().contains("analyse the call again")));
+
+    let audio = emotrace::audio::load_16k(&call).unwrap();
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    let plain: Vec<f64> = score_spans(&absolute, &audio, &spans, 8).unwrap().into_iter().map(|p| logit(p.unwrap())).collect();
+    let fused: Vec<f64> = score_spans(&fused_only, &audio, &spans, 8).unwrap().into_iter().map(|p| logit(p.unwrap())).collect();
+    let offset = plain.iter().zip(&fused).map(|(p, f)| p - f).sum::<f64>() / n as f64 - head.bias as f64;
+    assert!(offset.abs() > 0.05, "the call's offset {offset} must matter for the test to mean anything");
+    for (k, segment) in analysis.segments.iter().enumerate() {
+        let expected = plain[k] - offset;
+        assert!((logit(segment.p_nonnegative) - expected).abs() < 2e-3, "segment {k}: {} vs {expected}", logit(segment.p_nonnegative));
+    }
+    let report = work.path().join("report");
+    emotrace::report::call_report::write_call_report(&analysis, 0.0, &report, Default::default()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["model_scores_centred_on_call"], true);
 }

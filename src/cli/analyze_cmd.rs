@@ -49,6 +49,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     if let Some(notice) = analysis.assignment.uncertain_notice() {
         eprintln!("notice: {notice}");
     }
+    if analysis.model.per_call_centring {
+        eprintln!("notice: {}", crate::pipeline::CENTRED_SCORES_NOTICE);
+    }
     if analysis.segments.is_empty() {
         eprintln!("notice: no caller speech was found in {}; the report has no segments", args.file.display());
     }

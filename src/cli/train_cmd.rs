@@ -58,6 +58,17 @@ pub struct TrainArgs {
     /// to the starting model without training the rest.
     #[arg(long)]
     pub stats_head: bool,
+    /// With --stats-head: centre each speaker's clip summaries on the speaker's mean in the fit,
+    /// and write a bundle that centres each call's caller segments on the call's mean. Segments
+    /// are then heard against their caller's own voice on the line; scores compare segments within
+    /// a call, not calls (see docs/model-card.md).
+    #[arg(long, requires = "stats_head")]
+    pub stats_centring: bool,
+    /// With --stats-head: project out this many directions along which the training speakers'
+    /// mean summaries (each speaker and each augmented copy's recording conditions) differ most,
+    /// before the fit (nuisance attribute projection; a fixed linear map folded into the head).
+    #[arg(long, default_value_t = 0, requires = "stats_head")]
+    pub stats_nuisance_dims: usize,
     /// L2 weight of the statistics head's fit (on the mean loss over training clips).
     #[arg(long, default_value_t = 0.5)]
     pub stats_l2: f64,
@@ -211,7 +222,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         exclude_speakers: args.exclude_speakers.clone(),
         calibrate: !args.no_calibration,
         per_call_centring: args.per_call_centring,
-        stats_head: args.stats_head.then_some(args.stats_l2),
+        stats_head: args.stats_head.then_some(crate::training::job::StatsHeadFit { l2: args.stats_l2, centring: args.stats_centring, nuisance_dims: args.stats_nuisance_dims }),
         licences: args.licence.clone(),
         name: args.name.clone(),
         max_clips: args.max_clips,

@@ -230,6 +230,12 @@ pub struct WhisperBranchConfig {
     /// speakers (`emotrace train --stats-head`); see docs/model-card.md.
     #[serde(default)]
     pub stats_head: bool,
+    /// The statistics head hears each segment against the call: its summary less the mean summary
+    /// of the call's caller segments (in training, of the speaker's clips). The head is linear, so
+    /// this is its logit less the call's mean logit (bias kept). Removes much of what a voice
+    /// and a line add to every segment alike; scores then depend on the whole call.
+    #[serde(default)]
+    pub stats_centring: bool,
 }
 
 impl WhisperBranchConfig {
@@ -346,6 +352,9 @@ impl FusedConfig {
                 }
                 if w.stats_head && w.per_call_centring {
                     return Err(ModelError::Config("the statistics head does not combine with per-call centring".into()));
+                }
+                if w.stats_centring && !w.stats_head {
+                    return Err(ModelError::Config("whisper.stats_centring needs the statistics head".into()));
                 }
             }
         }

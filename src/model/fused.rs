@@ -180,9 +180,34 @@ impl FusedModel {
         self.config.backbone
     }
 
-    /// Whether scores depend on the whole call (per-call centring of the Whisper states).
+    /// Whether scores depend on the whole call (per-call centring of the Whisper states, or of
+    /// the statistics head).
     pub fn centres_per_call(&self) -> bool {
+        self.config.whisper_branch().is_some_and(|w| w.per_call_centring || w.stats_centring)
+    }
+
+    /// Whether the fused head's Whisper states are centred on the call's mean.
+    pub fn centres_states_per_call(&self) -> bool {
         self.config.whisper_branch().is_some_and(|w| w.per_call_centring)
+    }
+
+    /// Whether the statistics head's logit is centred on the call's mean.
+    pub fn centres_stats_per_call(&self) -> bool {
+        self.has_stats_head() && self.config.whisper_branch().is_some_and(|w| w.stats_centring)
+    }
+
+    /// The statistics head's bias (`None` without a head): the part of its logit that centring keeps.
+    pub fn stats_head_bias(&self) -> Result<Option<f32>> {
+        match &self.audio {
+            AudioBranch::Whisper(w) => match &w.stats_head {
+                Some(head) => match &head.linear.bias {
+                    Some(b) => Ok(b.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?.first().copied()),
+                    None => Ok(Some(0.0)),
+                },
+                None => Ok(None),
+            },
+            AudioBranch::Wav2Vec2(_) => Ok(None),
+        }
     }
 
     /// The bias of the Whisper branch's `audio_projection` (`None` for wav2vec2).

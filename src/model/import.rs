@@ -180,6 +180,7 @@ pub fn import_whisper(dir: &Path, options: &WhisperImportOptions) -> Result<Impo
         frame_pooling: options.frame_pooling,
         per_call_centring: false,
         stats_head: false,
+        stats_centring: false,
     });
     config.validate()?;
     let keep = |name: &str| -> bool {

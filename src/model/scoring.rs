@@ -39,6 +39,8 @@ pub struct SegmentParts {
     pub pitch: Vec<f32>,
     pub pitch_frames: usize,
     pub lstm_mean: Vec<f32>,
+    /// The statistics head's logit (its bias included), when the model has one.
+    pub stats_logit: Option<f32>,
 }
 
 /// Logits, one per segment, in input order. `max_batch` bounds how many equal-length segments run
@@ -51,8 +53,8 @@ pub fn score_segments(
 ) -> Result<Vec<f32>, ModelError> {
     if model.centres_per_call() {
         let parts = segment_parts(model, device, segments, max_batch)?;
-        let offset = centring_offset(model, &parts)?;
-        return logits_from_parts(model, device, &parts, offset.as_deref());
+        let offsets = centring_offset(model, &parts)?;
+        return logits_from_parts(model, device, &parts, &offsets);
     }
     run_grouped(model, device, segments, max_batch, &mut |b, audio, pitch, mfcc, out: &mut dyn FnMut(usize, Output)| {
         let logits = model.forward(audio, pitch, mfcc)?.to_device(&Device::Cpu)?.to_vec1::<f32>()?;
@@ -82,6 +84,7 @@ pub fn segment_parts(model: &FusedModel, device: &Device, segments: &[SegmentInp
                     .map_err(|e| ModelError::Input(e.to_string()))?;
                 let h = fast.hidden();
                 let lstm = p.lstm_mean.len() / b;
+                let stats = p.stats_logits.as_deref();
                 for k in 0..b {
                     out(
                         k,
@@ -91,12 +94,15 @@ pub fn segment_parts(model: &FusedModel, device: &Device, segments: &[SegmentInp
                             pitch: p.pitch_hidden[k * p.pitch_frames * h..(k + 1) * p.pitch_frames * h].to_vec(),
                             pitch_frames: p.pitch_frames,
                             lstm_mean: p.lstm_mean[k * lstm..(k + 1) * lstm].to_vec(),
+                            stats_logit: stats.and_then(|s| s.get(k).copied()),
                         }),
                     );
                 }
             }
             None => {
-                let audio_hidden = model.audio_hidden(&model.audio_conv_features(audio)?)?.to_device(&Device::Cpu)?;
+                let conv = model.audio_conv_features(audio)?;
+                let stats = model.stats_logits(&conv)?.map(|s| s.to_device(&Device::Cpu)?.to_vec1::<f32>()).transpose()?;
+                let audio_hidden = model.audio_hidden(&conv)?.to_device(&Device::Cpu)?;
                 let pitch_hidden = model.pitch_hidden(&model.pitch_conv_features(pitch)?)?.to_device(&Device::Cpu)?;
                 let lstm = model.lstm_mean(mfcc)?.to_device(&Device::Cpu)?;
                 for k in 0..b {
@@ -110,6 +116,7 @@ pub fn segment_parts(model: &FusedModel, device: &Device, segments: &[SegmentInp
                             pitch_frames: p.dim(0)?,
                             pitch: p.flatten_all()?.to_vec1::<f32>()?,
                             lstm_mean: lstm.get(k)?.to_vec1::<f32>()?,
+                            stats_logit: stats.as_ref().and_then(|s| s.get(k).copied()),
                         }),
                     );
                 }
@@ -126,31 +133,53 @@ pub fn segment_parts(model: &FusedModel, device: &Device, segments: &[SegmentInp
         .collect()
 }
 
-/// Per-call centring's offset for a call's parts: the mean projected audio state over every
-/// frame of every segment, less the projection's bias (so that subtracting it from each frame
-/// gives the projection of the centred mix, as in training). `None` when the model does not centre.
-pub fn centring_offset(model: &FusedModel, parts: &[SegmentParts]) -> Result<Option<Vec<f32>>, ModelError> {
-    if !model.centres_per_call() {
-        return Ok(None);
-    }
-    let Some(bias) = model.audio_projection_bias()? else { return Ok(None) };
-    let h = bias.len();
-    let mut sum = vec![0f64; h];
-    let mut frames = 0usize;
-    for p in parts {
-        for row in p.audio.chunks_exact(h) {
-            sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
-        }
-        frames += p.audio_frames;
-    }
-    if frames == 0 {
-        return Ok(None);
-    }
-    Ok(Some(sum.iter().zip(&bias).map(|(s, b)| (s / frames as f64) as f32 - b).collect()))
+/// What per-call centring subtracts for one call (nothing for a model that does not centre).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallOffsets {
+    /// From every projected audio frame: the call's mean projected state less the projection's
+    /// bias, so that subtracting it gives the projection of the centred mix, as in training.
+    pub states: Option<Vec<f32>>,
+    /// From every statistics-head logit: the call's mean logit less the head's bias, i.e. the
+    /// head applied to the call's mean summary (the head is linear).
+    pub stats: f32,
 }
 
-/// Logits from parts, `offset` subtracted from every audio frame first (per-call centring).
-pub fn logits_from_parts(model: &FusedModel, device: &Device, parts: &[SegmentParts], offset: Option<&[f32]>) -> Result<Vec<f32>, ModelError> {
+/// Per-call centring's offsets for a call's parts (see [`CallOffsets`]).
+pub fn centring_offset(model: &FusedModel, parts: &[SegmentParts]) -> Result<CallOffsets, ModelError> {
+    let mut offsets = CallOffsets::default();
+    if parts.is_empty() {
+        return Ok(offsets);
+    }
+    if model.centres_states_per_call() {
+        if let Some(bias) = model.audio_projection_bias()? {
+            let h = bias.len();
+            let mut sum = vec![0f64; h];
+            let mut frames = 0usize;
+            for p in parts {
+                for row in p.audio.chunks_exact(h) {
+                    sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+                }
+                frames += p.audio_frames;
+            }
+            if frames > 0 {
+                offsets.states = Some(sum.iter().zip(&bias).map(|(s, b)| (s / frames as f64) as f32 - b).collect());
+            }
+        }
+    }
+    if model.centres_stats_per_call() {
+        let bias = model.stats_head_bias()?.unwrap_or(0.0) as f64;
+        let logits: Vec<f64> = parts.iter().filter_map(|p| p.stats_logit).map(f64::from).collect();
+        if logits.len() != parts.len() {
+            return Err(ModelError::Internal("a segment has no statistics-head logit".into()));
+        }
+        offsets.stats = (logits.iter().sum::<f64>() / logits.len() as f64 - bias) as f32;
+    }
+    Ok(offsets)
+}
+
+/// Logits from parts, with a call's `offsets` subtracted (per-call centring): the fused head's
+/// plus the statistics head's.
+pub fn logits_from_parts(model: &FusedModel, device: &Device, parts: &[SegmentParts], offsets: &CallOffsets) -> Result<Vec<f32>, ModelError> {
     let fast = model.fast_model()?.filter(|_| device.is_cpu());
     parts
         .iter()
@@ -161,22 +190,23 @@ pub fn logits_from_parts(model: &FusedModel, device: &Device, parts: &[SegmentPa
             }
             let h = p.audio.len() / p.audio_frames;
             let mut audio = p.audio[..frames * h].to_vec();
-            if let Some(offset) = offset {
+            if let Some(offset) = &offsets.states {
                 for row in audio.chunks_exact_mut(h) {
                     row.iter_mut().zip(offset).for_each(|(v, o)| *v -= o);
                 }
             }
             let pitch = &p.pitch[..frames * h];
-            match &fast {
-                Some(fast) => Ok(fast.head_logits(&audio, pitch, &p.lstm_mean, 1, frames)[0]),
+            let head = match &fast {
+                Some(fast) => fast.head_logits(&audio, pitch, &p.lstm_mean, 1, frames)[0],
                 None => {
                     let a = Tensor::from_vec(audio, (1, frames, h), device)?;
                     let q = Tensor::from_slice(pitch, (1, frames, h), device)?;
                     let l = Tensor::from_slice(&p.lstm_mean, (1, p.lstm_mean.len()), device)?;
                     let cross = model.cross_attention_mean(&a, &q)?;
-                    Ok(model.head(&cross, &l, None)?.to_device(&Device::Cpu)?.to_vec1::<f32>()?[0])
+                    model.head(&cross, &l, None)?.to_device(&Device::Cpu)?.to_vec1::<f32>()?[0]
                 }
-            }
+            };
+            Ok(head + p.stats_logit.map_or(0.0, |s| s - offsets.stats))
         })
         .collect()
 }

@@ -8,6 +8,9 @@ pub mod run;
 
 pub mod speakers;
 
+/// What a per-call-centring model's scores mean (the CLI's notice; the window says the same).
+pub const CENTRED_SCORES_NOTICE: &str = "the model centres its scores on each call: they compare a call's segments with one another; NSS and stage means are not comparable between calls (docs/model-card.md)";
+
 pub use events::{AnalysisEvent, CallAnalysis, CallerAssignment, ModelInfo, PipelineStage, SpeakerSpan};
 pub use run::{
     analyze_call, analyze_decoded, decode_call, finish_analysis, reanalyze_call, score_spans, segment_decoded, spawn_worker,

@@ -404,7 +404,7 @@ pub fn analyze_decoded(
                 let started = Instant::now();
                 let (indices, parts): (Vec<usize>, Vec<_>) = std::mem::take(&mut pending).into_iter().unzip();
                 let offset = centring_offset(&model.model, &parts)?;
-                let logits = logits_from_parts(&model.model, &model.device, &parts, offset.as_deref())?;
+                let logits = logits_from_parts(&model.model, &model.device, &parts, &offset)?;
                 model_seconds += started.elapsed().as_secs_f64();
                 for (&index, logit) in indices.iter().zip(logits) {
                     let segment = caller_segment(index, caller[index], sigmoid(logit) as f64);
@@ -439,14 +439,20 @@ pub fn analyze_decoded(
 
 /// Scores given spans `(channel, start_s, end_s)` of decoded audio with `model`, in input order
 /// (the window's edited segments: only the changed ones are scored again). A span too short
-/// for the model (or outside the audio) gets `None`. With a per-call-centring model the spans are
-/// centred as one call, so pass every segment of the call then.
+/// for the model (or outside the audio) gets `None`. A model that centres its scores on the call
+/// is refused: its scores need the whole call ([`analyze_call`]).
 pub fn score_spans(
     model: &ScoringModel,
     audio: &Audio16k,
     spans: &[(usize, f64, f64)],
     max_batch: usize,
 ) -> Result<Vec<Option<f64>>, PipelineError> {
+    if model.model.centres_per_call() {
+        // Scored alone, edited segments would be centred on themselves, not on the call.
+        return Err(PipelineError::Model(ModelError::Input(
+            "this model centres its scores on the whole call: analyse the call again to score edited segments".into(),
+        )));
+    }
     let min_samples = model.model.config().min_samples();
     let mut scorable: Vec<(usize, &[f32])> = Vec::new();
     for (position, &(channel, start_s, end_s)) in spans.iter().enumerate() {

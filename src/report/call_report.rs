@@ -30,6 +30,9 @@ pub struct CallProvenance<'a, S: Serialize> {
     pub model_dir: &'a str,
     pub model_device: &'a str,
     pub model_needs_fine_tuning: bool,
+    /// The model's scores are centred on this call (per-call centring): they compare the call's
+    /// segments with one another; NSS and stage means are not comparable between calls.
+    pub model_scores_centred_on_call: bool,
     pub label_semantics: &'static str,
     pub settings: &'a S,
     /// Which party was scored as the caller, and the layout it was chosen in.
@@ -175,6 +178,7 @@ pub fn write_call_report_files(
         model_dir: &model.dir,
         model_device: &model.device,
         model_needs_fine_tuning: model.needs_fine_tuning,
+        model_scores_centred_on_call: model.per_call_centring,
         label_semantics: LABEL_SEMANTICS,
         settings: &analysis.settings,
         caller_assignment: &analysis.assignment,

@@ -40,9 +40,9 @@ pub struct TrainJob {
     pub calibrate: bool,
     /// Turn per-call centring on in the (Whisper) model's config.
     pub per_call_centring: bool,
-    /// Fit a statistics head (Whisper) with this L2 weight after training and stack it with the
-    /// fused head on the validation speakers (`None`: no new statistics head).
-    pub stats_head: Option<f64>,
+    /// Fit a statistics head (Whisper) after training and stack it with the fused head on the
+    /// validation speakers (`None`: no new statistics head).
+    pub stats_head: Option<StatsHeadFit>,
     /// Licence lines for meta.json beyond the starting bundle's (e.g. the training data's).
     pub licences: Vec<String>,
     /// meta.json's name (`None`: the output folder's name).
@@ -52,6 +52,18 @@ pub struct TrainJob {
     pub overwrite: bool,
     /// The command line, recorded for reproducibility.
     pub command: String,
+}
+
+/// How `train --stats-head` fits the statistics head.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StatsHeadFit {
+    /// L2 weight on the mean loss over training clips.
+    pub l2: f64,
+    /// Centre each speaker's clip summaries on the speaker's mean (and each call's, in the bundle).
+    pub centring: bool,
+    /// Project out this many directions along which the training speakers' (and recording
+    /// conditions') mean summaries differ most (0: none); see `stats_fit::Nuisance`.
+    pub nuisance_dims: usize,
 }
 
 pub struct TrainJobResult {
@@ -254,6 +266,9 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
             Some(_) => {}
         }
     }
+    if job.stats_head.is_some_and(|f| f.centring) && job.per_call_centring {
+        return Err(TrainingError::Config("the statistics head does not combine with per-call centring".into()));
+    }
     let device = Device::Cpu;
     let mut trainer = Trainer::new(config.clone(), init, opts.clone(), &device)?;
     let frozen = trainer.frozen_digest()?;
@@ -312,10 +327,12 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     let scaling = if opts.mfcc_scaling && opts.epochs > 0 { Some(super::net::MfccScaling::fit(&train)?) } else { None };
     trainer.set_mfcc_scaling(scaling.clone());
     if config.whisper_branch().is_some_and(|w| w.per_call_centring) {
-        let mut means = super::cache::group_state_means(&train)?;
-        means.extend(super::cache::group_state_means(&val)?);
-        trainer.set_group_means(Some(means));
+        // Over training and validation together: a call's segments may fall in both.
+        let all: Vec<_> = train.iter().chain(&val).cloned().collect();
+        trainer.set_group_means(Some(super::cache::group_state_means(&all)?));
     }
+    // A starting model whose statistics head is centred per call (its head stays frozen).
+    trainer.set_stats_offsets(&[&train, &val])?;
 
     let fingerprint = Fingerprint {
         config: &config,
@@ -397,10 +414,11 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
     meta.metrics.insert("command".into(), serde_json::json!(job.command));
     meta.metrics.insert("run_fingerprint".into(), serde_json::json!(digest));
     let mut tensors = trainer.export(outcome.best_tensors)?;
-    if let Some(l2) = job.stats_head {
-        let record = fit_stats_head(&train, &val, &outcome.best_val_logits, l2, opts.class_weighting, &mut tensors)?;
+    if let Some(fit) = job.stats_head {
+        let record = fit_stats_head(&train, &val, &outcome.best_val_logits, fit, opts.class_weighting, &mut tensors)?;
         if let Some(w) = config.whisper.as_mut() {
             w.stats_head = true;
+            w.stats_centring = fit.centring;
         }
         meta.metrics.insert("stats_head".into(), json(&record));
         if let Some(calibration) = &record.calibration {
@@ -435,6 +453,10 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
 #[derive(Debug, Clone, Serialize)]
 struct StatsHeadRecord {
     l2: f64,
+    /// Summaries centred on their speaker's (group's) mean.
+    centring: bool,
+    /// Speaker/condition directions projected out of the summaries.
+    nuisance_dims: usize,
     training_clips: usize,
     iterations: usize,
     gradient_norm: f64,
@@ -454,16 +476,27 @@ fn fit_stats_head(
     train: &[super::cache::PreparedExample],
     val: &[super::cache::PreparedExample],
     fused_val_logits: &[f32],
-    l2: f64,
+    fit_options: StatsHeadFit,
     balanced: bool,
     tensors: &mut HashMap<String, candle_core::Tensor>,
 ) -> Result<StatsHeadRecord, TrainingError> {
     use super::calibration::{expected_calibration_error, roc_auc, CalibrationRecord, PlattScaling, ECE_BINS};
-    use super::stats_fit::{clip_statistics, fit_logistic, fit_stacking, Stacking};
+    use super::stats_fit::{centre_by_group, clip_statistics, fit_logistic_with, fit_stacking, Nuisance, Stacking};
+    let StatsHeadFit { l2, centring, nuisance_dims } = fit_options;
+    let summaries = |examples: &[super::cache::PreparedExample]| -> Result<Vec<Vec<f32>>, TrainingError> {
+        let mut rows = clip_statistics(examples)?;
+        if centring {
+            let groups: Vec<&str> = examples.iter().map(|e| e.group.as_str()).collect();
+            centre_by_group(&mut rows, &groups);
+        }
+        Ok(rows)
+    };
     let labels: Vec<u8> = train.iter().map(|e| e.label).collect();
-    let fit = fit_logistic(clip_statistics(train)?, &labels, l2, balanced, 3000)?;
+    let groups: Vec<&str> = train.iter().map(|e| e.group.as_str()).collect();
+    let nuisance = Nuisance { groups: &groups, dims: nuisance_dims };
+    let fit = fit_logistic_with(summaries(train)?, &labels, l2, balanced, 3000, Some(nuisance))?;
     let val_labels: Vec<u8> = val.iter().map(|e| e.label).collect();
-    let val_stats: Vec<f32> = clip_statistics(val)?.iter().map(|x| fit.logit(x)).collect();
+    let val_stats: Vec<f32> = summaries(val)?.iter().map(|x| fit.logit(x)).collect();
     let stacking = fit_stacking(fused_val_logits, &val_stats, &val_labels);
     let used = stacking.unwrap_or(Stacking { fused: 0.5, stats: 0.5, bias: 0.0 });
     super::calibration::fold_into_classifier(tensors, PlattScaling { a: used.fused, b: used.bias })?;
@@ -483,6 +516,8 @@ fn fit_stats_head(
     });
     Ok(StatsHeadRecord {
         l2,
+        centring,
+        nuisance_dims,
         training_clips: train.len(),
         iterations: fit.iterations,
         gradient_norm: fit.gradient_norm,
@@ -674,7 +709,7 @@ pub fn score_clips(
         for members in by_speaker.values() {
             let call: Vec<_> = members.iter().map(|&i| parts[i].clone()).collect();
             let offset = centring_offset(&model, &call)?;
-            for (&i, logit) in members.iter().zip(logits_from_parts(&model, device, &call, offset.as_deref())?) {
+            for (&i, logit) in members.iter().zip(logits_from_parts(&model, device, &call, &offset)?) {
                 probs[i] = sigmoid(logit);
             }
         }

@@ -54,6 +54,9 @@ pub struct TrainableNet {
     /// Per-call centring (Whisper): each group's mean states `(states, d_model)`, by
     /// [`PreparedExample::group`].
     pub group_means: Option<std::collections::HashMap<String, Tensor>>,
+    /// A per-call-centred statistics head: each group's offset (its mean statistics-head logit
+    /// less the head's bias), subtracted from its examples' statistics-head logits.
+    pub stats_offsets: Option<std::collections::HashMap<String, f32>>,
     /// The linear probe of [`Branches::EncoderLinear`] (created only for that ablation).
     probe: Option<ops::Linear>,
 }
@@ -120,11 +123,30 @@ pub fn fold_mfcc_scaling(tensors: &mut std::collections::HashMap<String, Tensor>
 }
 
 impl TrainableNet {
+    /// Per group ([`PreparedExample::group`]), the mean statistics-head logit of its examples less
+    /// the head's bias: what a per-call-centred head subtracts (`None` without a centred head).
+    pub fn stats_group_offsets<'a>(&self, examples: impl IntoIterator<Item = &'a PreparedExample>) -> Result<Option<std::collections::HashMap<String, f32>>> {
+        if !self.model.centres_stats_per_call() {
+            return Ok(None);
+        }
+        let bias = self.model.stats_head_bias()?.unwrap_or(0.0) as f64;
+        let mut sums: std::collections::HashMap<String, (f64, usize)> = std::collections::HashMap::new();
+        for e in examples {
+            if let Some(logit) = self.model.stats_logits(&e.audio_conv)? {
+                let logit = logit.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?[0] as f64;
+                let entry = sums.entry(e.group.clone()).or_insert((0.0, 0));
+                entry.0 += logit;
+                entry.1 += 1;
+            }
+        }
+        Ok(Some(sums.into_iter().map(|(g, (sum, n))| (g, (sum / n.max(1) as f64 - bias) as f32)).collect()))
+    }
+
     /// Creates (or looks up) every variable under the product's names, in the product's order
     /// (which seeded initialisation depends on). The frozen conv encoder's copy used for the
     /// cache is loaded separately ([`load_frozen_encoder`]).
     pub fn load(vb: VarBuilder, cfg: &FusedConfig) -> Result<Self> {
-        Ok(Self { model: FusedModel::load(vb, cfg)?, config: cfg.clone(), branches: Branches::Fused, mfcc_scaling: None, group_means: None, probe: None })
+        Ok(Self { model: FusedModel::load(vb, cfg)?, config: cfg.clone(), branches: Branches::Fused, mfcc_scaling: None, group_means: None, stats_offsets: None, probe: None })
     }
 
     /// Creates the linear probe the [`Branches::EncoderLinear`] baseline needs (a Whisper model).
@@ -236,7 +258,15 @@ impl TrainableNet {
                 .map(|e| self.model.stats_logits(&e.audio_conv).map(|s| s.map(|s| s.detach())))
                 .collect::<Result<Option<Vec<_>>>>()?;
             if let Some(stats) = stats {
-                return logits + Tensor::cat(&stats, 0)?;
+                let mut stats = Tensor::cat(&stats, 0)?;
+                if let Some(offsets) = &self.stats_offsets {
+                    let shift = examples
+                        .iter()
+                        .map(|e| offsets.get(&e.group).copied().ok_or_else(|| candle_core::Error::Msg(format!("no statistics offset for group {}", e.group))))
+                        .collect::<Result<Vec<f32>>>()?;
+                    stats = (stats - Tensor::from_vec(shift, examples.len(), logits.device())?.to_dtype(logits.dtype())?)?;
+                }
+                return logits + stats;
             }
         }
         Ok(logits)

@@ -17,6 +17,24 @@ pub fn clip_statistics(examples: &[PreparedExample]) -> Result<Vec<Vec<f32>>, Tr
         .collect()
 }
 
+/// Subtracts from every row the mean row of its group (`groups[i]` names row `i`'s): each
+/// speaker's (or call's) summaries heard against their own average.
+pub fn centre_by_group(rows: &mut [Vec<f32>], groups: &[&str]) {
+    let mut sums: std::collections::HashMap<&str, (Vec<f64>, usize)> = std::collections::HashMap::new();
+    for (row, &g) in rows.iter().zip(groups) {
+        let entry = sums.entry(g).or_insert_with(|| (vec![0.0; row.len()], 0));
+        entry.0.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+        entry.1 += 1;
+    }
+    let means: std::collections::HashMap<&str, Vec<f32>> =
+        sums.into_iter().map(|(g, (sum, n))| (g, sum.into_iter().map(|s| (s / n as f64) as f32).collect())).collect();
+    for (row, g) in rows.iter_mut().zip(groups) {
+        if let Some(mean) = means.get(g) {
+            row.iter_mut().zip(mean).for_each(|(v, m)| *v -= m);
+        }
+    }
+}
+
 /// A logistic regression on raw summaries (the standardisation folded in): `logit = w·x + b`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogisticFit {
@@ -52,6 +70,29 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 /// accelerated gradient with the step from a power-iteration bound on the curvature. Stops when
 /// the gradient norm is below `1e-6` or after `max_iterations`.
 pub fn fit_logistic(rows: Vec<Vec<f32>>, labels: &[u8], l2: f64, balanced: bool, max_iterations: usize) -> Result<LogisticFit, TrainingError> {
+    fit_logistic_with(rows, labels, l2, balanced, max_iterations, None)
+}
+
+/// Nuisance attribute projection for [`fit_logistic_with`]: the `dims` directions along which the
+/// groups' (speakers', recording conditions') class-balanced mean summaries differ most are
+/// removed from the problem, so the head cannot read who is speaking or over which line. A fixed
+/// linear projection folded into the weights: scores stay per segment, comparable between calls.
+#[derive(Debug, Clone, Copy)]
+pub struct Nuisance<'a> {
+    /// Each row's group.
+    pub groups: &'a [&'a str],
+    pub dims: usize,
+}
+
+/// [`fit_logistic`], optionally with the [`Nuisance`] directions projected out first.
+pub fn fit_logistic_with(
+    rows: Vec<Vec<f32>>,
+    labels: &[u8],
+    l2: f64,
+    balanced: bool,
+    max_iterations: usize,
+    nuisance: Option<Nuisance<'_>>,
+) -> Result<LogisticFit, TrainingError> {
     let n = rows.len();
     if n == 0 || labels.len() != n || !labels.contains(&0) || !labels.contains(&1) {
         return Err(TrainingError::Dataset("the statistics head needs training clips of both classes".into()));
@@ -78,6 +119,19 @@ pub fn fit_logistic(rows: Vec<Vec<f32>>, labels: &[u8], l2: f64, balanced: bool,
     for r in rows {
         x.extend(r.iter().enumerate().map(|(k, &v)| ((v as f64 - mean[k]) * scale[k]) as f32));
     }
+    let directions = match nuisance {
+        Some(Nuisance { groups, dims }) if dims > 0 => {
+            if groups.len() != n {
+                return Err(TrainingError::Dataset("a group is needed for every clip summary".into()));
+            }
+            let directions = nuisance_directions(&x, d, labels, groups, dims);
+            for row in x.chunks_mut(d) {
+                project_out(row, &directions);
+            }
+            directions
+        }
+        _ => Vec::new(),
+    };
     let (neg, pos) = (labels.iter().filter(|&&l| l == 0).count() as f64, labels.iter().filter(|&&l| l == 1).count() as f64);
     let class_weight = |l: u8| if !balanced { 1.0 } else if l == 1 { n as f64 / (2.0 * pos) } else { n as f64 / (2.0 * neg) };
     let c: Vec<f64> = labels.iter().map(|&l| class_weight(l) / n as f64).collect();
@@ -147,10 +201,98 @@ pub fn fit_logistic(rows: Vec<Vec<f32>>, labels: &[u8], l2: f64, balanced: bool,
             break;
         }
     }
+    // The projection P is symmetric: w·(P z) = (P w)·z.
+    if !directions.is_empty() {
+        let mut projected: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+        project_out(&mut projected, &directions);
+        w = projected.into_iter().map(f64::from).collect();
+    }
     // Fold the standardisation: w·((x - m) s) + b = (w s)·x + (b - (w s)·m).
     let weight: Vec<f64> = w.iter().zip(&scale).map(|(w, s)| w * s).collect();
     let bias = b - weight.iter().zip(&mean).map(|(w, m)| w * m).sum::<f64>();
     Ok(LogisticFit { weight: weight.into_iter().map(|v| v as f32).collect(), bias: bias as f32, iterations, gradient_norm })
+}
+
+/// Removes from `row` its components along the orthonormal `directions`.
+fn project_out(row: &mut [f32], directions: &[Vec<f32>]) {
+    for u in directions {
+        let c = dot(u, row) as f32;
+        row.iter_mut().zip(u).for_each(|(v, &u)| *v -= c * u);
+    }
+}
+
+/// The `dims` leading principal directions (orthonormal, length `d`) of the groups' mean rows of
+/// the row-major `x`, each group's mean taken as the average of its two class means (when it has
+/// both) so that a group's share of negative clips does not turn emotion into a nuisance.
+fn nuisance_directions(x: &[f32], d: usize, labels: &[u8], groups: &[&str], dims: usize) -> Vec<Vec<f32>> {
+    let mut sums: std::collections::BTreeMap<&str, [(Vec<f64>, usize); 2]> = std::collections::BTreeMap::new();
+    for ((row, &label), &g) in x.chunks(d).zip(labels).zip(groups) {
+        let entry = sums.entry(g).or_insert_with(|| [(vec![0.0; d], 0), (vec![0.0; d], 0)]);
+        let slot = &mut entry[(label == 1) as usize];
+        slot.0.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+        slot.1 += 1;
+    }
+    let mut means: Vec<Vec<f64>> = sums
+        .into_values()
+        .map(|classes| {
+            let present: Vec<&(Vec<f64>, usize)> = classes.iter().filter(|(_, c)| *c > 0).collect();
+            let mut mean = vec![0.0; d];
+            for (sum, count) in &present {
+                mean.iter_mut().zip(sum).for_each(|(m, s)| *m += s / *count as f64 / present.len() as f64);
+            }
+            mean
+        })
+        .collect();
+    let g = means.len();
+    if g < 2 {
+        return Vec::new();
+    }
+    let centre: Vec<f64> = (0..d).map(|k| means.iter().map(|m| m[k]).sum::<f64>() / g as f64).collect();
+    for m in means.iter_mut() {
+        m.iter_mut().zip(&centre).for_each(|(v, c)| *v -= c);
+    }
+    // Eigenvectors of the small Gram matrix M M^T (g x g) by power iteration with deflation;
+    // each gives the direction M^T v in feature space.
+    let gram: Vec<Vec<f64>> = (0..g).map(|i| (0..g).map(|j| means[i].iter().zip(&means[j]).map(|(a, b)| a * b).sum()).collect()).collect();
+    let mut found: Vec<Vec<f64>> = Vec::new();
+    let mut directions = Vec::new();
+    for k in 0..dims.min(g - 1) {
+        let mut v: Vec<f64> = (0..g).map(|i| 1.0 + ((i * 7919 + k * 104_729) % 1000) as f64 / 1000.0).collect();
+        let mut eigenvalue = 0.0;
+        for _ in 0..500 {
+            let mut next: Vec<f64> = (0..g).map(|i| gram[i].iter().zip(&v).map(|(a, b)| a * b).sum()).collect();
+            for f in &found {
+                let c: f64 = f.iter().zip(&next).map(|(a, b)| a * b).sum();
+                next.iter_mut().zip(f).for_each(|(x, y)| *x -= c * y);
+            }
+            let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm < 1e-12 {
+                break;
+            }
+            eigenvalue = norm;
+            v = next.into_iter().map(|x| x / norm).collect();
+        }
+        if eigenvalue < 1e-9 {
+            break;
+        }
+        let mut u = vec![0f64; d];
+        for (vi, m) in v.iter().zip(&means) {
+            u.iter_mut().zip(m).for_each(|(a, b)| *a += vi * b);
+        }
+        // Orthonormal against the earlier directions (exact in theory; kept so in floating point).
+        for prev in &directions {
+            let prev: &Vec<f32> = prev;
+            let c: f64 = u.iter().zip(prev).map(|(a, &b)| a * b as f64).sum();
+            u.iter_mut().zip(prev).for_each(|(a, &b)| *a -= c * b as f64);
+        }
+        let norm = u.iter().map(|a| a * a).sum::<f64>().sqrt();
+        if norm < 1e-12 {
+            break;
+        }
+        directions.push(u.into_iter().map(|a| (a / norm) as f32).collect::<Vec<f32>>());
+        found.push(v);
+    }
+    directions
 }
 
 /// How the fused head's and the statistics head's logits combine: `fused * a + stats * b + c`.
@@ -286,6 +428,40 @@ mod tests {
         let strong = fit_logistic(train, &labels, 10.0, true, 5000).unwrap();
         let norm = |w: &[f32]| w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
         assert!(norm(&strong.weight) < norm(&fit.weight) / 10.0);
+    }
+
+    /// Feature 5 carries each group's offset (and some label signal); feature 3 only the label.
+    /// Projecting out the groups' leading direction leaves the head blind to feature 5, still
+    /// ranking by feature 3.
+    #[test]
+    fn nuisance_projection_removes_the_groups_direction() {
+        let mut rng = Rng::new(11);
+        let names: Vec<String> = (0..12).map(|g| format!("speaker{g}")).collect();
+        let offsets: Vec<f32> = (0..12).map(|g| (g as f32 - 5.5) * 0.3).collect();
+        let (mut rows, mut labels, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..1200 {
+            let g = i % 12;
+            let label = ((i / 12) % 2) as u8;
+            let signal = if label == 1 { 1.0 } else { -1.0 };
+            let mut row: Vec<f32> = (0..10).map(|_| rng.unit() as f32 - 0.5).collect();
+            row[3] += signal * 0.3;
+            row[5] += offsets[g] + signal;
+            rows.push(row);
+            labels.push(label);
+            groups.push(names[g].as_str());
+        }
+        let plain = fit_logistic(rows.clone(), &labels, 1e-3, true, 5000).unwrap();
+        assert!(plain.weight[5].abs() > 0.2 * plain.weight[3].abs(), "{:?}", plain.weight);
+        let nuisance = Nuisance { groups: &groups, dims: 1 };
+        let fit = fit_logistic_with(rows.clone(), &labels, 1e-3, true, 5000, Some(nuisance)).unwrap();
+        assert!(fit.weight[5].abs() < 0.02 * fit.weight[3].abs(), "{:?}", fit.weight);
+        assert!(fit.weight[3] > 0.0);
+        let probs: Vec<f32> = rows.iter().map(|r| crate::model::scoring::sigmoid(fit.logit(r))).collect();
+        let auc = crate::training::calibration::roc_auc(&probs, &labels).unwrap();
+        assert!(auc > 0.8, "AUC {auc}");
+        // Zero directions is the plain fit.
+        let none = fit_logistic_with(rows, &labels, 1e-3, true, 5000, Some(Nuisance { groups: &groups, dims: 0 })).unwrap();
+        assert_eq!(none, plain);
     }
 
     #[test]

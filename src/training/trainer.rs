@@ -234,9 +234,17 @@ impl Trainer {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
         hasher.update(b"emotrace prepared clip v1\0");
+        // Only what shapes the cached states: the heads' switches (centring, statistics head)
+        // act after the cache, so they are hashed at their off values (keeps older caches valid).
+        let mut whisper = serde_json::to_value(&self.config.whisper).map_err(|e| TrainingError::Config(e.to_string()))?;
+        if let Some(fields) = whisper.as_object_mut() {
+            fields.insert("per_call_centring".into(), serde_json::Value::Bool(false));
+            fields.insert("stats_head".into(), serde_json::Value::Bool(false));
+            fields.remove("stats_centring");
+        }
         let shape = serde_json::json!({
             "wav2vec2": &self.config.wav2vec2,
-            "whisper": &self.config.whisper,
+            "whisper": whisper,
             "backbone": self.config.backbone,
             "mfcc_frames": self.config.mfcc_frames,
             "freeze_pitch_encoder": self.options.freeze_pitch_encoder,
@@ -245,7 +253,9 @@ impl Trainer {
         });
         hasher.update(shape.to_string().as_bytes());
         let data = self.varmap.data().lock().map_err(|_| TrainingError::Config("varmap lock poisoned".into()))?;
-        let mut names: Vec<&String> = data.keys().filter(|k| Self::is_frozen(&self.options, k)).collect();
+        // The statistics head is frozen too, but reads the cached states rather than making them.
+        let mut names: Vec<&String> =
+            data.keys().filter(|k| Self::is_frozen(&self.options, k) && !k.starts_with(super::net::STATS_HEAD_PREFIX)).collect();
         names.sort();
         for name in names {
             let values = data[name].as_tensor().flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
@@ -274,6 +284,14 @@ impl Trainer {
     /// augmentation copy), subtracted from its examples' states before the layer mix.
     pub fn set_group_means(&mut self, means: Option<HashMap<String, Tensor>>) {
         self.net.group_means = means;
+    }
+
+    /// A per-call-centred statistics head: every group's offset over `examples` (training and
+    /// validation together: a call's segments may fall in both), so each example's statistics
+    /// logit is heard against its group, as a segment's is against its call in analysis.
+    pub fn set_stats_offsets(&mut self, examples: &[&[super::cache::PreparedExample]]) -> candle_core::Result<()> {
+        self.net.stats_offsets = self.net.stats_group_offsets(examples.iter().flat_map(|set| set.iter()))?;
+        Ok(())
     }
 
     /// Standardise the MFCC input during training (folded into the weights on export).
