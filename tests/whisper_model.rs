@@ -136,6 +136,14 @@ fn the_default_models_encoder_is_whisper_base_as_transformers_runs_it() {
     }
 }
 
+/// The tiny Whisper fused model with all layers, normalised states and 2-frame pooling: its
+/// config and weights (scripts/gen_whisper_model_fixtures.py).
+fn tiny_pool2_model() -> (FusedConfig, HashMap<String, Tensor>) {
+    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
+    let cfg = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    (cfg, read_safetensors(&dir.join("model.safetensors")).unwrap())
+}
+
 /// Clips of a few seconds from the committed speech fixtures, cut into `n` pieces.
 fn speech_clips(n: usize) -> Vec<Vec<f32>> {
     let dir = fixtures().join("features");
@@ -161,10 +169,8 @@ fn per_call_centring_in_training_equals_centring_at_scoring() {
     use emotrace::model::scoring::{centring_offset, logits_from_parts, score_segments, segment_parts, SegmentInput};
     use emotrace::training::cache::{group_state_means, RawExample};
     use emotrace::training::{TrainOptions, Trainer};
-    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
-    let mut cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let (mut cfg, init) = tiny_pool2_model();
     cfg.whisper.as_mut().unwrap().per_call_centring = true;
-    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
     let options = TrainOptions { freeze_pitch_encoder: true, mfcc_scaling: false, ..Default::default() };
     let mut trainer = Trainer::new(cfg.clone(), Some(init), options, &Device::Cpu).unwrap();
     let clips = speech_clips(6);
@@ -224,9 +230,7 @@ fn a_statistics_head_scores_as_fitted_in_training_and_on_both_inference_paths() 
     use emotrace::training::cache::RawExample;
     use emotrace::training::stats_fit::{clip_statistics, fit_logistic};
     use emotrace::training::{TrainOptions, Trainer};
-    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
-    let cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
-    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
+    let (cfg, init) = tiny_pool2_model();
     let options = TrainOptions { freeze_pitch_encoder: true, mfcc_scaling: false, ..Default::default() };
     let plain = Trainer::new(cfg.clone(), Some(init.clone()), options.clone(), &Device::Cpu).unwrap();
     let clips = speech_clips(8);
@@ -283,9 +287,7 @@ fn a_per_call_centred_statistics_head_scores_as_fitted_in_training_and_at_scorin
     use emotrace::training::cache::RawExample;
     use emotrace::training::stats_fit::{centre_by_group, clip_statistics, fit_logistic};
     use emotrace::training::{TrainOptions, Trainer};
-    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
-    let cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
-    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
+    let (cfg, init) = tiny_pool2_model();
     let options = TrainOptions { freeze_pitch_encoder: true, mfcc_scaling: false, ..Default::default() };
     let plain = Trainer::new(cfg.clone(), Some(init.clone()), options.clone(), &Device::Cpu).unwrap();
     let clips = speech_clips(8);
@@ -380,9 +382,7 @@ fn a_per_call_centred_statistics_head_scores_as_fitted_in_training_and_at_scorin
 #[test]
 fn the_cache_digest_ignores_the_heads_switches() {
     use emotrace::training::{TrainOptions, Trainer};
-    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
-    let cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
-    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
+    let (cfg, init) = tiny_pool2_model();
     let options = TrainOptions { freeze_pitch_encoder: true, mfcc_scaling: false, ..Default::default() };
     let digest = |cfg: &FusedConfig| Trainer::new(cfg.clone(), Some(init.clone()), options.clone(), &Device::Cpu).unwrap().frozen_digest().unwrap();
     let base = digest(&cfg);
@@ -421,9 +421,7 @@ fn a_call_analysed_with_a_centred_statistics_head_is_centred_on_that_call() {
     use emotrace::model::DeviceChoice;
     use emotrace::pipeline::{analyze_call, score_spans, AnalysisSettings, ScoringModel};
     use emotrace::training::stats_fit::LogisticFit;
-    let dir = fixtures().join("whisper_model/tiny_all_layers_norm_pool2");
-    let cfg: FusedConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
-    let init = read_safetensors(&dir.join("model.safetensors")).unwrap();
+    let (cfg, init) = tiny_pool2_model();
     let w = cfg.whisper.as_ref().unwrap();
     let width = emotrace::model::whisper::stats_head::statistics_width(w.mixed_states(), w.encoder.d_model);
     // A fixed head that reads the states' means and spreads (values vary by feature).
@@ -477,4 +475,86 @@ fn a_call_analysed_with_a_centred_statistics_head_is_centred_on_that_call() {
     emotrace::report::call_report::write_call_report(&analysis, 0.0, &report, Default::default()).unwrap();
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["model_scores_centred_on_call"], true);
+}
+
+/// `train --init B --epochs 0 --stats-head [--stats-centring] [--stats-alone]` end to end on a
+/// tiny Whisper bundle: the bundle gets the head, its switches and the stacking; "alone" weights
+/// the fused head's logit 0 (its classifier becomes a constant), otherwise the fused head keeps
+/// a weight; the feature cache written by the first run serves the second.
+#[test]
+fn train_fits_a_statistics_head_on_a_bundle_centred_and_alone() {
+    use emotrace::model::bundle::{load_bundle, write_bundle, BundleMeta};
+    use emotrace::training::job::{run_train_job, StatsHeadFit, TrainJob};
+    use emotrace::training::{TrainOptions, ValSpeakers};
+    let (cfg, init) = tiny_pool2_model();
+    let work = tempfile::tempdir().unwrap();
+    let start = work.path().join("start");
+    write_bundle(&start, &cfg, &init, BundleMeta::new("start", "test", "test", false), false).unwrap();
+    // Three speakers, both classes each; clips under the tiny encoder's 1.28 s.
+    let mut manifest = String::from("path,label_binary,speaker\n");
+    let clips = speech_clips(8);
+    for speaker in 0..3 {
+        for (k, clip) in clips.iter().enumerate() {
+            let gain = 0.5 + 0.2 * speaker as f32;
+            let samples: Vec<f32> = clip.iter().take(19_000).map(|v| v * gain).collect();
+            let name = format!("s{speaker}_{k}.wav");
+            emotrace::audio::wav::write_wav_f32(&work.path().join(&name), 16_000, &[samples]).unwrap();
+            let label = if (k + speaker) % 2 == 0 { "negative" } else { "non-negative" };
+            manifest.push_str(&format!("{name},{label},s{speaker}\n"));
+        }
+    }
+    let manifest_path = work.path().join("manifest.csv");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let cache = work.path().join("cache");
+    let job = |out: &str, fit: StatsHeadFit| TrainJob {
+        manifests: vec![manifest_path.clone()],
+        out: work.path().join(out),
+        init: Some(start.clone()),
+        config: cfg.clone(),
+        config_name: "test".into(),
+        options: TrainOptions {
+            epochs: 0,
+            freeze_pitch_encoder: true,
+            mfcc_scaling: false,
+            feature_cache: Some(cache.clone()),
+            checkpoint_dir: Some(work.path().join(format!("{out}.checkpoint"))),
+            ..Default::default()
+        },
+        val: ValSpeakers::Named(vec!["s2".into()]),
+        exclude_speakers: Vec::new(),
+        calibrate: true,
+        per_call_centring: false,
+        stats_head: Some(fit),
+        licences: Vec::new(),
+        name: None,
+        max_clips: None,
+        overwrite: false,
+        command: "test".into(),
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let classifier = |out: &str| {
+        let tensors = read_safetensors(&work.path().join(out).join("model.safetensors")).unwrap();
+        tensors["classifier.weight"].flatten_all().unwrap().to_dtype(DType::F32).unwrap().to_vec1::<f32>().unwrap()
+    };
+    fn files(dir: &Path) -> usize {
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).map(|p| if p.is_dir() { files(&p) } else { 1 }).sum()
+    }
+    run_train_job(&job("stacked", StatsHeadFit { l2: 0.5, centring: false, nuisance_dims: 0, alone: false }), None, &cancel).unwrap();
+    let cached = files(&cache);
+    assert!(cached > 0, "the first run fills the feature cache");
+    run_train_job(&job("alone", StatsHeadFit { l2: 0.5, centring: true, nuisance_dims: 0, alone: true }), None, &cancel).unwrap();
+    assert_eq!(files(&cache), cached, "the centred head reuses every cached clip");
+
+    let (_, stacked) = load_bundle(&work.path().join("stacked"), &Device::Cpu).unwrap();
+    let w = stacked.config.whisper.as_ref().unwrap();
+    assert!(w.stats_head && !w.stats_centring);
+    assert!(classifier("stacked").iter().any(|v| v.abs() > 1e-6));
+    let (alone_model, alone) = load_bundle(&work.path().join("alone"), &Device::Cpu).unwrap();
+    let w = alone.config.whisper.as_ref().unwrap();
+    assert!(w.stats_head && w.stats_centring && alone_model.centres_stats_per_call());
+    assert!(classifier("alone").iter().all(|v| *v == 0.0), "the fused head's logit weighs 0");
+    let record = &alone.meta.metrics["stats_head"];
+    assert_eq!(record["alone"], true);
+    assert_eq!(record["centring"], true);
+    assert_eq!(record["stacking"]["fused"], 0.0);
 }

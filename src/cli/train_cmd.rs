@@ -69,6 +69,10 @@ pub struct TrainArgs {
     /// before the fit (nuisance attribute projection; a fixed linear map folded into the head).
     #[arg(long, default_value_t = 0, requires = "stats_head")]
     pub stats_nuisance_dims: usize,
+    /// With --stats-head: the statistics head alone decides; the fused head's logit gets weight 0
+    /// in the stacking (measured with --stats-centring: see docs/model-card.md).
+    #[arg(long, requires = "stats_head")]
+    pub stats_alone: bool,
     /// L2 weight of the statistics head's fit (on the mean loss over training clips).
     #[arg(long, default_value_t = 0.5)]
     pub stats_l2: f64,
@@ -222,7 +226,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         exclude_speakers: args.exclude_speakers.clone(),
         calibrate: !args.no_calibration,
         per_call_centring: args.per_call_centring,
-        stats_head: args.stats_head.then_some(crate::training::job::StatsHeadFit { l2: args.stats_l2, centring: args.stats_centring, nuisance_dims: args.stats_nuisance_dims }),
+        stats_head: args.stats_head.then_some(crate::training::job::StatsHeadFit { l2: args.stats_l2, centring: args.stats_centring, nuisance_dims: args.stats_nuisance_dims, alone: args.stats_alone }),
         licences: args.licence.clone(),
         name: args.name.clone(),
         max_clips: args.max_clips,

@@ -30,6 +30,9 @@ pub struct LabelledClip {
     pub end_s: Option<f64>,
     /// The channel to take (0-based); `None`: all channels mixed to mono.
     pub channel: Option<usize>,
+    /// The clip as its manifest names it (speaker and path as written): the same wherever the
+    /// data lie or the command runs from, so seeds drawn from it (augmentation) repeat.
+    pub name: String,
 }
 
 /// "non-negative" / "positive" / "1" -> 1, "negative" / "0" -> 0.
@@ -92,7 +95,8 @@ pub fn read_manifest(path: &Path) -> Result<Vec<LabelledClip>, TrainingError> {
         };
         let rel_path = Path::new(rel);
         let full = if rel_path.is_absolute() { rel_path.to_path_buf() } else { base.join(rel_path) };
-        clips.push(LabelledClip { path: full, label, speaker, start_s, end_s, channel });
+        let name = format!("{speaker}|{rel}");
+        clips.push(LabelledClip { path: full, label, speaker, start_s, end_s, channel, name });
     }
     Ok(clips)
 }
@@ -288,7 +292,7 @@ mod tests {
     use super::*;
 
     fn clip(speaker: &str, label: u8) -> LabelledClip {
-        LabelledClip { path: PathBuf::from("x.wav"), label, speaker: speaker.into(), start_s: None, end_s: None, channel: None }
+        LabelledClip { path: PathBuf::from("x.wav"), label, speaker: speaker.into(), start_s: None, end_s: None, channel: None, name: "x.wav".into() }
     }
 
     #[test]
@@ -321,6 +325,7 @@ mod tests {
             start_s: Some(start),
             end_s: Some(start + 1.0),
             channel,
+            name: "stereo.wav".into(),
         };
         let clips = vec![at(Some(0), 0.5), at(Some(1), 0.5), at(None, 1.5), at(Some(0), 2.0)];
         let loaded = load_clips(&clips).unwrap();

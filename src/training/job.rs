@@ -64,6 +64,9 @@ pub struct StatsHeadFit {
     /// Project out this many directions along which the training speakers' (and recording
     /// conditions') mean summaries differ most (0: none); see `stats_fit::Nuisance`.
     pub nuisance_dims: usize,
+    /// The statistics head alone: the fused head's logit gets weight 0 in the stacking (it still
+    /// runs, and fine-tuning can give it weight again).
+    pub alone: bool,
 }
 
 pub struct TrainJobResult {
@@ -119,8 +122,11 @@ struct Fingerprint<'a> {
 }
 
 /// What a clip is, independent of its position in the data: its file, span and channel.
+/// The clip's key in the feature cache: its file's canonical path (one file, one key, however the
+/// path was written or wherever the command runs from), span and channel.
 fn clip_identity(clip: &LabelledClip) -> String {
-    format!("{}|{:?}|{:?}|{:?}", clip.path.display(), clip.start_s, clip.end_s, clip.channel)
+    let path = std::fs::canonicalize(&clip.path).unwrap_or_else(|_| clip.path.clone());
+    format!("{}|{:?}|{:?}|{:?}", path.display(), clip.start_s, clip.end_s, clip.channel)
 }
 
 fn hash_hex(parts: &[&str]) -> String {
@@ -132,10 +138,12 @@ fn hash_hex(parts: &[&str]) -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A seed for the clip's `copy`-th augmentation: from the clip's identity, so the same clip gets
-/// the same augmentation whichever other clips a run holds (held-out folds share the cache).
+/// A seed for the clip's `copy`-th augmentation: from the clip's name in its manifest, so the same
+/// clip gets the same augmentation whichever other clips a run holds (held-out folds share the
+/// cache), wherever the data lie and whichever way their path is written.
 fn augmentation_seed(seed: u64, clip: &LabelledClip, copy: usize) -> u64 {
-    let digest = hash_hex(&[&clip_identity(clip), &copy.to_string()]);
+    let name = format!("{}|{:?}|{:?}|{:?}", clip.name, clip.start_s, clip.end_s, clip.channel);
+    let digest = hash_hex(&[&name, &copy.to_string()]);
     let prefix = u64::from_str_radix(&digest[..16], 16).unwrap_or(0);
     seed ^ prefix
 }
@@ -457,6 +465,8 @@ struct StatsHeadRecord {
     centring: bool,
     /// Speaker/condition directions projected out of the summaries.
     nuisance_dims: usize,
+    /// The fused head's logit weighted 0 (the statistics head alone).
+    alone: bool,
     training_clips: usize,
     iterations: usize,
     gradient_norm: f64,
@@ -482,7 +492,7 @@ fn fit_stats_head(
 ) -> Result<StatsHeadRecord, TrainingError> {
     use super::calibration::{expected_calibration_error, roc_auc, CalibrationRecord, PlattScaling, ECE_BINS};
     use super::stats_fit::{centre_by_group, clip_statistics, fit_logistic_with, fit_stacking, Nuisance, Stacking};
-    let StatsHeadFit { l2, centring, nuisance_dims } = fit_options;
+    let StatsHeadFit { l2, centring, nuisance_dims, alone } = fit_options;
     let summaries = |examples: &[super::cache::PreparedExample]| -> Result<Vec<Vec<f32>>, TrainingError> {
         let mut rows = clip_statistics(examples)?;
         if centring {
@@ -497,7 +507,12 @@ fn fit_stats_head(
     let fit = fit_logistic_with(summaries(train)?, &labels, l2, balanced, 3000, Some(nuisance))?;
     let val_labels: Vec<u8> = val.iter().map(|e| e.label).collect();
     let val_stats: Vec<f32> = summaries(val)?.iter().map(|x| fit.logit(x)).collect();
-    let stacking = fit_stacking(fused_val_logits, &val_stats, &val_labels);
+    let stacking = if alone {
+        // One-input Platt scaling of the statistics head: the fused logit held at weight 0.
+        fit_stacking(&vec![0.0; val_stats.len()], &val_stats, &val_labels).map(|s| Stacking { fused: 0.0, ..s })
+    } else {
+        fit_stacking(fused_val_logits, &val_stats, &val_labels)
+    };
     let used = stacking.unwrap_or(Stacking { fused: 0.5, stats: 0.5, bias: 0.0 });
     super::calibration::fold_into_classifier(tensors, PlattScaling { a: used.fused, b: used.bias })?;
     tensors.extend(fit.tensors(used.stats)?);
@@ -518,6 +533,7 @@ fn fit_stats_head(
         l2,
         centring,
         nuisance_dims,
+        alone,
         training_clips: train.len(),
         iterations: fit.iterations,
         gradient_norm: fit.gradient_norm,
@@ -720,4 +736,32 @@ pub fn score_clips(
 /// Tensor map of a bundle (for `--init`).
 pub fn bundle_tensors(dir: &Path) -> Result<HashMap<String, Tensor>, TrainingError> {
     Ok(crate::model::weights::read_safetensors(&dir.join(bundle::WEIGHTS_FILE))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One file reached by two spellings of its path (relative through `..`, absolute): one cache
+    /// key and one augmentation draw; another file: another key.
+    #[test]
+    fn a_clip_keeps_its_cache_key_and_seed_however_its_path_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("casia")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        for name in ["a.wav", "b.wav"] {
+            std::fs::write(data.join("casia").join(name), b"RIFF").unwrap();
+        }
+        let manifest = "path,label_binary,speaker,corpus\na.wav,negative,s1,casia\nb.wav,negative,s1,casia\n";
+        std::fs::write(data.join("casia").join("manifest.csv"), manifest).unwrap();
+        let absolute = crate::training::dataset::read_manifest(&data.join("casia/manifest.csv")).unwrap();
+        let relative = crate::training::dataset::read_manifest(&dir.path().join("work/../data/casia/manifest.csv")).unwrap();
+        assert_ne!(absolute[0].path, relative[0].path, "the test needs two spellings");
+        assert_eq!(clip_identity(&absolute[0]), clip_identity(&relative[0]));
+        assert_eq!(augmentation_seed(5, &absolute[0], 0), augmentation_seed(5, &relative[0], 0));
+        assert_ne!(clip_identity(&absolute[0]), clip_identity(&absolute[1]));
+        assert_ne!(augmentation_seed(5, &absolute[0], 0), augmentation_seed(5, &absolute[1], 0));
+        assert_ne!(augmentation_seed(5, &absolute[0], 0), augmentation_seed(5, &absolute[0], 1));
+    }
 }
