@@ -459,9 +459,10 @@ mod tests {
         let probs: Vec<f32> = rows.iter().map(|r| crate::model::scoring::sigmoid(fit.logit(r))).collect();
         let auc = crate::training::calibration::roc_auc(&probs, &labels).unwrap();
         assert!(auc > 0.8, "AUC {auc}");
-        // Zero directions is the plain fit.
+        // Zero directions is the plain fit (up to rayon's order of summation in the last bits).
         let none = fit_logistic_with(rows, &labels, 1e-3, true, 5000, Some(Nuisance { groups: &groups, dims: 0 })).unwrap();
-        assert_eq!(none, plain);
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * a.abs().max(1.0);
+        assert!(none.weight.iter().zip(&plain.weight).all(|(a, b)| close(*a, *b)) && close(none.bias, plain.bias), "{none:?} vs {plain:?}");
     }
 
     #[test]
