@@ -583,6 +583,13 @@ impl ReviewApp {
     /// Scores `spans` of the open call on the launcher's worker; the GUI thread goes on drawing.
     fn request_scores(&mut self, path: PathBuf, audio: Option<Arc<crate::audio::Audio16k>>, spans: Vec<EditSpan>) {
         let Some(audio) = audio.filter(|_| !spans.is_empty()) else { return };
+        // A centring model scores segments only against the whole call (pipeline::score_spans
+        // refuses them one by one): say so in the user's language instead of asking.
+        if let Some(view) = self.view.as_mut().filter(|v| v.model.as_ref().is_some_and(|(m, _)| m.per_call_centring)) {
+            view.scores_failed(&spans);
+            self.status = Some((self.t(Key::EditedNeedReanalysis).to_string(), false));
+            return;
+        }
         let settings = self.launch_settings(self.view.as_ref().map_or(CallerChoice::Auto, |v| v.caller_choice));
         let sender = self.rescored_sender.clone();
         let ctx = self.repaint.clone();

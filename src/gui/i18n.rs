@@ -290,6 +290,7 @@ keys! {
     NothingToUndo => ("Nothing to undo", "没有可撤销的操作"),
     NothingToRedo => ("Nothing to redo", "没有可重做的操作"),
     ScoringEdited => ("Scoring edited segments …", "正在为编辑后的片段评分…"),
+    EditedNeedReanalysis => ("This model centres its scores on the whole call: edited segments keep provisional scores until you analyse the call again.", "此模型按整通电话居中评分：编辑后的片段暂用估计分数，重新分析本通话后才得到准确分数。"),
     EditKeys => ("S: split · M: merge · Delete: delete · Shift+drag: add · drag an edge: move · Ctrl+Z / Ctrl+Shift+Z: undo / redo", "S：拆分 · M：合并 · Delete：删除 · Shift+拖动：添加 · 拖动边缘：调整 · Ctrl+Z / Ctrl+Shift+Z：撤销/重做"),
     DoLabel => ("label", "标注"),
     DoMoveEdge => ("move a boundary", "调整边界"),
