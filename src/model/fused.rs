@@ -183,7 +183,7 @@ impl FusedModel {
     /// Whether scores depend on the whole call (per-call centring of the Whisper states, or of
     /// the statistics head).
     pub fn centres_per_call(&self) -> bool {
-        self.config.whisper_branch().is_some_and(|w| w.per_call_centring || w.stats_centring)
+        self.centres_states_per_call() || self.centres_stats_per_call()
     }
 
     /// Whether the fused head's Whisper states are centred on the call's mean.
@@ -208,6 +208,17 @@ impl FusedModel {
             },
             AudioBranch::Wav2Vec2(_) => Ok(None),
         }
+    }
+
+    /// A centred statistics head's offset for one call (or training group) from its segments'
+    /// statistics-head logits: their mean less the head's bias, i.e. the head applied to the
+    /// call's mean summary (the head is linear). 0 without logits.
+    pub fn stats_call_offset(&self, logits: &[f32]) -> Result<f32> {
+        if logits.is_empty() {
+            return Ok(0.0);
+        }
+        let bias = self.stats_head_bias()?.unwrap_or(0.0) as f64;
+        Ok((logits.iter().map(|&l| l as f64).sum::<f64>() / logits.len() as f64 - bias) as f32)
     }
 
     /// The bias of the Whisper branch's `audio_projection` (`None` for wav2vec2).

@@ -167,12 +167,11 @@ pub fn centring_offset(model: &FusedModel, parts: &[SegmentParts]) -> Result<Cal
         }
     }
     if model.centres_stats_per_call() {
-        let bias = model.stats_head_bias()?.unwrap_or(0.0) as f64;
-        let logits: Vec<f64> = parts.iter().filter_map(|p| p.stats_logit).map(f64::from).collect();
+        let logits: Vec<f32> = parts.iter().filter_map(|p| p.stats_logit).collect();
         if logits.len() != parts.len() {
             return Err(ModelError::Internal("a segment has no statistics-head logit".into()));
         }
-        offsets.stats = (logits.iter().sum::<f64>() / logits.len() as f64 - bias) as f32;
+        offsets.stats = model.stats_call_offset(&logits)?;
     }
     Ok(offsets)
 }

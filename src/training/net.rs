@@ -129,17 +129,13 @@ impl TrainableNet {
         if !self.model.centres_stats_per_call() {
             return Ok(None);
         }
-        let bias = self.model.stats_head_bias()?.unwrap_or(0.0) as f64;
-        let mut sums: std::collections::HashMap<String, (f64, usize)> = std::collections::HashMap::new();
+        let mut logits: std::collections::HashMap<String, Vec<f32>> = std::collections::HashMap::new();
         for e in examples {
             if let Some(logit) = self.model.stats_logits(&e.audio_conv)? {
-                let logit = logit.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?[0] as f64;
-                let entry = sums.entry(e.group.clone()).or_insert((0.0, 0));
-                entry.0 += logit;
-                entry.1 += 1;
+                logits.entry(e.group.clone()).or_default().push(logit.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?[0]);
             }
         }
-        Ok(Some(sums.into_iter().map(|(g, (sum, n))| (g, (sum / n.max(1) as f64 - bias) as f32)).collect()))
+        logits.into_iter().map(|(g, l)| Ok((g, self.model.stats_call_offset(&l)?))).collect::<Result<_>>().map(Some)
     }
 
     /// Creates (or looks up) every variable under the product's names, in the product's order
