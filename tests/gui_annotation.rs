@@ -237,7 +237,7 @@ fn segments_are_edited_labelled_undone_and_redone_in_the_window_and_everything_f
     // From scratch: every shown span scored by the library, the metrics summarised again.
     let audio = emotrace::audio::load_16k(&call).unwrap();
     let tuples: Vec<(usize, f64, f64)> = shown.iter().map(|s| (s.channel, s.start_s, s.end_s)).collect();
-    let scores = score_spans(&model, &audio, &tuples, 8).unwrap();
+    let scores = score_spans(&model, &audio, &tuples, 8, None).unwrap();
     let scratch: Vec<ScoredSegment> =
         shown.iter().zip(&scores).map(|(s, p)| ScoredSegment { p_nonnegative: p.expect("scorable"), ..s.clone() }).collect();
     for (window, fresh) in shown.iter().zip(&scratch) {

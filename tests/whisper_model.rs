@@ -458,19 +458,35 @@ fn a_call_analysed_with_a_centred_statistics_head_is_centred_on_that_call() {
     let n = analysis.segments.len();
     assert!(n >= 20, "{n} caller segments");
     let spans: Vec<(usize, f64, f64)> = analysis.segments.iter().map(|s| (s.channel, s.start_s, s.end_s)).collect();
-    let refused = score_spans(&centred, &emotrace::audio::load_16k(&call).unwrap(), &spans[..2], 8);
+    // Edited segments alone would be centred on themselves: without the call's offsets, refused.
+    let refused = score_spans(&centred, &emotrace::audio::load_16k(&call).unwrap(), &spans[..2], 8, None);
     assert!(refused.is_err_and(|e| e.to_string().contains("analyse the call again")));
 
     let audio = emotrace::audio::load_16k(&call).unwrap();
     let logit = |p: f64| (p / (1.0 - p)).ln();
-    let plain: Vec<f64> = score_spans(&absolute, &audio, &spans, 8).unwrap().into_iter().map(|p| logit(p.unwrap())).collect();
-    let fused: Vec<f64> = score_spans(&fused_only, &audio, &spans, 8).unwrap().into_iter().map(|p| logit(p.unwrap())).collect();
+    let plain: Vec<f64> = score_spans(&absolute, &audio, &spans, 8, None).unwrap().into_iter().map(|p| logit(p.unwrap())).collect();
+    let fused: Vec<f64> = score_spans(&fused_only, &audio, &spans, 8, None).unwrap().into_iter().map(|p| logit(p.unwrap())).collect();
     let offset = plain.iter().zip(&fused).map(|(p, f)| p - f).sum::<f64>() / n as f64 - head.bias as f64;
     assert!(offset.abs() > 0.05, "the call's offset {offset} must matter for the test to mean anything");
     for (k, segment) in analysis.segments.iter().enumerate() {
         let expected = plain[k] - offset;
         assert!((logit(segment.p_nonnegative) - expected).abs() < 2e-3, "segment {k}: {} vs {expected}", logit(segment.p_nonnegative));
     }
+    // With the analysis' offsets, any two segments scored again (as the window does after an
+    // edit) get exactly the analysis' scores: heard against the whole call, not each other.
+    let offsets = analysis.call_offsets.as_ref().expect("a centring model's analysis keeps its call offsets");
+    assert!((offsets.stats as f64 - offset).abs() < 2e-3, "{} vs {offset}", offsets.stats);
+    for pair in [[0, n - 1], [n / 2, n / 3]] {
+        let chosen: Vec<(usize, f64, f64)> = pair.iter().map(|&k| spans[k]).collect();
+        let again = score_spans(&centred, &audio, &chosen, 8, Some(offsets)).unwrap();
+        for (&k, p) in pair.iter().zip(again) {
+            assert!((p.unwrap() - analysis.segments[k].p_nonnegative).abs() < 1e-5, "segment {k}: {p:?} vs {}", analysis.segments[k].p_nonnegative);
+        }
+    }
+    // A shortened segment is scored (not refused) against the same call mean.
+    let (channel, start, end) = spans[n / 2];
+    let shortened = score_spans(&centred, &audio, &[(channel, start, start + (end - start) * 0.7)], 8, Some(offsets)).unwrap();
+    assert!(shortened[0].is_some_and(|p| p > 0.0 && p < 1.0 && (p - analysis.segments[n / 2].p_nonnegative).abs() > 1e-6));
     let report = work.path().join("report");
     emotrace::report::call_report::write_call_report(&analysis, 0.0, &report, Default::default()).unwrap();
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap()).unwrap();

@@ -583,9 +583,14 @@ impl ReviewApp {
     /// Scores `spans` of the open call on the launcher's worker; the GUI thread goes on drawing.
     fn request_scores(&mut self, path: PathBuf, audio: Option<Arc<crate::audio::Audio16k>>, spans: Vec<EditSpan>) {
         let Some(audio) = audio.filter(|_| !spans.is_empty()) else { return };
-        // A centring model scores segments only against the whole call (pipeline::score_spans
-        // refuses them one by one): say so in the user's language instead of asking.
-        if let Some(view) = self.view.as_mut().filter(|v| v.model.as_ref().is_some_and(|(m, _)| m.per_call_centring)) {
+        // A centring model scores edited segments against the mean its analysis of the call
+        // subtracted; without that analysis (pipeline::score_spans would refuse them) say so in
+        // the user's language instead of asking.
+        let analysed = self.view.as_ref().and_then(|v| v.analysis.clone());
+        let has_offsets = analysed.as_ref().is_some_and(|a| a.call_offsets.is_some());
+        if let Some(view) =
+            self.view.as_mut().filter(|v| !has_offsets && v.model.as_ref().is_some_and(|(m, _)| m.per_call_centring))
+        {
             view.scores_failed(&spans);
             self.status = Some((self.t(Key::EditedNeedReanalysis).to_string(), false));
             return;
@@ -598,6 +603,7 @@ impl ReviewApp {
         self.launcher.rescore(
             audio,
             tuples,
+            analysed,
             &settings,
             Box::new(move |scores| {
                 let _ = sender.send((path, spans, scores));

@@ -76,8 +76,16 @@ pub trait AnalysisLauncher: Send + Sync {
 
     /// Scores spans `(channel, start_s, end_s)` of a decoded call on a worker thread (the
     /// segments a reviewer edited) and hands `done` one score per span (`None`: too short to
-    /// score). The default gives the demo scores.
-    fn rescore(&self, _audio: Arc<Audio16k>, spans: Vec<(usize, f64, f64)>, _settings: &LaunchSettings, done: RescoreDone) {
+    /// score). `analysed` is the call's last analysis: a centring model scores against its call
+    /// offsets. The default gives the demo scores.
+    fn rescore(
+        &self,
+        _audio: Arc<Audio16k>,
+        spans: Vec<(usize, f64, f64)>,
+        _analysed: Option<Arc<CallAnalysis>>,
+        _settings: &LaunchSettings,
+        done: RescoreDone,
+    ) {
         std::thread::spawn(move || done(Ok(spans.iter().map(|&(_, start_s, _)| Some(demo_probability(start_s, (start_s * 10.0) as usize))).collect())));
     }
 }
@@ -207,6 +215,7 @@ impl SyntheticLauncher {
             model: demo_model_info(),
             assignment,
             timings,
+            call_offsets: None,
         }))
     }
 }

@@ -71,7 +71,14 @@ impl AnalysisLauncher for ProductLauncher {
         false
     }
 
-    fn rescore(&self, audio: Arc<Audio16k>, spans: Vec<(usize, f64, f64)>, settings: &LaunchSettings, done: RescoreDone) {
+    fn rescore(
+        &self,
+        audio: Arc<Audio16k>,
+        spans: Vec<(usize, f64, f64)>,
+        analysed: Option<Arc<CallAnalysis>>,
+        settings: &LaunchSettings,
+        done: RescoreDone,
+    ) {
         let name = settings.model.clone();
         let max_batch = settings.analysis_settings().max_batch;
         let cache = self.loaded.clone();
@@ -79,7 +86,11 @@ impl AnalysisLauncher for ProductLauncher {
             // The model is normally cached by the analysis: its load reports have no reader here.
             let (reports, _unread) = std::sync::mpsc::channel();
             let scored = load_cached(&cache, name.as_deref(), &reports)
-                .and_then(|model| score_spans(&model, &audio, &spans, max_batch).map_err(|e| e.to_string()));
+                .and_then(|model| {
+                    // Offsets of the analysis by this very model only.
+                    let offsets = analysed.as_deref().filter(|a| a.model == model.info()).and_then(|a| a.call_offsets.as_ref());
+                    score_spans(&model, &audio, &spans, max_batch, offsets).map_err(|e| e.to_string())
+                });
             done(scored);
         });
     }

@@ -652,6 +652,7 @@ mod tests {
             settings: Default::default(),
             assignment: CallerAssignment { layout: "mono".into(), caller: "A".into(), speaker_encoder: crate::segmentation::EncoderUse::Absent, auto_choice: None },
             timings: Vec::new(),
+            call_offsets: None,
         });
         view.apply_event(AnalysisEvent::Finished { analysis });
         // The first segment split in two, the others kept.

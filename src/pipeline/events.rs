@@ -10,6 +10,7 @@ use super::run::AnalysisSettings;
 use crate::analysis::{summarise_call, ScoredSegment, StageSummary};
 use crate::audio::{Audio16k, AudioInfo};
 use crate::segmentation::{AutoCallerChoice, EncoderUse};
+use crate::model::scoring::CallOffsets;
 
 /// The stages a progress bar is shown for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -111,6 +112,11 @@ pub struct CallAnalysis {
     pub assignment: CallerAssignment,
     /// Seconds spent per stage.
     pub timings: Vec<(PipelineStage, f64)>,
+    /// What a centring model subtracted for this call (`None` for other models): edited segments
+    /// are scored against the same call mean ([`crate::pipeline::score_spans`]). Not written to
+    /// report.json.
+    #[serde(skip)]
+    pub call_offsets: Option<CallOffsets>,
 }
 
 impl CallAnalysis {

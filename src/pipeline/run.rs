@@ -18,7 +18,7 @@ use crate::analysis::{summarise_call, ScoredSegment, DEFAULT_ASSESSMENT_MINUTES}
 use crate::audio::{load_16k, Audio16k, AudioError, ANALYSIS_RATE};
 use crate::features::{FeatureError, FeatureExtractor, SegmentFeatures};
 use crate::model::bundle::Bundle;
-use crate::model::scoring::{centring_offset, logits_from_parts, score_segments, segment_parts, sigmoid, SegmentInput};
+use crate::model::scoring::{centring_offset, logits_from_parts, score_segments, segment_parts, sigmoid, CallOffsets, SegmentInput};
 use crate::model::{select_device, DeviceChoice, FusedModel, ModelError};
 use crate::segmentation::{expected_passes, segment_call_watched, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams, SegmentationProgress, SegmentationWatch};
 
@@ -285,6 +285,7 @@ pub struct AnalysisParts {
     pub model: ModelInfo,
     pub assignment: CallerAssignment,
     pub timings: Vec<(PipelineStage, f64)>,
+    pub call_offsets: Option<CallOffsets>,
 }
 
 /// Puts a finished analysis together (sorting, summaries): the one place the CLI's pipeline and
@@ -307,6 +308,7 @@ pub fn finish_analysis(parts: AnalysisParts) -> CallAnalysis {
         settings: parts.settings,
         assignment: parts.assignment,
         timings: parts.timings,
+        call_offsets: parts.call_offsets,
     }
 }
 
@@ -362,7 +364,7 @@ pub fn analyze_decoded(
     // Stops the producer when scoring fails, without touching the caller's cancel flag.
     let stop = AtomicBool::new(false);
     let stop = &stop;
-    let (feature_seconds, model_seconds) = std::thread::scope(|scope| {
+    let (feature_seconds, model_seconds, call_offsets) = std::thread::scope(|scope| {
         let (sender, receiver) = mpsc::sync_channel::<Result<Vec<(usize, SegmentFeatures)>, FeatureError>>(QUEUE_CHUNKS);
         let clips = &clips;
         let extractor = FeatureExtractor::for_model(model.model.config());
@@ -373,6 +375,7 @@ pub fn analyze_decoded(
         // Per-call centring: every segment's parts first, the heads once the call's mean is known.
         let centring = model.model.centres_per_call();
         let mut pending: Vec<(usize, crate::model::scoring::SegmentParts)> = Vec::new();
+        let mut call_offsets = None;
         report(AnalysisEvent::Progress { stage: PipelineStage::Features, done: reused, total });
         report(AnalysisEvent::Progress { stage: PipelineStage::Model, done: reused, total });
         let consumed: Result<(), PipelineError> = (|| {
@@ -405,6 +408,7 @@ pub fn analyze_decoded(
                 let (indices, parts): (Vec<usize>, Vec<_>) = std::mem::take(&mut pending).into_iter().unzip();
                 let offset = centring_offset(&model.model, &parts)?;
                 let logits = logits_from_parts(&model.model, &model.device, &parts, &offset)?;
+                call_offsets = Some(offset);
                 model_seconds += started.elapsed().as_secs_f64();
                 for (&index, logit) in indices.iter().zip(logits) {
                     let segment = caller_segment(index, caller[index], sigmoid(logit) as f64);
@@ -418,7 +422,7 @@ pub fn analyze_decoded(
             stop.store(true, Ordering::Relaxed);
         }
         let feature_seconds = producer.join().unwrap_or(0.0);
-        consumed.map(|()| (feature_seconds, model_seconds))
+        consumed.map(|()| (feature_seconds, model_seconds, call_offsets))
     })?;
     check_cancel()?;
     timings.push((PipelineStage::Features, feature_seconds));
@@ -434,25 +438,32 @@ pub fn analyze_decoded(
         model: model.info(),
         assignment,
         timings,
+        call_offsets,
     }))
 }
 
 /// Scores given spans `(channel, start_s, end_s)` of decoded audio with `model`, in input order
 /// (the window's edited segments: only the changed ones are scored again). A span too short
 /// for the model (or outside the audio) gets `None`. A model that centres its scores on the call
-/// is refused: its scores need the whole call ([`analyze_call`]).
+/// needs `call`: the offsets its analysis of this call subtracted ([`CallAnalysis::call_offsets`]),
+/// so edited segments are heard against the analysed call's mean; without them it is refused.
 pub fn score_spans(
     model: &ScoringModel,
     audio: &Audio16k,
     spans: &[(usize, f64, f64)],
     max_batch: usize,
+    call: Option<&CallOffsets>,
 ) -> Result<Vec<Option<f64>>, PipelineError> {
-    if model.model.centres_per_call() {
+    let offsets = match (model.model.centres_per_call(), call) {
         // Scored alone, edited segments would be centred on themselves, not on the call.
-        return Err(PipelineError::Model(ModelError::Input(
-            "this model centres its scores on the whole call: analyse the call again to score edited segments".into(),
-        )));
-    }
+        (true, None) => {
+            return Err(PipelineError::Model(ModelError::Input(
+                "this model centres its scores on the whole call: analyse the call again to score edited segments".into(),
+            )))
+        }
+        (true, Some(offsets)) => Some(offsets),
+        (false, _) => None,
+    };
     let min_samples = model.model.config().min_samples();
     let mut scorable: Vec<(usize, &[f32])> = Vec::new();
     for (position, &(channel, start_s, end_s)) in spans.iter().enumerate() {
@@ -471,7 +482,13 @@ pub fn score_spans(
     let clips: Vec<&[f32]> = scorable.iter().map(|(_, samples)| *samples).collect();
     let features = extractor.extract_many(&clips)?;
     let inputs: Vec<SegmentInput> = features.into_iter().map(|f| SegmentInput::from_features(f, model.model.backbone())).collect();
-    let logits = score_segments(&model.model, &model.device, &inputs, max_batch.max(1))?;
+    let logits = match offsets {
+        Some(offsets) => {
+            let parts = segment_parts(&model.model, &model.device, &inputs, max_batch.max(1))?;
+            logits_from_parts(&model.model, &model.device, &parts, offsets)?
+        }
+        None => score_segments(&model.model, &model.device, &inputs, max_batch.max(1))?,
+    };
     for ((position, _), logit) in scorable.iter().zip(logits) {
         scores[*position] = Some(sigmoid(logit) as f64);
     }
