@@ -414,7 +414,9 @@ fn the_cache_digest_ignores_the_heads_switches() {
 /// A whole call through the pipeline with a per-call-centred statistics head: every caller segment
 /// is scored against the call — its logit is the uncentred model's less one offset, the call's mean
 /// statistics-head logit less the head's bias — report.json says the scores are centred, and
-/// scoring edited segments one by one is refused rather than centred on themselves.
+/// scoring edited segments one by one is refused rather than centred on themselves (with the
+/// analysis' offsets they get their analysed scores). A caller baseline (`--centre-on`) replaces
+/// the call's offsets by an earlier call's, in the library and on the command line.
 #[test]
 fn a_call_analysed_with_a_centred_statistics_head_is_centred_on_that_call() {
     use emotrace::model::bundle::{write_bundle, BundleMeta};
@@ -491,6 +493,69 @@ fn a_call_analysed_with_a_centred_statistics_head_is_centred_on_that_call() {
     emotrace::report::call_report::write_call_report(&analysis, 0.0, &report, Default::default()).unwrap();
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["model_scores_centred_on_call"], true);
+    assert!(json.get("model_scores_centred_on_baseline").is_none());
+
+    // A caller baseline: this report's offsets, read back, then used for another analysis.
+    use emotrace::pipeline::CallBaseline;
+    let baseline = CallBaseline::from_report(&report).unwrap();
+    assert_eq!(&baseline.offsets, offsets);
+    assert_eq!(baseline.source, call.display().to_string());
+    assert_eq!(baseline.model_weights_sha256, centred.info().weights_sha256);
+    // Shifted by 0.5 on purpose: every score must move by exactly that, i.e. the baseline's
+    // offsets are used, not the call's own.
+    let mut shifted = baseline.clone();
+    shifted.offsets.stats += 0.5;
+    let on_baseline = AnalysisSettings { baseline: Some(shifted.clone()), ..settings.clone() };
+    let relative = analyze_call(&call, &on_baseline, &centred, &mut |_| {}, &cancel).unwrap();
+    assert_eq!(relative.segments.len(), n);
+    for (k, (a, b)) in analysis.segments.iter().zip(&relative.segments).enumerate() {
+        let moved = logit(a.p_nonnegative) - logit(b.p_nonnegative);
+        assert!((moved - 0.5).abs() < 1e-3, "segment {k}: moved by {moved}");
+    }
+    assert_eq!(relative.call_offsets.as_ref(), Some(&shifted.offsets));
+    let relative_report = work.path().join("relative");
+    emotrace::report::call_report::write_call_report(&relative, 0.0, &relative_report, Default::default()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(relative_report.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["model_scores_centred_on_call"], false);
+    assert_eq!(json["model_scores_centred_on_baseline"], call.display().to_string());
+    // A report centred on a baseline hands that baseline on.
+    assert_eq!(CallBaseline::from_report(&relative_report).unwrap(), shifted);
+    // Refused: a model that does not centre, and another centring model's offsets.
+    let refused = |model: &ScoringModel, baseline: &CallBaseline| {
+        let settings = AnalysisSettings { baseline: Some(baseline.clone()), ..settings.clone() };
+        analyze_call(&call, &settings, model, &mut |_| {}, &cancel).unwrap_err().to_string()
+    };
+    assert!(refused(&absolute, &baseline).contains("does not centre"), "{}", refused(&absolute, &baseline));
+    let other = CallBaseline { model_weights_sha256: "0".repeat(64), ..baseline.clone() };
+    assert!(refused(&centred, &other).contains("another model"), "{}", refused(&centred, &other));
+    assert!(CallBaseline::from_report(&work.path().join("nowhere")).is_err());
+
+    // The same through the command line: `analyze --centre-on REPORT_DIR`.
+    let cli_out = work.path().join("cli");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_emotrace"))
+        .args(["analyze", &call.display().to_string(), "--quiet", "--max-segment-s", "1.2", "--split-search-s", "0.4"])
+        .arg("--model").arg(work.path().join("centred"))
+        .arg("--centre-on").arg(&relative_report)
+        .arg("--out").arg(&cli_out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("baseline call"));
+    let cli = std::fs::read_to_string(cli_out.join("segments.csv")).unwrap();
+    let ps: Vec<f64> = cli.lines().skip(1).map(|l| l.split(',').nth(5).unwrap().parse().unwrap()).collect();
+    assert_eq!(ps.len(), n);
+    for (p, b) in ps.iter().zip(&relative.segments) {
+        assert!((p - b.p_nonnegative).abs() < 1e-5, "{p} vs {}", b.p_nonnegative);
+    }
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_emotrace"))
+        .args(["analyze", &call.display().to_string(), "--quiet"])
+        .arg("--model").arg(work.path().join("absolute"))
+        .arg("--centre-on").arg(&report)
+        .arg("--out").arg(work.path().join("cli-refused"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not centre"), "{}", String::from_utf8_lossy(&refused.stderr));
 }
 
 /// `train --init B --epochs 0 --stats-head [--stats-centring] [--stats-alone]` end to end on a

@@ -8,7 +8,7 @@ use clap::Args;
 use super::segment_cmd::SegmentParamArgs;
 use crate::analysis::DEFAULT_ASSESSMENT_MINUTES;
 use crate::model::DeviceChoice;
-use crate::pipeline::{AnalysisSettings, ScoringModel};
+use crate::pipeline::{AnalysisSettings, CallBaseline, ScoringModel};
 use crate::report::figure::FigureLanguage;
 use crate::segmentation::{CallerChoice, SegmentationParams};
 
@@ -34,6 +34,11 @@ pub struct AnalysisArgs {
     /// Language of the trajectory figure's labels: en or zh (the title is the file name).
     #[arg(long, default_value = "en")]
     pub figure_language: String,
+    /// With a centring model: centre on an earlier call of the same caller (its report.json or
+    /// output folder, analysed with this model) instead of on each call, so the caller's calls stay
+    /// comparable with one another.
+    #[arg(long, value_name = "REPORT")]
+    pub centre_on: Option<PathBuf>,
     #[command(flatten)]
     pub segmentation: SegmentParamArgs,
 }
@@ -47,6 +52,9 @@ impl AnalysisArgs {
         })?;
         if let Some(notice) = &model.device_notice {
             eprintln!("notice: {notice}");
+        }
+        if let Some(baseline) = self.centre_on.as_ref().map(|path| CallBaseline::from_report(path)).transpose()? {
+            baseline.check(&model)?;
         }
         if model.bundle.meta.needs_fine_tuning {
             eprintln!(
@@ -77,6 +85,7 @@ impl AnalysisArgs {
             segmentation: SegmentationParams::from(&self.segmentation),
             assessment_minutes: self.assessment_minutes,
             trend_window_minutes: self.trend_window,
+            baseline: self.centre_on.as_deref().map(CallBaseline::from_report).transpose()?,
             ..AnalysisSettings::default()
         })
     }

@@ -49,7 +49,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     if let Some(notice) = analysis.assignment.uncertain_notice() {
         eprintln!("notice: {notice}");
     }
-    if analysis.model.per_call_centring {
+    if analysis.settings.baseline.is_some() {
+        eprintln!("notice: {}", crate::pipeline::BASELINE_SCORES_NOTICE);
+    } else if analysis.model.per_call_centring {
         eprintln!("notice: {}", crate::pipeline::CENTRED_SCORES_NOTICE);
     }
     if analysis.segments.is_empty() {

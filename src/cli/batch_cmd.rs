@@ -36,7 +36,9 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let model = args.analysis.load_model()?;
     let load_seconds = started.elapsed().as_secs_f64();
-    if model.model.centres_per_call() {
+    if settings.baseline.is_some() {
+        eprintln!("notice: {}", crate::pipeline::BASELINE_SCORES_NOTICE);
+    } else if model.model.centres_per_call() {
         eprintln!("notice: {}", crate::pipeline::CENTRED_SCORES_NOTICE);
     }
     crate::fsutil::create_private_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;

@@ -134,7 +134,7 @@ pub fn segment_parts(model: &FusedModel, device: &Device, segments: &[SegmentInp
 }
 
 /// What per-call centring subtracts for one call (nothing for a model that does not centre).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CallOffsets {
     /// From every projected audio frame: the call's mean projected state less the projection's
     /// bias, so that subtracting it gives the projection of the centred mix, as in training.

@@ -18,6 +18,7 @@ use crate::analysis::{summarise_call, ScoredSegment, DEFAULT_ASSESSMENT_MINUTES}
 use crate::audio::{load_16k, Audio16k, AudioError, ANALYSIS_RATE};
 use crate::features::{FeatureError, FeatureExtractor, SegmentFeatures};
 use crate::model::bundle::Bundle;
+use super::baseline::CallBaseline;
 use crate::model::scoring::{centring_offset, logits_from_parts, score_segments, segment_parts, sigmoid, CallOffsets, SegmentInput};
 use crate::model::{select_device, DeviceChoice, FusedModel, ModelError};
 use crate::segmentation::{expected_passes, segment_call_watched, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams, SegmentationProgress, SegmentationWatch};
@@ -43,6 +44,9 @@ pub enum PipelineError {
     ModelLoad(String),
     #[error("the analysis was cancelled")]
     Cancelled,
+    /// A caller baseline (`--centre-on`) that cannot be used with this model.
+    #[error("cannot centre on the baseline {path}: {reason}")]
+    Baseline { path: std::path::PathBuf, reason: String },
 }
 
 impl From<SegmentationError> for PipelineError {
@@ -66,6 +70,9 @@ pub struct AnalysisSettings {
     pub max_batch: usize,
     /// Width of the caller's trend window (centred moving average), in minutes.
     pub trend_window_minutes: f64,
+    /// A centring model centres on this earlier call of the caller instead of the call itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<CallBaseline>,
 }
 
 impl Default for AnalysisSettings {
@@ -76,6 +83,7 @@ impl Default for AnalysisSettings {
             assessment_minutes: DEFAULT_ASSESSMENT_MINUTES,
             max_batch: 8,
             trend_window_minutes: crate::analysis::trend::DEFAULT_TREND_WINDOW_MINUTES,
+            baseline: None,
         }
     }
 }
@@ -327,6 +335,9 @@ pub fn analyze_decoded(
     cancel: &AtomicBool,
 ) -> Result<CallAnalysis, PipelineError> {
     let check_cancel = || if cancel.load(Ordering::Relaxed) { Err(PipelineError::Cancelled) } else { Ok(()) };
+    if let Some(baseline) = &settings.baseline {
+        baseline.check(model)?;
+    }
     let mut timings = vec![(PipelineStage::Decode, decode_seconds)];
 
     let started = Instant::now();
@@ -406,7 +417,10 @@ pub fn analyze_decoded(
                 check_cancel()?;
                 let started = Instant::now();
                 let (indices, parts): (Vec<usize>, Vec<_>) = std::mem::take(&mut pending).into_iter().unzip();
-                let offset = centring_offset(&model.model, &parts)?;
+                let offset = match &settings.baseline {
+                    Some(baseline) => baseline.offsets.clone(),
+                    None => centring_offset(&model.model, &parts)?,
+                };
                 let logits = logits_from_parts(&model.model, &model.device, &parts, &offset)?;
                 call_offsets = Some(offset);
                 model_seconds += started.elapsed().as_secs_f64();

@@ -33,6 +33,14 @@ pub struct CallProvenance<'a, S: Serialize> {
     /// The model's scores are centred on this call (per-call centring): they compare the call's
     /// segments with one another; NSS and stage means are not comparable between calls.
     pub model_scores_centred_on_call: bool,
+    /// The model's scores are centred on this earlier call of the caller instead (`--centre-on`;
+    /// `settings.baseline` holds its offsets): comparable with the caller's calls centred on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_scores_centred_on_baseline: Option<&'a str>,
+    /// What a centring model subtracted for this call (the baseline's when there is one): another
+    /// analysis can centre on this call (`--centre-on`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_offsets: Option<&'a crate::model::scoring::CallOffsets>,
     pub label_semantics: &'static str,
     pub settings: &'a S,
     /// Which party was scored as the caller, and the layout it was chosen in.
@@ -178,7 +186,9 @@ pub fn write_call_report_files(
         model_dir: &model.dir,
         model_device: &model.device,
         model_needs_fine_tuning: model.needs_fine_tuning,
-        model_scores_centred_on_call: model.per_call_centring,
+        model_scores_centred_on_call: model.per_call_centring && analysis.settings.baseline.is_none(),
+        model_scores_centred_on_baseline: analysis.settings.baseline.as_ref().map(|b| b.source.as_str()),
+        call_offsets: analysis.call_offsets.as_ref(),
         label_semantics: LABEL_SEMANTICS,
         settings: &analysis.settings,
         caller_assignment: &analysis.assignment,
