@@ -14,7 +14,9 @@
 # evaluates it on the same held-out set as the bundle it came from. STATS_CENTRING=1 fits the
 # per-call-centred statistics head instead (--stats-centring), into OUT/NAME-cstats: each held-out
 # speaker's clips are then scored as one call. STATS_ALONE=1 weights the fused head's logit 0
-# (--stats-alone; OUT/NAME-astats, or -acstats with centring).
+# (--stats-alone; OUT/NAME-astats, or -acstats with centring). STATS_CORPUS_FIT=1 fits the
+# weights on summaries centred on each training corpus's mean (--stats-corpus-centred-fit;
+# OUT/NAME-kstats), scores stay absolute.
 #
 # LOSO_SPEAKERS / LOCO_CORPORA restrict those stages (space-separated). The ablation stage
 # (not part of all) compares the branches and baselines on one held-out set under a short
@@ -116,6 +118,7 @@ if [ "$WHAT" = stats ]; then
   SUFFIX=stats; STATS_ARGS=(--stats-head --stats-l2 "${STATS_L2:-0.5}")
   [ "${STATS_CENTRING:-0}" = 1 ] && { SUFFIX=cstats; STATS_ARGS+=(--stats-centring); }
   [ "${STATS_ALONE:-0}" = 1 ] && { SUFFIX=a$SUFFIX; STATS_ARGS+=(--stats-alone); }
+  [ "${STATS_CORPUS_FIT:-0}" = 1 ] && { SUFFIX=k$SUFFIX; STATS_ARGS+=(--stats-corpus-centred-fit); }
   add_stats() { # name, exclude, skip corpus, then extra args
     local name=$1 exclude=$2 skip=$3; shift 3
     [ -f "$OUT/$name/meta.json" ] || { echo "skip $name: no $OUT/$name (run its stage first)"; return; }

@@ -67,6 +67,11 @@ pub struct StatsHeadFit {
     /// The statistics head alone: the fused head's logit gets weight 0 in the stacking (it still
     /// runs, and fine-tuning can give it weight again).
     pub alone: bool,
+    /// Fit the weights on training summaries centred on their corpus's mean (the corpus is the
+    /// speaker key's `corpus/` part): each corpus's recording and language colouring, and its
+    /// share of negative clips, no longer pass for emotion. Scoring is unchanged (absolute): the
+    /// stacking on the validation speakers sets the intercept on raw summaries.
+    pub corpus_centred_fit: bool,
 }
 
 pub struct TrainJobResult {
@@ -467,6 +472,8 @@ struct StatsHeadRecord {
     nuisance_dims: usize,
     /// The fused head's logit weighted 0 (the statistics head alone).
     alone: bool,
+    /// The weights fitted on summaries centred on their corpus's mean (scoring absolute).
+    corpus_centred_fit: bool,
     training_clips: usize,
     iterations: usize,
     gradient_norm: f64,
@@ -492,7 +499,7 @@ fn fit_stats_head(
 ) -> Result<StatsHeadRecord, TrainingError> {
     use super::calibration::{expected_calibration_error, roc_auc, CalibrationRecord, PlattScaling, ECE_BINS};
     use super::stats_fit::{centre_by_group, clip_statistics, fit_logistic_with, fit_stacking, Nuisance, Stacking};
-    let StatsHeadFit { l2, centring, nuisance_dims, alone } = fit_options;
+    let StatsHeadFit { l2, centring, nuisance_dims, alone, corpus_centred_fit } = fit_options;
     let summaries = |examples: &[super::cache::PreparedExample]| -> Result<Vec<Vec<f32>>, TrainingError> {
         let mut rows = clip_statistics(examples)?;
         if centring {
@@ -504,7 +511,12 @@ fn fit_stats_head(
     let labels: Vec<u8> = train.iter().map(|e| e.label).collect();
     let groups: Vec<&str> = train.iter().map(|e| e.group.as_str()).collect();
     let nuisance = Nuisance { groups: &groups, dims: nuisance_dims };
-    let fit = fit_logistic_with(summaries(train)?, &labels, l2, balanced, 3000, Some(nuisance))?;
+    let mut train_rows = summaries(train)?;
+    if corpus_centred_fit {
+        let corpora: Vec<&str> = train.iter().map(|e| corpus_of(&e.speaker)).collect();
+        centre_by_group(&mut train_rows, &corpora);
+    }
+    let fit = fit_logistic_with(train_rows, &labels, l2, balanced, 3000, Some(nuisance))?;
     let val_labels: Vec<u8> = val.iter().map(|e| e.label).collect();
     let val_stats: Vec<f32> = summaries(val)?.iter().map(|x| fit.logit(x)).collect();
     let stacking = if alone {
@@ -534,6 +546,7 @@ fn fit_stats_head(
         centring,
         nuisance_dims,
         alone,
+        corpus_centred_fit,
         training_clips: train.len(),
         iterations: fit.iterations,
         gradient_norm: fit.gradient_norm,
@@ -543,6 +556,11 @@ fn fit_stats_head(
         validation_auc_stacked: roc_auc(&stacked, &val_labels),
         calibration,
     })
+}
+
+/// The corpus of a speaker key (`corpus/speaker`; a key without a corpus is its own).
+fn corpus_of(speaker: &str) -> &str {
+    speaker.split_once('/').map_or(speaker, |(corpus, _)| corpus)
 }
 
 /// Platt scaling fitted on the best epoch's validation logits, with the ECE before and after.
@@ -741,6 +759,54 @@ pub fn bundle_tensors(dir: &Path) -> Result<HashMap<String, Tensor>, TrainingErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two corpora whose recordings differ in feature 0 and whose label shares differ (80%
+    /// negative against 80% non-negative), as the acted corpora do, and an emotion cue in feature
+    /// 1 within each: fitted on raw summaries the statistics head takes the corpus colouring for
+    /// emotion; fitted on corpus-centred summaries it weighs the real cue far above it.
+    #[test]
+    fn a_corpus_centred_fit_does_not_take_a_corpus_colouring_for_emotion() {
+        use super::super::cache::{PitchInput, PreparedExample};
+        let device = candle_core::Device::Cpu;
+        let mut rng = crate::synth::rng::Rng::new(11);
+        let mut examples = Vec::new();
+        for (corpus, colour, negative_share) in [("a", 1.0f32, 0.8), ("b", -1.0f32, 0.2)] {
+            for k in 0..400 {
+                let label = u8::from((k as f64 / 400.0) >= negative_share);
+                let cue = if label == 1 { 0.05f32 } else { -0.05 };
+                // One state, 4 frames, 2 features: (1, 1, 4, 2).
+                let frames: Vec<f32> = (0..4)
+                    .flat_map(|_| [colour + rng.normal() as f32 * 0.5, cue + rng.normal() as f32 * 0.5])
+                    .collect();
+                examples.push(PreparedExample {
+                    audio_conv: candle_core::Tensor::from_vec(frames, (1, 1, 4, 2), &device).unwrap(),
+                    pitch: PitchInput::Track(candle_core::Tensor::zeros((1, 1), candle_core::DType::F32, &device).unwrap()),
+                    mfcc: candle_core::Tensor::zeros((1, 1), candle_core::DType::F32, &device).unwrap(),
+                    label,
+                    speaker: format!("{corpus}/s{}", k % 4),
+                    source: examples.len(),
+                    group: format!("{corpus}/s{}", k % 4),
+                });
+            }
+        }
+        let (val, train): (Vec<_>, Vec<_>) = examples.into_iter().partition(|e| e.speaker.ends_with("s3"));
+        let fused_val = vec![0.0f32; val.len()];
+        let weights = |corpus_centred_fit: bool| -> Vec<f32> {
+            let mut tensors = HashMap::new();
+            tensors.insert("classifier.weight".to_string(), candle_core::Tensor::ones((1, 1), candle_core::DType::F32, &device).unwrap());
+            tensors.insert("classifier.bias".to_string(), candle_core::Tensor::zeros(1, candle_core::DType::F32, &device).unwrap());
+            let fit = StatsHeadFit { l2: 0.01, centring: false, nuisance_dims: 0, alone: true, corpus_centred_fit };
+            fit_stats_head(&train, &val, &fused_val, fit, true, &mut tensors).unwrap();
+            tensors["stats_head.weight"].flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
+        // Summary layout: [mean of feature 0, mean of feature 1, std 0, std 1].
+        let raw = weights(false);
+        let centred = weights(true);
+        let colour_share = |w: &[f32]| w[0].abs() / w[1].abs();
+        assert!(colour_share(&raw) > 0.5, "raw fit: the colouring should pass for emotion here: {raw:?}");
+        assert!(colour_share(&centred) < 0.25, "corpus-centred fit still weighs the colouring: {centred:?}");
+        assert!(centred[1] > 0.0, "the cue's sign: {centred:?}");
+    }
 
     /// One file reached by two spellings of its path (relative through `..`, absolute): one cache
     /// key and one augmentation draw; another file: another key.
