@@ -646,7 +646,7 @@ impl ReviewApp {
             Ok(after) => {
                 self.run_review_command(after, edit.what());
             }
-            Err(error) => self.fail(format!("{} {error}", self.t(Key::EditRefused))),
+            Err(error) => self.fail(format!("{} {}", self.t(Key::EditRefused), error.localized(self.lang))),
         }
     }
 

@@ -64,6 +64,21 @@ pub enum EditError {
     AlreadySegmented,
 }
 
+impl EditError {
+    /// The reason in the window's language (`{min}` in the text is [`MIN_SEGMENT_S`]).
+    pub fn localized(&self, lang: super::i18n::Lang) -> String {
+        use super::i18n::Key;
+        let key = match self {
+            EditError::NoSuchSegment => Key::EditNoSuchSegment,
+            EditError::TooShort => Key::EditTooShort,
+            EditError::NotInside => Key::EditNotInside,
+            EditError::NothingToMerge => Key::EditNothingToMerge,
+            EditError::AlreadySegmented => Key::EditAlreadySegmented,
+        };
+        lang.text(key).replace("{min}", &MIN_SEGMENT_S.to_string())
+    }
+}
+
 /// An edit's result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EditOutcome {
@@ -192,6 +207,21 @@ pub fn is_valid(spans: &[EditSpan]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refused edit is explained in the window's language: the English text is the error's own,
+    /// the Chinese one is Chinese and names the same minimum length.
+    #[test]
+    fn refusals_are_explained_in_both_languages() {
+        use super::super::i18n::Lang;
+        let all = [EditError::NoSuchSegment, EditError::TooShort, EditError::NotInside, EditError::NothingToMerge, EditError::AlreadySegmented];
+        for error in all {
+            assert_eq!(error.localized(Lang::En), error.to_string());
+            let zh = error.localized(Lang::Zh);
+            assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{error:?}: {zh}");
+            assert!(!zh.contains("{min}"), "{zh}");
+        }
+        assert!(EditError::TooShort.localized(Lang::Zh).contains(&MIN_SEGMENT_S.to_string()));
+    }
 
     fn call() -> Vec<EditSpan> {
         vec![EditSpan::new(1.0, 4.0, 0, "left"), EditSpan::new(5.0, 9.0, 0, "left"), EditSpan::new(6.0, 8.0, 1, "right"), EditSpan::new(12.0, 14.0, 0, "left")]
