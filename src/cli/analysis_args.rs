@@ -44,8 +44,10 @@ pub struct AnalysisArgs {
 }
 
 impl AnalysisArgs {
-    /// Loads `--model`, or the built-in default model without it, and prints its notices.
-    pub fn load_model(&self) -> anyhow::Result<ScoringModel> {
+    /// Loads `--model`, or the built-in default model without it, and prints its notices. A
+    /// `--centre-on` baseline (in `settings`) is checked against the model here, before any call
+    /// is decoded.
+    pub fn load_model(&self, settings: &AnalysisSettings) -> anyhow::Result<ScoringModel> {
         let model = ScoringModel::load_or_default(self.model.as_deref(), self.device()?).with_context(|| match &self.model {
             Some(dir) => format!("cannot load the model {}", dir.display()),
             None => "cannot load the built-in default model".to_string(),
@@ -53,7 +55,7 @@ impl AnalysisArgs {
         if let Some(notice) = &model.device_notice {
             eprintln!("notice: {notice}");
         }
-        if let Some(baseline) = self.centre_on.as_ref().map(|path| CallBaseline::from_report(path)).transpose()? {
+        if let Some(baseline) = &settings.baseline {
             baseline.check(&model)?;
         }
         if model.bundle.meta.needs_fine_tuning {

@@ -32,7 +32,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let settings = args.analysis.settings()?;
     let figure_language = args.analysis.figure_language()?;
     let started = Instant::now();
-    let model = args.analysis.load_model()?;
+    let model = args.analysis.load_model(&settings)?;
     let load_seconds = started.elapsed().as_secs_f64();
 
     let progress = StageBars::new(args.quiet);

@@ -34,7 +34,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     let settings = args.analysis.settings()?;
     let figure_language = args.analysis.figure_language()?;
     let started = Instant::now();
-    let model = args.analysis.load_model()?;
+    let model = args.analysis.load_model(&settings)?;
     let load_seconds = started.elapsed().as_secs_f64();
     if settings.baseline.is_some() {
         eprintln!("notice: {}", crate::pipeline::BASELINE_SCORES_NOTICE);

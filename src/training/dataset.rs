@@ -140,7 +140,8 @@ pub struct SpeakerSplit {
     pub held_out_segments: bool,
 }
 
-fn corpus_of(speaker: &str) -> &str {
+/// The corpus of a speaker key (`corpus/speaker`; "" for keys that name no corpus).
+pub(crate) fn corpus_of(speaker: &str) -> &str {
     speaker.split_once('/').map_or("", |(c, _)| c)
 }
 

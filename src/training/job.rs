@@ -513,7 +513,7 @@ fn fit_stats_head(
     let nuisance = Nuisance { groups: &groups, dims: nuisance_dims };
     let mut train_rows = summaries(train)?;
     if corpus_centred_fit {
-        let corpora: Vec<&str> = train.iter().map(|e| corpus_of(&e.speaker)).collect();
+        let corpora: Vec<&str> = train.iter().map(|e| super::dataset::corpus_of(&e.speaker)).collect();
         centre_by_group(&mut train_rows, &corpora);
     }
     let fit = fit_logistic_with(train_rows, &labels, l2, balanced, 3000, Some(nuisance))?;
@@ -556,11 +556,6 @@ fn fit_stats_head(
         validation_auc_stacked: roc_auc(&stacked, &val_labels),
         calibration,
     })
-}
-
-/// The corpus of a speaker key (`corpus/speaker`; a key without a corpus is its own).
-fn corpus_of(speaker: &str) -> &str {
-    speaker.split_once('/').map_or(speaker, |(corpus, _)| corpus)
 }
 
 /// Platt scaling fitted on the best epoch's validation logits, with the ECE before and after.
