@@ -639,3 +639,46 @@ fn train_fits_a_statistics_head_on_a_bundle_centred_and_alone() {
     assert_eq!(record["centring"], true);
     assert_eq!(record["stacking"]["fused"], 0.0);
 }
+
+/// `export-model default-centred` writes the built-in centred model as a bundle that `analyze`
+/// takes; each channel of the demo call (two voices) is then centred on itself: the mean logit of
+/// its caller segments is the same for both, where the default model's means differ.
+#[test]
+fn the_built_in_centred_model_exports_and_centres_each_call_on_itself() {
+    let work = tempfile::tempdir().unwrap();
+    let call = emotrace::assets::install_demo_call_in(work.path()).unwrap();
+    let exe = env!("CARGO_BIN_EXE_emotrace");
+    let bundle = work.path().join("centred");
+    let export = std::process::Command::new(exe).args(["export-model", "default-centred"]).arg(&bundle).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let again = std::process::Command::new(exe).args(["export-model", "default-centred"]).arg(&bundle).output().unwrap();
+    assert!(!again.status.success(), "an existing folder is never overwritten");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"), "{}", String::from_utf8_lossy(&again.stderr));
+
+    let mean_logit = |model: Option<&Path>, caller: &str| -> (f64, usize, serde_json::Value) {
+        let out = work.path().join(format!("out-{caller}-{}", model.is_some()));
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(["analyze", &call.display().to_string(), "--quiet", "--caller", caller]).arg("--out").arg(&out);
+        if let Some(model) = model {
+            cmd.arg("--model").arg(model);
+        }
+        let output = cmd.output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let csv = std::fs::read_to_string(out.join("segments.csv")).unwrap();
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let column = header.iter().position(|h| *h == "p_nonnegative").unwrap();
+        let ps: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').nth(column).unwrap().parse().unwrap()).collect();
+        let logits: Vec<f64> = ps.iter().map(|p| (p / (1.0 - p)).ln()).collect();
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+        (logits.iter().sum::<f64>() / logits.len() as f64, logits.len(), report)
+    };
+    let (left, n_left, report) = mean_logit(Some(&bundle), "left");
+    let (right, n_right, _) = mean_logit(Some(&bundle), "right");
+    assert!(n_left >= 10 && n_right >= 10, "{n_left} / {n_right} caller segments");
+    assert_eq!(report["model_scores_centred_on_call"], true);
+    assert!((left - right).abs() < 0.02, "centred means {left} / {right}");
+    let (plain_left, _, plain_report) = mean_logit(None, "left");
+    let (plain_right, _, _) = mean_logit(None, "right");
+    assert_eq!(plain_report["model_scores_centred_on_call"], false);
+    assert!((plain_left - plain_right).abs() > 0.2, "the default's means {plain_left} / {plain_right} must differ for the test to mean anything");
+}

@@ -14,6 +14,7 @@ mod cohort_cmd;
 mod demo_cmd;
 mod generate_assets_cmd;
 mod eval_segments_cmd;
+mod export_model_cmd;
 mod import_model_cmd;
 mod import_speaker_encoder_cmd;
 mod info_cmd;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Build a model bundle from a Whisper folder (CTranslate2 or HF; fresh head), an HF wav2vec2
     /// directory (fresh head) or a fused checkpoint.
     ImportModel(import_model_cmd::ImportModelArgs),
+    /// Write a built-in model as an ordinary bundle folder: `default`, or `default-centred` (its
+    /// statistics head centred on each call; use with `analyze --model DIR [--centre-on ...]`).
+    ExportModel(export_model_cmd::ExportModelArgs),
     /// Install another pretrained speaker encoder for mono diarization in place of the built-in
     /// CAM++: a CAM++ checkpoint (3D-Speaker's campplus_*.pt) or GE2E (Resemblyzer's
     /// pretrained.pt).
@@ -137,6 +141,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Cohort(args)) => cohort_cmd::run(args),
         Some(Command::Agreement(args)) => agreement_cmd::run(args),
         Some(Command::ImportModel(args)) => import_model_cmd::run(args),
+        Some(Command::ExportModel(args)) => export_model_cmd::run(args),
         Some(Command::ImportSpeakerEncoder(args)) => import_speaker_encoder_cmd::run(args),
         Some(Command::Score(args)) => score_cmd::run(args),
         Some(Command::Train(args)) => train_cmd::run(args),

@@ -18,6 +18,7 @@ use super::playback::{Player, MAX_SPEED, MIN_SPEED};
 use super::settings::Settings;
 use super::state::{CallView, FrameTimes, Incoming, Job, Phase};
 use super::caller_panel::{self, CallerPanelAction, EncoderState};
+use super::builtin_install::CentredInstall;
 use super::encoder_import::EncoderImport;
 use super::segment_table::{annotation_text, TableAction};
 use super::training_window::{TrainingAction, TrainingWindow};
@@ -25,6 +26,7 @@ use super::help::HelpWindows;
 use super::start_page::{self, StartAction, StartPage};
 use super::{models, segment_table, spectrogram, trajectory_view, waveform};
 use crate::analysis::trend::{caller_trend, DEFAULT_TREND_GRID_SECONDS};
+use crate::model::default_centred::CENTRED_MODEL_NAME;
 use super::annotators::{self, AnnotatorsAction};
 use super::review::{self, EditMenuAction, NotesWindow, ReviewCommand, ReviewHistory, ReviewState, Reviewed, SegmentEdit};
 use super::script::{Script, Step};
@@ -52,6 +54,8 @@ enum Action {
     SetModel(Option<String>),
     ImportEncoderDialog,
     ImportEncoder(PathBuf),
+    /// Model → the centred built-in model: chosen at once when installed, else installed first.
+    UseCentredModel,
     /// The assessment-stage length changed in Settings.
     AssessmentChanged,
     /// Annotate a caller segment (`None` clears its label).
@@ -234,6 +238,11 @@ pub struct ReviewApp {
     last_model_notices: Vec<String>,
     /// A speaker-encoder import running on its worker.
     encoder_import: Option<EncoderImport>,
+    centred_install: Option<CentredInstall>,
+    /// A script's `use-centred-model` has asked for it (it then waits for the model to change).
+    centred_requested: bool,
+    /// The last install failed (a waiting script step goes on; the status bar says why).
+    centred_install_failed: bool,
     /// A speaker encoder was imported since the window opened: mono calls analysed before it
     /// can be analysed again with it.
     encoder_imported: bool,
@@ -301,6 +310,9 @@ impl ReviewApp {
             sample_until: None,
             last_model_notices: Vec::new(),
             encoder_import: None,
+            centred_install: None,
+            centred_requested: false,
+            centred_install_failed: false,
             encoder_imported: false,
             reviewed: None,
             history: ReviewHistory::default(),
@@ -449,6 +461,35 @@ impl ReviewApp {
         let ctx = ctx.clone();
         self.encoder_import = Some(EncoderImport::start(checkpoint, dest, move || ctx.request_repaint()));
         self.status = Some((self.t(Key::EncoderImporting).to_string(), false));
+    }
+
+    fn start_centred_install(&mut self, ctx: &egui::Context) {
+        let Some(root) = super::settings::data_dir().map(|d| d.join("models")) else {
+            self.status = Some((self.t(Key::CentredNoDataDir).to_string(), true));
+            return;
+        };
+        let ctx = ctx.clone();
+        self.centred_install_failed = false;
+        self.centred_install = Some(CentredInstall::start(root, move || ctx.request_repaint()));
+        self.status = Some((self.t(Key::CentredInstalling).to_string(), false));
+    }
+
+    /// The installed model's name once an install has succeeded (the caller then chooses it).
+    fn poll_centred_install(&mut self) -> Option<String> {
+        let outcome = self.centred_install.as_ref().and_then(CentredInstall::poll)?;
+        self.centred_install = None;
+        match outcome {
+            Ok(name) => {
+                self.model_bundles = models::find_bundles(&models::bundle_roots());
+                self.status = None;
+                Some(name)
+            }
+            Err(error) => {
+                self.centred_install_failed = true;
+                self.status = Some((format!("{} {error}", self.t(Key::CentredInstallFailed)), true));
+                None
+            }
+        }
     }
 
     fn poll_encoder_import(&mut self) {
@@ -822,6 +863,15 @@ impl ReviewApp {
             menu_with_text_field(ui, lang.text(Key::MenuModel), |ui| {
                 if ui.radio(self.settings.model.is_none(), self.t(Key::MenuModelDefault)).clicked() {
                     actions.push(Action::SetModel(None));
+                    ui.close();
+                }
+                let centred = self.settings.model.as_deref() == Some(CENTRED_MODEL_NAME);
+                if ui
+                    .add_enabled(self.centred_install.is_none(), egui::RadioButton::new(centred, self.t(Key::MenuModelCentred)))
+                    .on_hover_text(self.t(Key::MenuModelCentredTip))
+                    .clicked()
+                {
+                    actions.push(Action::UseCentredModel);
                     ui.close();
                 }
                 if self.model_bundles.is_empty() {
@@ -1215,6 +1265,13 @@ impl ReviewApp {
                     self.start_encoder_import(path, ctx);
                 }
             }
+            Action::UseCentredModel => {
+                if models::bundle_dir(CENTRED_MODEL_NAME).is_some() {
+                    self.perform(Action::SetModel(Some(CENTRED_MODEL_NAME.to_string())), ctx, now);
+                } else if self.centred_install.is_none() {
+                    self.start_centred_install(ctx);
+                }
+            }
             Action::Reanalyse => {
                 if let Some(path) = self.view.as_ref().map(|v| v.path.clone()) {
                     self.open_with_caller(path, CallerChoice::Auto, ctx);
@@ -1407,6 +1464,17 @@ impl ReviewApp {
             }
             Step::WaitFineTune if self.training.busy() => return,
             Step::WaitFineTune => {}
+            Step::UseCentredModel => {
+                let chosen = self.settings.model.as_deref() == Some(CENTRED_MODEL_NAME);
+                if !chosen && !self.centred_install_failed {
+                    if !self.centred_requested {
+                        self.centred_requested = true;
+                        actions.push(Action::UseCentredModel);
+                    }
+                    return;
+                }
+                self.centred_requested = false;
+            }
             Step::SwitchToNewModel => {
                 if let Some(name) = self.training.new_model() {
                     actions.push(Action::SetModel(Some(name.to_string())));
@@ -1439,6 +1507,9 @@ impl eframe::App for ReviewApp {
         self.poll_job();
         self.poll_rescored();
         self.poll_encoder_import();
+        if let Some(name) = self.poll_centred_install() {
+            actions.push(Action::SetModel(Some(name)));
+        }
         match self.start_page.poll_demo() {
             Some(Ok(demo)) => actions.push(Action::Open(demo)),
             Some(Err(error)) => self.status = Some((format!("{} {error}", self.t(Key::DemoUnavailable)), true)),

@@ -76,6 +76,14 @@ keys! {
     MenuShowDebug => ("Frame-time readout", "帧时间显示"),
     MenuModel => ("Model", "模型"),
     MenuModelDefault => ("Built-in default model", "内置默认模型"),
+    MenuModelCentred => ("Built-in model, centred on each call", "内置模型（按每通电话居中）"),
+    MenuModelCentredTip => (
+        "Scores each caller segment against this call's own average: reads the course of one call better for a voice the model never heard, but NSS and stage means are no longer comparable between calls.",
+        "每个来电者片段的得分相对于本通电话自身的平均值：对模型未听过的声音，更能读出一通电话内的情绪走向；但 NSS 和各阶段均值不再能在不同电话之间比较。"
+    ),
+    CentredInstalling => ("Installing the centred built-in model…", "正在安装居中的内置模型…"),
+    CentredInstallFailed => ("Could not install the centred built-in model:", "无法安装居中的内置模型："),
+    CentredNoDataDir => ("No user data folder on this system to install the model in.", "此系统没有可安装模型的用户数据文件夹。"),
     MenuModelNone => ("No model bundles found in models/ or the data folder", "在 models/ 或数据文件夹中未找到模型包"),
     MenuSettings => ("Settings", "设置"),
     AssessmentMinutes => ("Assessment stage length (min)", "评估阶段时长（分钟）"),

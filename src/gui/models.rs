@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::model::{bundle, default_model};
+use crate::model::{bundle, default_centred, default_model};
 
 /// Where bundles are looked for, in menu order.
 pub fn bundle_roots() -> Vec<PathBuf> {
@@ -21,14 +21,17 @@ pub fn bundle_dir(name: &str) -> Option<PathBuf> {
 
 /// Sorted, de-duplicated names of the model bundles directly under `roots`: folders holding a
 /// bundle's config, weights and meta. Other folders (run from a source checkout, `models/` also
-/// holds the diarizer's `diarization/`) and copies of the built-in default model (the menu's first
-/// entry already) are left out.
+/// holds the diarizer's `diarization/`) and copies of the built-in models (default and centred:
+/// the menu's first entries already) are left out.
 pub fn find_bundles(roots: &[PathBuf]) -> Vec<String> {
-    let builtin = default_model::default_bundle().map(|b| b.meta.weights_sha256).ok();
+    let builtin: Vec<String> = [default_model::default_bundle(), default_centred::centred_bundle()]
+        .into_iter()
+        .filter_map(|b| b.ok().map(|b| b.meta.weights_sha256.to_ascii_lowercase()))
+        .collect();
     let mut names: Vec<String> = roots
         .iter()
         .flat_map(|root| bundle_folders(root))
-        .filter(|dir| builtin.is_none() || weights_digest(dir) != builtin)
+        .filter(|dir| weights_digest(dir).is_none_or(|digest| !builtin.contains(&digest)))
         .filter_map(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
     names.sort();
@@ -83,6 +86,9 @@ mod tests {
         // A copy of the built-in default model (e.g. the checkout's models/default).
         let builtin = default_model::default_bundle().unwrap().meta.weights_sha256;
         bundle_at(&second.path().join("default"), &builtin.to_uppercase());
+        // And of the centred built-in model, installed by the Model menu.
+        let centred = default_centred::centred_bundle().unwrap().meta.weights_sha256;
+        bundle_at(&second.path().join(default_centred::CENTRED_MODEL_NAME), &centred);
         let roots = vec![first.path().to_path_buf(), second.path().to_path_buf(), PathBuf::from("/no/such/dir")];
         assert_eq!(find_bundles(&roots), vec!["default-v1".to_string(), "fine-tuned-2026".to_string()]);
     }

@@ -40,6 +40,9 @@ pub enum Step {
     WaitFineTune,
     /// Clicks "Switch to the new model".
     SwitchToNewModel,
+    /// Picks Model → the centred built-in model (installing it first if needed), then waits
+    /// until it is the chosen model.
+    UseCentredModel,
 }
 
 /// Parses a script; the error names the line.
@@ -82,6 +85,7 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             "fine-tune" => Step::FineTune(words.get(1).and_then(|w| w.parse::<usize>().ok()).filter(|&n| n > 0).ok_or_else(bad)?),
             "wait-fine-tune" => Step::WaitFineTune,
             "switch-to-new-model" => Step::SwitchToNewModel,
+            "use-centred-model" => Step::UseCentredModel,
             "export" => Step::Export(PathBuf::from(words.get(1).ok_or_else(bad)?)),
             "open" => match words.get(1).copied() {
                 Some("annotators") => Step::OpenAnnotators,
@@ -176,6 +180,7 @@ mod tests {
         assert_eq!(steps[2], Step::DragEdge { row: 1, edge: Edge::End, delta_s: -0.5 });
         assert_eq!(steps[6], Step::SeekRow(2, 0.5));
         assert_eq!(parse("fine-tune 3\nwait-fine-tune\nswitch-to-new-model").unwrap(), [Step::FineTune(3), Step::WaitFineTune, Step::SwitchToNewModel]);
+        assert_eq!(parse("use-centred-model").unwrap(), [Step::UseCentredModel]);
         assert!(parse("fine-tune 0").is_err());
         assert_eq!(parse("seek 1\nfly away").unwrap_err(), "script line 2: \"fly away\"");
     }

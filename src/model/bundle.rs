@@ -217,8 +217,7 @@ pub fn load_bundle(dir: &Path, device: &Device) -> Result<(FusedModel, Bundle), 
 /// Loads a bundle whose three files are in memory (the embedded default model).
 pub fn load_bundle_bytes(label: &Path, config_json: &str, meta_json: &str, weights: &[u8], device: &Device) -> Result<(FusedModel, Bundle), ModelError> {
     let bundle = parse_bundle(label, config_json, meta_json)?;
-    let digest: String = Sha256::digest(weights).iter().map(|b| format!("{b:02x}")).collect();
-    check_digest(&bundle, &digest)?;
+    check_digest(&bundle, &sha256_bytes(weights))?;
     let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)
         .map_err(|e| bundle_error(label, format!("{WEIGHTS_FILE}: {e}")))?;
     build_model(bundle, crate::model::weights::to_f32(tensors.into_iter())?, device)
@@ -241,6 +240,36 @@ fn build_model(bundle: Bundle, tensors: HashMap<String, Tensor>, device: &Device
     let model = build_checked(tensors, device, |vb| FusedModel::load(vb, &bundle.config))
         .map_err(|e| bundle_error(&bundle.dir, e.to_string()))?;
     Ok((model, bundle))
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a bundle's files (name, bytes) into a new folder `out`: staged beside it and renamed
+/// into place, so a failure never leaves a half-written bundle. Refuses an existing `out`.
+pub fn write_files_atomically(out: &Path, files: &[(&str, &[u8])]) -> Result<PathBuf, ModelError> {
+    if out.exists() {
+        return Err(ModelError::AlreadyExists { path: out.display().to_string() });
+    }
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let staging = parent.join(format!(".{name}.{}.partial", std::process::id()));
+    let write_all = || -> Result<(), ModelError> {
+        fs::create_dir_all(&staging).map_err(|e| ModelError::io(&staging, e))?;
+        for (file, bytes) in files {
+            let path = staging.join(file);
+            fs::write(&path, bytes).map_err(|e| ModelError::io(&path, e))?;
+        }
+        fs::rename(&staging, out).map_err(|e| ModelError::io(out, e))
+    };
+    let written = write_all();
+    if written.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    written.map(|()| out.to_path_buf())
 }
 
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {

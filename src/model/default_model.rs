@@ -45,33 +45,18 @@ pub fn default_dtypes() -> Result<std::collections::HashMap<String, candle_core:
     super::weights::stored_dtypes(WEIGHTS)
 }
 
+/// The default model's safetensors file as embedded.
+pub(crate) fn default_weights() -> &'static [u8] {
+    WEIGHTS
+}
+
 /// Writes the default model as an ordinary bundle directory (to fine-tune it with
 /// `emotrace train --init DIR`, or to inspect it). Atomic; fails if `out` exists.
 pub fn export_default(out: &Path) -> Result<PathBuf, ModelError> {
-    if out.exists() {
-        return Err(ModelError::Bundle { path: out.display().to_string(), message: "already exists".into() });
-    }
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
-    let staging = parent.join(format!(".emotrace-default-{}.partial", std::process::id()));
-    let write_all = || -> Result<(), ModelError> {
-        std::fs::create_dir_all(&staging).map_err(|e| ModelError::io(&staging, e))?;
-        for (name, bytes) in [
-            (bundle::CONFIG_FILE, CONFIG_JSON.as_bytes()),
-            (bundle::META_FILE, META_JSON.as_bytes()),
-            (bundle::WEIGHTS_FILE, WEIGHTS),
-        ] {
-            let path = staging.join(name);
-            std::fs::write(&path, bytes).map_err(|e| ModelError::io(&path, e))?;
-        }
-        std::fs::rename(&staging, out).map_err(|e| ModelError::io(out, e))
-    };
-    let written = write_all();
-    if written.is_err() {
-        // Never leave a half-written bundle behind.
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    written.map(|()| out.to_path_buf())
+    bundle::write_files_atomically(
+        out,
+        &[(bundle::CONFIG_FILE, CONFIG_JSON.as_bytes()), (bundle::META_FILE, META_JSON.as_bytes()), (bundle::WEIGHTS_FILE, WEIGHTS)],
+    )
 }
 
 #[cfg(test)]

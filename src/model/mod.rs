@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod builtin_speaker_encoder;
 pub mod campplus;
 pub mod config;
+pub mod default_centred;
 pub mod default_model;
 pub mod device;
 pub mod fast;
