@@ -16,7 +16,8 @@
 # speaker's clips are then scored as one call. STATS_ALONE=1 weights the fused head's logit 0
 # (--stats-alone; OUT/NAME-astats, or -acstats with centring). STATS_CORPUS_FIT=1 fits the
 # weights on summaries centred on each training corpus's mean (--stats-corpus-centred-fit;
-# OUT/NAME-kstats), scores stay absolute.
+# OUT/NAME-kstats), scores stay absolute. STATS_SPEAKER_BALANCED=1 weighs every training speaker
+# alike and each class half within it (--stats-speaker-balanced; OUT/NAME-bstats), scores absolute.
 #
 # LOSO_SPEAKERS / LOCO_CORPORA restrict those stages (space-separated). The ablation stage
 # (not part of all) compares the branches and baselines on one held-out set under a short
@@ -119,6 +120,7 @@ if [ "$WHAT" = stats ]; then
   [ "${STATS_CENTRING:-0}" = 1 ] && { SUFFIX=cstats; STATS_ARGS+=(--stats-centring); }
   [ "${STATS_ALONE:-0}" = 1 ] && { SUFFIX=a$SUFFIX; STATS_ARGS+=(--stats-alone); }
   [ "${STATS_CORPUS_FIT:-0}" = 1 ] && { SUFFIX=k$SUFFIX; STATS_ARGS+=(--stats-corpus-centred-fit); }
+  [ "${STATS_SPEAKER_BALANCED:-0}" = 1 ] && { SUFFIX=b$SUFFIX; STATS_ARGS+=(--stats-speaker-balanced); }
   add_stats() { # name, exclude, skip corpus, then extra args
     local name=$1 exclude=$2 skip=$3; shift 3
     [ -f "$OUT/$name/meta.json" ] || { echo "skip $name: no $OUT/$name (run its stage first)"; return; }
@@ -134,6 +136,7 @@ if [ "$WHAT" = stats ]; then
   for c in ${LOCO_CORPORA:-${CORPORA[@]}}; do
     add_stats "loco-$c" "" "$c" && [ -d "$OUT/loco-$c-$SUFFIX" ] && evaluate "loco-$c-$SUFFIX" "loco-$c-$SUFFIX" --data "$D/$c/manifest.csv"
   done
-  # The shipped default: v2's fused head plus the statistics head.
-  add_stats default "" "" --name "${DEFAULT_NAME:-emotrace-default-whisper-base-v3}" && [ -d "$OUT/default-$SUFFIX" ] && evaluate "default-$SUFFIX" "loco-ased-$SUFFIX" --data "$D/ased/manifest.csv"
+  # The shipped default: v2's fused head plus the statistics head (v4: speaker-balanced).
+  DEFAULT_NAME=${DEFAULT_NAME:-emotrace-default-whisper-base-$([ "${STATS_SPEAKER_BALANCED:-0}" = 1 ] && echo v4 || echo v3)}
+  add_stats default "" "" --name "$DEFAULT_NAME" && [ -d "$OUT/default-$SUFFIX" ] && evaluate "default-$SUFFIX" "loco-ased-$SUFFIX" --data "$D/ased/manifest.csv"
 fi

@@ -620,10 +620,10 @@ fn train_fits_a_statistics_head_on_a_bundle_centred_and_alone() {
     fn files(dir: &Path) -> usize {
         std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).map(|p| if p.is_dir() { files(&p) } else { 1 }).sum()
     }
-    run_train_job(&job("stacked", StatsHeadFit { l2: 0.5, centring: false, nuisance_dims: 0, alone: false, corpus_centred_fit: false }), None, &cancel).unwrap();
+    run_train_job(&job("stacked", StatsHeadFit { l2: 0.5, centring: false, nuisance_dims: 0, alone: false, corpus_centred_fit: false, speaker_balanced: false }), None, &cancel).unwrap();
     let cached = files(&cache);
     assert!(cached > 0, "the first run fills the feature cache");
-    run_train_job(&job("alone", StatsHeadFit { l2: 0.5, centring: true, nuisance_dims: 0, alone: true, corpus_centred_fit: false }), None, &cancel).unwrap();
+    run_train_job(&job("alone", StatsHeadFit { l2: 0.5, centring: true, nuisance_dims: 0, alone: true, corpus_centred_fit: false, speaker_balanced: false }), None, &cancel).unwrap();
     assert_eq!(files(&cache), cached, "the centred head reuses every cached clip");
 
     let (_, stacked) = load_bundle(&work.path().join("stacked"), &Device::Cpu).unwrap();

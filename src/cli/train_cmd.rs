@@ -78,6 +78,11 @@ pub struct TrainArgs {
     /// pass for emotion; scores stay absolute, comparable between calls (see docs/model-card.md).
     #[arg(long, requires = "stats_head", conflicts_with = "stats_centring")]
     pub stats_corpus_centred_fit: bool,
+    /// With --stats-head: weigh every training speaker alike and, within each, each class half
+    /// (instead of each class half overall), so that a speaker's or corpus's share of negative
+    /// clips does not make its voice pass for emotion; scores stay absolute.
+    #[arg(long, requires = "stats_head")]
+    pub stats_speaker_balanced: bool,
     /// L2 weight of the statistics head's fit (on the mean loss over training clips).
     #[arg(long, default_value_t = 0.5)]
     pub stats_l2: f64,
@@ -231,7 +236,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         exclude_speakers: args.exclude_speakers.clone(),
         calibrate: !args.no_calibration,
         per_call_centring: args.per_call_centring,
-        stats_head: args.stats_head.then_some(crate::training::job::StatsHeadFit { l2: args.stats_l2, centring: args.stats_centring, nuisance_dims: args.stats_nuisance_dims, alone: args.stats_alone, corpus_centred_fit: args.stats_corpus_centred_fit }),
+        stats_head: args.stats_head.then_some(crate::training::job::StatsHeadFit { l2: args.stats_l2, centring: args.stats_centring, nuisance_dims: args.stats_nuisance_dims, alone: args.stats_alone, corpus_centred_fit: args.stats_corpus_centred_fit, speaker_balanced: args.stats_speaker_balanced }),
         licences: args.licence.clone(),
         name: args.name.clone(),
         max_clips: args.max_clips,

@@ -72,6 +72,10 @@ pub struct StatsHeadFit {
     /// share of negative clips, no longer pass for emotion. Scoring is unchanged (absolute): the
     /// stacking on the validation speakers sets the intercept on raw summaries.
     pub corpus_centred_fit: bool,
+    /// Weight every training speaker alike and, within each speaker, each class half (instead
+    /// of each class half overall): a speaker's or corpus's share of negative clips, and with it
+    /// its voice or recording colouring, no longer pass for emotion. Scores stay absolute.
+    pub speaker_balanced: bool,
 }
 
 pub struct TrainJobResult {
@@ -474,6 +478,8 @@ struct StatsHeadRecord {
     alone: bool,
     /// The weights fitted on summaries centred on their corpus's mean (scoring absolute).
     corpus_centred_fit: bool,
+    /// Every training speaker weighed alike, each class half within it.
+    speaker_balanced: bool,
     training_clips: usize,
     iterations: usize,
     gradient_norm: f64,
@@ -499,7 +505,7 @@ fn fit_stats_head(
 ) -> Result<StatsHeadRecord, TrainingError> {
     use super::calibration::{expected_calibration_error, roc_auc, CalibrationRecord, PlattScaling, ECE_BINS};
     use super::stats_fit::{centre_by_group, clip_statistics, fit_logistic_with, fit_stacking, Nuisance, Stacking};
-    let StatsHeadFit { l2, centring, nuisance_dims, alone, corpus_centred_fit } = fit_options;
+    let StatsHeadFit { l2, centring, nuisance_dims, alone, corpus_centred_fit, speaker_balanced } = fit_options;
     let summaries = |examples: &[super::cache::PreparedExample]| -> Result<Vec<Vec<f32>>, TrainingError> {
         let mut rows = clip_statistics(examples)?;
         if centring {
@@ -516,7 +522,8 @@ fn fit_stats_head(
         let corpora: Vec<&str> = train.iter().map(|e| super::dataset::corpus_of(&e.speaker)).collect();
         centre_by_group(&mut train_rows, &corpora);
     }
-    let fit = fit_logistic_with(train_rows, &labels, l2, balanced, 3000, Some(nuisance))?;
+    let speakers: Vec<&str> = train.iter().map(|e| e.speaker.as_str()).collect();
+    let fit = fit_logistic_with(train_rows, &labels, l2, balanced, 3000, Some(nuisance), speaker_balanced.then_some(&speakers[..]))?;
     let val_labels: Vec<u8> = val.iter().map(|e| e.label).collect();
     let val_stats: Vec<f32> = summaries(val)?.iter().map(|x| fit.logit(x)).collect();
     let stacking = if alone {
@@ -547,6 +554,7 @@ fn fit_stats_head(
         nuisance_dims,
         alone,
         corpus_centred_fit,
+        speaker_balanced,
         training_clips: train.len(),
         iterations: fit.iterations,
         gradient_norm: fit.gradient_norm,
@@ -790,7 +798,7 @@ mod tests {
             let mut tensors = HashMap::new();
             tensors.insert("classifier.weight".to_string(), candle_core::Tensor::ones((1, 1), candle_core::DType::F32, &device).unwrap());
             tensors.insert("classifier.bias".to_string(), candle_core::Tensor::zeros(1, candle_core::DType::F32, &device).unwrap());
-            let fit = StatsHeadFit { l2: 0.01, centring: false, nuisance_dims: 0, alone: true, corpus_centred_fit };
+            let fit = StatsHeadFit { l2: 0.01, centring: false, nuisance_dims: 0, alone: true, corpus_centred_fit, speaker_balanced: false };
             fit_stats_head(&train, &val, &fused_val, fit, true, &mut tensors).unwrap();
             tensors["stats_head.weight"].flatten_all().unwrap().to_vec1::<f32>().unwrap()
         };

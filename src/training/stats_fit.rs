@@ -2,6 +2,8 @@
 //! class-balanced logistic regression on the standardised per-state mean/std summaries of the
 //! cached Whisper states, solved to convergence (it is convex, so no epochs or learning rate to
 //! tune), then stacked with the fused head's logit on the validation speakers.
+use std::collections::HashMap;
+
 use candle_core::Tensor;
 use rayon::prelude::*;
 
@@ -70,7 +72,21 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 /// accelerated gradient with the step from a power-iteration bound on the curvature. Stops when
 /// the gradient norm is below `1e-6` or after `max_iterations`.
 pub fn fit_logistic(rows: Vec<Vec<f32>>, labels: &[u8], l2: f64, balanced: bool, max_iterations: usize) -> Result<LogisticFit, TrainingError> {
-    fit_logistic_with(rows, labels, l2, balanced, max_iterations, None)
+    fit_logistic_with(rows, labels, l2, balanced, max_iterations, None, None)
+}
+
+/// Per-row loss weights (summing to 1) under which every group (speaker) weighs the same and,
+/// within it, each class half: a group's share of negative clips then says nothing about the
+/// class. A group with one class only weighs half.
+pub fn group_class_weights(labels: &[u8], groups: &[&str]) -> Vec<f64> {
+    let mut cells: HashMap<(&str, u8), usize> = HashMap::new();
+    for (&g, &l) in groups.iter().zip(labels) {
+        *cells.entry((g, l)).or_default() += 1;
+    }
+    let n_groups = groups.iter().collect::<std::collections::HashSet<_>>().len().max(1);
+    let raw: Vec<f64> = groups.iter().zip(labels).map(|(&g, &l)| 1.0 / (2.0 * cells[&(g, l)] as f64 * n_groups as f64)).collect();
+    let total: f64 = raw.iter().sum();
+    raw.into_iter().map(|w| w / total).collect()
 }
 
 /// Nuisance attribute projection for [`fit_logistic_with`]: the `dims` directions along which the
@@ -84,7 +100,8 @@ pub struct Nuisance<'a> {
     pub dims: usize,
 }
 
-/// [`fit_logistic`], optionally with the [`Nuisance`] directions projected out first.
+/// [`fit_logistic`], optionally with the [`Nuisance`] directions projected out first, and with
+/// each row's loss weighted by [`group_class_weights`] of `balance_groups` instead of by class.
 pub fn fit_logistic_with(
     rows: Vec<Vec<f32>>,
     labels: &[u8],
@@ -92,6 +109,7 @@ pub fn fit_logistic_with(
     balanced: bool,
     max_iterations: usize,
     nuisance: Option<Nuisance<'_>>,
+    balance_groups: Option<&[&str]>,
 ) -> Result<LogisticFit, TrainingError> {
     let n = rows.len();
     if n == 0 || labels.len() != n || !labels.contains(&0) || !labels.contains(&1) {
@@ -134,7 +152,11 @@ pub fn fit_logistic_with(
     };
     let (neg, pos) = (labels.iter().filter(|&&l| l == 0).count() as f64, labels.iter().filter(|&&l| l == 1).count() as f64);
     let class_weight = |l: u8| if !balanced { 1.0 } else if l == 1 { n as f64 / (2.0 * pos) } else { n as f64 / (2.0 * neg) };
-    let c: Vec<f64> = labels.iter().map(|&l| class_weight(l) / n as f64).collect();
+    let c: Vec<f64> = match balance_groups {
+        Some(groups) if groups.len() != n => return Err(TrainingError::Dataset("a speaker is needed for every clip summary".into())),
+        Some(groups) => group_class_weights(labels, groups),
+        None => labels.iter().map(|&l| class_weight(l) / n as f64).collect(),
+    };
     let y: Vec<f64> = labels.iter().map(|&l| l as f64).collect();
 
     // z = X w + b
@@ -453,16 +475,59 @@ mod tests {
         let plain = fit_logistic(rows.clone(), &labels, 1e-3, true, 5000).unwrap();
         assert!(plain.weight[5].abs() > 0.2 * plain.weight[3].abs(), "{:?}", plain.weight);
         let nuisance = Nuisance { groups: &groups, dims: 1 };
-        let fit = fit_logistic_with(rows.clone(), &labels, 1e-3, true, 5000, Some(nuisance)).unwrap();
+        let fit = fit_logistic_with(rows.clone(), &labels, 1e-3, true, 5000, Some(nuisance), None).unwrap();
         assert!(fit.weight[5].abs() < 0.02 * fit.weight[3].abs(), "{:?}", fit.weight);
         assert!(fit.weight[3] > 0.0);
         let probs: Vec<f32> = rows.iter().map(|r| crate::model::scoring::sigmoid(fit.logit(r))).collect();
         let auc = crate::training::calibration::roc_auc(&probs, &labels).unwrap();
         assert!(auc > 0.8, "AUC {auc}");
         // Zero directions is the plain fit (up to rayon's order of summation in the last bits).
-        let none = fit_logistic_with(rows, &labels, 1e-3, true, 5000, Some(Nuisance { groups: &groups, dims: 0 })).unwrap();
+        let none = fit_logistic_with(rows, &labels, 1e-3, true, 5000, Some(Nuisance { groups: &groups, dims: 0 }), None).unwrap();
         let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * a.abs().max(1.0);
         assert!(none.weight.iter().zip(&plain.weight).all(|(a, b)| close(*a, *b)) && close(none.bias, plain.bias), "{none:?} vs {plain:?}");
+    }
+
+    #[test]
+    fn group_class_weights_give_every_speaker_and_each_class_within_it_the_same_share() {
+        let labels = [0u8, 0, 0, 1, 0, 1, 1, 1, 1, 0];
+        let groups = ["a", "a", "a", "a", "b", "b", "b", "b", "b", "c"];
+        let w = group_class_weights(&labels, &groups);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let share = |g: &str, l: Option<u8>| -> f64 {
+            w.iter().zip(groups.iter().zip(&labels)).filter(|(_, (gg, ll))| **gg == g && l.is_none_or(|l| **ll == l)).map(|(w, _)| w).sum()
+        };
+        // a and b have both classes: equal shares, each class half of it; c (one class) half as much.
+        assert!((share("a", None) - share("b", None)).abs() < 1e-12);
+        assert!((share("a", Some(0)) - share("a", Some(1))).abs() < 1e-12);
+        assert!((share("b", Some(0)) - share("b", Some(1))).abs() < 1e-12);
+        assert!((share("c", None) - share("a", None) / 2.0).abs() < 1e-12);
+    }
+
+    /// Feature 0 is each speaker's voice colouring, and speakers with more colour have more
+    /// negative clips; within each speaker only feature 1 tells the classes apart. Weighting
+    /// every speaker x class cell alike leaves the colouring nothing to explain.
+    #[test]
+    fn a_speaker_balanced_fit_does_not_take_a_voice_for_emotion() {
+        let mut rng = Rng::new(5);
+        let (mut rows, mut labels, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        let names: Vec<String> = (0..8).map(|g| format!("s{g}")).collect();
+        for (g, name) in names.iter().enumerate() {
+            let colour = g as f32 - 3.5;
+            let negative_share = 0.05 + 0.9 * g as f64 / 7.0;
+            for _ in 0..200 {
+                let label = (rng.unit() >= negative_share) as u8;
+                let cue = if label == 1 { 0.3 } else { -0.3 };
+                rows.push(vec![colour + (rng.unit() as f32 - 0.5) * 0.2, cue + (rng.unit() as f32 - 0.5) * 2.0]);
+                labels.push(label);
+                groups.push(name.as_str());
+            }
+        }
+        let plain = fit_logistic_with(rows.clone(), &labels, 1e-3, true, 5000, None, None).unwrap();
+        let balanced = fit_logistic_with(rows, &labels, 1e-3, true, 5000, None, Some(&groups)).unwrap();
+        let colour_share = |w: &[f32]| w[0].abs() / w[1].abs();
+        assert!(colour_share(&plain.weight) > 0.3, "the class-balanced fit should read the colouring here: {:?}", plain.weight);
+        assert!(colour_share(&balanced.weight) < 0.1 * colour_share(&plain.weight), "{:?} vs {:?}", balanced.weight, plain.weight);
+        assert!(balanced.weight[1] > 0.0);
     }
 
     #[test]
