@@ -4,8 +4,8 @@
 //! like any other: analysis, re-scoring, fine-tuning and the report find it by name.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
 
+use super::one_shot::OneShot;
 use crate::model::default_centred::{export_centred, CENTRED_MODEL_NAME};
 
 /// What an install ended with: the installed bundle's name, or why it failed.
@@ -13,33 +13,22 @@ pub type InstallOutcome = Result<String, String>;
 
 /// An install running on its own thread.
 pub struct CentredInstall {
-    outcome: Receiver<InstallOutcome>,
+    job: OneShot<String>,
 }
 
 impl CentredInstall {
     /// Starts writing the centred model into `models_root`/[`CENTRED_MODEL_NAME`]; `on_done` runs
     /// on the worker once the outcome is sent (the window passes a repaint request).
     pub fn start(models_root: PathBuf, on_done: impl FnOnce() + Send + 'static) -> Self {
-        let (sender, outcome) = mpsc::channel();
-        std::thread::spawn(move || {
-            let out = models_root.join(CENTRED_MODEL_NAME);
-            let result = std::panic::catch_unwind(|| export_centred(&out))
-                .unwrap_or_else(|_| Err(crate::model::ModelError::Bundle { path: out.display().to_string(), message: "the install crashed".into() }))
-                .map(|_| CENTRED_MODEL_NAME.to_string())
-                .map_err(|e| e.to_string());
-            let _ = sender.send(result);
-            on_done();
-        });
-        Self { outcome }
+        let install = move || {
+            export_centred(&models_root.join(CENTRED_MODEL_NAME)).map(|_| CENTRED_MODEL_NAME.to_string()).map_err(|e| e.to_string())
+        };
+        Self { job: OneShot::spawn("the install", install, on_done) }
     }
 
     /// The outcome once the worker has finished, `None` while it runs.
     pub fn poll(&self) -> Option<InstallOutcome> {
-        match self.outcome.try_recv() {
-            Ok(outcome) => Some(outcome),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err("the install stopped without an answer".to_string())),
-        }
+        self.job.poll()
     }
 }
 

@@ -5,8 +5,8 @@
 //! what they asked for).
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
 
+use super::one_shot::OneShot;
 use crate::model::speaker_encoder_store::{self, EncoderConfig};
 
 /// What an import ended with: the installed network's description, or why it failed.
@@ -22,30 +22,19 @@ pub fn install(checkpoint: &Path, config: Option<&EncoderConfig>, dest: &Path) -
 
 /// An import running on its own thread.
 pub struct EncoderImport {
-    outcome: Receiver<ImportOutcome>,
+    job: OneShot<String>,
 }
 
 impl EncoderImport {
     /// Starts installing `checkpoint` into `dest`; `on_done` runs on the worker once the outcome
     /// is sent (the window passes a repaint request).
     pub fn start(checkpoint: PathBuf, dest: PathBuf, on_done: impl FnOnce() + Send + 'static) -> Self {
-        let (sender, outcome) = mpsc::channel();
-        std::thread::spawn(move || {
-            let result = std::panic::catch_unwind(|| install(&checkpoint, None, &dest))
-                .unwrap_or_else(|_| Err(format!("{}: the import crashed", checkpoint.display())));
-            let _ = sender.send(result);
-            on_done();
-        });
-        Self { outcome }
+        Self { job: OneShot::spawn("the import", move || install(&checkpoint, None, &dest), on_done) }
     }
 
     /// The outcome once the worker has finished, `None` while it runs.
     pub fn poll(&self) -> Option<ImportOutcome> {
-        match self.outcome.try_recv() {
-            Ok(outcome) => Some(outcome),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err("the import stopped without an answer".to_string())),
-        }
+        self.job.poll()
     }
 }
 

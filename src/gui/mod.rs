@@ -15,6 +15,7 @@ mod help;
 pub mod i18n;
 pub mod launcher;
 mod metrics_panel;
+pub mod one_shot;
 pub mod models;
 pub mod pipeline_launcher;
 pub mod playback;
