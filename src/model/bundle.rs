@@ -247,29 +247,16 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes a bundle's files (name, bytes) into a new folder `out`: staged beside it and renamed
-/// into place, so a failure never leaves a half-written bundle. Refuses an existing `out`.
+/// Writes a bundle's files (name, bytes) into a new folder `out`, atomically (see
+/// [`write_dir_atomically`]). Refuses an existing `out`.
 pub fn write_files_atomically(out: &Path, files: &[(&str, &[u8])]) -> Result<PathBuf, ModelError> {
-    if out.exists() {
-        return Err(ModelError::AlreadyExists { path: out.display().to_string() });
-    }
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let staging = parent.join(format!(".{name}.{}.partial", std::process::id()));
-    let write_all = || -> Result<(), ModelError> {
-        fs::create_dir_all(&staging).map_err(|e| ModelError::io(&staging, e))?;
-        for (file, bytes) in files {
-            let path = staging.join(file);
-            fs::write(&path, bytes).map_err(|e| ModelError::io(&path, e))?;
-        }
-        fs::rename(&staging, out).map_err(|e| ModelError::io(out, e))
-    };
-    let written = write_all();
-    if written.is_err() {
-        let _ = fs::remove_dir_all(&staging);
-    }
-    written.map(|()| out.to_path_buf())
+    write_dir_atomically(out, false, |temp| {
+        files.iter().try_for_each(|(file, bytes)| {
+            let path = temp.join(file);
+            fs::write(&path, bytes).and_then(|()| crate::fsutil::make_private(&path)).map_err(|e| ModelError::io(&path, e))
+        })
+    })?;
+    Ok(out.to_path_buf())
 }
 
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
