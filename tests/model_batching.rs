@@ -43,6 +43,17 @@ fn scores_do_not_depend_on_batch_mates() {
     assert!((twice[0] - alone).abs() <= 1e-5);
     // Different segments get different scores (the test would be vacuous otherwise).
     assert!((together[0] - together[1]).abs() > 1e-6);
+    // Batches run concurrently on the CPU: every score still comes back at its segment's place.
+    for (i, mate) in mates.iter().enumerate() {
+        let own = score_segments(&model, &Device::Cpu, std::slice::from_ref(mate), 8).unwrap()[0];
+        assert!((together[i] - own).abs() <= 1e-5, "segment {i}: alone {own}, among others {}", together[i]);
+    }
+    let many: Vec<SegmentInput> = (0..12).map(|k| segment(4000 + 400 * (k % 5), 10 + k as u32)).collect();
+    let all = score_segments(&model, &Device::Cpu, &many, 2).unwrap();
+    for (k, one) in many.iter().enumerate() {
+        let own = score_segments(&model, &Device::Cpu, std::slice::from_ref(one), 1).unwrap()[0];
+        assert!((all[k] - own).abs() <= 1e-5, "segment {k}: alone {own}, among twelve {}", all[k]);
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 
 use super::{FusedModel, ModelError};
 
@@ -56,12 +57,9 @@ pub fn score_segments(
         let offsets = centring_offset(model, &parts)?;
         return logits_from_parts(model, device, &parts, &offsets);
     }
-    run_grouped(model, device, segments, max_batch, &mut |b, audio, pitch, mfcc, out: &mut dyn FnMut(usize, Output)| {
+    run_grouped(model, device, segments, max_batch, &|b, audio, pitch, mfcc| {
         let logits = model.forward(audio, pitch, mfcc)?.to_device(&Device::Cpu)?.to_vec1::<f32>()?;
-        for (k, logit) in logits.into_iter().enumerate().take(b) {
-            out(k, Output::Logit(logit));
-        }
-        Ok(())
+        Ok(logits.into_iter().take(b).map(Output::Logit).collect())
     })
     .map(|outputs| outputs.into_iter().map(|o| if let Output::Logit(l) = o { l } else { f32::NAN }).collect())
 }
@@ -75,7 +73,8 @@ enum Output {
 /// The parts of every segment, in input order (see [`SegmentParts`]).
 pub fn segment_parts(model: &FusedModel, device: &Device, segments: &[SegmentInput], max_batch: usize) -> Result<Vec<SegmentParts>, ModelError> {
     let fast = model.fast_model()?.filter(|_| device.is_cpu());
-    let outputs = run_grouped(model, device, segments, max_batch, &mut |b, audio, pitch, mfcc, out: &mut dyn FnMut(usize, Output)| {
+    let outputs = run_grouped(model, device, segments, max_batch, &|b, audio, pitch, mfcc| {
+        let mut out = Vec::with_capacity(b);
         match &fast {
             Some(fast) => {
                 let values = |t: &Tensor| -> Result<Vec<f32>, ModelError> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
@@ -86,17 +85,14 @@ pub fn segment_parts(model: &FusedModel, device: &Device, segments: &[SegmentInp
                 let lstm = p.lstm_mean.len() / b;
                 let stats = p.stats_logits.as_deref();
                 for k in 0..b {
-                    out(
-                        k,
-                        Output::Parts(SegmentParts {
+                    out.push(Output::Parts(SegmentParts {
                             audio: p.audio_hidden[k * p.audio_frames * h..(k + 1) * p.audio_frames * h].to_vec(),
                             audio_frames: p.audio_frames,
                             pitch: p.pitch_hidden[k * p.pitch_frames * h..(k + 1) * p.pitch_frames * h].to_vec(),
                             pitch_frames: p.pitch_frames,
                             lstm_mean: p.lstm_mean[k * lstm..(k + 1) * lstm].to_vec(),
                             stats_logit: stats.and_then(|s| s.get(k).copied()),
-                        }),
-                    );
+                        }));
                 }
             }
             None => {
@@ -108,21 +104,18 @@ pub fn segment_parts(model: &FusedModel, device: &Device, segments: &[SegmentInp
                 for k in 0..b {
                     let a = audio_hidden.get(k)?;
                     let p = pitch_hidden.get(k)?;
-                    out(
-                        k,
-                        Output::Parts(SegmentParts {
+                    out.push(Output::Parts(SegmentParts {
                             audio_frames: a.dim(0)?,
                             audio: a.flatten_all()?.to_vec1::<f32>()?,
                             pitch_frames: p.dim(0)?,
                             pitch: p.flatten_all()?.to_vec1::<f32>()?,
                             lstm_mean: lstm.get(k)?.to_vec1::<f32>()?,
                             stats_logit: stats.as_ref().and_then(|s| s.get(k).copied()),
-                        }),
-                    );
+                        }));
                 }
             }
         }
-        Ok(())
+        Ok(out)
     })?;
     outputs
         .into_iter()
@@ -210,14 +203,20 @@ pub fn logits_from_parts(model: &FusedModel, device: &Device, parts: &[SegmentPa
         .collect()
 }
 
+/// One grouped forward: `(batch size, audio, pitch, mfcc)` -> what it yields per segment, in
+/// batch order.
+type BatchRun<'a> = dyn Fn(usize, &Tensor, &Tensor, &Tensor) -> Result<Vec<Output>, ModelError> + Sync + 'a;
+
 /// Checks the segments, groups equal lengths into batches of at most `max_batch`, and collects
-/// what `run(batch, audio, pitch, mfcc, out)` yields per segment, in input order.
+/// what `run` yields per segment, in input order. On the CPU the batches run concurrently: a
+/// short segment's products are too small to keep both cores busy on their own, and each
+/// segment's score depends only on its own batch, so the order of work changes no value.
 fn run_grouped(
     model: &FusedModel,
     device: &Device,
     segments: &[SegmentInput],
     max_batch: usize,
-    run: &mut dyn FnMut(usize, &Tensor, &Tensor, &Tensor, &mut dyn FnMut(usize, Output)) -> Result<(), ModelError>,
+    run: &BatchRun<'_>,
 ) -> Result<Vec<Output>, ModelError> {
     let cfg = model.config();
     let min_samples = cfg.min_samples();
@@ -249,24 +248,33 @@ fn run_grouped(
         }
         groups.entry((s.audio.len(), s.pitch.len(), s.mfcc.len())).or_default().push(i);
     }
+    let batches: Vec<(usize, usize, usize, &[usize])> = groups
+        .iter()
+        .flat_map(|(&(audio_len, samples, mfcc_len), members)| {
+            members.chunks(max_batch.max(1)).map(move |chunk| (audio_len, samples, mfcc_len, chunk))
+        })
+        .collect();
+    let run_batch = |&(audio_len, samples, mfcc_len, chunk): &(usize, usize, usize, &[usize])| -> Result<Vec<Output>, ModelError> {
+        let b = chunk.len();
+        let stack = |get: &dyn Fn(&SegmentInput) -> &[f32]| -> Vec<f32> { chunk.iter().flat_map(|&i| get(&segments[i]).iter().copied()).collect() };
+        let mut audio_dims = vec![b];
+        audio_dims.extend(model.audio_input_dims(audio_len));
+        let audio = Tensor::from_vec(stack(&|s| &s.audio), audio_dims, device)?;
+        let pitch = Tensor::from_vec(stack(&|s| &s.pitch), (b, samples), device)?;
+        let frames = mfcc_len / cfg.mfcc_dim;
+        let mfcc = Tensor::from_vec(stack(&|s| &s.mfcc), (b, frames, cfg.mfcc_dim), device)?;
+        run(b, &audio, &pitch, &mfcc)
+    };
+    // A GPU runs one batch at a time: concurrent batches would only multiply its memory.
+    let yielded: Vec<Vec<Output>> = if device.is_cpu() {
+        batches.par_iter().map(run_batch).collect::<Result<_, _>>()?
+    } else {
+        batches.iter().map(run_batch).collect::<Result<_, _>>()?
+    };
     let mut outputs: Vec<Option<Output>> = (0..segments.len()).map(|_| None).collect();
-    for ((audio_len, samples, mfcc_len), members) in groups {
-        for chunk in members.chunks(max_batch.max(1)) {
-            let b = chunk.len();
-            let stack = |get: &dyn Fn(&SegmentInput) -> &[f32]| -> Result<Vec<f32>, ModelError> {
-                Ok(chunk.iter().flat_map(|&i| get(&segments[i]).iter().copied()).collect())
-            };
-            let mut audio_dims = vec![b];
-            audio_dims.extend(model.audio_input_dims(audio_len));
-            let audio = Tensor::from_vec(stack(&|s| &s.audio)?, audio_dims, device)?;
-            let pitch = Tensor::from_vec(stack(&|s| &s.pitch)?, (b, samples), device)?;
-            let frames = mfcc_len / cfg.mfcc_dim;
-            let mfcc = Tensor::from_vec(stack(&|s| &s.mfcc)?, (b, frames, cfg.mfcc_dim), device)?;
-            run(b, &audio, &pitch, &mfcc, &mut |k, output| {
-                if let Some(&i) = chunk.get(k) {
-                    outputs[i] = Some(output);
-                }
-            })?;
+    for ((_, _, _, chunk), batch_outputs) in batches.iter().zip(yielded) {
+        for (&i, output) in chunk.iter().zip(batch_outputs) {
+            outputs[i] = Some(output);
         }
     }
     outputs.into_iter().map(|o| o.ok_or_else(|| ModelError::Internal("a segment was not scored".into()))).collect()

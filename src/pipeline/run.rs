@@ -24,7 +24,7 @@ use crate::model::{select_device, DeviceChoice, FusedModel, ModelError};
 use crate::segmentation::{expected_passes, segment_call_watched, CallSegmentation, CallerChoice, Segment, SegmentationError, SegmentationParams, SegmentationProgress, SegmentationWatch};
 
 /// Segments whose features are computed together (in parallel) and queued as one unit.
-const FEATURE_CHUNK: usize = 4;
+const FEATURE_CHUNK: usize = 8;
 /// Feature chunks waiting for the model at most: bounds memory to a few MB.
 const QUEUE_CHUNKS: usize = 2;
 
