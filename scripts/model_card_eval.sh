@@ -52,6 +52,9 @@ val_without() { local skip=${1:-}; local out=(); for s in "${VAL_ALL[@]}"; do [ 
 RECIPE=(--augment-copies ${COPIES:-1} --epochs ${EPOCHS:-8} --batch 32 --lr 1e-3 --dropout 0.3 --warmup-epochs 1 --cosine
         --freeze-pitch-encoder --length-grid 0.25 --select-by last --feature-cache "$CACHE")
 [ "${PER_CALL_CENTRING:-0}" = 1 ] && RECIPE+=(--per-call-centring)
+# SGD_SPEAKER_BALANCED=1 weighs every training speaker alike, each class half within it, in the
+# fused head's loss too (--speaker-balanced; give such runs their own OUT).
+[ "${SGD_SPEAKER_BALANCED:-0}" = 1 ] && RECIPE+=(--speaker-balanced)
 
 train() { # name, exclude (speaker list or ""), skip corpus (or ""), then extra args
   local name=$1 exclude=$2 skip=$3; shift 3

@@ -78,7 +78,7 @@ fn every_trainable_variable_gets_a_finite_nonzero_gradient() {
     let (trainer, data) = setup(1, None, 4);
     let refs: Vec<&PreparedExample> = data.iter().collect();
     let mut rng = emotrace::synth::rng::Rng::new(1);
-    let loss = trainer.batch_loss(&refs, (1.0, 1.0), Some(&mut rng)).unwrap();
+    let loss = trainer.batch_loss(&refs, &vec![1.0; refs.len()], Some(&mut rng)).unwrap();
     let grads = loss.backward().unwrap();
     let vars = trainer.varmap().data().lock().unwrap();
     let mut problems = Vec::new();
@@ -245,7 +245,7 @@ fn cpu_recipe_batches_by_length_without_changing_logits_and_freezes_the_pitch_en
     }
     let refs: Vec<&PreparedExample> = data.iter().collect();
     let mut rng = emotrace::synth::rng::Rng::new(3);
-    let grads = trainer.batch_loss(&refs, (1.0, 1.0), Some(&mut rng)).unwrap().backward().unwrap();
+    let grads = trainer.batch_loss(&refs, &vec![1.0; refs.len()], Some(&mut rng)).unwrap().backward().unwrap();
     let vars = trainer.varmap().data().lock().unwrap();
     for (name, var) in vars.iter() {
         let g = grads.get(var.as_tensor()).map(|g| g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap());
@@ -282,4 +282,37 @@ fn ablations_use_only_their_branch() {
     assert!(same(&logits_with(Branches::AudioOnly, &keep), &logits_with(Branches::AudioOnly, &noisy_mfcc)));
     assert!(!same(&logits_with(Branches::AudioOnly, &keep), &logits_with(Branches::AudioOnly, &noisy_audio)));
     assert!(!same(&logits_with(Branches::Fused, &keep), &logits_with(Branches::Fused, &noisy_mfcc)));
+}
+
+#[test]
+fn speaker_balanced_weights_give_every_speaker_and_each_class_within_it_the_same_share() {
+    // Uneven speakers: s0 has 4 clips, s1 and s2 three each, classes mixed unevenly within them.
+    let mut opts = options(1, None);
+    opts.speaker_balanced = true;
+    let trainer = Trainer::new(preset("tiny").unwrap(), None, opts, &Device::Cpu).unwrap();
+    let mut clips = separable_clips(10);
+    for (i, clip) in clips.iter_mut().enumerate() {
+        clip.label = u8::from(matches!(i, 0 | 4 | 5 | 9));
+    }
+    let data = trainer.prepare(clips, None).unwrap();
+    let weights = trainer.example_weights(&data);
+    let mean = weights.iter().sum::<f32>() / weights.len() as f32;
+    assert!((mean - 1.0).abs() < 1e-5, "mean weight {mean}");
+    let mut cells: HashMap<(String, u8), f32> = HashMap::new();
+    for (e, w) in data.iter().zip(&weights) {
+        *cells.entry((e.speaker.clone(), e.label)).or_default() += w;
+    }
+    assert_eq!(cells.len(), 6, "every speaker has both classes here: {cells:?}");
+    let first = *cells.values().next().unwrap();
+    for (cell, share) in &cells {
+        assert!((share - first).abs() < 1e-4, "{cell:?} weighs {share}, another cell {first}");
+    }
+    // Without the option the weights are the class weights, whatever the speaker.
+    let plain = Trainer::new(preset("tiny").unwrap(), None, options(1, None), &Device::Cpu).unwrap();
+    let class = plain.example_weights(&data);
+    for (e, w) in data.iter().zip(&class) {
+        let same = data.iter().zip(&class).find(|(f, _)| f.label == e.label).map(|(_, v)| *v).unwrap();
+        assert_eq!(*w, same);
+    }
+    assert_ne!(class, weights);
 }

@@ -114,6 +114,11 @@ pub struct TrainArgs {
     /// Do not weight the classes to contribute equally.
     #[arg(long)]
     pub no_class_weights: bool,
+    /// Weight every training speaker alike in the head's loss and, within each speaker, each
+    /// class half (instead of each class half overall), so that a speaker's or corpus's share of
+    /// negative clips does not make its voice pass for emotion.
+    #[arg(long, conflicts_with = "no_class_weights")]
+    pub speaker_balanced: bool,
     /// Feed the LSTM raw MFCC39 during training too (by default it is standardised with the
     /// training set's statistics, folded into the LSTM weights when the bundle is written).
     #[arg(long)]
@@ -197,6 +202,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         dropout: args.dropout,
         loss,
         class_weighting: !args.no_class_weights,
+        speaker_balanced: args.speaker_balanced,
         mfcc_scaling: !args.no_mfcc_scaling,
         select_by: match args.select_by.as_str() {
             "negative-f1" => SelectBy::NegativeF1,

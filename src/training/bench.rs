@@ -84,7 +84,7 @@ pub fn measure(cfg: &FusedConfig, clip_seconds: f64, mfcc_frames: usize, batch: 
     let refs: Vec<&PreparedExample> = examples.iter().collect();
     let mut step_rng = Rng::new(2);
     let train_step_seconds = time(reps, || {
-        let loss = trainer.batch_loss(&refs, (1.0, 1.0), Some(&mut step_rng))?;
+        let loss = trainer.batch_loss(&refs, &vec![1.0; refs.len()], Some(&mut step_rng))?;
         let _grads = loss.backward()?;
         Ok(())
     })?;

@@ -116,6 +116,9 @@ struct Fingerprint<'a> {
     dropout: f32,
     loss: &'a super::loss::LossKind,
     class_weighting: bool,
+    /// Absent when off, so earlier runs' checkpoints still match.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    speaker_balanced: bool,
     augment: &'a super::augment::AugmentConfig,
     clips: Vec<(String, u8, &'a str)>,
     val_speakers: &'a [String],
@@ -359,6 +362,7 @@ pub fn run_train_job(job: &TrainJob, events: Option<&Sender<TrainEvent>>, cancel
         dropout: opts.dropout,
         loss: &opts.loss,
         class_weighting: opts.class_weighting,
+        speaker_balanced: opts.speaker_balanced,
         augment: &opts.augment,
         clips: clips.iter().map(|c| (c.path.display().to_string(), c.label, c.speaker.as_str())).collect(),
         val_speakers: &split.val_speakers,

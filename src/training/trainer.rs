@@ -50,6 +50,11 @@ pub struct TrainOptions {
     pub loss: LossKind,
     /// Weight classes so each contributes half of the loss.
     pub class_weighting: bool,
+    /// Weight every training speaker alike and, within each speaker, each class half (instead of
+    /// each class half overall): a speaker's or corpus's share of negative clips then says nothing
+    /// about the class, so its voice cannot pass for emotion. Implies class balance.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub speaker_balanced: bool,
     /// Standardise MFCC39 for the LSTM during training (folded into the bundle's weights).
     #[serde(default)]
     pub mfcc_scaling: bool,
@@ -93,6 +98,7 @@ impl Default for TrainOptions {
             dropout: 0.5,
             loss: LossKind::Bce,
             class_weighting: true,
+            speaker_balanced: false,
             mfcc_scaling: true,
             select_by: SelectBy::NegativeF1,
             augment: AugmentConfig::default(),
@@ -336,13 +342,28 @@ impl Trainer {
         }
     }
 
-    /// Weighted loss of a batch (training mode when `rng` is given).
-    pub fn batch_loss(&self, batch: &[&PreparedExample], weights: (f32, f32), rng: Option<&mut Rng>) -> Result<Tensor, TrainingError> {
+    /// Each training example's loss weight (mean 1): by speaker and class with
+    /// `speaker_balanced`, else by class.
+    pub fn example_weights(&self, train: &[PreparedExample]) -> Vec<f32> {
+        if self.options.speaker_balanced {
+            let labels: Vec<u8> = train.iter().map(|e| e.label).collect();
+            let speakers: Vec<&str> = train.iter().map(|e| e.speaker.as_str()).collect();
+            let n = train.len() as f64;
+            return super::stats_fit::group_class_weights(&labels, &speakers).into_iter().map(|w| (w * n) as f32).collect();
+        }
+        let (negative, non_negative) = self.class_weights(train);
+        train.iter().map(|e| if e.label == 1 { non_negative } else { negative }).collect()
+    }
+
+    /// Weighted loss of a batch, `weights` one per example (training mode when `rng` is given).
+    pub fn batch_loss(&self, batch: &[&PreparedExample], weights: &[f32], rng: Option<&mut Rng>) -> Result<Tensor, TrainingError> {
+        if weights.len() != batch.len() {
+            return Err(TrainingError::Config(format!("{} loss weights for a batch of {}", weights.len(), batch.len())));
+        }
         let logits = self.net.forward(batch, rng.map(|r| (self.options.dropout, r)))?;
         let targets: Vec<f32> = batch.iter().map(|e| e.label as f32).collect();
-        let w: Vec<f32> = batch.iter().map(|e| if e.label == 1 { weights.1 } else { weights.0 }).collect();
         let targets = Tensor::from_vec(targets, batch.len(), &self.device)?;
-        let w = Tensor::from_vec(w, batch.len(), &self.device)?;
+        let w = Tensor::from_slice(weights, batch.len(), &self.device)?;
         Ok(loss::loss(self.options.loss, &logits, &targets, &w)?)
     }
 
@@ -407,7 +428,9 @@ impl Trainer {
                 send(events, TrainEvent::Resumed { epochs_done: state.epochs_done });
             }
         }
-        let weights = self.class_weights(train);
+        let example_weights = self.example_weights(train);
+        // Validation clips are weighted by class only: their loss is a yardstick across runs.
+        let (val_negative, val_non_negative) = self.class_weights(train);
         let epochs = self.options.epochs;
         if epochs == 0 {
             // The starting weights as they are; validation logits for the calibration.
@@ -435,7 +458,8 @@ impl Trainer {
                     return Ok(self.outcome(state, best_tensors, false));
                 }
                 let refs: Vec<&PreparedExample> = chunk.iter().map(|&i| &train[i]).collect();
-                let loss = self.batch_loss(&refs, weights, Some(&mut rng))?;
+                let weights: Vec<f32> = chunk.iter().map(|&i| example_weights[i]).collect();
+                let loss = self.batch_loss(&refs, &weights, Some(&mut rng))?;
                 let grads = loss.backward()?;
                 self.optimizer.apply(&grads)?;
                 let value = loss.to_scalar::<f32>()? as f64;
@@ -454,7 +478,8 @@ impl Trainer {
                 by_length.sort_by_key(|e| e.length_key());
                 for chunk in by_length.chunks(32) {
                     let refs: Vec<&PreparedExample> = chunk.to_vec();
-                    vl += self.batch_loss(&refs, weights, None)?.detach().to_scalar::<f32>()? as f64 * chunk.len() as f64;
+                    let weights: Vec<f32> = refs.iter().map(|e| if e.label == 1 { val_non_negative } else { val_negative }).collect();
+                    vl += self.batch_loss(&refs, &weights, None)?.detach().to_scalar::<f32>()? as f64 * chunk.len() as f64;
                 }
                 (Some(binary_metrics(&probs, &labels)), Some(vl / val.len() as f64), val_logits, val_auc)
             };
