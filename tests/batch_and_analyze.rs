@@ -213,3 +213,66 @@ fn slurm_example_runs_one_array_task() {
     assert!(out.join("calls/b/report.json").is_file(), "task 2 of 2 analyses the second call");
     assert!(!out.join("calls/a").exists(), "and only that one");
 }
+
+/// `start_s` and `p_nonnegative` of every row of an analysis folder's segments.csv.
+fn scored_rows(folder: &Path) -> Vec<(String, String)> {
+    let (header, rows) = read_rows(&folder.join("segments.csv"));
+    let start = header.iter().position(|h| h == "start_s").unwrap();
+    let p = header.iter().position(|h| h == "p_nonnegative").unwrap();
+    rows.into_iter().map(|r| (r[start].clone(), r[p].clone())).collect()
+}
+
+#[test]
+fn batch_centres_each_call_on_the_baseline_call_its_manifest_row_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let centred = dir.path().join("centred");
+    let export = emotrace().args(["export-model", "default-centred"]).arg(&centred).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let demo = emotrace::assets::install_demo_call_in(dir.path()).unwrap();
+    synthetic_call(&dir.path().join("first.wav"), 40.0);
+    std::fs::write(dir.path().join("broken.wav"), "not audio").unwrap();
+    // The later call comes first in the manifest: the batch still analyses its baseline first.
+    let manifest = format!(
+        "call_id,path,baseline\nlater,{},first\nfirst,first.wav,\nbad,broken.wav,\norphan,first.wav,bad\n",
+        demo.display()
+    );
+    let manifest_path = dir.path().join("manifest.csv");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let out = dir.path().join("out");
+    let batch = |model: &Path, extra: &[&str]| {
+        emotrace().arg("batch").arg(&manifest_path).arg("--out").arg(&out).arg("--model").arg(model).args(extra).output().unwrap()
+    };
+    let output = batch(&centred, &[]);
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("2 analysed") && log.contains("2 failed"), "{log}");
+    let failure = std::fs::read_to_string(out.join("calls/orphan/FAILED.txt")).unwrap();
+    assert!(failure.contains("baseline call 'bad' has no report"), "{failure}");
+
+    // The later call's scores are exactly `analyze --centre-on` the first call's report...
+    let analyze = |name: &str, extra: &[&str]| {
+        let folder = dir.path().join(name);
+        let output = emotrace().arg("analyze").arg(&demo).arg("--model").arg(&centred).arg("--out").arg(&folder).arg("--quiet").args(extra).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        scored_rows(&folder)
+    };
+    let first_report = out.join("calls/first").display().to_string();
+    let later = scored_rows(&out.join("calls/later"));
+    assert!(later.len() >= 10, "{} segments", later.len());
+    assert_eq!(later, analyze("cli-baseline", &["--centre-on", &first_report]));
+    // ... not the call centred on itself (the comparison would be vacuous otherwise).
+    let itself = analyze("cli-itself", &[]);
+    let moved = later.iter().zip(&itself).map(|((_, a), (_, b))| (a.parse::<f64>().unwrap() - b.parse::<f64>().unwrap()).abs()).fold(0.0, f64::max);
+    assert!(moved > 1e-3, "the baseline changed no score by more than {moved}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("calls/later/report.json")).unwrap()).unwrap();
+    assert!(report["settings"]["baseline"]["source"].as_str().is_some_and(|s| s.ends_with("first.wav")), "{}", report["settings"]);
+
+    // A model that does not centre, or one --centre-on for all, is refused before any call runs.
+    let tiny = tiny_bundle(dir.path());
+    let refused = batch(&tiny, &[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not centre"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let both = batch(&centred, &["--centre-on", &first_report]);
+    assert!(!both.status.success());
+    assert!(String::from_utf8_lossy(&both.stderr).contains("use one of them"), "{}", String::from_utf8_lossy(&both.stderr));
+}

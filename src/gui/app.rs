@@ -19,6 +19,7 @@ use super::settings::Settings;
 use super::state::{CallView, FrameTimes, Incoming, Job, Phase};
 use super::caller_panel::{self, CallerPanelAction, EncoderState};
 use super::builtin_install::CentredInstall;
+use super::caller_baseline::{self, BaselineLoad};
 use super::encoder_import::EncoderImport;
 use super::segment_table::{annotation_text, TableAction};
 use super::training_window::{TrainingAction, TrainingWindow};
@@ -33,7 +34,7 @@ use super::script::{Script, Step};
 use super::segment_edit::EditSpan;
 use crate::training::call_labels::{labels_path, CallReview, LabelledSpan, DEFAULT_ANNOTATOR};
 use crate::training::dataset::{NEGATIVE, NON_NEGATIVE};
-use crate::pipeline::{AnalysisEvent, PipelineStage, SpeakerStats};
+use crate::pipeline::{AnalysisEvent, CallBaseline, PipelineStage, SpeakerStats};
 use crate::report::figure::FigureLanguage;
 use crate::segmentation::CallerChoice;
 
@@ -56,6 +57,12 @@ enum Action {
     ImportEncoder(PathBuf),
     /// Model → the centred built-in model: chosen at once when installed, else installed first.
     UseCentredModel,
+    /// Model → centre on an earlier call: pick its report.json.
+    BaselineDialog,
+    /// Centre the scores on the earlier call whose report.json (or export folder) this is.
+    CentreOn(PathBuf),
+    /// Centre the scores on the call itself again.
+    ClearBaseline,
     /// The assessment-stage length changed in Settings.
     AssessmentChanged,
     /// Annotate a caller segment (`None` clears its label).
@@ -90,6 +97,7 @@ enum DialogRequest {
     Open,
     Export(ExportKind),
     ImportEncoder,
+    Baseline,
 }
 
 /// Test hooks read from the environment: EMOTRACE_GUI_STATE_DUMP=path writes the window's state
@@ -232,6 +240,8 @@ pub struct ReviewApp {
     typed_path: String,
     /// The Model menu's typed checkpoint path (likewise).
     typed_encoder_path: String,
+    /// The Model menu's typed baseline report path (likewise).
+    typed_baseline_path: String,
     /// Playing a party's sample: pause when the playhead passes this time.
     sample_until: Option<f64>,
     /// The model notices drawn in the last frame (for the state dump).
@@ -239,6 +249,14 @@ pub struct ReviewApp {
     /// A speaker-encoder import running on its worker.
     encoder_import: Option<EncoderImport>,
     centred_install: Option<CentredInstall>,
+    /// The caller baseline the centring model's scores are heard against (`None`: the call
+    /// itself). Kept for the next call opened, since a caller's calls share it; cleared when the
+    /// model changes, as it belongs to one model's weights.
+    baseline: Option<CallBaseline>,
+    /// A baseline report being read.
+    baseline_load: Option<BaselineLoad>,
+    /// A script's `centre-on` step has asked for its baseline.
+    baseline_requested: bool,
     /// A script's `use-centred-model` has asked for it (it then waits for the model to change).
     centred_requested: bool,
     /// The last install failed (a waiting script step goes on; the status bar says why).
@@ -307,10 +325,14 @@ impl ReviewApp {
             view_duration_s: -1.0,
             typed_path: String::new(),
             typed_encoder_path: String::new(),
+            typed_baseline_path: String::new(),
             sample_until: None,
             last_model_notices: Vec::new(),
             encoder_import: None,
             centred_install: None,
+            baseline: None,
+            baseline_load: None,
+            baseline_requested: false,
             centred_requested: false,
             centred_install_failed: false,
             encoder_imported: false,
@@ -342,7 +364,12 @@ impl ReviewApp {
     }
 
     fn launch_settings(&self, caller: CallerChoice) -> LaunchSettings {
-        LaunchSettings { assessment_end_s: self.settings.assessment_minutes * 60.0, model: self.settings.model.clone(), caller }
+        LaunchSettings {
+            assessment_end_s: self.settings.assessment_minutes * 60.0,
+            model: self.settings.model.clone(),
+            caller,
+            baseline: self.baseline.clone(),
+        }
     }
 
     fn open_with_caller(&mut self, path: PathBuf, caller: CallerChoice, ctx: &egui::Context) {
@@ -380,11 +407,8 @@ impl ReviewApp {
         if view.phase == Phase::Running {
             return;
         }
-        let settings = LaunchSettings {
-            assessment_end_s: self.settings.assessment_minutes * 60.0,
-            model: self.settings.model.clone(),
-            caller,
-        };
+        let settings = self.launch_settings(caller);
+        let Some(view) = &mut self.view else { return };
         view.begin_reanalysis(caller);
         self.job = Some(Job::restart(self.launcher.as_ref(), previous, audio, &settings, ctx.clone()));
         self.status = Some((self.lang.text(Key::Rescoring).to_string(), false));
@@ -449,6 +473,8 @@ impl ReviewApp {
                 (DialogRequest::ImportEncoder, None) => {
                     self.status = Some((self.t(Key::EncoderDialogUnavailable).to_string(), false))
                 }
+                (DialogRequest::Baseline, Some(path)) => actions.push(Action::CentreOn(path)),
+                (DialogRequest::Baseline, None) => self.status = Some((self.t(Key::BaselineDialogUnavailable).to_string(), false)),
             }
         }
     }
@@ -492,6 +518,41 @@ impl ReviewApp {
         }
     }
 
+    fn start_baseline_load(&mut self, report: PathBuf, ctx: &egui::Context) {
+        let ctx = ctx.clone();
+        self.baseline_load = Some(BaselineLoad::start(report, move || ctx.request_repaint()));
+        self.status = Some((self.t(Key::BaselineReading).to_string(), false));
+    }
+
+    /// A baseline read and fitting the model shown becomes the one in use; the open call is
+    /// scored again against it (from its decoded audio when it has been analysed).
+    fn poll_baseline_load(&mut self, ctx: &egui::Context) {
+        let Some(outcome) = self.baseline_load.as_ref().and_then(BaselineLoad::poll) else { return };
+        self.baseline_load = None;
+        let shown_model = self.view.as_ref().and_then(|v| v.model.as_ref()).map(|(model, _)| model);
+        match outcome.and_then(|baseline| caller_baseline::usable_with(&baseline, shown_model).map(|()| baseline)) {
+            Ok(baseline) => {
+                self.status = Some((self.t(Key::BaselineSet).replace("{}", &baseline.call_name()), false));
+                self.baseline = Some(baseline);
+                self.score_open_call_again(ctx);
+            }
+            Err(error) => self.status = Some((format!("{} {error}", self.t(Key::BaselineFailed)), true)),
+        }
+    }
+
+    /// The open call scored again with the current settings: from its decoded audio when its
+    /// analysis has finished, else from the file.
+    fn score_open_call_again(&mut self, ctx: &egui::Context) {
+        let Some(view) = &self.view else { return };
+        let caller = view.caller_choice;
+        if view.phase != Phase::Running && view.previous.is_some() && view.audio.is_some() {
+            self.set_caller(caller, ctx);
+        } else {
+            let path = view.path.clone();
+            self.open_with_caller(path, caller, ctx);
+        }
+    }
+
     fn poll_encoder_import(&mut self) {
         let Some(outcome) = self.encoder_import.as_ref().and_then(EncoderImport::poll) else { return };
         self.encoder_import = None;
@@ -529,6 +590,7 @@ impl ReviewApp {
                     .add_filter("checkpoint", &["pt", "pth", "bin", "safetensors"])
                     .add_filter("*", &["*"])
                     .pick_file(),
+                DialogRequest::Baseline => dialog.add_filter("report.json", &["json"]).add_filter("*", &["*"]).pick_file(),
             };
             let _ = sender.send((request, chosen));
             ctx.request_repaint();
@@ -780,6 +842,7 @@ impl ReviewApp {
         let lang = self.lang;
         let mut typed_path = std::mem::take(&mut self.typed_path);
         let mut typed_encoder_path = std::mem::take(&mut self.typed_encoder_path);
+        let mut typed_baseline_path = std::mem::take(&mut self.typed_baseline_path);
         let mut help = std::mem::take(&mut self.help);
         egui::MenuBar::new().ui(ui, |ui| {
             menu_with_text_field(ui, self.t(Key::MenuFile), |ui| {
@@ -884,6 +947,37 @@ impl ReviewApp {
                     }
                 }
                 ui.separator();
+                // A caller baseline needs a model that centres on the call: the one shown says.
+                let centring = self.view.as_ref().and_then(|v| v.model.as_ref()).is_some_and(|(model, _)| model.per_call_centring);
+                let pick = ui
+                    .add_enabled(centring && self.baseline_load.is_none(), egui::Button::new(self.t(Key::MenuBaseline)))
+                    .on_hover_text(self.t(Key::MenuBaselineTip))
+                    .on_disabled_hover_text(self.t(Key::MenuBaselineNeedsCentring));
+                if pick.clicked() {
+                    actions.push(Action::BaselineDialog);
+                    ui.close();
+                }
+                ui.horizontal(|ui| {
+                    let idle = centring && self.baseline_load.is_none();
+                    let field = ui.add_enabled(
+                        idle,
+                        egui::TextEdit::singleline(&mut typed_baseline_path).hint_text(lang.text(Key::BaselinePathHint)).desired_width(260.0),
+                    );
+                    let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    let clicked = ui.add_enabled(idle, egui::Button::new(lang.text(Key::BaselineUsePath))).clicked();
+                    if (entered || clicked) && !typed_baseline_path.trim().is_empty() {
+                        actions.push(Action::CentreOn(PathBuf::from(typed_baseline_path.trim())));
+                        ui.close();
+                    }
+                });
+                if let Some(baseline) = &self.baseline {
+                    let clear = ui.button(self.t(Key::MenuBaselineClear).replace("{}", &baseline.call_name())).on_hover_text(&baseline.source);
+                    if clear.clicked() {
+                        actions.push(Action::ClearBaseline);
+                        ui.close();
+                    }
+                }
+                ui.separator();
                 if ui.button(self.t(Key::MenuFineTune)).clicked() {
                     actions.push(Action::OpenFineTune);
                     ui.close();
@@ -917,6 +1011,7 @@ impl ReviewApp {
         self.help = help;
         self.typed_path = typed_path;
         self.typed_encoder_path = typed_encoder_path;
+        self.typed_baseline_path = typed_baseline_path;
     }
 
     /// The model line: loading (with an animated bar and the seconds so far), or which model
@@ -950,8 +1045,16 @@ impl ReviewApp {
                 notices.push(text);
             }
             if model.per_call_centring {
-                let text = self.t(Key::PerCallCentred).to_string();
-                ui.weak(&text);
+                // The baseline this analysis used (while it runs, the one it was started with).
+                let baseline = view.analysis.as_ref().map_or(self.baseline.as_ref(), |a| a.settings.baseline.as_ref());
+                let text = match baseline {
+                    Some(baseline) => self.t(Key::BaselineCentred).replace("{}", &baseline.call_name()),
+                    None => self.t(Key::PerCallCentred).to_string(),
+                };
+                match baseline {
+                    Some(baseline) => ui.label(RichText::new(&text).strong()).on_hover_text(&baseline.source),
+                    None => ui.weak(&text),
+                };
                 notices.push(text);
             }
             if model.needs_fine_tuning {
@@ -1248,6 +1351,10 @@ impl ReviewApp {
                 let changed = self.settings.model != model;
                 self.settings.model = model;
                 self.save_settings();
+                if changed && self.baseline.take().is_some() {
+                    // Its offsets are the previous model's: meaningless for another.
+                    self.status = Some((self.t(Key::BaselineCleared).to_string(), false));
+                }
                 // A different model means different scores: analyse the open call again, for the
                 // same caller.
                 if let Some(view) = self.view.as_ref().filter(|_| changed) {
@@ -1263,6 +1370,18 @@ impl ReviewApp {
             Action::ImportEncoder(path) => {
                 if self.encoder_import.is_none() {
                     self.start_encoder_import(path, ctx);
+                }
+            }
+            Action::BaselineDialog => self.spawn_dialog(DialogRequest::Baseline, ctx),
+            Action::CentreOn(report) => {
+                if self.baseline_load.is_none() {
+                    self.start_baseline_load(report, ctx);
+                }
+            }
+            Action::ClearBaseline => {
+                if self.baseline.take().is_some() {
+                    self.status = Some((self.t(Key::BaselineCleared).to_string(), false));
+                    self.score_open_call_again(ctx);
                 }
             }
             Action::UseCentredModel => {
@@ -1475,6 +1594,18 @@ impl ReviewApp {
                 }
                 self.centred_requested = false;
             }
+            Step::CentreOn(report) => {
+                if !self.baseline_requested {
+                    self.baseline_requested = true;
+                    actions.push(Action::CentreOn(report));
+                    return;
+                }
+                if self.baseline_load.is_some() {
+                    return;
+                }
+                self.baseline_requested = false;
+            }
+            Step::ClearBaseline => actions.push(Action::ClearBaseline),
             Step::SwitchToNewModel => {
                 if let Some(name) = self.training.new_model() {
                     actions.push(Action::SetModel(Some(name.to_string())));
@@ -1507,6 +1638,7 @@ impl eframe::App for ReviewApp {
         self.poll_job();
         self.poll_rescored();
         self.poll_encoder_import();
+        self.poll_baseline_load(&ctx);
         if let Some(name) = self.poll_centred_install() {
             actions.push(Action::SetModel(Some(name)));
         }

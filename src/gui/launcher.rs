@@ -16,7 +16,7 @@ use crate::analysis::ScoredSegment;
 use crate::audio::Audio16k;
 use crate::pipeline::{
     decode_call, finish_analysis, segment_decoded, spawn_worker, AnalysisEvent, AnalysisParts, AnalysisSettings, CallAnalysis,
-    ModelInfo, PipelineError, PipelineStage,
+    CallBaseline, ModelInfo, PipelineError, PipelineStage,
 };
 use crate::segmentation::CallerChoice;
 
@@ -29,6 +29,9 @@ pub struct LaunchSettings {
     pub model: Option<String>,
     /// Which party is scored (`auto` = segmentation's suggestion).
     pub caller: CallerChoice,
+    /// A centring model's scores heard against this earlier call of the caller instead of the
+    /// call itself (the Model menu; `analyze --centre-on`).
+    pub baseline: Option<CallBaseline>,
 }
 
 impl Default for LaunchSettings {
@@ -37,6 +40,7 @@ impl Default for LaunchSettings {
             assessment_end_s: crate::analysis::DEFAULT_ASSESSMENT_MINUTES * 60.0,
             model: None,
             caller: CallerChoice::Auto,
+            baseline: None,
         }
     }
 }
@@ -45,7 +49,12 @@ impl LaunchSettings {
     /// The pipeline's settings for this launch (segmentation at its documented defaults, as
     /// `analyze` without options).
     pub fn analysis_settings(&self) -> AnalysisSettings {
-        AnalysisSettings { assessment_minutes: self.assessment_end_s / 60.0, caller: self.caller, ..AnalysisSettings::default() }
+        AnalysisSettings {
+            assessment_minutes: self.assessment_end_s / 60.0,
+            caller: self.caller,
+            baseline: self.baseline.clone(),
+            ..AnalysisSettings::default()
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 mod annotators;
 mod app;
 pub mod builtin_install;
+mod caller_baseline;
 mod caller_panel;
 pub mod encoder_import;
 pub mod export;

@@ -43,6 +43,11 @@ pub enum Step {
     /// Picks Model → the centred built-in model (installing it first if needed), then waits
     /// until it is the chosen model.
     UseCentredModel,
+    /// Model → centre on an earlier call: the report.json (or export folder) named by the rest of
+    /// the line; waits until it is read (then for the call's new scores, as after any analysis).
+    CentreOn(PathBuf),
+    /// Model → centre on the call itself again.
+    ClearBaseline,
 }
 
 /// Parses a script; the error names the line.
@@ -86,6 +91,12 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             "wait-fine-tune" => Step::WaitFineTune,
             "switch-to-new-model" => Step::SwitchToNewModel,
             "use-centred-model" => Step::UseCentredModel,
+            // The rest of the line: a path may hold spaces.
+            "centre-on" => match line["centre-on".len()..].trim() {
+                "" => return Err(bad()),
+                path => Step::CentreOn(PathBuf::from(path)),
+            },
+            "clear-baseline" => Step::ClearBaseline,
             "export" => Step::Export(PathBuf::from(words.get(1).ok_or_else(bad)?)),
             "open" => match words.get(1).copied() {
                 Some("annotators") => Step::OpenAnnotators,
@@ -181,6 +192,9 @@ mod tests {
         assert_eq!(steps[6], Step::SeekRow(2, 0.5));
         assert_eq!(parse("fine-tune 3\nwait-fine-tune\nswitch-to-new-model").unwrap(), [Step::FineTune(3), Step::WaitFineTune, Step::SwitchToNewModel]);
         assert_eq!(parse("use-centred-model").unwrap(), [Step::UseCentredModel]);
+        assert_eq!(parse("centre-on /calls/首次 来电/report.json").unwrap(), [Step::CentreOn(PathBuf::from("/calls/首次 来电/report.json"))]);
+        assert_eq!(parse("clear-baseline").unwrap(), [Step::ClearBaseline]);
+        assert!(parse("centre-on").is_err());
         assert!(parse("fine-tune 0").is_err());
         assert_eq!(parse("seek 1\nfly away").unwrap_err(), "script line 2: \"fly away\"");
     }

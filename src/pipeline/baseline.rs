@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::events::ModelInfo;
 use super::run::{PipelineError, ScoringModel};
 use crate::model::scoring::CallOffsets;
 
@@ -68,25 +69,35 @@ impl CallBaseline {
 
     /// Refuses a model that does not centre, or is not the model the baseline was taken with.
     pub fn check(&self, model: &ScoringModel) -> Result<(), PipelineError> {
+        self.check_info(&model.info())
+    }
+
+    /// [`CallBaseline::check`] on what an analysis reports of its model (the window checks a
+    /// picked baseline against the model it shows before analysing again).
+    pub fn check_info(&self, model: &ModelInfo) -> Result<(), PipelineError> {
         let fail = |reason: String| PipelineError::Baseline { path: PathBuf::from(&self.source), reason };
-        if !model.model.centres_per_call() {
+        if !model.per_call_centring {
             return Err(fail(format!(
                 "the model '{}' does not centre its scores on the call; a baseline call needs a centring model \
                  (trained with --stats-centring or --per-call-centring)",
-                model.bundle.meta.name
+                model.name
             )));
         }
-        let weights = model.info().weights_sha256;
-        if weights != self.model_weights_sha256 {
+        if model.weights_sha256 != self.model_weights_sha256 {
             return Err(fail(format!(
                 "the baseline was analysed with another model (weights {}), not '{}' (weights {}): analyse the baseline call \
                  with this model first",
                 short(&self.model_weights_sha256),
-                model.bundle.meta.name,
-                short(&weights)
+                model.name,
+                short(&model.weights_sha256)
             )));
         }
         Ok(())
+    }
+
+    /// The baseline call's file name, for notices.
+    pub fn call_name(&self) -> String {
+        Path::new(&self.source).file_name().map_or_else(|| self.source.clone(), |n| n.to_string_lossy().into_owned())
     }
 }
 

@@ -25,6 +25,9 @@ pub struct ManifestCall {
     pub path: PathBuf,
     pub group: String,
     pub score: String,
+    /// The call id of this caller's baseline call in the same manifest (empty: none): a
+    /// centring model's scores are then heard against that call, as with `--centre-on`.
+    pub baseline: String,
 }
 
 /// `I/N`: this process handles manifest rows whose position modulo N is I (0-based).
@@ -72,6 +75,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestCall>, ReportError> {
     };
     let groups = optional("group")?;
     let scores = optional("score")?;
+    let baselines = optional("baseline")?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut calls = Vec::with_capacity(ids.len());
     for (row, id) in ids.iter().enumerate() {
@@ -91,9 +95,40 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestCall>, ReportError> {
             path: if recording.is_absolute() { recording } else { base.join(recording) },
             group: groups[row].clone(),
             score: scores[row].clone(),
+            baseline: baselines[row].trim().to_string(),
         });
     }
+    check_baselines(&calls).map_err(|detail| ReportError::BadValue { path: path.to_path_buf(), detail })?;
     Ok(calls)
+}
+
+/// Every `baseline` names another call of the manifest that has no baseline of its own: all of
+/// a caller's calls name the same first call, which is analysed before them.
+fn check_baselines(calls: &[ManifestCall]) -> Result<(), String> {
+    for (row, call) in calls.iter().enumerate().filter(|(_, c)| !c.baseline.is_empty()) {
+        let row = row + 1;
+        if call.baseline == call.call_id {
+            return Err(format!("row {row}: call '{}' names itself as its baseline", call.call_id));
+        }
+        match calls.iter().find(|c| c.call_id == call.baseline) {
+            None => return Err(format!("row {row}: baseline '{}' is not a call_id of this manifest", call.baseline)),
+            Some(base) if !base.baseline.is_empty() => {
+                return Err(format!(
+                    "row {row}: baseline '{}' has a baseline of its own ('{}'); name that first call instead",
+                    call.baseline, base.baseline
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The order a batch runs its calls in: baseline calls (and calls without one) first, in manifest
+/// order, then the calls centred on them, so a baseline's report exists when it is needed.
+pub fn run_order<'a>(calls: impl IntoIterator<Item = &'a ManifestCall>) -> Vec<&'a ManifestCall> {
+    let (later, first): (Vec<&ManifestCall>, Vec<&ManifestCall>) = calls.into_iter().partition(|c| !c.baseline.is_empty());
+    first.into_iter().chain(later).collect()
 }
 
 /// A call id names a folder: it must be one plain path component.
@@ -237,5 +272,31 @@ mod tests {
             assert!(validate_call_id(bad).is_err(), "{bad}");
         }
         assert!(validate_call_id("来电-0001").is_ok());
+    }
+
+    fn manifest(text: &str) -> Result<Vec<ManifestCall>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.csv");
+        std::fs::write(&path, text).unwrap();
+        read_manifest(&path).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn baselines_name_a_first_call_of_the_manifest_which_runs_before_its_later_calls() {
+        let calls = manifest("call_id,path,baseline\nlater,b.wav,首次\n首次,a.wav,\nother,c.wav,\nlatest,d.wav,首次\n").unwrap();
+        assert_eq!(calls[0].baseline, "首次");
+        assert_eq!(calls[1].baseline, "");
+        let order: Vec<&str> = run_order(&calls).iter().map(|c| c.call_id.as_str()).collect();
+        assert_eq!(order, ["首次", "other", "later", "latest"]);
+        // Without the column, no call has a baseline.
+        assert!(manifest("call_id,path\na,a.wav\n").unwrap().iter().all(|c| c.baseline.is_empty()));
+        for (bad, says) in [
+            ("call_id,path,baseline\na,a.wav,a\n", "names itself"),
+            ("call_id,path,baseline\na,a.wav,nobody\n", "not a call_id"),
+            ("call_id,path,baseline\na,a.wav,\nb,b.wav,a\nc,c.wav,b\n", "has a baseline of its own"),
+        ] {
+            let error = manifest(bad).unwrap_err();
+            assert!(error.contains(says), "{bad:?}: {error}");
+        }
     }
 }
