@@ -6,22 +6,12 @@
 //! Skips with a message where xvfb-run is not installed.
 
 
+mod gui_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use emotrace::model::default_centred::CENTRED_MODEL_NAME;
-
-fn xvfb_available() -> bool {
-    let have = |program: &str| {
-        Command::new("sh").arg("-c").arg(format!("command -v {program}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
-    };
-    let ok = have("xvfb-run") && have("Xvfb");
-    if !ok {
-        eprintln!("SKIPPED: xvfb-run/Xvfb not installed (run packaging/setup.sh); the window test needs a virtual display");
-    }
-    ok
-}
 
 /// `p_nonnegative` of every row of an analysis folder's segments.csv, with the row's start.
 fn scores(dir: &Path) -> Vec<(String, f64)> {
@@ -58,7 +48,7 @@ fn analyze(call: &Path, bundle: &Path, out: &Path, extra: &[&str]) {
 
 #[test]
 fn the_window_centres_a_call_on_an_earlier_call_as_the_command_line_does() {
-    if !xvfb_available() {
+    if !gui_support::xvfb_available() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
@@ -96,7 +86,7 @@ fn the_window_centres_a_call_on_an_earlier_call_as_the_command_line_does() {
         centred.display()
     );
     let dump = work.path().join("state.json");
-    let state = run_window(&call, &config, &data, &script, &dump);
+    let state = gui_support::run_scripted_window(&call, &config, &data, Some(&script), &dump);
 
     // Centred on itself, the window equals the command line without a baseline.
     assert_eq!(scores(&itself), scores(&own));
@@ -120,46 +110,4 @@ fn the_window_centres_a_call_on_an_earlier_call_as_the_command_line_does() {
         notices.iter().any(|n| n.contains("earlier call") && n.contains(&name)),
         "the window does not say which call the scores are centred on: {notices:?}"
     );
-}
-
-/// Runs `emotrace CALL` under xvfb-run with `script` and returns the state dump.
-fn run_window(call: &Path, config: &Path, data: &Path, script: &str, dump: &Path) -> serde_json::Value {
-    let script_path = dump.with_extension("script");
-    std::fs::write(&script_path, script).unwrap();
-    let mut child = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1400x900x24"])
-        .arg(env!("CARGO_BIN_EXE_emotrace"))
-        .arg(call)
-        .env("EMOTRACE_GUI_SCRIPT", &script_path)
-        .env("EMOTRACE_GUI_STATE_DUMP", dump)
-        .env("EMOTRACE_GUI_EXIT_AFTER_DUMP", "1")
-        .env("EMOTRACE_AUDIO", "null")
-        .env("EMOTRACE_CONFIG_DIR", config)
-        .env("EMOTRACE_DATA_DIR", data)
-        .env("LANG", "en_US.UTF-8")
-        .env_remove("LC_ALL")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start xvfb-run");
-    // A hang guard, not a speed requirement.
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-    }
-    assert!(status.is_some(), "the window did not finish within the hang guard; stderr: {stderr}");
-    assert!(dump.exists(), "no state dump written; exit {status:?}; stderr: {stderr}");
-    serde_json::from_slice(&std::fs::read(dump).unwrap()).unwrap()
 }

@@ -100,3 +100,69 @@ fn synthetic_parties(minutes: f64, rate: u32) -> (Vec<f32>, Vec<f32>, Vec<(f64, 
     }
     (caller, operator, turns)
 }
+
+fn have(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether the window tests can run here (xvfb-run and Xvfb installed); says why not if not.
+pub fn xvfb_available() -> bool {
+    let ok = have("xvfb-run") && have("Xvfb");
+    if !ok {
+        eprintln!("SKIPPED: xvfb-run/Xvfb not installed (run packaging/setup.sh); the window test needs a virtual display");
+    }
+    ok
+}
+
+/// Runs `emotrace CALL` under xvfb-run with `script` (none: just open), English, no audio output,
+/// the given config and data folders, and returns the state dump it writes once done.
+pub fn run_scripted_window(call: &Path, config: &Path, data: &Path, script: Option<&str>, dump: &Path) -> serde_json::Value {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let mut command = Command::new("xvfb-run");
+    if let Some(script) = script {
+        let path = dump.with_extension("script");
+        std::fs::write(&path, script).unwrap();
+        command.env("EMOTRACE_GUI_SCRIPT", path);
+    }
+    let mut child = command
+        .args(["-a", "-s", "-screen 0 1400x900x24"])
+        .arg(env!("CARGO_BIN_EXE_emotrace"))
+        .arg(call)
+        .env("EMOTRACE_GUI_STATE_DUMP", dump)
+        .env("EMOTRACE_GUI_EXIT_AFTER_DUMP", "1")
+        .env("EMOTRACE_AUDIO", "null")
+        .env("EMOTRACE_CONFIG_DIR", config)
+        .env("EMOTRACE_DATA_DIR", data)
+        .env("LANG", "en_US.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start xvfb-run");
+    // A hang guard, not a speed requirement (generous: CI machines differ ~3x in speed).
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    assert!(status.is_some(), "the window did not finish within the hang guard; stderr: {stderr}");
+    assert!(dump.exists(), "no state dump written; exit {status:?}; stderr: {stderr}");
+    serde_json::from_slice(&std::fs::read(dump).unwrap()).unwrap()
+}
