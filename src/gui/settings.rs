@@ -62,11 +62,40 @@ impl Settings {
     /// Reads the settings; a missing or unreadable file gives the defaults (a damaged settings
     /// file must never stop the window from opening).
     pub fn load_from(dir: &Path) -> Self {
-        std::fs::read(dir.join(FILE_NAME))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Settings>(&bytes).ok())
-            .map(Settings::sanitised)
-            .unwrap_or_default()
+        let path = dir.join(FILE_NAME);
+        let Ok(bytes) = std::fs::read(&path) else { return Self::default() };
+        match Self::parse_each_setting(&bytes) {
+            Some(settings) => settings.sanitised(),
+            None => {
+                // Not JSON at all: keep a copy, since the next save replaces the file.
+                let kept = dir.join(format!("{FILE_NAME}.damaged"));
+                if std::fs::copy(&path, &kept).is_ok() {
+                    eprintln!("emotrace: {} is not readable settings; using the defaults (a copy is in {})", path.display(), kept.display());
+                }
+                Self::default()
+            }
+        }
+    }
+
+    /// The settings of a JSON object, each on its own: a value that does not parse (a hand edit,
+    /// an option another version wrote differently) falls back to its default alone instead of
+    /// taking the recent calls, the model and the annotator's name with it. `None`: not an object.
+    fn parse_each_setting(bytes: &[u8]) -> Option<Self> {
+        if let Ok(settings) = serde_json::from_slice::<Settings>(bytes) {
+            return Some(settings);
+        }
+        let serde_json::Value::Object(fields) = serde_json::from_slice(bytes).ok()? else { return None };
+        let serde_json::Value::Object(mut merged) = serde_json::to_value(Self::default()).ok()? else { return None };
+        for (key, value) in fields {
+            let mut trial = merged.clone();
+            trial.insert(key.clone(), value.clone());
+            if serde_json::from_value::<Settings>(serde_json::Value::Object(trial)).is_ok() {
+                merged.insert(key, value);
+            } else {
+                eprintln!("emotrace: the setting '{key}' has a value this version cannot read; it is back to its default");
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(merged)).ok()
     }
 
     pub fn save_to(&self, dir: &Path) -> std::io::Result<()> {
@@ -124,5 +153,21 @@ mod tests {
         let loaded = Settings::load_from(dir.path());
         assert_eq!(loaded.assessment_minutes, DEFAULT_ASSESSMENT_MINUTES);
         assert_eq!(loaded.playback_speed, 2.0);
+    }
+
+    #[test]
+    fn one_unreadable_setting_loses_only_itself_and_a_damaged_file_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        std::fs::write(&file, r#"{"language": "zh", "model": "my-model", "annotator": "张医生", "recent": 7, "assessment_minutes": 20}"#).unwrap();
+        let loaded = Settings::load_from(dir.path());
+        assert_eq!(loaded.model.as_deref(), Some("my-model"));
+        assert_eq!(loaded.annotator.as_deref(), Some("张医生"));
+        assert_eq!(loaded.assessment_minutes, 20.0);
+        assert_eq!(loaded.language, None, "an unknown language falls back to the OS locale");
+        assert_eq!(loaded.recent, RecentFiles::default());
+        std::fs::write(&file, b"{ not json").unwrap();
+        assert_eq!(Settings::load_from(dir.path()), Settings::default());
+        assert_eq!(std::fs::read(dir.path().join(format!("{FILE_NAME}.damaged"))).unwrap(), b"{ not json");
     }
 }
